@@ -1,0 +1,81 @@
+"""Request dependencies: settings, the per-request transaction, the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from gridmap.auth.models import Role, User
+from gridmap.auth.security import decode_token
+from gridmap.errors import Forbidden, NotAuthenticated
+from gridmap.settings import Settings
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    with request.app.state.sessionmaker.begin() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+# scope="function": the commit runs before the response is sent, so a failed commit becomes
+# an error response instead of a success the database never saw.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user as every endpoint sees them: who, which role, which area."""
+
+    user_id: int
+    username: str
+    role: Role
+    area_code: str
+    department_id: int | None
+
+    def can_see_area(self, code: str) -> bool:
+        """True if ``code`` (any level) lies within the user's area (codes nest by prefix)."""
+        return self.role == Role.city_admin or code.startswith(self.area_code)
+
+
+def get_principal(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Principal:
+    """The user behind the bearer token; 401 when missing, forged, expired or deactivated."""
+    if not token:
+        raise NotAuthenticated("sign in first: send `Authorization: Bearer <token>`")
+    claims = decode_token(token, secret=settings.secret_key.get_secret_value())
+    user = session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("this account no longer exists or is disabled")
+    return Principal(user.id, user.username, user.role, user.area_code, user.department_id)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits only ``roles``: ``Depends(require_roles(Role.planner))``."""
+
+    def check(principal: PrincipalDep) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise Forbidden(f"this action needs one of the roles: {allowed}")
+        return principal
+
+    return check

@@ -1,0 +1,59 @@
+"""Sign in (OAuth2 password flow) and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from gridmap.auth.models import Role
+from gridmap.auth.security import create_token
+from gridmap.auth.service import authenticate
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Token(BaseModel):
+    """An OAuth2 bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class Me(BaseModel):
+    """The signed-in user."""
+
+    id: int
+    username: str
+    role: Role
+    area_code: str
+    department_id: int | None
+
+
+@router.post("/token", response_model=Token)
+def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Token:
+    """Exchange a username and password for a bearer token."""
+    user = authenticate(session=session, username=form.username, password=form.password)
+    token = create_token(
+        secret=settings.secret_key.get_secret_value(),
+        user_id=user.id, username=user.username, role=user.role, area_code=user.area_code,
+        minutes=settings.token_minutes,
+    )  # fmt: skip
+    return Token(access_token=token, expires_in=settings.token_minutes * 60)
+
+
+@router.get("/me", response_model=Me)
+def me(principal: PrincipalDep) -> Me:
+    """Who the bearer token belongs to, with role and area."""
+    return Me(
+        id=principal.user_id, username=principal.username, role=principal.role,
+        area_code=principal.area_code, department_id=principal.department_id,
+    )  # fmt: skip

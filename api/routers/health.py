@@ -1,0 +1,49 @@
+"""Liveness and readiness: is the database there, which PostGIS, which plan is active."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+
+from api.deps import SessionDep
+from gridmap import __version__
+from gridmap.areas.models import Plan, PlanStatus
+from gridmap.errors import ServiceUnavailable
+
+router = APIRouter(tags=["health"])
+
+
+class ActivePlan(BaseModel):
+    """The boundary plan in force."""
+
+    id: int
+    name: str
+
+
+class Health(BaseModel):
+    """Health report."""
+
+    status: str
+    version: str
+    database: str
+    postgis_version: str
+    active_plan: ActivePlan | None
+
+
+@router.get("/health", response_model=Health)
+def health(session: SessionDep) -> Health:
+    """Report whether the database is reachable, its PostGIS version and the active plan."""
+    try:
+        postgis = session.scalar(text("SELECT postgis_full_version()")) or ""
+        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
+    except OperationalError as exc:
+        raise ServiceUnavailable("the database is not reachable") from exc
+    return Health(
+        status="ok",
+        version=__version__,
+        database="ok",
+        postgis_version=postgis.split('"')[1] if '"' in postgis else postgis,
+        active_plan=ActivePlan(id=plan.id, name=plan.name) if plan else None,
+    )

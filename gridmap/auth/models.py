@@ -1,0 +1,58 @@
+"""Users, roles and the audit log."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import DateTime, Enum, ForeignKey, String, func
+from sqlalchemy.dialects.postgresql import INET, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridmap.db.base import Base, created_at_column
+
+
+class Role(enum.StrEnum):
+    """What a user does; their ``area_code`` says where."""
+
+    city_admin = "city_admin"
+    county_dispatcher = "county_dispatcher"
+    township_dispatcher = "township_dispatcher"
+    village_worker = "village_worker"
+    grid_worker = "grid_worker"
+    department_handler = "department_handler"
+    planner = "planner"
+    analyst = "analyst"
+
+
+class User(Base):
+    """A person who signs in. Sees and acts only within ``area_code`` (and ``department``)."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    full_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, name="role", values_callable=lambda e: [m.value for m in e])
+    )
+    area_code: Mapped[str] = mapped_column(String(15))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class AuditLog(Base):
+    """Who read or changed what; append-only (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    object_type: Mapped[str] = mapped_column(String(50))
+    object_id: Mapped[str | None] = mapped_column(String(50))
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    client_ip: Mapped[str | None] = mapped_column(INET)

@@ -1,0 +1,82 @@
+"""Password hashing (argon2id) and signed bearer tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gridmap.auth.models import Role
+from gridmap.errors import NotAuthenticated
+
+_hasher = PasswordHasher()
+_ALGORITHM = "HS256"
+_AUDIENCE = "gridmap"
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True if ``password`` matches ``password_hash``."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a bearer token says about its holder."""
+
+    user_id: int
+    username: str
+    role: Role
+    area_code: str
+    expires_at: datetime
+
+
+def create_token(
+    *, secret: str, user_id: int, username: str, role: Role, area_code: str, minutes: int,
+    now: datetime | None = None,
+) -> str:  # fmt: skip
+    """A signed token valid for ``minutes``."""
+    issued = now or datetime.now(UTC)
+    payload = {
+        "sub": str(user_id),
+        "name": username,
+        "role": role.value,
+        "area": area_code,
+        "aud": _AUDIENCE,
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(minutes=minutes)).timestamp()),
+    }
+    return jwt.encode(payload, secret, algorithm=_ALGORITHM)
+
+
+def decode_token(token: str, *, secret: str) -> TokenClaims:
+    """Check a token's signature and expiry.
+
+    Raises
+    ------
+    NotAuthenticated
+        If the token is expired, forged or malformed.
+    """
+    try:
+        payload = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE)
+        return TokenClaims(
+            user_id=int(payload["sub"]),
+            username=str(payload["name"]),
+            role=Role(payload["role"]),
+            area_code=str(payload["area"]),
+            expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        )
+    except jwt.ExpiredSignatureError:
+        raise NotAuthenticated("the access token has expired: sign in again") from None
+    except (jwt.InvalidTokenError, KeyError, ValueError):
+        raise NotAuthenticated("the access token is not valid: sign in again") from None

@@ -1,0 +1,167 @@
+"""The ``gridmap`` command line: database, migrations, server, users, seed."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from gridmap.auth.models import Role
+from gridmap.db.cluster import Cluster
+from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.errors import GridmapError
+from gridmap.settings import Settings
+
+app = typer.Typer(
+    help="gridmap: grid management for social-governance centres.", no_args_is_help=True
+)
+db_app = typer.Typer(help="The embedded PostGIS cluster (used when GRIDMAP_DATABASE_URL is unset).")
+user_app = typer.Typer(help="User accounts.")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+console = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Print a GridmapError's message and exit 1, instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GridmapError as exc:
+            console.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _cluster(settings: Settings) -> Cluster:
+    return Cluster(settings.data_dir, settings.db_port)
+
+
+def ensure_database(settings: Settings) -> str:
+    """Start the embedded cluster unless an external database is configured; migrate it."""
+    from gridmap.db import migrate
+
+    if not settings.database_url:
+        status = _cluster(settings).start()
+        console.print(f"embedded PostGIS running in {status.root} (port {status.port})")
+    url = database_url(settings)
+    migrate.upgrade(url)
+    return url
+
+
+@db_app.command("start")
+@friendly_errors
+def db_start() -> None:
+    """Initialise (first time) and start the embedded cluster; create the database + PostGIS."""
+    status = _cluster(_settings()).start()
+    console.print(f"running: {status.root} port {status.port} pid {status.pid}")
+
+
+@db_app.command("stop")
+@friendly_errors
+def db_stop() -> None:
+    """Stop the embedded cluster."""
+    status = _cluster(_settings()).stop()
+    console.print("stopped" if not status.running else "still running")
+
+
+@db_app.command("status")
+@friendly_errors
+def db_status() -> None:
+    """Say whether the embedded cluster runs, where, and on which port."""
+    status = _cluster(_settings()).status()
+    state = "[green]running[/green]" if status.running else "[yellow]stopped[/yellow]"
+    console.print(f"{state} folder={status.root} port={status.port} pid={status.pid}")
+    if not status.running:
+        raise typer.Exit(3)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL gridmap uses."""
+    print(database_url(_settings()))
+
+
+@app.command()
+@friendly_errors
+def migrate() -> None:
+    """Apply database migrations (start the embedded cluster first if it is the default)."""
+    ensure_database(_settings())
+    console.print("database is at the latest schema")
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Serve the API and maps (uvicorn)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@user_app.command("create")
+@friendly_errors
+def user_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="Role")],
+    area: Annotated[str, typer.Option(help="Area code the user works in (e.g. 350503)")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    full_name: Annotated[str, typer.Option()] = "",
+    department_id: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Create a user account."""
+    from gridmap.auth.service import create_user
+
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    with make_sessionmaker(engine).begin() as session:
+        user = create_user(
+            session=session, username=username, password=password, role=role, area_code=area,
+            full_name=full_name, department_id=department_id,
+        )  # fmt: skip
+        console.print(f"created user {user.username} (id {user.id}, {role.value}, area {area})")
+    engine.dispose()
+
+
+@app.command()
+@friendly_errors
+def demo(
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve when loaded")
+    ] = True,
+) -> None:
+    """Start the database, migrate, load the demo seed once, create demo users, serve."""
+    from gridmap.demo import load_demo
+
+    settings = _settings()
+    url = ensure_database(settings)
+    load_demo(url=url, console=console)
+    if serve_after:
+        console.print(
+            f"serving on http://{settings.host}:{settings.port} "
+            f"(API docs at /docs, map at /map) — Ctrl-C to stop"
+        )
+        serve(host=None, port=None)

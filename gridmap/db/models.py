@@ -1,0 +1,27 @@
+"""Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from gridmap.areas.models import Area, Plan
+from gridmap.auth.models import AuditLog, User
+from gridmap.db.base import Base
+from gridmap.incidents.models import Incident, IncidentEvent, IncidentPhoto, IncidentUnit
+from gridmap.registry.models import Building, House, Household, Person, WorkUnit
+from gridmap.units.models import Department, RoutingRule
+
+__all__ = [
+    "Area",
+    "AuditLog",
+    "Base",
+    "Building",
+    "Department",
+    "House",
+    "Household",
+    "Incident",
+    "IncidentEvent",
+    "IncidentPhoto",
+    "IncidentUnit",
+    "Person",
+    "Plan",
+    "RoutingRule",
+    "User",
+    "WorkUnit",
+]

@@ -1,0 +1,157 @@
+"""Incidents (事件/工单) and their append-only event history."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridmap.areas.models import AreaLevel, area_level_enum
+from gridmap.db.base import SRID, Base, created_at_column
+from gridmap.db.mixins import GridLinked
+
+
+class IncidentStatus(enum.StrEnum):
+    """报单 → 派单 → 办单 → 办结 → 跟单 → 结单, or 驳回."""
+
+    reported = "reported"
+    dispatched = "dispatched"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    follow_up = "follow_up"
+    closed = "closed"
+    rejected = "rejected"
+
+
+class Channel(enum.StrEnum):
+    """Intake channel."""
+
+    grid_app = "grid_app"
+    citizen_app = "citizen_app"
+    window = "window"
+    hotline = "hotline"
+    online = "online"
+
+
+def _values(e: type[enum.Enum]) -> list[str]:
+    return [m.value for m in e]
+
+
+incident_status_enum = Enum(IncidentStatus, name="incident_status", values_callable=_values)
+
+
+class Incident(GridLinked, Base):
+    """An incident: a dispute, hazard or citizen appeal, with its location and due dates.
+
+    ``location`` is WGS84; the coordinates as reported, and their CRS, are kept too.
+    ``version`` guards against two dispatchers acting on the same incident at once.
+    """
+
+    __tablename__ = "incident"
+    __extra_args__ = (
+        CheckConstraint("people_involved >= 1", name="people_positive"),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
+        CheckConstraint(
+            "reported_crs IN ('wgs84', 'cgcs2000', 'gcj02', 'bd09')", name="reported_crs_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    category: Mapped[str] = mapped_column(ForeignKey("routing_rule.category"), index=True)
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, name="channel", values_callable=_values))
+    status: Mapped[IncidentStatus] = mapped_column(incident_status_enum, index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=SRID, spatial_index=True), nullable=False
+    )
+    reported_crs: Mapped[str] = mapped_column(String(10), default="wgs84")
+    reported_lon: Mapped[float]
+    reported_lat: Mapped[float]
+    address: Mapped[str | None] = mapped_column(String(300))
+    people_involved: Mapped[int] = mapped_column(Integer, default=1)
+    reporter_name: Mapped[str | None] = mapped_column(String(50))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    routing_reason: Mapped[str | None] = mapped_column(String(200))
+    handling_level: Mapped[AreaLevel | None] = mapped_column(area_level_enum)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    supervised: Mapped[bool] = mapped_column(default=False)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    sign_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class IncidentEvent(Base):
+    """One action on an incident: who, when, from/to state, note.
+
+    Append-only: a trigger refuses UPDATE and DELETE.
+    """
+
+    __tablename__ = "incident_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[IncidentStatus | None] = mapped_column(incident_status_enum)
+    to_status: Mapped[IncidentStatus] = mapped_column(incident_status_enum)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IncidentUnit(Base):
+    """A unit taking part in joint handling (联办): one lead, any number of co-units."""
+
+    __tablename__ = "incident_unit"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "unit_id"),
+        CheckConstraint("role IN ('lead', 'co')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    role: Mapped[str] = mapped_column(String(4))
+
+
+class IncidentPhoto(Base):
+    """A photo attached to an incident; the file lives under the data folder, not a web root."""
+
+    __tablename__ = "incident_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    path: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,51 @@
+"""Typed settings (prefix ``GRIDMAP_``), built by the caller, never at import time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    """Everything gridmap reads from the environment.
+
+    With no ``database_url`` gridmap uses its embedded PostGIS cluster under ``data_dir``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of a PostGIS database; empty = embedded cluster."
+    )
+    data_dir: Path = Field(
+        default=Path(".gridmap"), description="Embedded cluster, photos, indexes."
+    )
+    db_port: int = Field(default=55432, ge=1024, le=65535, description="Embedded cluster TCP port.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    token_minutes: int = Field(default=8 * 60, ge=1)
+    tile_url: str | None = Field(
+        default=None, description="Base map tile URL template; none by default (offline intranets)."
+    )
+    tile_attribution: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() in {PLACEHOLDER_SECRET, ""}
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "GRIDMAP_SECRET_KEY must be set to a random value of at least 32 characters "
+                "in production, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return self

@@ -1,0 +1,90 @@
+"""Responsible units: governance centres (综治中心), departments, and routing rules."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gridmap.areas.models import AreaLevel, area_level_enum
+from gridmap.db.base import SRID, Base, created_at_column
+
+# Department types. ``centre`` is the governance centre at each level; the others are the
+# bureaus and offices incidents are routed to by matter (属事).
+DEPARTMENT_TYPES = (
+    "centre",
+    "labour",
+    "labour_arbitration",
+    "housing",
+    "urban_management",
+    "natural_resources",
+    "agriculture",
+    "justice",
+    "petition",
+    "court",
+    "procuratorate",
+    "police",
+    "market_regulation",
+    "health",
+    "transport",
+    "environment",
+    "emergency",
+    "civil_affairs",
+)
+
+
+class RoutingMode(enum.StrEnum):
+    """属地 (territorial: where it happened) or 属事 (functional: by matter)."""
+
+    territorial = "territorial"
+    functional = "functional"
+
+
+class Department(Base):
+    """A responsible unit (责任单位) with its jurisdiction (管辖范围) polygon."""
+
+    __tablename__ = "department"
+    __table_args__ = (
+        CheckConstraint(
+            "type IN (" + ", ".join(f"'{t}'" for t in DEPARTMENT_TYPES) + ")", name="known_type"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(30), index=True)
+    level: Mapped[AreaLevel] = mapped_column(area_level_enum)
+    area_code: Mapped[str] = mapped_column(String(15), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    jurisdiction: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=SRID, spatial_index=True), nullable=False
+    )
+    phone: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class RoutingRule(Base):
+    """How an incident category is routed and how long each step may take (working days)."""
+
+    __tablename__ = "routing_rule"
+    __table_args__ = (
+        CheckConstraint(
+            "(mode = 'functional') = (department_type IS NOT NULL)", name="functional_has_type"
+        ),
+        CheckConstraint("sign_days > 0 AND resolve_days >= sign_days", name="limits_order"),
+    )
+
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    is_dispute: Mapped[bool]
+    mode: Mapped[RoutingMode] = mapped_column(
+        Enum(RoutingMode, name="routing_mode", values_callable=lambda e: [m.value for m in e])
+    )
+    department_type: Mapped[str | None] = mapped_column(String(30))
+    sign_days: Mapped[int]
+    resolve_days: Mapped[int]

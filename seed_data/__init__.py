@@ -1,0 +1,1 @@
+"""Demo and city-scale seed data for Quanzhou (real county outlines, synthetic contents)."""

@@ -1,0 +1,34 @@
+"""Tiny hand-drawn fixtures whose answers are obvious: rectangles in lon/lat."""
+
+from __future__ import annotations
+
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy.orm import Session
+
+from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
+
+
+def rect(x0: float, y0: float, x1: float, y1: float):
+    return from_shape(MultiPolygon([box(x0, y0, x1, y1)]), srid=4326)
+
+
+def make_plan(session: Session, name: str = "plan", status: PlanStatus = PlanStatus.draft) -> Plan:
+    plan = Plan(name=name, status=status)
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def make_area(
+    session: Session, code: str, level: AreaLevel, parent: Area | None = None,
+    plan: Plan | None = None, bounds=(118.5, 24.8, 118.7, 25.0), name: str | None = None,
+) -> Area:  # fmt: skip
+    area = Area(
+        code=code, name=name or f"{level.value} {code}", level=level,
+        parent_id=parent.id if parent else None, parent_level=parent.level if parent else None,
+        plan_id=plan.id if plan else None, geom=rect(*bounds),
+    )  # fmt: skip
+    session.add(area)
+    session.flush()
+    return area

@@ -1,0 +1,27 @@
+import pytest
+from pydantic import ValidationError
+
+from gridmap.settings import Settings
+
+
+def test_placeholder_secret_is_refused_in_production():
+    with pytest.raises(ValidationError, match="GRIDMAP_SECRET_KEY"):
+        Settings(environment="production")
+
+
+def test_short_secret_is_refused_in_production():
+    with pytest.raises(ValidationError, match="32 characters"):
+        Settings(environment="production", secret_key="short")
+
+
+def test_development_accepts_placeholder_and_reads_env(monkeypatch):
+    monkeypatch.setenv("GRIDMAP_DB_PORT", "56001")
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", "postgresql+psycopg://u@h/db")
+    s = Settings()
+    assert s.db_port == 56001 and s.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_settings_are_not_built_at_import():
+    import api.app
+
+    assert not any(isinstance(v, Settings) for v in vars(api.app).values())
