@@ -1,0 +1,67 @@
+"""Working-day calendar: China moves working days around public holidays (调休).
+
+Time limits are counted in working days. The calendar is a sorted array of working dates,
+built from the ``chinese-calendar`` package (holidays and makeup workdays as published by
+the State Council) or read from a file of dates; years the source does not cover fall back
+to Monday–Friday.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Deadlines fall at the end of the working day in China (UTC+8): 23:59:59 local.
+END_OF_DAY_UTC = np.timedelta64(15 * 3600 + 59 * 60 + 59, "s")
+CHINA_OFFSET = np.timedelta64(8 * 3600, "s")
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Sorted working dates (``datetime64[D]``)."""
+
+    workdays: NDArray[np.datetime64]
+
+    @classmethod
+    def chinese(cls, first_year: int, last_year: int) -> WorkingCalendar:
+        """Mainland China's calendar from the ``chinese-calendar`` package."""
+        import chinese_calendar
+
+        days = []
+        day, end = date(first_year, 1, 1), date(last_year, 12, 31)
+        while day <= end:
+            try:
+                working = chinese_calendar.is_workday(day)
+            except NotImplementedError:
+                working = day.weekday() < 5
+            if working:
+                days.append(day)
+            day += timedelta(days=1)
+        return cls(np.array(days, dtype="datetime64[D]"))
+
+    @classmethod
+    def from_file(cls, path: Path) -> WorkingCalendar:
+        """One ISO date per line (comments with #): the working days."""
+        lines = [ln.split("#")[0].strip() for ln in path.read_text().splitlines()]
+        return cls(np.unique(np.array([ln for ln in lines if ln], dtype="datetime64[D]")))
+
+    def due(
+        self, reported_at: NDArray[np.datetime64], days: NDArray[np.int64]
+    ) -> NDArray[np.datetime64]:
+        """End of the ``days``-th working day after each report date (UTC seconds).
+
+        A report on a Saturday with a one-day limit is due at the end of Monday (or of the
+        makeup workday, if the weekend is one).
+        """
+        report_day = (reported_at.astype("datetime64[s]") + CHINA_OFFSET).astype("datetime64[D]")
+        # index of the first working day strictly after the report day
+        start = np.searchsorted(self.workdays, report_day, side="right")
+        index = start + np.asarray(days) - 1
+        if (index >= len(self.workdays)).any():
+            raise ValueError("the working-day calendar does not reach the due date: extend it")
+        due: NDArray[np.datetime64] = self.workdays[index].astype("datetime64[s]") + END_OF_DAY_UTC  # type: ignore[assignment]
+        return due
