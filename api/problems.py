@@ -26,9 +26,14 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 def problem(
-    status: int, code: str, detail: str, *, title: str | None = None,
-    headers: dict[str, str] | None = None, **extra: Any,
-) -> JSONResponse:  # fmt: skip
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """A problem-details response."""
     body = {
         "type": f"urn:gridmap:problem:{code}",
@@ -75,9 +80,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StaleDataError):
         return problem(
-            409, "stale_version",
+            409,
+            "stale_version",
             "someone else changed this record since you loaded it: reload and try again",
-        )  # fmt: skip
+        )
     if isinstance(exc, IntegrityError):
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
         return problem(409, "conflict", "the change conflicts with data already stored")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -139,11 +140,109 @@ def user_create(
     engine = make_engine(database_url(settings))
     with make_sessionmaker(engine).begin() as session:
         user = create_user(
-            session=session, username=username, password=password, role=role, area_code=area,
-            full_name=full_name, department_id=department_id,
-        )  # fmt: skip
+            session=session,
+            username=username,
+            password=password,
+            role=role,
+            area_code=area,
+            full_name=full_name,
+            department_id=department_id,
+        )
         console.print(f"created user {user.username} (id {user.id}, {role.value}, area {area})")
     engine.dispose()
+
+
+@app.command()
+@friendly_errors
+def seed(
+    scale: Annotated[
+        str, typer.Option(help="demo (Licheng + Fengze) or city (all Quanzhou)")
+    ] = "demo",
+    seed_value: Annotated[
+        int, typer.Option("--seed", help="Random seed: same seed, same data")
+    ] = 20251231,
+    fraction: Annotated[float, typer.Option(help="Share of the population to generate")] = 1.0,
+) -> None:
+    """Generate the Quanzhou seed and load it, replacing any earlier seed (and its users)."""
+    from seed_data.generate import SeedConfig
+
+    settings = _settings()
+    url = ensure_database(settings)
+    config = SeedConfig(scale=_scale(scale), seed=seed_value, population_fraction=fraction)
+    _generate_and_load(config, url)
+
+
+def _scale(value: str) -> Literal["demo", "city"]:
+    if value not in ("demo", "city"):
+        raise GridmapError(f"unknown scale {value!r}: use demo or city")
+    return value  # type: ignore[return-value]
+
+
+def _generate_and_load(config: Any, url: str) -> None:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from seed_data.generate import generate
+    from seed_data.load import load
+
+    t0 = time.perf_counter()
+    with console.status("generating…") as status:
+        data = generate(config, progress=lambda stage: status.update(f"generating {stage}…"))
+    engine = make_engine(url)
+    columns = (
+        TextColumn("loading {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    load_times: dict[str, float] = {}
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, Any] = {}
+        started = time.perf_counter()
+
+        def progress(table: str, done: int, total: int) -> None:
+            nonlocal started
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+                started = time.perf_counter()
+            bar.update(tasks[table], completed=done)
+            load_times[table] = time.perf_counter() - started
+
+        load(data, engine, progress=progress)
+    engine.dispose()
+    table = Table(title=f"seed {config.scale} (seed {config.seed})")
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    for name, count in data.counts().items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in data.timings.items())
+    console.print(
+        f"generate: {stages}; load: {sum(load_times.values()):.1f}s; "
+        f"total {time.perf_counter() - t0:.1f}s"
+    )
+
+
+@app.command()
+@friendly_errors
+def export(
+    out: Annotated[Path, typer.Argument(help="Folder to write into")],
+    fmt: Annotated[str, typer.Option("--format", help="gpkg or parquet")] = "gpkg",
+    scale: Annotated[str, typer.Option(help="demo or city")] = "demo",
+    seed_value: Annotated[int, typer.Option("--seed")] = 20251231,
+    fraction: Annotated[float, typer.Option()] = 1.0,
+) -> None:
+    """Write the seed as files (GeoPackage or GeoParquet) for QGIS and notebooks."""
+    from seed_data.export import export as write
+    from seed_data.generate import SeedConfig, generate
+
+    if fmt not in ("gpkg", "parquet"):
+        raise GridmapError(f"unknown format {fmt!r}: use gpkg or parquet")
+    data = generate(SeedConfig(scale=_scale(scale), seed=seed_value, population_fraction=fraction))
+    for path in write(data, out, fmt):  # type: ignore[arg-type]
+        console.print(f"wrote {path}")
 
 
 @app.command()
@@ -154,10 +253,13 @@ def demo(
     ] = True,
 ) -> None:
     """Start the database, migrate, load the demo seed once, create demo users, serve."""
-    from gridmap.demo import load_demo
+    from gridmap.demo import has_seed, load_demo
+    from seed_data.generate import SeedConfig
 
     settings = _settings()
     url = ensure_database(settings)
+    if not has_seed(url):
+        _generate_and_load(SeedConfig(scale="demo"), url)
     load_demo(url=url, console=console)
     if serve_after:
         console.print(

@@ -1,34 +1,78 @@
-"""The demo: demo users (and, once loaded, the demo seed) so a new user can sign in at once."""
+"""The demo: the demo seed plus one user per role, so a new user can sign in at once."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.service import create_user
 from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.units.models import Department
 
 DEMO_PASSWORD = "gridmap-demo"  # documented in README; demo data only, never production
-DEMO_USERS = (
-    ("admin", Role.city_admin, "350500"),
-    ("fengze", Role.county_dispatcher, "350503"),
-    ("analyst", Role.analyst, "350500"),
-    ("planner", Role.planner, "350500"),
-)
+DEMO_COUNTY = "350503"  # Fengze
+
+
+def has_seed(url: str) -> bool:
+    """True if the database already holds a seed (an active plan)."""
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            return (
+                session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active)) is not None
+            )
+    finally:
+        engine.dispose()
+
+
+def _first_code(session: Session, level: AreaLevel, prefix: str) -> str | None:
+    return session.scalar(
+        select(Area.code)
+        .where(Area.level == level, Area.code.startswith(prefix))
+        .order_by(Area.code)
+    )
+
+
+def demo_users(session: Session) -> list[tuple[str, Role, str, int | None]]:
+    """One user per role, placed in the demo data where it exists (username, role, area, dept)."""
+    township = _first_code(session, AreaLevel.township, DEMO_COUNTY) or DEMO_COUNTY
+    village = _first_code(session, AreaLevel.village, township) or township
+    grid = _first_code(session, AreaLevel.grid, village) or village
+    labour = session.scalar(select(Department.id).where(Department.code == f"labour-{DEMO_COUNTY}"))
+    users: list[tuple[str, Role, str, int | None]] = [
+        ("admin", Role.city_admin, "350500", None),
+        ("fengze", Role.county_dispatcher, DEMO_COUNTY, None),
+        ("township", Role.township_dispatcher, township, None),
+        ("village", Role.village_worker, village, None),
+        ("grid", Role.grid_worker, grid, None),
+        ("planner", Role.planner, "350500", None),
+        ("analyst", Role.analyst, "350500", None),
+    ]
+    if labour is not None:
+        users.append(("labour", Role.department_handler, DEMO_COUNTY, labour))
+    return users
 
 
 def load_demo(*, url: str, console: Console) -> None:
-    """Create the demo users if they are missing (idempotent)."""
+    """Create the demo users that are missing (idempotent)."""
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine).begin() as session:
-            for username, role, area in DEMO_USERS:
+            for username, role, area, department_id in demo_users(session):
                 if session.scalar(select(User.id).where(User.username == username)) is None:
                     create_user(
-                        session=session, username=username, password=DEMO_PASSWORD, role=role,
+                        session=session,
+                        username=username,
+                        password=DEMO_PASSWORD,
+                        role=role,
                         area_code=area,
-                    )  # fmt: skip
-                    console.print(f"demo user {username} ({role.value}) / {DEMO_PASSWORD}")
+                        department_id=department_id,
+                    )
+                    console.print(
+                        f"demo user {username} ({role.value}, area {area}) / {DEMO_PASSWORD}"
+                    )
     finally:
         engine.dispose()

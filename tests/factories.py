@@ -21,14 +21,23 @@ def make_plan(session: Session, name: str = "plan", status: PlanStatus = PlanSta
 
 
 def make_area(
-    session: Session, code: str, level: AreaLevel, parent: Area | None = None,
-    plan: Plan | None = None, bounds=(118.5, 24.8, 118.7, 25.0), name: str | None = None,
-) -> Area:  # fmt: skip
+    session: Session,
+    code: str,
+    level: AreaLevel,
+    parent: Area | None = None,
+    plan: Plan | None = None,
+    bounds=(118.5, 24.8, 118.7, 25.0),
+    name: str | None = None,
+) -> Area:
     area = Area(
-        code=code, name=name or f"{level.value} {code}", level=level,
-        parent_id=parent.id if parent else None, parent_level=parent.level if parent else None,
-        plan_id=plan.id if plan else None, geom=rect(*bounds),
-    )  # fmt: skip
+        code=code,
+        name=name or f"{level.value} {code}",
+        level=level,
+        parent_id=parent.id if parent else None,
+        parent_level=parent.level if parent else None,
+        plan_id=plan.id if plan else None,
+        geom=rect(*bounds),
+    )
     session.add(area)
     session.flush()
     return area

@@ -44,9 +44,12 @@ def issue_token(
     user = authenticate(session=session, username=form.username, password=form.password)
     token = create_token(
         secret=settings.secret_key.get_secret_value(),
-        user_id=user.id, username=user.username, role=user.role, area_code=user.area_code,
+        user_id=user.id,
+        username=user.username,
+        role=user.role,
+        area_code=user.area_code,
         minutes=settings.token_minutes,
-    )  # fmt: skip
+    )
     return Token(access_token=token, expires_in=settings.token_minutes * 60)
 
 
@@ -54,6 +57,9 @@ def issue_token(
 def me(principal: PrincipalDep) -> Me:
     """Who the bearer token belongs to, with role and area."""
     return Me(
-        id=principal.user_id, username=principal.username, role=principal.role,
-        area_code=principal.area_code, department_id=principal.department_id,
-    )  # fmt: skip
+        id=principal.user_id,
+        username=principal.username,
+        role=principal.role,
+        area_code=principal.area_code,
+        department_id=principal.department_id,
+    )

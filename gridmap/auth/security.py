@@ -42,9 +42,15 @@ class TokenClaims:
 
 
 def create_token(
-    *, secret: str, user_id: int, username: str, role: Role, area_code: str, minutes: int,
+    *,
+    secret: str,
+    user_id: int,
+    username: str,
+    role: Role,
+    area_code: str,
+    minutes: int,
     now: datetime | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """A signed token valid for ``minutes``."""
     issued = now or datetime.now(UTC)
     payload = {

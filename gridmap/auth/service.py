@@ -18,9 +18,15 @@ DEPARTMENT_ROLES = {Role.department_handler}
 
 
 def create_user(
-    *, session: Session, username: str, password: str, role: Role, area_code: str,
-    full_name: str = "", department_id: int | None = None,
-) -> User:  # fmt: skip
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: Role,
+    area_code: str,
+    full_name: str = "",
+    department_id: int | None = None,
+) -> User:
     """Create a user; the caller commits."""
     if len(password) < 8:
         raise InvalidInput("the password must have at least 8 characters")
@@ -29,9 +35,13 @@ def create_user(
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"a user named {username!r} already exists")
     user = User(
-        username=username, password_hash=hash_password(password), role=role,
-        area_code=area_code, full_name=full_name, department_id=department_id,
-    )  # fmt: skip
+        username=username,
+        password_hash=hash_password(password),
+        role=role,
+        area_code=area_code,
+        full_name=full_name,
+        department_id=department_id,
+    )
     session.add(user)
     session.flush()
     return user

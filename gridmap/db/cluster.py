@@ -238,16 +238,33 @@ class Cluster:
         self._prepare_home()
         if not self.initialised():
             self._run(
-                "initdb", "-D", str(self.pgdata), "-U", SYSTEM_USER, "-A", "trust",
-                "-E", "UTF8", "--locale=C.UTF-8",
-            )  # fmt: skip
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SYSTEM_USER,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            )
         if not self._accepting():
             self._clear_stale_pid()
             options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
             self._run(
-                "pg_ctl", "-D", str(self.pgdata), "-o", options, "-l", str(self.log_file),
-                "-w", "-t", "60", "start",
-            )  # fmt: skip
+                "pg_ctl",
+                "-D",
+                str(self.pgdata),
+                "-o",
+                options,
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            )
         self.create_database(self.dbname)
         return self.status()
 
@@ -267,9 +284,13 @@ class Cluster:
 
     def _connect(self, dbname: str, timeout: int = 10) -> psycopg.Connection:
         return psycopg.connect(
-            host=str(self.socket_dir), port=self.port, user=SYSTEM_USER, dbname=dbname,
-            autocommit=True, connect_timeout=timeout,
-        )  # fmt: skip
+            host=str(self.socket_dir),
+            port=self.port,
+            user=SYSTEM_USER,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=timeout,
+        )
 
     def create_database(self, dbname: str) -> None:
         """Create ``dbname`` if missing and enable PostGIS in it."""

@@ -1,0 +1,329 @@
+"""A reference year of incidents whose totals match the city's published figures.
+
+Definitions (docs/decisions.md): *accepted* (受理) are citizen appeals — incidents from the
+citizen port, service windows, the 12345 hotline and online — that were not rejected;
+*closed* (办结) are accepted incidents in state ``closed``; *disputes screened* (排查) are
+dispute-category incidents from any channel (grid workers find most on patrol), not
+rejected; *resolved* (化解) are those whose outcome is ``mediated``; *people served* is the
+sum of people involved over accepted incidents.
+
+Every history is a legal walk through :mod:`gridmap.incidents.workflow`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.random import Generator
+
+from gridmap.calendar import WorkingCalendar
+from gridmap.crs import from_wgs84
+from gridmap.incidents.models import IncidentStatus as S
+from gridmap.incidents.workflow import Action, next_status
+from seed_data.names import person_names
+from seed_data.quanzhou import REFERENCE_YEAR
+from seed_data.registry import _phones, or_none
+
+APPEAL_CHANNELS = ("citizen_app", "window", "hotline", "online")
+APPEAL_CHANNEL_P = (0.35, 0.25, 0.30, 0.10)
+DISPUTE_SHARE_OF_APPEALS = 0.30
+PATROL_HAZARDS_PER_DISPUTE = 0.35
+REJECTED_SHARE = 0.03
+
+# Paths to closure; an open incident stops part-way along one.
+PATHS = {
+    "dispatch": [Action.dispatch, Action.sign, Action.resolve, Action.follow_up, Action.close],
+    "self_handle": [Action.self_handle, Action.resolve, Action.follow_up, Action.close],
+    "returned": [
+        Action.dispatch,
+        Action.return_,
+        Action.dispatch,
+        Action.sign,
+        Action.resolve,
+        Action.follow_up,
+        Action.close,
+    ],
+    "escalated": [
+        Action.dispatch,
+        Action.sign,
+        Action.escalate,
+        Action.sign,
+        Action.resolve,
+        Action.follow_up,
+        Action.close,
+    ],
+}
+PATH_P = {"dispatch": 0.68, "self_handle": 0.22, "returned": 0.05, "escalated": 0.05}
+# Typical delay before each action, hours (lognormal median).
+DELAY_H = {
+    Action.dispatch: 2,
+    Action.self_handle: 1,
+    Action.sign: 6,
+    Action.return_: 10,
+    Action.escalate: 48,
+    Action.resolve: 72,
+    Action.follow_up: 30,
+    Action.close: 6,
+    Action.reject: 4,
+}
+OPEN_STATUS_P = {
+    S.reported: 0.1,
+    S.dispatched: 0.2,
+    S.in_progress: 0.45,
+    S.resolved: 0.1,
+    S.follow_up: 0.15,
+}
+
+
+@dataclass(frozen=True)
+class YearTargets:
+    """The reference-year figures to reproduce, scaled."""
+
+    disputes_screened: int
+    disputes_resolved: int
+    accepted: int
+    closed: int
+    people_served: int
+
+    @classmethod
+    def scaled(cls, factor: float) -> YearTargets:
+        """The city's figures times ``factor``, keeping the completion and resolution rates."""
+        ref = REFERENCE_YEAR
+        accepted = round(ref["accepted"] * factor)
+        disputes = round(ref["disputes_screened"] * factor)
+        return cls(
+            disputes_screened=disputes,
+            disputes_resolved=round(disputes * ref["disputes_resolved"] / ref["disputes_screened"]),
+            accepted=accepted,
+            closed=round(accepted * ref["closed"] / ref["accepted"]),
+            people_served=round(accepted * ref["people_served"] / ref["accepted"]),
+        )
+
+
+def _pick(
+    rng: Generator, pool: np.ndarray, k: int, weights: np.ndarray | None = None
+) -> np.ndarray:
+    if k > len(pool):
+        raise ValueError(f"cannot pick {k} of {len(pool)}")
+    p = None if weights is None else weights / weights.sum()
+    return rng.choice(pool, k, replace=False, p=p)
+
+
+def make_incidents(
+    rng: Generator,
+    *,
+    targets: YearTargets,
+    year: int,
+    places: pd.DataFrame,
+    rules: pd.DataFrame,
+    calendar: WorkingCalendar,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Incidents and their events. ``places`` has lon, lat, grid_code (where people are)."""
+    disputes_cats = rules.index[rules["is_dispute"]].to_numpy()
+    other_cats = rules.index[~rules["is_dispute"]].to_numpy()
+    d_appeal = round(targets.accepted * DISPUTE_SHARE_OF_APPEALS)
+    groups = {
+        # (channel kind, dispute?, count)
+        "appeal_dispute": ("appeal", True, d_appeal),
+        "appeal_other": ("appeal", False, targets.accepted - d_appeal),
+        "patrol_dispute": ("patrol", True, targets.disputes_screened - d_appeal),
+        "patrol_other": (
+            "patrol",
+            False,
+            round((targets.disputes_screened - d_appeal) * PATROL_HAZARDS_PER_DISPUTE),
+        ),
+        "rejected": ("appeal", False, round(targets.accepted * REJECTED_SHARE)),
+    }
+    kind = np.concatenate([np.full(v[2], k, dtype=object) for k, v in groups.items()])
+    n = len(kind)
+    is_dispute = np.isin(kind, ["appeal_dispute", "patrol_dispute"])
+    appeal = np.isin(kind, ["appeal_dispute", "appeal_other", "rejected"])
+    category = np.where(
+        is_dispute,
+        disputes_cats[rng.integers(0, len(disputes_cats), n)],
+        other_cats[rng.integers(0, len(other_cats), n)],
+    )
+    channel = np.where(
+        appeal, np.array(APPEAL_CHANNELS)[rng.choice(4, n, p=APPEAL_CHANNEL_P)], "grid_app"
+    )
+    start = np.datetime64(f"{year}-01-01T00:00:00", "s")
+    end = np.datetime64(f"{year + 1}-01-01T00:00:00", "s")
+    span = int((end - start) / np.timedelta64(1, "s"))
+    # office hours weigh more: draw the day, then an hour from a daytime-heavy profile (UTC+8)
+    day = rng.integers(0, span // 86400, n)
+    hour = rng.choice(24, n, p=_hour_profile())
+    reported_at = start + (
+        day * 86400 + ((hour - 8) % 24) * 3600 + rng.integers(0, 3600, n)
+    ).astype("timedelta64[s]")
+    # Final status: closed for most, open mostly among late reports.
+    status = np.full(n, S.closed.value, dtype=object)
+    status[kind == "rejected"] = S.rejected.value
+    lateness = np.exp(((reported_at - end) / np.timedelta64(1, "D")).astype(float) / 25.0) + 0.02
+    accepted = np.flatnonzero(appeal & (kind != "rejected"))
+    open_accepted = _pick(rng, accepted, len(accepted) - targets.closed, lateness[accepted])
+    patrol = np.flatnonzero(~appeal)
+    open_patrol = _pick(
+        rng, patrol, round(len(patrol) * (1 - targets.closed / targets.accepted)), lateness[patrol]
+    )
+    opened = np.concatenate([open_accepted, open_patrol])
+    states = np.array([s.value for s in OPEN_STATUS_P])
+    status[opened] = states[rng.choice(len(states), len(opened), p=list(OPEN_STATUS_P.values()))]
+    path = np.array(list(PATH_P))[rng.choice(len(PATH_P), n, p=list(PATH_P.values()))]
+    # a self-handled incident is never dispatched: an open one is being handled
+    status[(path == "self_handle") & (status == S.dispatched.value)] = S.in_progress.value
+    # Outcomes: disputes mediated (化解) exactly as the target, others referred or pending.
+    outcome = np.full(n, None, dtype=object)
+    done = np.isin(status, [S.resolved.value, S.follow_up.value, S.closed.value])
+    outcome[done & ~is_dispute] = "handled"
+    dispute_done = np.flatnonzero(done & is_dispute)
+    mediated = _pick(rng, dispute_done, targets.disputes_resolved)
+    outcome[dispute_done] = np.where(
+        rng.random(len(dispute_done)) < 0.6, "referred_arbitration", "referred_court"
+    )
+    outcome[mediated] = "mediated"
+    # Where: at people's homes and workplaces.
+    at = rng.integers(0, len(places), n)
+    lon, lat = places["lon"].to_numpy()[at], places["lat"].to_numpy()[at]
+    grid_code = places["grid_code"].to_numpy()[at]
+    people = np.where(is_dispute, 2 + rng.poisson(0.9, n), 1 + rng.poisson(0.5, n))
+    people = _hit_total(
+        rng, people, np.flatnonzero(appeal & (kind != "rejected")), targets.people_served
+    )
+    crs = np.where(
+        channel == "citizen_app",
+        np.array(["gcj02", "bd09", "wgs84"])[rng.choice(3, n, p=[0.6, 0.2, 0.2])],
+        np.where(
+            channel == "grid_app", np.array(["wgs84", "cgcs2000"])[rng.integers(0, 2, n)], "wgs84"
+        ),
+    )
+    reported_lon, reported_lat = lon.copy(), lat.copy()
+    for c in ("gcj02", "bd09"):
+        m = crs == c
+        reported_lon[m], reported_lat[m] = from_wgs84(lon[m], lat[m], c)
+    rule = rules.loc[category]
+    sign_due = calendar.due(reported_at, rule["sign_days"].to_numpy())
+    resolve_due = calendar.due(reported_at, rule["resolve_days"].to_numpy())
+    incidents = pd.DataFrame(
+        {
+            "id": np.arange(1, n + 1),
+            "code": [f"QZ{year}{i:07d}" for i in range(1, n + 1)],
+            "category": category,
+            "channel": channel,
+            "status": status,
+            "is_dispute": is_dispute,
+            "title": rule["name"].to_numpy(),
+            "description": np.char.add(
+                rule["name"].to_numpy().astype(str), "：群众反映，需核实处理。"
+            ),
+            "lon": lon,
+            "lat": lat,
+            "grid_code": grid_code,
+            "reported_crs": crs,
+            "reported_lon": reported_lon,
+            "reported_lat": reported_lat,
+            "people_involved": people,
+            "reporter_name": or_none(appeal, person_names(rng, n)),
+            "reporter_phone": or_none(appeal, _phones(rng, n)),
+            "outcome": outcome,
+            "reported_at": reported_at,
+            "sign_due_at": sign_due,
+            "resolve_due_at": resolve_due,
+            "path": np.where(kind == "rejected", "rejected", path),
+        }
+    )
+    events = _histories(rng, incidents, end)
+    return incidents, events
+
+
+def _hour_profile() -> np.ndarray:
+    p = np.array(
+        [1, 0.5, 0.3, 0.3, 0.3, 0.5, 1, 3, 7, 9, 9, 8, 5, 6, 8, 8, 7, 6, 4, 3, 3, 2, 2, 1.5]
+    )
+    return p / p.sum()
+
+
+def _hit_total(rng: Generator, values: np.ndarray, rows: np.ndarray, total: int) -> np.ndarray:
+    """Nudge ``values[rows]`` by ±1 (never below 1) until they sum to ``total``."""
+    values = values.copy()
+    diff = total - int(values[rows].sum())
+    while diff != 0:
+        if diff > 0:
+            pick = rng.choice(rows, diff, replace=True)
+            np.add.at(values, pick, 1)
+        else:
+            candidates = rows[values[rows] > 1]
+            pick = rng.choice(candidates, min(-diff, len(candidates)), replace=False)
+            values[pick] -= 1
+        diff = total - int(values[rows].sum())
+    return values
+
+
+def _histories(rng: Generator, incidents: pd.DataFrame, end: np.datetime64) -> pd.DataFrame:
+    """Events for each incident: the path's prefix that ends in its final status."""
+    records = []
+    paths = {k: v for k, v in PATHS.items()}
+    paths["rejected"] = [Action.reject]
+    for path_name, group in incidents.groupby("path", sort=False):
+        actions = paths[str(path_name)]
+        # the walk's states after each action
+        states = [S.reported]
+        for a in actions:
+            states.append(next_status(states[-1], a))
+        final = group["status"].map(lambda s, st=states: _last_index(st, S(s))).to_numpy()
+        n = len(group)
+        t = group["reported_at"].to_numpy()
+        ids = group["id"].to_numpy()
+        records.append(
+            pd.DataFrame(
+                {
+                    "incident_id": ids,
+                    "step": 0,
+                    "action": Action.report.value,
+                    "from_status": None,
+                    "to_status": S.reported.value,
+                    "at": t,
+                }
+            )
+        )
+        clock = t.copy()
+        for step, action in enumerate(actions, start=1):
+            alive = final >= step
+            delay_s = (rng.lognormal(np.log(DELAY_H[action] * 3600), 0.8, n)).astype(
+                "timedelta64[s]"
+            )
+            clock = clock + delay_s
+            if not alive.any():
+                break
+            records.append(
+                pd.DataFrame(
+                    {
+                        "incident_id": ids[alive],
+                        "step": step,
+                        "action": action.value,
+                        "from_status": states[step - 1].value,
+                        "to_status": states[step].value,
+                        "at": clock[alive],
+                    }
+                )
+            )
+    events = pd.concat(records, ignore_index=True).sort_values(["incident_id", "step"])
+    # Squeeze histories that would run past the year's end into it, keeping their order.
+    first = events.groupby("incident_id")["at"].transform("min")
+    last = events.groupby("incident_id")["at"].transform("max")
+    limit = end - np.timedelta64(60, "s")
+    over = last > limit
+    span = (last - first).dt.total_seconds()
+    room = (limit - first).dt.total_seconds().clip(lower=0)
+    factor = np.where(over & (span > 0), room / span.where(span > 0, 1), 1.0)
+    events["at"] = first + pd.to_timedelta(
+        (events["at"] - first).dt.total_seconds() * factor, unit="s"
+    )
+    events.insert(0, "id", np.arange(1, len(events) + 1))
+    return events.reset_index(drop=True)
+
+
+def _last_index(states: list[S], final: S) -> int:
+    """The step at which a walk along ``states`` first reaches ``final``."""
+    return states.index(final)

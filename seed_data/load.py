@@ -1,0 +1,228 @@
+"""Load a generated seed into PostGIS with COPY, in one transaction that replaces the old seed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine
+
+from seed_data.generate import Seed
+from seed_data.registry import or_none
+
+CHUNK = 250_000
+SEED_TABLES = (
+    "incident_event",
+    "incident_photo",
+    "incident_unit",
+    "incident",
+    "audit_log",
+    "app_user",
+    "person",
+    "household",
+    "house",
+    "work_unit",
+    "building",
+    "department",
+    "routing_rule",
+    "area",
+    "plan",
+)
+PLAN_ID = 1
+
+Progress = Callable[[str, int, int], None]  # table, rows done, rows total
+
+
+def ewkb(geoms: np.ndarray) -> np.ndarray:
+    """Hex EWKB with SRID 4326, which PostGIS reads straight from COPY."""
+    return shapely.to_wkb(shapely.set_srid(np.asarray(geoms), 4326), hex=True, include_srid=True)
+
+
+def points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Hex EWKB points."""
+    return ewkb(shapely.points(lon, lat))
+
+
+def timestamps(values: pd.Series | np.ndarray) -> np.ndarray:
+    """UTC timestamps as PostgreSQL text (null stays null)."""
+    s = pd.Series(pd.to_datetime(values))
+    return or_none(s.notna().to_numpy(), s.dt.strftime("%Y-%m-%d %H:%M:%S+00").to_numpy())
+
+
+def frames(seed: Seed) -> dict[str, pd.DataFrame]:
+    """One frame per table, columns named as in the database, in load order."""
+    areas = seed.areas
+    area_id = pd.Series(np.arange(1, len(areas) + 1), index=areas["code"].to_numpy())
+    grid = areas["level"].to_numpy() == "grid"
+    parent_level = areas["parent_code"].map(
+        pd.Series(areas["level"].to_numpy(), index=areas["code"].to_numpy())
+    )
+    linked = {"plan_id": PLAN_ID, "assigned_at": "2025-01-01 00:00:00+00"}
+    b, hh, wu, inc = seed.buildings, seed.households, seed.work_units, seed.incidents
+    return {
+        "plan": pd.DataFrame(
+            {
+                "id": [PLAN_ID],
+                "name": ["2025 grid plan (seed)"],
+                "status": ["active"],
+                "activated_at": ["2025-01-01 00:00:00+00"],
+            }
+        ),
+        "area": pd.DataFrame(
+            {
+                "id": area_id.to_numpy(),
+                "code": areas["code"],
+                "name": areas["name"],
+                "name_en": areas["name_en"],
+                "level": areas["level"],
+                "parent_id": areas["parent_code"].map(area_id).astype("Int64"),
+                "parent_level": parent_level,
+                "plan_id": or_none(grid, np.full(len(grid), PLAN_ID)),
+                "geom": ewkb(areas.geometry.values),
+            }
+        ),
+        "routing_rule": seed.routing_rules,
+        "department": pd.DataFrame(
+            {
+                "id": seed.departments["id"],
+                "code": seed.departments["code"],
+                "name": seed.departments["name"],
+                "type": seed.departments["type"],
+                "level": seed.departments["level"],
+                "area_code": seed.departments["area_code"],
+                "jurisdiction": ewkb(seed.departments.geometry.values),
+            }
+        ),
+        "building": pd.DataFrame(
+            {
+                "id": b["id"],
+                "name": b["name"],
+                "address": b["address"],
+                "use": b["use"],
+                "floors": b["floors"],
+                "footprint": ewkb(b["footprint"].to_numpy()),
+                "location": points(b["lon"].to_numpy(), b["lat"].to_numpy()),
+                "grid_code": b["grid_code"],
+                **linked,
+            }
+        ),
+        "house": seed.houses[
+            ["id", "building_id", "unit_no", "floor", "area_m2", "is_rented", "grid_code"]
+        ].assign(**linked),
+        "household": pd.DataFrame(
+            {
+                "id": hh["id"],
+                "house_id": hh["house_id"],
+                "size": hh["size"],
+                "location": points(hh["lon"].to_numpy(), hh["lat"].to_numpy()),
+                "grid_code": hh["grid_code"],
+                **linked,
+            }
+        ),
+        "person": seed.people[
+            [
+                "id",
+                "household_id",
+                "name",
+                "gender",
+                "birth_date",
+                "id_number",
+                "phone",
+                "is_household_head",
+                "tags",
+                "grid_code",
+            ]
+        ].assign(**linked),
+        "work_unit": pd.DataFrame(
+            {
+                "id": wu["id"],
+                "name": wu["name"],
+                "type": wu["type"],
+                "credit_code": wu["credit_code"],
+                "employees": wu["employees"],
+                "contact_phone": wu["contact_phone"],
+                "building_id": wu["building_id"],
+                "location": points(wu["lon"].to_numpy(), wu["lat"].to_numpy()),
+                "grid_code": wu["grid_code"],
+                **linked,
+            }
+        ),
+        "incident": pd.DataFrame(
+            {
+                "id": inc["id"],
+                "code": inc["code"],
+                "category": inc["category"],
+                "channel": inc["channel"],
+                "status": inc["status"],
+                "title": inc["title"],
+                "description": inc["description"],
+                "location": points(inc["lon"].to_numpy(), inc["lat"].to_numpy()),
+                "reported_crs": inc["reported_crs"],
+                "reported_lon": inc["reported_lon"],
+                "reported_lat": inc["reported_lat"],
+                "people_involved": inc["people_involved"],
+                "reporter_name": inc["reporter_name"],
+                "reporter_phone": inc["reporter_phone"],
+                "unit_id": inc["unit_id"].astype("Int64"),
+                "routing_reason": inc["routing_reason"],
+                "handling_level": inc["handling_level"],
+                "outcome": inc["outcome"],
+                "satisfaction": pd.array(inc["satisfaction"], dtype="Int64"),
+                "supervised": False,
+                "reported_at": timestamps(inc["reported_at"]),
+                "sign_due_at": timestamps(inc["sign_due_at"]),
+                "resolve_due_at": timestamps(inc["resolve_due_at"]),
+                "signed_at": timestamps(inc["signed_at"]),
+                "resolved_at": timestamps(inc["resolved_at"]),
+                "closed_at": timestamps(inc["closed_at"]),
+                "version": 1,
+                "grid_code": inc["grid_code"],
+                "plan_id": PLAN_ID,
+                "assigned_at": timestamps(inc["reported_at"]),
+            }
+        ),
+        "incident_event": pd.DataFrame(
+            {
+                "id": seed.events["id"],
+                "incident_id": seed.events["incident_id"],
+                "action": seed.events["action"],
+                "from_status": seed.events["from_status"],
+                "to_status": seed.events["to_status"],
+                "unit_id": pd.array(seed.events["unit_id"], dtype="Int64"),
+                "at": timestamps(seed.events["at"]),
+            }
+        ),
+    }
+
+
+def load(seed: Seed, engine: Engine, progress: Progress | None = None) -> dict[str, int]:
+    """Replace whatever seed the database holds with ``seed``; all or nothing."""
+    tables = frames(seed)
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.cursor() as cur:  # type: ignore[union-attr]
+            cur.execute(f"TRUNCATE {', '.join(SEED_TABLES)} RESTART IDENTITY CASCADE")
+            for table, frame in tables.items():
+                cols = ", ".join(frame.columns)
+                with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+                    for start in range(0, len(frame), CHUNK):
+                        part = frame.iloc[start : start + CHUNK]
+                        copy.write(part.to_csv(index=False, header=False))
+                        if progress:
+                            progress(table, min(start + CHUNK, len(frame)), len(frame))
+                if "id" in frame.columns:
+                    cur.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT coalesce(max(id), 1) FROM {table}))"
+                    )
+            cur.execute("ANALYZE")
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
+    return {table: len(frame) for table, frame in tables.items()}

@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+
+from gridmap.incidents.kpi import totals
+from gridmap.incidents.models import IncidentStatus
+from gridmap.incidents.workflow import Action, next_status
+from seed_data.quanzhou import REFERENCE_YEAR
+
+
+def test_reference_year_totals_match_the_city(city):
+    t = totals(city.incidents)
+    assert t["accepted"] == 35_882
+    assert t["closed"] == 32_553
+    assert round(t["completion_rate"] * 100, 2) == 90.72
+    assert t["disputes_screened"] == 44_443
+    assert t["disputes_resolved"] == 40_639
+    assert t["people_served"] == 86_716
+
+
+def test_demo_year_is_proportional(demo):
+    t = totals(demo.incidents)
+    assert round(t["completion_rate"] * 100, 1) == round(
+        REFERENCE_YEAR["closed"] / REFERENCE_YEAR["accepted"] * 100, 1
+    )
+    assert 0.05 < t["accepted"] / REFERENCE_YEAR["accepted"] < 0.2
+
+
+def test_every_history_is_a_legal_walk_ending_in_the_incident_status(city):
+    events = city.events.sort_values(["incident_id", "step"])
+    final = {}
+    for incident_id, group in events.groupby("incident_id", sort=False):
+        actions = group["action"].tolist()
+        assert actions[0] == "report"
+        state = IncidentStatus.reported
+        for action, to in zip(actions[1:], group["to_status"].tolist()[1:], strict=False):
+            state = next_status(state, Action(action))
+            assert state.value == to
+        final[incident_id] = state.value
+    status = city.incidents.set_index("id")["status"]
+    mismatched = {k: (v, final.get(k)) for k, v in status.items() if final.get(k) != v}
+    assert not mismatched
+
+
+def test_event_times_never_go_backwards_and_stay_in_the_year(city):
+    ev = city.events.sort_values(["incident_id", "step"])
+    at = pd.to_datetime(ev["at"])
+    step_back = (at.diff() < pd.Timedelta(0)) & (ev["incident_id"].diff() == 0)
+    assert not step_back.any()
+    assert at.max() < pd.Timestamp("2026-01-01")
+
+
+def test_mediated_only_once_handled(city):
+    inc = city.incidents
+    mediated = inc["outcome"] == "mediated"
+    assert inc.loc[mediated, "status"].isin(["resolved", "follow_up", "closed"]).all()
+    assert inc.loc[mediated, "is_dispute"].all()
+
+
+def test_due_dates_follow_the_working_day_calendar(city):
+    inc = city.incidents
+    # National Day week 2025: an incident reported on 1 October with a one-day sign-for
+    # limit is due at the end of 9 October, the first working day after the holiday.
+    oct1 = inc[
+        (pd.to_datetime(inc["reported_at"]) + pd.Timedelta(hours=8)).dt.strftime("%m-%d") == "10-02"
+    ]
+    signs = oct1.merge(city.routing_rules, on="category")
+    one_day = signs[signs["sign_days"] == 1]
+    assert len(one_day) > 0
+    assert (pd.to_datetime(one_day["sign_due_at"]) == pd.Timestamp("2025-10-09 15:59:59")).all()
+
+
+def test_incidents_are_in_their_grid_and_routed(city):
+    inc = city.incidents
+    assert inc["grid_code"].notna().all()
+    assert inc["unit_id"].notna().all()
+    routed = inc["routing_reason"].str.split(":").str[0].value_counts()
+    assert {"territorial", "functional"} <= set(routed.index)
+
+
+def test_reported_coordinates_round_trip_to_the_stored_point(city):
+    from gridmap.crs import to_wgs84
+
+    inc = city.incidents.sample(2000, random_state=3)
+    for crs, group in inc.groupby("reported_crs"):
+        lon, lat = to_wgs84(group["reported_lon"].to_numpy(), group["reported_lat"].to_numpy(), crs)
+        assert np.allclose(lon, group["lon"], atol=1e-7) and np.allclose(
+            lat, group["lat"], atol=1e-7
+        )
+    assert {"gcj02", "bd09", "wgs84"} <= set(inc["reported_crs"])
