@@ -15,7 +15,7 @@ from numpy.random import Generator
 
 from gridmap.assign import assign_points
 from gridmap.calendar import WorkingCalendar
-from gridmap.routing import route
+from gridmap.routing import Router
 from seed_data.areas import build_areas, county_outlines
 from seed_data.households import form_buildings, sample_households
 from seed_data.incidents import YearTargets, make_incidents
@@ -215,13 +215,11 @@ def _incidents(
         rules=rules_by_cat,
         calendar=calendar,
     )
-    unit, reason = route(
-        categories=incidents["category"].to_numpy(),
-        grid_codes=incidents["grid_code"].to_numpy().astype(str),
-        lon=incidents["lon"].to_numpy(),
-        lat=incidents["lat"].to_numpy(),
-        rules=rules_by_cat,
-        departments=departments,
+    unit, reason = Router(rules_by_cat, departments).route(
+        incidents["category"].to_numpy(),
+        incidents["grid_code"].to_numpy(),
+        incidents["lon"].to_numpy(),
+        incidents["lat"].to_numpy(),
     )
     dept_id = pd.Series(departments["id"].to_numpy(), index=departments["code"].to_numpy())
     village = "centre-" + incidents["grid_code"].str[:12]

@@ -97,3 +97,30 @@ def app(settings: Settings, session: Session) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def seeded(pg_cluster: Cluster):
+    """A separate database holding a small demo seed (read-only for tests): (url, seed)."""
+    from seed_data.generate import SeedConfig, generate
+    from seed_data.load import load
+
+    pg_cluster.create_database("seeded")
+    url = pg_cluster.url("seeded")
+    migrate.upgrade(url)
+    data = generate(SeedConfig(scale="demo", population_fraction=0.01, seed=5))
+    engine = make_engine(url)
+    load(data, engine)
+    engine.dispose()
+    return url, data
+
+
+@pytest.fixture
+def seeded_client(seeded, tmp_path: Path) -> Iterator[TestClient]:
+    """The API on the seeded database (requests commit for real: read-only tests only)."""
+    url, _ = seeded
+    settings = Settings(
+        environment="test", database_url=url, data_dir=tmp_path, secret_key=TEST_SECRET
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c

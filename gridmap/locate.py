@@ -1,0 +1,172 @@
+"""Point lookup, like MapIt's: a point → its cell, village, township, county and city.
+
+Also the unit responsible for a category there. Built once per active plan and kept in
+memory; the raster index is cached on disk per plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
+from gridmap.assign import AssignmentIndex
+from gridmap.crs import CRS, to_wgs84
+from gridmap.errors import Conflict, InvalidInput
+from gridmap.routing import Router
+from gridmap.units.models import Department, RoutingRule
+
+# Code prefix width of each level above the grid.
+PREFIX = {"village": 12, "township": 9, "county": 6}
+
+
+@dataclass(frozen=True)
+class AreaRef:
+    """One level of the answer."""
+
+    level: str
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """The responsible unit."""
+
+    id: int
+    code: str
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """The answer for one point."""
+
+    lon: float
+    lat: float
+    inside: bool
+    areas: list[AreaRef]
+    nearest: AreaRef | None
+    distance_m: float | None
+    unit: UnitRef | None
+    routing_reason: str | None
+
+
+class Locator:
+    """An assignment index for one plan, area names, and the router."""
+
+    def __init__(
+        self, plan: Plan, index: AssignmentIndex, names: dict[str, str], router: Router,
+        units: dict[str, UnitRef], city: AreaRef | None,
+    ) -> None:  # fmt: skip
+        self.plan_id = plan.id
+        self.plan_name = plan.name
+        self.index = index
+        self.names = names
+        self.router = router
+        self.units = units
+        self.city = city
+
+    @classmethod
+    def from_database(cls, session: Session, cache_dir: Path | None = None) -> Locator:
+        """Build for the active plan; the raster index is cached per plan in ``cache_dir``."""
+        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
+        if plan is None:
+            raise Conflict("no boundary plan is active: load a seed or activate a plan first")
+        index = _index_for(session, plan, cache_dir)
+        rows = session.execute(
+            select(Area.code, Area.name, Area.level).where(
+                (Area.plan_id == plan.id) | (Area.plan_id.is_(None))
+            )
+        ).all()
+        names = {code: name for code, name, _ in rows}
+        city = next((AreaRef("city", c, n) for c, n, lvl in rows if lvl == AreaLevel.city), None)
+        depts = pd.read_sql(
+            select(Department.id, Department.code, Department.name, Department.type,
+                   Department.level, text("ST_AsBinary(jurisdiction) AS wkb")),
+            session.connection(),
+        )  # fmt: skip
+        depts["level"] = depts["level"].map(lambda v: getattr(v, "value", v))
+        depts["jurisdiction"] = shapely.from_wkb(depts.pop("wkb").map(bytes).to_numpy())
+        rules = pd.read_sql(select(RoutingRule), session.connection()).set_index("category")
+        rules["mode"] = rules["mode"].map(lambda v: getattr(v, "value", v))
+        units = {
+            r.code: UnitRef(int(r.id), r.code, r.name, r.type)
+            for r in depts.itertuples(index=False)
+        }
+        return cls(plan, index, names, Router(rules, depts), units, city)
+
+    def locate(
+        self, lon: float, lat: float, crs: CRS = CRS.wgs84, category: str | None = None
+    ) -> Location:
+        """Where a point is, and (with ``category``) who is responsible for it."""
+        if category is not None and category not in self.router.rules.index:
+            known = ", ".join(sorted(self.router.rules.index))
+            raise InvalidInput(f"unknown category {category!r}: use one of {known}")
+        x, y = to_wgs84(lon, lat, crs)
+        cell = self.index.locate(x, y)
+        if cell < 0:
+            near, dist = self.index.nearest(x, y)
+            code = str(self.index.codes[near])
+            return Location(
+                x, y, False, [], AreaRef("grid", code, self.names.get(code, "")), dist, None, None
+            )
+        code = str(self.index.codes[cell])
+        areas = [AreaRef("grid", code, self.names.get(code, ""))]
+        for level, width in PREFIX.items():
+            areas.append(AreaRef(level, code[:width], self.names.get(code[:width], "")))
+        if self.city:
+            areas.append(self.city)
+        unit = reason = None
+        if category is not None:
+            codes, reasons = self.router.route(
+                np.array([category]), np.array([code]), np.array([x]), np.array([y])
+            )
+            unit, reason = self.units.get(str(codes[0])), str(reasons[0])
+        return Location(x, y, True, areas, None, None, unit, reason)
+
+
+def plan_digest(session: Session, plan_id: int) -> str:
+    """A fingerprint of a plan's cells: changes whenever a cell's code or shape does."""
+    digest = session.scalar(
+        text(
+            "SELECT md5(string_agg(code || ':' || md5(ST_AsBinary(geom)), ',' ORDER BY code)) "
+            "FROM area WHERE plan_id = :plan"
+        ),
+        {"plan": plan_id},
+    )
+    return str(digest or hashlib.md5(b"").hexdigest())
+
+
+def build_index(session: Session, plan_id: int) -> AssignmentIndex:
+    """The assignment index of a plan's grid cells, read from the database."""
+    rows = session.execute(
+        text("SELECT code, ST_AsBinary(geom) FROM area WHERE plan_id = :plan ORDER BY code"),
+        {"plan": plan_id},
+    ).all()
+    if not rows:
+        raise Conflict(f"plan {plan_id} has no grid cells")
+    cells = shapely.from_wkb([bytes(r[1]) for r in rows])
+    return AssignmentIndex.build(cells, [r[0] for r in rows], plan_id=plan_id)
+
+
+def _index_for(session: Session, plan: Plan, cache_dir: Path | None) -> AssignmentIndex:
+    if cache_dir is None:
+        return build_index(session, plan.id)
+    path = cache_dir / f"plan-{plan.id}-{plan_digest(session, plan.id)}.npz"
+    if path.exists():
+        return AssignmentIndex.load(path)
+    index = build_index(session, plan.id)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    index.save(tmp)
+    tmp.replace(path)
+    return index

@@ -1,0 +1,150 @@
+"""The assignment engine on hand-drawn cells whose answers are obvious."""
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import MultiPolygon, Polygon, box
+
+from gridmap.assign import AssignmentIndex, assign_points
+from gridmap.crs import from_wgs84
+
+X0, Y0, D = 118.60, 24.90, 0.01  # cells of about 1 km
+
+# A 2 × 2 block of cells, a cell with a hole, and a cell in two parts.
+CELLS = {
+    "350503001001001": box(X0, Y0, X0 + D, Y0 + D),  # south-west
+    "350503001001002": box(X0 + D, Y0, X0 + 2 * D, Y0 + D),  # south-east
+    "350503001001003": box(X0, Y0 + D, X0 + D, Y0 + 2 * D),  # north-west
+    "350503001001004": box(X0 + D, Y0 + D, X0 + 2 * D, Y0 + 2 * D),  # north-east
+    "350503001002001": Polygon(
+        box(X0 + 3 * D, Y0, X0 + 4 * D, Y0 + D).exterior.coords,
+        [box(X0 + 3.4 * D, Y0 + 0.4 * D, X0 + 3.6 * D, Y0 + 0.6 * D).exterior.coords],
+    ),
+    "350503001002002": MultiPolygon(
+        [box(X0 + 5 * D, Y0, X0 + 6 * D, Y0 + D), box(X0 + 7 * D, Y0, X0 + 8 * D, Y0 + D)]
+    ),
+}
+CODES = list(CELLS)
+
+
+@pytest.fixture(scope="module")
+def index():
+    return AssignmentIndex.build(list(CELLS.values()), CODES, pixel=0.001)
+
+
+def code_at(index, lon, lat):
+    cell = index.assign([lon], [lat]).cell[0]
+    return None if cell < 0 else index.codes[cell]
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "code"),
+    [
+        (X0 + 0.5 * D, Y0 + 0.5 * D, "350503001001001"),
+        (X0 + 1.5 * D, Y0 + 1.5 * D, "350503001001004"),
+        (X0 + 3.2 * D, Y0 + 0.2 * D, "350503001002001"),  # in the holed cell
+        (X0 + 7.5 * D, Y0 + 0.5 * D, "350503001002002"),  # second part of a multipolygon
+    ],
+)
+def test_interior_points(index, lon, lat, code):
+    assert code_at(index, lon, lat) == code
+    assert index.codes[index.locate(lon, lat)] == code
+
+
+def test_shared_edge_goes_to_the_smallest_code(index):
+    # on the edge between 001 (west) and 002 (east)
+    assert code_at(index, X0 + D, Y0 + 0.5 * D) == "350503001001001"
+    # on the edge between 002 (south) and 004 (north)
+    assert code_at(index, X0 + 1.5 * D, Y0 + D) == "350503001001002"
+
+
+def test_vertex_shared_by_four_cells_goes_to_the_smallest_code(index):
+    assert code_at(index, X0 + D, Y0 + D) == "350503001001001"
+    assert index.codes[index.locate(X0 + D, Y0 + D)] == "350503001001001"
+
+
+def test_outer_edge_belongs_to_its_cell(index):
+    assert code_at(index, X0, Y0 + 0.5 * D) == "350503001001001"
+
+
+def test_hole_is_outside_with_nearest_cell_and_distance(index):
+    r = index.assign([X0 + 3.5 * D], [Y0 + 0.5 * D])
+    assert r.cell[0] == -1
+    assert index.codes[r.nearest[0]] == "350503001002001"
+    # 0.1 D of latitude to the hole's edge: ~110 m
+    assert 100 < r.distance_m[0] < 115
+
+
+def test_outside_everything_reports_nearest_and_metres(index):
+    lon, lat = X0 - 0.5 * D, Y0 + 0.5 * D  # 0.005° west of the block at 24.9°N ≈ 505 m
+    r = index.assign([lon], [lat])
+    assert r.cell[0] == -1 and not r.inside[0]
+    assert index.codes[r.nearest[0]] == "350503001001001"
+    assert r.distance_m[0] == pytest.approx(0.005 * 111_320 * np.cos(np.radians(24.905)), rel=0.01)
+    assert index.nearest(lon, lat)[0] == r.nearest[0]
+
+
+def test_far_away_and_invalid_points(index):
+    r = index.assign([0.0, np.nan, 200.0], [0.0, 24.9, 24.9])
+    assert (r.cell == -1).all()
+    assert r.nearest[0] >= 0 and r.distance_m[0] > 1e6
+    assert np.isnan(r.distance_m[1]) and r.nearest[1] == -1
+    assert index.locate(0.0, 0.0) == -1
+
+
+def test_input_in_gcj02_and_bd09(index):
+    lon, lat = X0 + 1.5 * D, Y0 + 0.5 * D
+    for crs in ("gcj02", "bd09"):
+        g_lon, g_lat = from_wgs84(lon, lat, crs)
+        assert index.codes[index.assign([g_lon], [g_lat], crs).cell[0]] == "350503001001002"
+
+
+def test_save_and_load_give_the_same_answers(index, tmp_path):
+    path = tmp_path / "plan.npz"
+    index.save(path)
+    loaded = AssignmentIndex.load(path)
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(X0 - D, X0 + 9 * D, 5000), rng.uniform(Y0 - D, Y0 + 3 * D, 5000)
+    assert (loaded.assign(x, y).cell == index.assign(x, y).cell).all()
+
+
+def reference(cells, codes, x, y):
+    """Plain GEOS covers with the tie rule: what the engine must reproduce."""
+    codes = np.asarray(codes)
+    tree = shapely.STRtree(cells)
+    p, c = tree.query(shapely.points(x, y), predicate="covered_by")
+    out = np.full(len(x), None, dtype=object)
+    order = np.lexsort((codes[c], p))
+    first = np.unique(p[order], return_index=True)[1]
+    out[p[order][first]] = codes[c[order][first]]
+    return out
+
+
+def test_agrees_with_covers_on_random_and_boundary_points(index):
+    rng = np.random.default_rng(2)
+    x = rng.uniform(X0 - D, X0 + 9 * D, 50_000)
+    y = rng.uniform(Y0 - D, Y0 + 3 * D, 50_000)
+    verts = shapely.get_coordinates(list(CELLS.values()))
+    x, y = np.r_[x, verts[:, 0]], np.r_[y, verts[:, 1]]
+    got = index.codes_of(index.assign(x, y, nearest=False).cell)
+    assert (got == reference(list(CELLS.values()), CODES, x, y)).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(X0 - D, X0 + 9 * D), st.floats(Y0 - D, Y0 + 3 * D))
+def test_single_point_equals_bulk(index, lon, lat):
+    assert index.locate(lon, lat) == index.assign([lon], [lat], nearest=False).cell[0]
+
+
+def test_assign_points_helper():
+    codes = assign_points(
+        list(CELLS.values()), CODES, np.array([X0 + 0.5 * D, 0.0]), np.array([Y0 + 0.5 * D, 0.0])
+    )
+    assert list(codes) == ["350503001001001", None]
+
+
+def test_duplicate_codes_are_refused():
+    with pytest.raises(ValueError, match="unique"):
+        AssignmentIndex.build([box(0, 0, 1, 1), box(1, 0, 2, 1)], ["a", "a"])
