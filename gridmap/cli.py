@@ -21,8 +21,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The embedded PostGIS cluster (used when GRIDMAP_DATABASE_URL is unset).")
 user_app = typer.Typer(help="User accounts.")
+plan_app = typer.Typer(help="Boundary plans (网格方案).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(plan_app, name="plan")
 console = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -243,6 +245,99 @@ def export(
     data = generate(SeedConfig(scale=_scale(scale), seed=seed_value, population_fraction=fraction))
     for path in write(data, out, fmt):  # type: ignore[arg-type]
         console.print(f"wrote {path}")
+
+
+@app.command()
+@friendly_errors
+def assign(
+    source: Annotated[Path, typer.Argument(help="GeoParquet, GeoPackage or CSV with lon/lat")],
+    target: Annotated[Path, typer.Argument(help="Output file (.parquet, .gpkg or .csv)")],
+    crs: Annotated[str, typer.Option(help="wgs84, cgcs2000, gcj02 or bd09")] = "wgs84",
+    lon_col: Annotated[str, typer.Option(help="Longitude column (no geometry)")] = "lon",
+    lat_col: Annotated[str, typer.Option(help="Latitude column (no geometry)")] = "lat",
+    dask: Annotated[
+        str | None,
+        typer.Option(help="Run on Dask: a scheduler address, or 'local' for a local cluster"),
+    ] = None,
+) -> None:
+    """Assign every point of a file to its grid cell (active plan); outside points are kept."""
+    from rich.progress import Progress
+
+    from gridmap import bulk
+    from gridmap.crs import CRS
+    from gridmap.locate import Locator
+
+    if crs not in {c.value for c in CRS}:
+        raise GridmapError(f"unknown crs {crs!r}: use wgs84, cgcs2000, gcj02 or bd09")
+    bulk.file_format(target)
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    with make_sessionmaker(engine)() as session:
+        index = Locator.from_database(session, settings.data_dir / "index").index
+    engine.dispose()
+    if dask:
+        frame = bulk.read(source, lon_col, lat_col)
+        with console.status(f"assigning {len(frame):,} points on Dask…"):
+            out = bulk.assign_dask(
+                frame, index, scheduler=None if dask == "local" else dask, crs=crs
+            )
+        bulk.write(out, target)
+    else:
+        with Progress(console=console) as bar:
+            task = bar.add_task("assigning", total=None)
+            out = bulk.assign_file(
+                source,
+                target,
+                index,
+                crs=crs,
+                lon_col=lon_col,
+                lat_col=lat_col,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    inside = int(out["inside"].sum())
+    console.print(
+        f"{len(out):,} points: {inside:,} in a cell, {len(out) - inside:,} outside the "
+        f"jurisdiction (kept, with the nearest cell) → {target}"
+    )
+
+
+@plan_app.command("list")
+@friendly_errors
+def plan_list() -> None:
+    """List boundary plans."""
+    from sqlalchemy import func, select
+
+    from gridmap.areas.models import Area, Plan
+
+    engine = make_engine(database_url(_settings()))
+    with make_sessionmaker(engine)() as session:
+        rows = session.execute(
+            select(Plan.id, Plan.name, Plan.status, Plan.activated_at, func.count(Area.id))
+            .outerjoin(Area, Area.plan_id == Plan.id)
+            .group_by(Plan.id)
+            .order_by(Plan.id)
+        ).all()
+    engine.dispose()
+    for row in rows:
+        console.print(
+            f"{row[0]:>4}  {row[2].value:<8} {row[4]:>7,} cells  {row[1]}  {row[3] or ''}"
+        )
+
+
+@plan_app.command("activate")
+@friendly_errors
+def plan_activate(plan_id: int) -> None:
+    """Activate a plan: retire the one in force and re-link the registry, in one transaction."""
+    from gridmap.plans.service import activate
+
+    engine = make_engine(database_url(_settings()))
+    with make_sessionmaker(engine).begin() as session, console.status("re-linking the registry…"):
+        counts = activate(session=session, plan_id=plan_id)
+    engine.dispose()
+    console.print(
+        f"plan {plan_id} is active; re-linked: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
 
 
 @app.command()

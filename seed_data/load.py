@@ -197,9 +197,15 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
     }
 
 
-def load(seed: Seed, engine: Engine, progress: Progress | None = None) -> dict[str, int]:
-    """Replace whatever seed the database holds with ``seed``; all or nothing."""
-    tables = frames(seed)
+def load(
+    seed: Seed, engine: Engine, progress: Progress | None = None, only: set[str] | None = None
+) -> dict[str, int]:
+    """Replace whatever seed the database holds with ``seed``; all or nothing.
+
+    ``only`` names the tables to fill (the others are left empty), e.g. areas and units
+    without the registry for a lookup benchmark.
+    """
+    tables = {k: v for k, v in frames(seed).items() if only is None or k in only}
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection

@@ -1,0 +1,156 @@
+"""Activating a plan re-links the registry in one transaction; incidents keep their plan."""
+
+from datetime import UTC, datetime
+
+import pytest
+from geoalchemy2.shape import from_shape
+from shapely.geometry import Point
+from sqlalchemy import select
+
+from gridmap.areas.models import AreaLevel, Plan, PlanStatus
+from gridmap.errors import Conflict, NotFound
+from gridmap.incidents.models import Channel, Incident, IncidentStatus
+from gridmap.plans.service import activate
+from gridmap.registry.models import Building, BuildingUse, House, Household, Person, WorkUnit
+from gridmap.units.models import RoutingMode, RoutingRule
+from tests.factories import make_area, make_plan
+
+X0, Y0 = 118.60, 24.90
+VILLAGE = "350503001001"
+
+
+@pytest.fixture
+def world(session):
+    county = make_area(session, "350503", AreaLevel.county, bounds=(X0, Y0, X0 + 0.02, Y0 + 0.02))
+    township = make_area(
+        session, "350503001", AreaLevel.township, county, bounds=(X0, Y0, X0 + 0.02, Y0 + 0.02)
+    )
+    village = make_area(
+        session, VILLAGE, AreaLevel.village, township, bounds=(X0, Y0, X0 + 0.02, Y0 + 0.02)
+    )
+    old = make_plan(session, "old", PlanStatus.active)
+    new = make_plan(session, "new", PlanStatus.draft)
+    # old plan: west | east; new plan: south / north
+    make_area(
+        session,
+        VILLAGE + "001",
+        AreaLevel.grid,
+        village,
+        old,
+        bounds=(X0, Y0, X0 + 0.01, Y0 + 0.02),
+    )
+    make_area(
+        session,
+        VILLAGE + "002",
+        AreaLevel.grid,
+        village,
+        old,
+        bounds=(X0 + 0.01, Y0, X0 + 0.02, Y0 + 0.02),
+    )
+    make_area(
+        session,
+        VILLAGE + "001",
+        AreaLevel.grid,
+        village,
+        new,
+        bounds=(X0, Y0, X0 + 0.02, Y0 + 0.01),
+    )
+    make_area(
+        session,
+        VILLAGE + "002",
+        AreaLevel.grid,
+        village,
+        new,
+        bounds=(X0, Y0 + 0.01, X0 + 0.02, Y0 + 0.02),
+    )
+    at = from_shape(Point(X0 + 0.015, Y0 + 0.005), srid=4326)  # east (old 002), south (new 001)
+    linked = {"plan_id": old.id, "grid_code": VILLAGE + "002"}
+    building = Building(use=BuildingUse.residential, floors=3, location=at, **linked)
+    session.add(building)
+    session.flush()
+    house = House(building_id=building.id, unit_no="101", **linked)
+    session.add(house)
+    session.flush()
+    household = Household(house_id=house.id, size=1, location=at, **linked)
+    session.add(household)
+    session.flush()
+    person = Person(
+        household_id=household.id,
+        name="陈明",
+        gender="M",
+        birth_date=datetime(1980, 1, 1).date(),
+        id_number="11010519491231002X",
+        **linked,
+    )
+    unit = WorkUnit(name="shop", type="shop", employees=2, location=at, **linked)
+    session.add(
+        RoutingRule(
+            category="neighbour",
+            name="邻里纠纷",
+            name_en="Neighbour",
+            is_dispute=True,
+            mode=RoutingMode.territorial,
+            sign_days=1,
+            resolve_days=10,
+        )
+    )
+    session.flush()
+    incident = Incident(
+        code="T1",
+        category="neighbour",
+        channel=Channel.window,
+        status=IncidentStatus.reported,
+        title="t",
+        location=at,
+        reported_lon=X0 + 0.015,
+        reported_lat=Y0 + 0.005,
+        reported_at=datetime.now(UTC),
+        **linked,
+    )
+    session.add_all([person, unit, incident])
+    session.flush()
+    return {
+        "old": old,
+        "new": new,
+        "items": [building, house, household, person, unit],
+        "incident": incident,
+    }
+
+
+def test_activation_relinks_everything_and_keeps_incident_history(session, world):
+    counts = activate(session=session, plan_id=world["new"].id)
+    assert counts == {
+        "outside": 0,
+        "building": 1,
+        "household": 1,
+        "work_unit": 1,
+        "house": 1,
+        "person": 1,
+    }
+    for item in world["items"]:
+        session.refresh(item)
+        assert (item.plan_id, item.grid_code) == (world["new"].id, VILLAGE + "001")
+    session.refresh(world["incident"])
+    assert (world["incident"].plan_id, world["incident"].grid_code) == (
+        world["old"].id,
+        VILLAGE + "002",
+    )
+    statuses = dict(session.execute(select(Plan.name, Plan.status)).all())
+    assert statuses["old"] == PlanStatus.retired and statuses["new"] == PlanStatus.active
+
+
+def test_activating_the_active_plan_is_a_conflict(session, world):
+    with pytest.raises(Conflict, match="already active"):
+        activate(session=session, plan_id=world["old"].id)
+
+
+def test_a_plan_without_cells_cannot_be_activated(session, world):
+    empty = make_plan(session, "empty")
+    with pytest.raises(Conflict, match="no grid cells"):
+        activate(session=session, plan_id=empty.id)
+    assert session.get(Plan, world["old"].id).status == PlanStatus.active
+
+
+def test_unknown_plan(session, world):
+    with pytest.raises(NotFound):
+        activate(session=session, plan_id=999_999)
