@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import auth, health, locate
+from api.routers import auth, health, incidents, locate
 from gridmap import __version__
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
 from gridmap.settings import Settings
@@ -41,4 +41,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(locate.router, prefix=API_PREFIX)
+    app.include_router(incidents.router, prefix=API_PREFIX)
     return app

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gridmap.areas.models import Plan, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import decode_token
-from gridmap.errors import Forbidden, NotAuthenticated
+from gridmap.calendar import WorkingCalendar
+from gridmap.errors import Conflict, Forbidden, NotAuthenticated
+from gridmap.locate import Locator
 from gridmap.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -67,6 +73,56 @@ def get_principal(
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_optional_principal(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Principal | None:
+    """The signed-in user, or None without a token (public endpoints); a bad token is 401."""
+    if not token:
+        return None
+    return get_principal(token, session, settings)
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+
+_locator_lock = threading.Lock()
+
+
+def get_locator(request: Request, session: SessionDep, settings: SettingsDep) -> Locator:
+    """The in-memory locator of the active plan, rebuilt when another plan becomes active."""
+    active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
+    if active is None:
+        raise Conflict("no boundary plan is active: load a seed or activate a plan first")
+    locator: Locator | None = getattr(request.app.state, "locator", None)
+    if locator is None or locator.plan_id != active:
+        with _locator_lock:
+            locator = getattr(request.app.state, "locator", None)
+            if locator is None or locator.plan_id != active:
+                locator = Locator.from_database(session, settings.data_dir / "index")
+                request.app.state.locator = locator
+    return locator
+
+
+LocatorDep = Annotated[Locator, Depends(get_locator)]
+
+
+def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalendar:
+    """The working-day calendar: the configured file, or China's official one."""
+    calendar: WorkingCalendar | None = getattr(request.app.state, "calendar", None)
+    if calendar is None:
+        if settings.calendar_file:
+            calendar = WorkingCalendar.from_file(settings.calendar_file)
+        else:
+            year = date.today().year
+            calendar = WorkingCalendar.chinese(year - 2, year + 2)
+        request.app.state.calendar = calendar
+    return calendar
+
+
+CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

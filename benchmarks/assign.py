@@ -224,7 +224,8 @@ def main() -> None:
             engine = make_engine(url)
             load(data, engine, only={"plan", "area", "routing_rule", "department"})
             engine.dispose()
-            inside = single[index.assign(single[:3000, 0], single[:3000, 1], nearest=False).inside]
+            probe = single[:3000]
+            inside = probe[index.assign(probe[:, 0], probe[:, 1], nearest=False).inside]
             p50, p99 = http_latency(url, inside[:2000, 0], inside[:2000, 1])
             print(
                 f"/locate over HTTP (loopback, keep-alive, with routing): p50 {p50:.2f} ms, p99 {p99:.2f} ms"

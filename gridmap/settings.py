@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         default=None, description="Base map tile URL template; none by default (offline intranets)."
     )
     tile_attribution: str = ""
+    calendar_file: Path | None = Field(
+        default=None, description="Working days, one ISO date a line; default: China's calendar"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from api.deps import SessionDep, SettingsDep
-from gridmap.areas.models import Plan, PlanStatus
+from api.deps import LocatorDep
 from gridmap.crs import CRS
-from gridmap.errors import Conflict
-from gridmap.locate import Locator
 
 router = APIRouter(tags=["locate"])
-_lock = threading.Lock()
-
-
-def get_locator(request: Request, session: SessionDep, settings: SettingsDep) -> Locator:
-    """The in-memory locator of the active plan, rebuilt when another plan becomes active."""
-    active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
-    if active is None:
-        raise Conflict("no boundary plan is active: load a seed or activate a plan first")
-    locator: Locator | None = getattr(request.app.state, "locator", None)
-    if locator is None or locator.plan_id != active:
-        with _lock:
-            locator = getattr(request.app.state, "locator", None)
-            if locator is None or locator.plan_id != active:
-                locator = Locator.from_database(session, settings.data_dir / "index")
-                request.app.state.locator = locator
-    return locator
 
 
 class AreaOut(BaseModel):
@@ -83,7 +62,7 @@ class LocateOut(BaseModel):
 
 @router.get("/locate", response_model=LocateOut)
 def locate(
-    locator: Annotated[Locator, Depends(get_locator)],
+    locator: LocatorDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude in `crs`")],
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude in `crs`")],
     crs: Annotated[

@@ -1,0 +1,120 @@
+"""Incident schemas (pydantic): what intake accepts and what the API returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from gridmap.crs import CRS
+from gridmap.incidents.models import Channel, IncidentStatus
+from gridmap.incidents.workflow import Action
+
+PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+Outcome = Literal["mediated", "referred_arbitration", "referred_court", "handled", "other"]
+
+
+class IncidentCreate(BaseModel):
+    """An incident as reported (报单) through any channel."""
+
+    category: str = Field(description="A routing-rule category, e.g. labour, neighbour")
+    channel: Channel
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    crs: CRS = CRS.wgs84
+    title: str | None = Field(default=None, max_length=200)
+    description: str = Field(min_length=1, max_length=5000)
+    address: str | None = Field(default=None, max_length=300)
+    people_involved: int = Field(default=1, ge=1, le=10_000)
+    reporter_name: str | None = Field(default=None, max_length=50)
+    reporter_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    reported_at: datetime | None = Field(default=None, description="Defaults to now")
+
+    @field_validator("reported_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("reported_at needs a time zone, e.g. 2025-03-01T09:30:00+08:00")
+        return value
+
+
+class ActionIn(BaseModel):
+    """An action on an incident; ``version`` is the version the user saw (optimistic lock)."""
+
+    version: int = Field(ge=1)
+    note: str | None = Field(default=None, max_length=2000)
+    unit_code: str | None = Field(default=None, description="dispatch / transfer: the unit")
+    co_unit_codes: list[str] = Field(default_factory=list, description="joint: co-units")
+    outcome: Outcome | None = Field(default=None, description="resolve: the outcome")
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="follow_up: 1–5")
+    merged_into: str | None = Field(default=None, description="merge: the incident code kept")
+
+
+class EventRead(BaseModel):
+    """One entry of the append-only history."""
+
+    action: str
+    from_status: IncidentStatus | None
+    to_status: IncidentStatus
+    unit_code: str | None
+    actor: str | None
+    note: str | None
+    at: datetime
+
+
+class AreaRefRead(BaseModel):
+    """An area the incident lies in."""
+
+    level: str
+    code: str
+    name: str
+
+
+class IncidentRead(BaseModel):
+    """An incident as the API returns it (personal data masked unless asked and allowed)."""
+
+    id: int
+    code: str
+    category: str
+    channel: Channel
+    status: IncidentStatus
+    title: str
+    description: str
+    lon: float
+    lat: float
+    reported_crs: str
+    reported_lon: float
+    reported_lat: float
+    grid_code: str | None
+    plan_id: int | None
+    areas: list[AreaRefRead] = Field(default_factory=list)
+    unit_code: str | None
+    unit_name: str | None
+    routing_reason: str | None
+    people_involved: int
+    reporter_name: str | None
+    reporter_phone: str | None
+    outcome: str | None
+    satisfaction: int | None
+    supervised: bool
+    overdue: bool
+    reported_at: datetime
+    sign_due_at: datetime | None
+    resolve_due_at: datetime | None
+    signed_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    version: int
+    allowed_actions: list[Action] = Field(default_factory=list)
+    history: list[EventRead] | None = None
+    possible_duplicates: list[str] | None = None
+
+
+class IncidentPage(BaseModel):
+    """A page of incidents."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[IncidentRead]

@@ -1,0 +1,244 @@
+"""Workflow actions over HTTP: roles, units, scope, states, versions, history."""
+
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+
+from sqlalchemy import select, update
+
+from gridmap.auth.models import AuditLog
+from gridmap.incidents.models import Incident
+from tests.api.test_auth import assert_problem
+from tests.incidents.conftest import COUNTY, T1, V1, act, inside, report
+
+
+def test_full_path_dispatch_sign_resolve_follow_up_close(client, world):
+    inc = report(client, world).json()
+    code = inc["code"]
+    steps = [
+        ("t1", "dispatch", {"unit_code": f"labour-{COUNTY}"}, "dispatched"),
+        ("labour", "sign", {}, "in_progress"),
+        ("labour", "resolve", {"outcome": "mediated", "note": "工资已支付"}, "resolved"),
+        ("t1", "follow_up", {"satisfaction": 5}, "follow_up"),
+        ("t1", "close", {}, "closed"),
+    ]
+    version = inc["version"]
+    for who, action, payload, status in steps:
+        r = act(client, world, who, code, action, version, **payload)
+        assert r.status_code == 200, (action, r.text)
+        body = r.json()
+        assert body["status"] == status
+        assert body["version"] == version + 1
+        version = body["version"]
+    history = body["history"]
+    assert [e["action"] for e in history] == [
+        "report",
+        "dispatch",
+        "sign",
+        "resolve",
+        "follow_up",
+        "close",
+    ]
+    assert all(a["to_status"] == b["from_status"] for a, b in pairwise(history))
+    assert history[2]["actor"] == "labour" and history[2]["unit_code"] == f"labour-{COUNTY}"
+    assert body["outcome"] == "mediated" and body["satisfaction"] == 5 and body["closed_at"]
+    assert body["allowed_actions"] == []
+
+
+def test_illegal_transition_is_409_naming_state_and_action(client, world):
+    inc = report(client, world).json()
+    r = act(client, world, "t1", inc["code"], "close", inc["version"])
+    body = assert_problem(r, 409, "illegal_transition")
+    assert "cannot close an incident that is reported" in body["detail"]
+    assert body["state"] == "reported" and body["action"] == "close"
+    assert (
+        client.get(f"/api/v1/incidents/{inc['code']}", headers=world.auth("t1")).json()["status"]
+        == "reported"
+    )
+
+
+def test_stale_version_is_409_and_changes_nothing(client, world):
+    inc = report(client, world).json()
+    assert act(client, world, "t1", inc["code"], "self_handle", 1).status_code == 200
+    r = act(client, world, "county", inc["code"], "reject", 1)
+    assert_problem(r, 409, "stale_version")
+    got = client.get(f"/api/v1/incidents/{inc['code']}", headers=world.auth("t1")).json()
+    assert got["status"] == "in_progress" and len(got["history"]) == 2
+
+
+def test_only_the_handling_unit_signs(client, world):
+    inc = report(client, world).json()
+    act(client, world, "t1", inc["code"], "dispatch", 1, unit_code=f"labour-{COUNTY}")
+    assert_problem(
+        act(client, world, "housing", inc["code"], "sign", 2), 404, "not_found"
+    )  # not theirs
+    assert_problem(act(client, world, "t1", inc["code"], "sign", 2), 403, "forbidden")
+    assert act(client, world, "labour", inc["code"], "sign", 2).status_code == 200
+
+
+def test_a_unit_can_return_a_wrongly_routed_incident(client, world):
+    inc = report(client, world).json()
+    act(client, world, "t1", inc["code"], "dispatch", 1, unit_code=f"housing-{COUNTY}")
+    r = act(client, world, "housing", inc["code"], "return", 2, note="不属于住建")
+    assert r.json()["status"] == "reported"
+    r = act(client, world, "t1", inc["code"], "dispatch", 3, unit_code=f"labour-{COUNTY}")
+    assert r.json()["unit_code"] == f"labour-{COUNTY}"
+
+
+def test_joint_handling_lets_co_units_see_it(client, world):
+    inc = report(client, world).json()
+    r = act(
+        client,
+        world,
+        "t1",
+        inc["code"],
+        "joint",
+        1,
+        unit_code=f"labour-{COUNTY}",
+        co_unit_codes=[f"housing-{COUNTY}"],
+    )
+    assert r.status_code == 200 and r.json()["unit_code"] == f"labour-{COUNTY}"
+    assert (
+        client.get(f"/api/v1/incidents/{inc['code']}", headers=world.auth("housing")).status_code
+        == 200
+    )
+    assert_problem(
+        act(client, world, "t1", inc["code"], "joint", 2, unit_code=f"labour-{COUNTY}"),
+        422,
+        "invalid_input",
+    )  # no co-units
+    again = act(
+        client,
+        world,
+        "t1",
+        inc["code"],
+        "joint",
+        2,
+        unit_code=f"labour-{COUNTY}",
+        co_unit_codes=[f"housing-{COUNTY}"],
+    )
+    assert_problem(again, 409, "conflict")
+
+
+def test_escalation_climbs_one_level_at_a_time(client, world):
+    inc = report(client, world, category="neighbour").json()
+    assert inc["unit_code"] == f"centre-{V1}"
+    r = act(client, world, "t1", inc["code"], "escalate", 1)
+    assert r.json()["unit_code"] == f"centre-{T1}" and r.json()["status"] == "dispatched"
+    r = act(client, world, "county", inc["code"], "escalate", 2)
+    assert r.json()["unit_code"] == f"centre-{COUNTY}"
+    r = act(client, world, "county", inc["code"], "escalate", 3)
+    assert r.json()["unit_code"] == "centre-350500"
+    assert_problem(act(client, world, "admin", inc["code"], "escalate", 4), 409, "conflict")
+
+
+def test_supervision_only_for_overdue(client, world, session):
+    inc = report(client, world).json()
+    assert_problem(act(client, world, "t1", inc["code"], "supervise", 1), 409, "conflict")
+    session.execute(
+        update(Incident)
+        .where(Incident.code == inc["code"])
+        .values(sign_due_at=datetime.now(UTC) - timedelta(hours=1))
+    )
+    r = act(client, world, "t1", inc["code"], "supervise", 1)
+    assert r.status_code == 200 and r.json()["supervised"] and r.json()["overdue"]
+    listed = client.get(
+        "/api/v1/incidents", params={"overdue": True}, headers=world.auth("t1")
+    ).json()
+    assert [i["code"] for i in listed["items"]] == [inc["code"]]
+
+
+def test_merge_and_reject(client, world):
+    a = report(client, world).json()
+    b = report(client, world).json()
+    r = act(client, world, "t1", b["code"], "merge", 1, merged_into=a["code"])
+    assert r.json()["status"] == "rejected"
+    c = report(client, world).json()
+    assert (
+        act(client, world, "t1", c["code"], "reject", 1, note="无效").json()["status"] == "rejected"
+    )
+
+
+def test_resolve_needs_an_outcome_and_follow_up_a_satisfaction(client, world):
+    inc = report(client, world).json()
+    act(client, world, "t1", inc["code"], "self_handle", 1)
+    assert_problem(act(client, world, "t1", inc["code"], "resolve", 2), 422, "invalid_input")
+    assert act(client, world, "t1", inc["code"], "resolve", 2, outcome="handled").status_code == 200
+    assert_problem(act(client, world, "t1", inc["code"], "follow_up", 3), 422, "invalid_input")
+
+
+def test_scoping_other_township_cannot_list_read_or_act(client, world):
+    inc = report(client, world).json()  # in township 1
+    assert client.get("/api/v1/incidents", headers=world.auth("t2")).json()["total"] == 0
+    assert client.get("/api/v1/incidents", headers=world.auth("t1")).json()["total"] == 1
+    assert_problem(
+        client.get(f"/api/v1/incidents/{inc['code']}", headers=world.auth("t2")), 404, "not_found"
+    )
+    assert_problem(
+        act(client, world, "t2", inc["code"], "dispatch", 1, unit_code=f"labour-{COUNTY}"),
+        404,
+        "not_found",
+    )
+
+
+def test_department_sees_only_what_it_was_assigned(client, world):
+    mine = report(client, world).json()  # routed to labour, not yet dispatched
+    other = report(client, world, category="neighbour").json()
+    listed = client.get("/api/v1/incidents", headers=world.auth("labour")).json()
+    assert [i["code"] for i in listed["items"]] == [mine["code"]]
+    assert_problem(
+        client.get(f"/api/v1/incidents/{other['code']}", headers=world.auth("labour")),
+        404,
+        "not_found",
+    )
+
+
+def test_unmasked_read_is_for_dispatchers_and_audited(client, world, session):
+    inc = report(client, world).json()
+    r = client.get(
+        f"/api/v1/incidents/{inc['code']}", params={"unmasked": True}, headers=world.auth("t1")
+    )
+    assert r.json()["reporter_phone"] == "13805951234"
+    entry = session.scalar(select(AuditLog).where(AuditLog.object_id == inc["code"]))
+    assert entry.user_id == world.users["t1"] and entry.action == "read_unmasked"
+    assert_problem(
+        client.get(
+            f"/api/v1/incidents/{inc['code']}",
+            params={"unmasked": True},
+            headers=world.auth("analyst"),
+        ),
+        403,
+        "forbidden",
+    )
+
+
+def test_list_filters_and_paging(client, world):
+    for i in range(5):
+        lon, lat = inside(1 + i % 2, 1)
+        report(
+            client,
+            world,
+            who="county",
+            lon=lon,
+            lat=lat,
+            category="labour" if i < 3 else "neighbour",
+        )
+    h = world.auth("county")
+    assert (
+        client.get("/api/v1/incidents", params={"category": "neighbour"}, headers=h).json()["total"]
+        == 2
+    )
+    assert client.get("/api/v1/incidents", params={"area": T1}, headers=h).json()["total"] == 3
+    page = client.get(
+        "/api/v1/incidents", params={"page_size": 2, "page": 3, "sort": "code"}, headers=h
+    ).json()
+    assert page["total"] == 5 and len(page["items"]) == 1
+    lon, lat = inside(2, 1)
+    box = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
+    assert client.get("/api/v1/incidents", params={"bbox": box}, headers=h).json()["total"] == 2
+    assert_problem(
+        client.get("/api/v1/incidents", params={"bbox": "1,1,0,0"}, headers=h), 422, "invalid_input"
+    )
+    assert (
+        client.get("/api/v1/incidents", params={"due_within_days": 60}, headers=h).json()["total"]
+        == 5
+    )

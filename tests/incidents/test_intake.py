@@ -1,0 +1,113 @@
+"""POST /incidents: located, assigned, routed, due dates, idempotent, clear refusals."""
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from gridmap.crs import from_wgs84
+from gridmap.incidents.models import Incident, IncidentEvent
+from tests.api.test_auth import assert_problem
+from tests.incidents.conftest import COUNTY, V1, inside, report
+
+
+def test_report_is_assigned_routed_and_given_due_dates(client, world):
+    r = report(client, world)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "reported" and body["version"] == 1
+    assert body["grid_code"] == V1 + "001" and body["plan_id"] == world.plan_id
+    assert body["unit_code"] == f"labour-{COUNTY}"
+    assert body["routing_reason"].startswith("functional: labour")
+    due = datetime.fromisoformat(body["resolve_due_at"])
+    assert (
+        due
+        > datetime.fromisoformat(body["sign_due_at"])
+        > datetime.fromisoformat(body["reported_at"])
+    )
+    assert body["reporter_phone"] == "138****1234" and body["reporter_name"] == "陈**"
+    assert "dispatch" in body["allowed_actions"] and body["overdue"] is False
+
+
+def test_territorial_category_goes_to_the_village_centre(client, world):
+    body = report(client, world, category="neighbour").json()
+    assert body["unit_code"] == f"centre-{V1}"
+
+
+def test_fallback_to_the_township_centre_when_no_department_covers(client, world):
+    body = report(client, world, category="road_damage").json()  # no urban_management unit
+    assert body["unit_code"] == f"centre-{V1[:9]}" and body["routing_reason"].startswith("fallback")
+
+
+def test_gcj02_location_is_converted_and_kept_as_reported(client, world):
+    lon, lat = inside(2, 2)
+    g_lon, g_lat = from_wgs84(lon, lat, "gcj02")
+    body = report(client, world, lon=g_lon, lat=g_lat, crs="gcj02").json()
+    assert body["grid_code"] == "350503002001002"
+    assert body["reported_crs"] == "gcj02" and body["reported_lon"] == g_lon
+    assert abs(body["lon"] - lon) < 1e-7 and abs(body["lat"] - lat) < 1e-7
+
+
+def test_retry_with_the_same_idempotency_key_creates_one_incident(client, world, session):
+    key = {"Idempotency-Key": "phone-42-attempt"}
+    lon, lat = inside()
+    body = {
+        "category": "labour",
+        "channel": "citizen_app",
+        "lon": lon,
+        "lat": lat,
+        "description": "欠薪",
+    }
+    a = client.post("/api/v1/incidents", json=body, headers=key)
+    b = client.post("/api/v1/incidents", json=body, headers=key)
+    assert (a.status_code, b.status_code) == (201, 200)
+    assert a.json()["code"] == b.json()["code"]
+    assert session.scalar(select(func.count()).select_from(Incident)) == 1
+    assert session.scalar(select(func.count()).select_from(IncidentEvent)) == 1
+    other = client.post("/api/v1/incidents", json=body | {"description": "另一件事"}, headers=key)
+    assert_problem(other, 409, "conflict")
+
+
+def test_outside_the_jurisdiction_is_422_with_the_nearest_cell(client, world):
+    r = report(client, world, lon=118.70, lat=24.90)
+    body = assert_problem(r, 422, "invalid_input")
+    assert "outside the jurisdiction" in body["detail"] and body["nearest_grid_code"].startswith(
+        "350503"
+    )
+    assert body["distance_m"] > 1000
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"category": "ufo"}, "invalid_input"),
+        ({"lon": 500}, "validation_error"),
+        ({"lat": "north"}, "validation_error"),
+        ({"crs": "epsg:3857"}, "validation_error"),
+        ({"description": ""}, "validation_error"),
+        ({"people_involved": 0}, "validation_error"),
+        ({"reporter_phone": "12345"}, "validation_error"),
+        ({"reported_at": "2025-03-01T09:00:00"}, "validation_error"),
+    ],
+)
+def test_bad_input_is_a_clear_4xx(client, world, overrides, code):
+    r = report(client, world, **overrides)
+    assert_problem(r, 422, code)
+
+
+def test_anonymous_only_through_the_citizen_port(client, world):
+    assert report(client, world, who=None, channel="citizen_app").status_code == 201
+    assert_problem(report(client, world, who=None, channel="window"), 403, "forbidden")
+
+
+def test_analyst_cannot_report(client, world):
+    assert_problem(report(client, world, who="analyst"), 403, "forbidden")
+
+
+def test_possible_duplicates_are_suggested(client, world):
+    first = report(client, world).json()
+    lon, lat = inside()
+    second = report(client, world, lon=lon + 0.0005, lat=lat).json()  # ~50 m away, same category
+    assert second["possible_duplicates"] == [first["code"]]
+    third = report(client, world, category="neighbour").json()
+    assert third["possible_duplicates"] == []

@@ -1,0 +1,163 @@
+"""The transition table, exhaustively, and random walks through the real service."""
+
+from itertools import pairwise
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from sqlalchemy import func, select
+
+from gridmap.auth.models import Role
+from gridmap.calendar import WorkingCalendar
+from gridmap.incidents import service
+from gridmap.incidents.models import Channel, IncidentEvent
+from gridmap.incidents.models import IncidentStatus as S
+from gridmap.incidents.schemas import ActionIn, IncidentCreate
+from gridmap.incidents.workflow import (
+    TERMINAL,
+    TRANSITIONS,
+    Action,
+    IllegalTransition,
+    allowed_actions,
+    next_status,
+)
+from gridmap.locate import Locator
+from tests.incidents.conftest import T1, inside
+
+EXPECTED = {
+    # (state, action): next state; everything else is illegal
+    (S.reported, Action.dispatch): S.dispatched,
+    (S.reported, Action.self_handle): S.in_progress,
+    (S.reported, Action.joint): S.dispatched,
+    (S.reported, Action.reject): S.rejected,
+    (S.reported, Action.merge): S.rejected,
+    (S.reported, Action.supervise): S.reported,
+    (S.reported, Action.escalate): S.dispatched,
+    (S.dispatched, Action.sign): S.in_progress,
+    (S.dispatched, Action.return_): S.reported,
+    (S.dispatched, Action.transfer): S.dispatched,
+    (S.dispatched, Action.joint): S.dispatched,
+    (S.dispatched, Action.merge): S.rejected,
+    (S.dispatched, Action.supervise): S.dispatched,
+    (S.dispatched, Action.escalate): S.dispatched,
+    (S.in_progress, Action.transfer): S.dispatched,
+    (S.in_progress, Action.resolve): S.resolved,
+    (S.in_progress, Action.supervise): S.in_progress,
+    (S.in_progress, Action.escalate): S.dispatched,
+    (S.resolved, Action.follow_up): S.follow_up,
+    (S.follow_up, Action.close): S.closed,
+    (S.follow_up, Action.reopen): S.in_progress,
+}
+
+
+@pytest.mark.parametrize("state", list(S))
+@pytest.mark.parametrize("action", [a for a in Action if a != Action.report])
+def test_every_state_and_action(state, action):
+    expected = EXPECTED.get((state, action))
+    if expected is None:
+        with pytest.raises(
+            IllegalTransition, match=f"cannot {action.value} an incident that is {state.value}"
+        ):
+            next_status(state, action)
+    else:
+        assert next_status(state, action) == expected
+        assert action in allowed_actions(state)
+
+
+def test_table_and_expectations_agree_in_size():
+    assert sum(len(sources) for sources, _ in TRANSITIONS.values()) == len(EXPECTED)
+    assert all(allowed_actions(s) == [] for s in TERMINAL)
+
+
+def test_random_walks_through_the_service_never_break_the_rules(session, world):
+    """Random actions by a city admin on one incident: legal ones apply, illegal ones are
+    refused and change nothing, and every applied action leaves exactly one event."""
+    locator = Locator.from_database(session)
+    calendar = WorkingCalendar.chinese(2024, 2028)
+    admin = service.Actor(world.users["admin"], Role.city_admin, "350500", None)
+    centre = world.units["t1"].code  # a centre, so the admin may also act as its handler
+
+    class Walk(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            self.savepoint = session.begin_nested()
+            lon, lat = inside()
+            self.incident, _ = service.create(
+                session=session,
+                locator=locator,
+                calendar=calendar,
+                actor=admin,
+                data=IncidentCreate(
+                    category="labour", channel=Channel.window, lon=lon, lat=lat, description="walk"
+                ),
+            )
+            self.state = S.reported
+            self.applied = 1  # the report event
+
+        @rule(action=st.sampled_from([a for a in Action if a != Action.report]))
+        def take(self, action):
+            payload = ActionIn(
+                version=self.incident.version,
+                unit_code=centre,
+                co_unit_codes=[world.units["housing"].code],
+                outcome="handled",
+                satisfaction=4,
+                merged_into=self.incident.code,
+            )
+            legal = action in allowed_actions(self.state)
+            before = self.incident.version
+            try:
+                with session.begin_nested():
+                    service.act(
+                        session=session,
+                        code=self.incident.code,
+                        action=action,
+                        data=payload,
+                        actor=admin,
+                    )
+            except IllegalTransition:
+                assert not legal
+                session.refresh(self.incident)
+                assert self.incident.status == self.state and self.incident.version == before
+                return
+            except service.Conflict:
+                # legal by the table but refused by a business rule (not overdue, already
+                # joint, merge into itself, top level): nothing changed
+                session.refresh(self.incident)
+                assert self.incident.status == self.state and self.incident.version == before
+                return
+            except service.InvalidInput:
+                session.refresh(self.incident)
+                assert self.incident.status == self.state
+                return
+            assert legal, f"{action} was applied from {self.state}"
+            self.state = next_status(self.state, action)
+            self.applied += 1
+
+        @invariant()
+        def history_is_complete_and_chained(self):
+            events = session.scalars(
+                select(IncidentEvent)
+                .where(IncidentEvent.incident_id == self.incident.id)
+                .order_by(IncidentEvent.id)
+            ).all()
+            assert len(events) == self.applied
+            assert events[-1].to_status == self.state == self.incident.status
+            for a, b in pairwise(events):
+                assert a.to_status == b.from_status
+
+        def teardown(self):
+            self.savepoint.rollback()
+
+    run_state_machine_as_test(
+        Walk,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=12,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    assert session.scalar(select(func.count()).select_from(IncidentEvent)) == 0
+    assert T1  # the world is the township-1 world
