@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -91,19 +93,38 @@ OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principa
 _locator_lock = threading.Lock()
 
 
-def get_locator(request: Request, session: SessionDep, settings: SettingsDep) -> Locator:
-    """The in-memory locator of the active plan, rebuilt when another plan becomes active."""
-    active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
-    if active is None:
-        raise Conflict("no boundary plan is active: load a seed or activate a plan first")
-    locator: Locator | None = getattr(request.app.state, "locator", None)
-    if locator is None or locator.plan_id != active:
-        with _locator_lock:
-            locator = getattr(request.app.state, "locator", None)
-            if locator is None or locator.plan_id != active:
-                locator = Locator.from_database(session, settings.data_dir / "index")
-                request.app.state.locator = locator
-    return locator
+PLAN_CHECK_SECONDS = 1.0  # how stale the "which plan is active" answer may be
+
+
+async def get_locator(request: Request) -> Locator:
+    """The in-memory locator of the active plan, rebuilt when another plan becomes active.
+
+    Which plan is active is re-checked at most once a second, in a worker thread; a lookup
+    in between touches no database and no thread.
+    """
+    state = request.app.state
+    locator: Locator | None = getattr(state, "locator", None)
+    if (
+        locator is not None
+        and time.monotonic() - getattr(state, "plan_checked_at", 0.0) < PLAN_CHECK_SECONDS
+    ):
+        return locator
+    return await run_in_threadpool(_refresh_locator, request)
+
+
+def _refresh_locator(request: Request) -> Locator:
+    state = request.app.state
+    settings: Settings = state.settings
+    with _locator_lock, state.sessionmaker() as session:
+        active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
+        if active is None:
+            raise Conflict("no boundary plan is active: load a seed or activate a plan first")
+        locator: Locator | None = getattr(state, "locator", None)
+        if locator is None or locator.plan_id != active:
+            locator = Locator.from_database(session, settings.data_dir / "index")
+            state.locator = locator
+        state.plan_checked_at = time.monotonic()
+        return locator
 
 
 LocatorDep = Annotated[Locator, Depends(get_locator)]

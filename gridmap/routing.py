@@ -26,6 +26,16 @@ LEVEL_RANK = {"city": 0, "county": 1, "township": 2, "village": 3, "grid": 4}
 
 
 @dataclass
+class _Kind:
+    """The departments of one type, ready for point queries."""
+
+    tree: shapely.STRtree
+    codes: NDArray[np.object_]
+    rank: NDArray[np.int64]
+    area: NDArray[np.float64]
+
+
+@dataclass
 class Router:
     """Routing rules plus departments, with one spatial index per department type.
 
@@ -35,17 +45,24 @@ class Router:
 
     rules: pd.DataFrame
     departments: pd.DataFrame
-    _by_type: dict[str, tuple[shapely.STRtree, pd.DataFrame]] = field(
-        default_factory=dict, repr=False
-    )
+    _kinds: dict[str, _Kind] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self.departments = self.departments.reset_index(drop=True)
+        self._mode = {str(k): str(v) for k, v in self.rules["mode"].items()}
+        self._type = {
+            str(k): (None if v is None or v != v else str(v))
+            for k, v in self.rules["department_type"].items()
+        }
         self._known = set(self.departments["code"])
         for kind, rows in self.departments.groupby("type", sort=False):
             geoms = rows["jurisdiction"].to_numpy()
             shapely.prepare(geoms)
-            self._by_type[str(kind)] = (shapely.STRtree(geoms), rows.reset_index(drop=True))
+            self._kinds[str(kind)] = _Kind(
+                tree=shapely.STRtree(geoms),
+                codes=rows["code"].to_numpy(dtype=object),
+                rank=rows["level"].map(LEVEL_RANK).to_numpy(dtype=np.int64),
+                area=shapely.area(geoms),
+            )
 
     def route(
         self,
@@ -58,18 +75,17 @@ class Router:
         categories = np.asarray(categories).astype(str)
         grid_codes = np.asarray(grid_codes).astype(str)
         lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-        unknown = sorted(set(categories) - set(self.rules.index))
+        unknown = sorted(set(categories.tolist()) - set(self._mode))
         if unknown:
             raise KeyError(f"no routing rule for categories: {', '.join(unknown)}")
         n = len(categories)
         unit = np.empty(n, dtype=object)
         reason = np.empty(n, dtype=object)
-        rule = self.rules.loc[categories]
-        territorial = rule["mode"].to_numpy() == "territorial"
-        dept_type = rule["department_type"].to_numpy()
+        territorial = np.array([self._mode[c] == "territorial" for c in categories], dtype=bool)
+        dept_type = np.array([self._type[c] or "" for c in categories], dtype=object)
         unit[territorial] = np.char.add("centre-", grid_codes[territorial].astype("U12"))
         reason[territorial] = "territorial: village centre"
-        for kind in np.unique(dept_type[~territorial].astype(str)):
+        for kind in set(dept_type[~territorial].tolist()):
             wanted = np.flatnonzero((dept_type == kind) & ~territorial)
             found = self._most_local(kind, lon[wanted], lat[wanted])
             hit = found != None  # noqa: E711
@@ -89,14 +105,12 @@ class Router:
     ) -> NDArray[np.object_]:
         """Code of the most local ``kind`` department covering each point (None if none)."""
         best = np.full(len(lon), None, dtype=object)
-        if kind not in self._by_type or len(lon) == 0:
+        found = self._kinds.get(kind)
+        if found is None or len(lon) == 0:
             return best
-        tree, rows = self._by_type[kind]
-        pt, dep = tree.query(shapely.points(lon, lat), predicate="covered_by")
+        pt, dep = found.tree.query(shapely.points(lon, lat), predicate="covered_by")
         if len(pt):
-            rank = rows["level"].map(LEVEL_RANK).to_numpy()[dep]
-            area = shapely.area(rows["jurisdiction"].to_numpy()[dep])
-            order = np.lexsort((area, -rank, pt))
+            order = np.lexsort((found.area[dep], -found.rank[dep], pt))
             first = np.unique(pt[order], return_index=True)[1]
-            best[pt[order][first]] = rows["code"].to_numpy()[dep[order][first]]
+            best[pt[order][first]] = found.codes[dep[order][first]]
         return best

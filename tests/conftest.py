@@ -19,10 +19,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session
+from api.deps import get_locator, get_session
 from gridmap.db import migrate
 from gridmap.db.cluster import Cluster
 from gridmap.db.session import make_engine
+from gridmap.locate import Locator
 from gridmap.settings import Settings
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
@@ -89,7 +90,15 @@ def app(settings: Settings, session: Session) -> FastAPI:
         with session.begin_nested():
             yield session
 
+    def test_locator() -> Locator:
+        # the real get_locator opens its own connection, which cannot see the test's
+        # uncommitted transaction; build the same Locator from the test session instead
+        if not hasattr(application.state, "test_locator"):
+            application.state.test_locator = Locator.from_database(session)
+        return application.state.test_locator
+
     application.dependency_overrides[get_session] = test_session
+    application.dependency_overrides[get_locator] = test_locator
     return application
 
 

@@ -61,7 +61,7 @@ class LocateOut(BaseModel):
 
 
 @router.get("/locate", response_model=LocateOut)
-def locate(
+async def locate(
     locator: LocatorDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude in `crs`")],
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude in `crs`")],
