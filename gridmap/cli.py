@@ -22,9 +22,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="The embedded PostGIS cluster (used when GRIDMAP_DATABASE_URL is unset).")
 user_app = typer.Typer(help="User accounts.")
 plan_app = typer.Typer(help="Boundary plans (网格方案).")
+incidents_app = typer.Typer(help="Incidents (事件).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(plan_app, name="plan")
+app.add_typer(incidents_app, name="incidents")
 console = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -337,6 +339,55 @@ def plan_activate(plan_id: int) -> None:
     console.print(
         f"plan {plan_id} is active; re-linked: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    )
+
+
+@incidents_app.command("import")
+@friendly_errors
+def incidents_import(
+    source: Annotated[Path, typer.Argument(help="12345-hotline export (CSV, UTF-8)")],
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write the refused rows here")
+    ] = None,
+) -> None:
+    """Import a hotline export: bad rows are listed with their reason, good rows loaded together."""
+    import csv
+    from datetime import date
+
+    from rich.table import Table
+
+    from gridmap.calendar import WorkingCalendar
+    from gridmap.incidents.importer import import_hotline
+    from gridmap.locate import Locator
+
+    if not source.exists():
+        raise GridmapError(f"{source} does not exist")
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    year = date.today().year
+    calendar = (
+        WorkingCalendar.from_file(settings.calendar_file)
+        if settings.calendar_file
+        else WorkingCalendar.chinese(year - 3, year + 2)
+    )
+    with make_sessionmaker(engine).begin() as session:
+        locator = Locator.from_database(session, settings.data_dir / "index")
+        result = import_hotline(session=session, locator=locator, calendar=calendar, path=source)
+    engine.dispose()
+    if result.problems:
+        table = Table(title=f"{len(result.problems)} rows refused")
+        for col in ("row", "工单编号", "reason"):
+            table.add_column(col)
+        for p in result.problems[:50]:
+            table.add_row(str(p.row), p.external_id, p.reason)
+        console.print(table)
+    if report_file:
+        with report_file.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "external_id", "reason"])
+            writer.writerows((p.row, p.external_id, p.reason) for p in result.problems)
+    console.print(
+        f"{result.total} rows: {len(result.loaded)} loaded, {len(result.problems)} refused"
     )
 
 

@@ -15,7 +15,7 @@ from api.deps import (
     PrincipalDep,
     SessionDep,
 )
-from gridmap.errors import InvalidInput
+from gridmap.errors import Forbidden, InvalidInput
 from gridmap.incidents import queries, service
 from gridmap.incidents.models import Channel, IncidentStatus
 from gridmap.incidents.schemas import ActionIn, IncidentCreate, IncidentPage, IncidentRead
@@ -48,6 +48,8 @@ def report(
     incident (the retry answers 200 with it).
     """
     actor = actor_of(principal) if principal else None
+    if actor is None and data.channel != Channel.citizen_app:
+        raise Forbidden("sign in to report through this channel (the citizen port is open)")
     incident, created = service.create(
         session=session,
         locator=locator,

@@ -98,12 +98,12 @@ def create(
 ) -> tuple[Incident, bool]:
     """Report an incident: locate, assign, route, set due dates, first event — one transaction.
 
+    ``actor`` None is the system: the citizen port or an import.
+
     Returns the incident and whether it was created (False: a retry with the same
     Idempotency-Key returned the incident the first request created).
     """
     now = now or datetime.now(UTC)
-    if actor is None and data.channel != "citizen_app":
-        raise Forbidden("sign in to report through this channel (the citizen port is open)")
     if actor is not None and actor.role not in REPORTERS:
         raise Forbidden(f"a {actor.role.value} cannot report incidents")
     if idempotency_key:
@@ -485,6 +485,7 @@ def nearby_duplicates(session: Session, incident: Incident) -> list[str]:
             "SELECT code FROM incident WHERE id <> :id AND category = :cat "
             "AND status NOT IN ('closed', 'rejected') "
             "AND reported_at BETWEEN :t0 AND :t1 "
+            "AND location && ST_Expand((SELECT location FROM incident WHERE id = :id), :deg) "
             "AND ST_DWithin(location::geography, "
             "(SELECT location FROM incident WHERE id = :id)::geography, :r) "
             "ORDER BY reported_at DESC LIMIT 10"
@@ -493,6 +494,7 @@ def nearby_duplicates(session: Session, incident: Incident) -> list[str]:
             "id": incident.id,
             "cat": incident.category,
             "r": DUPLICATE_RADIUS_M,
+            "deg": DUPLICATE_RADIUS_M / 100_000,  # a box the GiST index can use (≥ 200 m)
             "t0": incident.reported_at - DUPLICATE_WINDOW,
             "t1": incident.reported_at + DUPLICATE_WINDOW,
         },
