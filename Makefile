@@ -45,7 +45,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.seed --scale demo
+	$(BIN)/python -m benchmarks.assign --sizes 1000000
+	$(BIN)/python -m benchmarks.intake
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
