@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response, UploadFile
+from sqlalchemy import select
 
 from api.deps import (
     CalendarDep,
@@ -14,10 +15,11 @@ from api.deps import (
     Principal,
     PrincipalDep,
     SessionDep,
+    SettingsDep,
 )
-from gridmap.errors import Forbidden, InvalidInput
-from gridmap.incidents import queries, service
-from gridmap.incidents.models import Channel, IncidentStatus
+from gridmap.errors import Forbidden, InvalidInput, NotFound
+from gridmap.incidents import photos, queries, service
+from gridmap.incidents.models import Channel, Incident, IncidentStatus
 from gridmap.incidents.schemas import ActionIn, IncidentCreate, IncidentPage, IncidentRead
 from gridmap.incidents.workflow import Action
 
@@ -146,6 +148,43 @@ def act(
         raise InvalidInput("report is not an action on an existing incident: POST /incidents")
     incident = service.act(session=session, code=code, action=action, data=data, actor=actor)
     return service.read_model(session, incident, actor, history=True)
+
+
+@router.post("/incidents/{code}/photos", status_code=201)
+def add_photo(
+    code: str,
+    photo: UploadFile,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipalDep,
+) -> dict[str, Any]:
+    """Attach a photo (JPEG, PNG or WebP, ≤ 10 MB; checked by content, not by name).
+
+    Anonymous uploads (the citizen port) only to an anonymous report of the last hour.
+    """
+    data = photo.file.read(photos.MAX_BYTES + 1)
+    if principal is None:
+        # the citizen port may add photos to its own report in the first hour only
+        incident = session.scalar(select(Incident).where(Incident.code == code))
+        fresh = (
+            incident is not None
+            and incident.created_by_id is None
+            and (datetime.now(UTC) - incident.created_at < timedelta(hours=1))
+        )
+        if not fresh:
+            raise NotFound(f"there is no incident {code} you can add photos to")
+    else:
+        incident = service.get(session=session, code=code, actor=actor_of(principal))
+    assert incident is not None
+    stored = photos.attach(
+        session=session, incident=incident, data=data, photo_dir=settings.data_dir / "photos"
+    )
+    return {
+        "id": stored.id,
+        "content_type": stored.content_type,
+        "size_bytes": stored.size_bytes,
+        "sha256": stored.sha256,
+    }
 
 
 @router.get("/stats")

@@ -1,0 +1,54 @@
+"""Photos: checked by content and size, stored under the data folder."""
+
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from tests.api.test_auth import assert_problem
+from tests.incidents.conftest import report
+
+
+def png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def upload(client, code, data, name="photo.jpg", headers=None):
+    return client.post(
+        f"/api/v1/incidents/{code}/photos",
+        files={"photo": (name, data, "image/jpeg")},
+        headers=headers or {},
+    )
+
+
+def test_a_photo_is_stored_under_the_data_folder(client, world, settings):
+    inc = report(client, world).json()
+    data = png_bytes()
+    r = upload(client, inc["code"], data, headers=world.auth("grid"))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["content_type"] == "image/png" and body["size_bytes"] == len(data)
+    stored = Path(settings.data_dir) / "photos" / inc["code"] / f"{body['sha256']}.png"
+    assert stored.read_bytes() == data
+
+
+def test_not_an_image_or_too_large_is_422(client, world):
+    inc = report(client, world).json()
+    assert_problem(
+        upload(client, inc["code"], b"#!/bin/sh\nrm -rf /\n", headers=world.auth("grid")),
+        422,
+        "invalid_input",
+    )
+    big = png_bytes() + b"\0" * (10 * 1024 * 1024)
+    assert_problem(
+        upload(client, inc["code"], big, headers=world.auth("grid")), 422, "invalid_input"
+    )
+
+
+def test_citizens_add_photos_only_to_their_fresh_anonymous_report(client, world):
+    own = report(client, world, who=None, channel="citizen_app").json()
+    assert upload(client, own["code"], png_bytes()).status_code == 201
+    staff = report(client, world).json()
+    assert_problem(upload(client, staff["code"], png_bytes()), 404, "not_found")
