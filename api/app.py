@@ -11,14 +11,14 @@ from api import problems
 from api.routers import auth, health, incidents, locate
 from gridmap import __version__
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
-from gridmap.settings import Settings
+from gridmap.settings import Settings, with_local_secret
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gridmap API for ``settings`` (read from the environment when omitted)."""
-    settings = settings or Settings()
+    settings = with_local_secret(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -26,7 +26,7 @@ from gridmap.settings import Settings
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -130,7 +130,7 @@ def _refresh_locator(request: Request) -> Locator:
 LocatorDep = Annotated[Locator, Depends(get_locator)]
 
 
-def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalendar:
+async def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalendar:
     """The working-day calendar: the configured file, or China's official one."""
     calendar: WorkingCalendar | None = getattr(request.app.state, "calendar", None)
     if calendar is None:

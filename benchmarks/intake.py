@@ -82,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = parser.parse_args()
     data = generate(SeedConfig(scale="demo", population_fraction=0.1))
     points = data.buildings[["lon", "lat"]].to_numpy()
@@ -114,6 +115,8 @@ def main() -> None:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--workers",
+                str(args.workers),
             ],
             env=env,
         )
@@ -151,7 +154,7 @@ def main() -> None:
     codes = np.array([r[1] for r in results])
     acknowledged_keys = {r[2] for r in results if r[1] in (200, 201)}
     print(
-        f"{args.clients} clients for {elapsed:.1f} s: {len(results):,} requests, "
+        f"{args.workers} server workers, {args.clients} clients for {elapsed:.1f} s: {len(results):,} requests, "
         f"{len(results) / elapsed:,.0f} requests/s"
     )
     print(

@@ -112,17 +112,18 @@ def migrate() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Serve the API and maps (uvicorn)."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = _settings()
     uvicorn.run(
-        create_app(settings),
+        "api.app:create_app",
+        factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        workers=workers,
         log_level=settings.log_level.lower(),
     )
 
@@ -412,4 +413,4 @@ def demo(
             f"serving on http://{settings.host}:{settings.port} "
             f"(API docs at /docs, map at /map) — Ctrl-C to stop"
         )
-        serve(host=None, port=None)
+        serve(host=None, port=None, workers=1)

@@ -47,6 +47,15 @@ class UnitRef:
 
 
 @dataclass(frozen=True)
+class RuleRef:
+    """What intake needs of a routing rule."""
+
+    name: str
+    sign_days: int
+    resolve_days: int
+
+
+@dataclass(frozen=True)
 class Location:
     """The answer for one point."""
 
@@ -73,7 +82,20 @@ class Locator:
         self.names = names
         self.router = router
         self.units = units
+        self.units_by_id = {u.id: u for u in units.values()}
         self.city = city
+        self.rules = {
+            str(cat): RuleRef(str(r["name"]), int(r["sign_days"]), int(r["resolve_days"]))
+            for cat, r in router.rules.iterrows()
+        }
+
+    def rule(self, category: str) -> RuleRef:
+        """The routing rule of ``category``; an unknown one is refused, naming the known."""
+        try:
+            return self.rules[category]
+        except KeyError:
+            known = ", ".join(sorted(self.rules))
+            raise InvalidInput(f"unknown category {category!r}: use one of {known}") from None
 
     @classmethod
     def from_database(cls, session: Session, cache_dir: Path | None = None) -> Locator:
@@ -108,9 +130,8 @@ class Locator:
         self, lon: float, lat: float, crs: CRS = CRS.wgs84, category: str | None = None
     ) -> Location:
         """Where a point is, and (with ``category``) who is responsible for it."""
-        if category is not None and category not in self.router.rules.index:
-            known = ", ".join(sorted(self.router.rules.index))
-            raise InvalidInput(f"unknown category {category!r}: use one of {known}")
+        if category is not None:
+            self.rule(category)
         x, y = to_wgs84(lon, lat, crs)
         cell = self.index.locate(x, y)
         if cell < 0:

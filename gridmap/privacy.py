@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+Kind = Literal["id_number", "phone", "name"]
+# characters kept at the start, the stars in between, characters kept at the end
+RULES: dict[Kind, tuple[int, str, int]] = {
+    "id_number": (6, "********", 4),  # region code … last four: 350503********123X
+    "phone": (3, "****", 4),  # carrier prefix … last four: 138****5678
+    "name": (1, "**", 0),  # the surname: 陈**
+}
 
-def _masked(values: ArrayLike, keep_head: int, stars: str, keep_tail: int) -> NDArray[np.object_]:
+
+def mask(value: str | None, kind: Kind) -> str | None:
+    """One value, masked."""
+    if value is None:
+        return None
+    head, stars, tail = RULES[kind]
+    return value[:head] + stars + (value[-tail:] if tail else "")
+
+
+def mask_array(values: ArrayLike, kind: Kind) -> NDArray[np.object_]:
+    """Many values, masked (vectorised; None stays None)."""
+    head, stars, tail = RULES[kind]
     s = pd.Series(np.asarray(values, dtype=object))
-    tail = s.str[-keep_tail:] if keep_tail else ""
-    masked = s.str[:keep_head] + stars + tail
-    return masked.where(s.notna(), None).to_numpy(dtype=object)
-
-
-def mask_id_number(values: ArrayLike) -> NDArray[np.object_]:
-    """Keep the region code and the last four characters: ``350503********123X``."""
-    return _masked(values, 6, "********", 4)
-
-
-def mask_phone(values: ArrayLike) -> NDArray[np.object_]:
-    """Keep the carrier prefix and the last four digits: ``138****5678``."""
-    return _masked(values, 3, "****", 4)
-
-
-def mask_name(values: ArrayLike) -> NDArray[np.object_]:
-    """Keep the surname: ``陈**`` (given names are one or two characters)."""
-    return _masked(values, 1, "**", 0)
+    masked = (s.str[:head] + stars + (s.str[-tail:] if tail else "")).to_numpy(dtype=object)
+    masked[s.isna().to_numpy()] = None
+    return masked

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from pathlib import Path
 from typing import Literal
 
@@ -52,3 +55,32 @@ class Settings(BaseSettings):
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )
         return self
+
+
+def with_local_secret(settings: Settings) -> Settings:
+    """Outside production, replace the placeholder secret with one kept in the data folder.
+
+    Generated once (``<data_dir>/secret_key``, mode 600), so tokens survive restarts and
+    every worker process signs with the same key, and no short, public key is ever used.
+    """
+    if (
+        settings.environment == "production"
+        or settings.secret_key.get_secret_value() != PLACEHOLDER_SECRET
+    ):
+        return settings
+    path = settings.data_dir / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    secret = ""
+    for _ in range(50):  # another worker may be writing it this very moment
+        secret = path.read_text().strip()
+        if secret:
+            break
+        time.sleep(0.01)
+    return settings.model_copy(update={"secret_key": SecretStr(secret)})

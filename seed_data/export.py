@@ -16,7 +16,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gridmap.privacy import mask_id_number, mask_phone
+from gridmap.privacy import mask_array
 from seed_data.generate import Seed
 
 FIXED_DATE = "2025-12-31T00:00:00Z"
@@ -32,8 +32,8 @@ def tables(seed: Seed) -> dict[str, pd.DataFrame]:
         )
 
     people = seed.people.assign(
-        id_number=mask_id_number(seed.people["id_number"].to_numpy()),
-        phone=mask_phone(seed.people["phone"].to_numpy()),
+        id_number=mask_array(seed.people["id_number"].to_numpy(), "id_number"),
+        phone=mask_array(seed.people["phone"].to_numpy(), "phone"),
     )
     buildings = located(seed.buildings.drop(columns=["footprint"]))
     incidents = located(seed.incidents.drop(columns=["reporter_phone", "reporter_name", "path"]))

@@ -25,3 +25,16 @@ def test_settings_are_not_built_at_import():
     import api.app
 
     assert not any(isinstance(v, Settings) for v in vars(api.app).values())
+
+
+def test_local_secret_replaces_the_placeholder_once(tmp_path):
+    from gridmap.settings import PLACEHOLDER_SECRET, with_local_secret
+
+    first = with_local_secret(Settings(data_dir=tmp_path))
+    second = with_local_secret(Settings(data_dir=tmp_path))
+    key = first.secret_key.get_secret_value()
+    assert key != PLACEHOLDER_SECRET and len(key) >= 32
+    assert second.secret_key.get_secret_value() == key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+    explicit = Settings(data_dir=tmp_path, secret_key="x" * 40)
+    assert with_local_secret(explicit).secret_key.get_secret_value() == "x" * 40

@@ -63,7 +63,9 @@ def report(
     if not created:
         response.status_code = 200
     duplicates = service.nearby_duplicates(session, incident) if actor else None
-    return service.read_model(session, incident, actor, duplicates=duplicates)
+    return service.read_model(
+        session, incident, actor, duplicates=duplicates, units=locator.units_by_id
+    )
 
 
 @router.get("/incidents", response_model=IncidentPage)

@@ -20,9 +20,9 @@ from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.incidents.models import Incident, IncidentEvent, IncidentStatus, IncidentUnit
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
 from gridmap.incidents.workflow import OPEN, Action, allowed_actions, next_status
-from gridmap.locate import Locator
-from gridmap.privacy import mask_name, mask_phone
-from gridmap.units.models import Department, RoutingRule
+from gridmap.locate import Locator, UnitRef
+from gridmap.privacy import mask
+from gridmap.units.models import Department
 
 DISPATCHERS = frozenset(
     {Role.city_admin, Role.county_dispatcher, Role.township_dispatcher, Role.village_worker}
@@ -110,12 +110,7 @@ def create(
         existing = _by_idempotency_key(session, idempotency_key, data)
         if existing is not None:
             return existing, False
-    rule = session.get(RoutingRule, data.category)
-    if rule is None:
-        known = ", ".join(
-            session.scalars(select(RoutingRule.category).order_by(RoutingRule.category))
-        )
-        raise InvalidInput(f"unknown category {data.category!r}: use one of {known}")
+    rule = locator.rule(data.category)
     lon, lat = to_wgs84(data.lon, data.lat, data.crs)
     cell = locator.index.locate(lon, lat)
     if cell < 0:
@@ -394,11 +389,17 @@ def read_model(
     history: bool = False,
     unmasked: bool = False,
     duplicates: list[str] | None = None,
+    units: dict[int, UnitRef] | None = None,
 ) -> dict[str, object]:
-    """The API view of an incident. Unmasked reporter data only for dispatchers, audited."""
+    """The API view of an incident. Unmasked reporter data only for dispatchers, audited.
+
+    ``units`` (the locator's, by id) saves a query for the unit's code and name.
+    """
     now = now or datetime.now(UTC)
     point = to_shape(incident.location)
-    unit = session.get(Department, incident.unit_id) if incident.unit_id else None
+    unit: UnitRef | Department | None = None
+    if incident.unit_id is not None:
+        unit = (units or {}).get(incident.unit_id) or session.get(Department, incident.unit_id)
     if unmasked:
         if actor is None or actor.role not in DISPATCHERS:
             raise Forbidden("only dispatchers may read reporters' contact details unmasked")
@@ -413,8 +414,8 @@ def read_model(
         )
         name, phone = incident.reporter_name, incident.reporter_phone
     else:
-        name = mask_name(np.array([incident.reporter_name], dtype=object))[0]
-        phone = mask_phone(np.array([incident.reporter_phone], dtype=object))[0]
+        name = mask(incident.reporter_name, "name")
+        phone = mask(incident.reporter_phone, "phone")
     view: dict[str, object] = {
         **{
             c: getattr(incident, c)
