@@ -22,7 +22,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(database_url(settings))
+        # no pre-ping per request: after a database restart one request answers 503 and
+        # the pool is renewed, instead of every request paying a round trip
+        engine = make_engine(database_url(settings), pool_pre_ping=False)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         try:

@@ -21,7 +21,7 @@ from gridmap.errors import Forbidden, InvalidInput, NotFound
 from gridmap.incidents import photos, queries, service
 from gridmap.incidents.models import Channel, Incident, IncidentStatus
 from gridmap.incidents.schemas import ActionIn, IncidentCreate, IncidentPage, IncidentRead
-from gridmap.incidents.workflow import Action
+from gridmap.incidents.workflow import OPEN, Action
 
 router = APIRouter(tags=["incidents"])
 
@@ -62,10 +62,7 @@ def report(
     )
     if not created:
         response.status_code = 200
-    duplicates = service.nearby_duplicates(session, incident) if actor else None
-    return service.read_model(
-        session, incident, actor, duplicates=duplicates, units=locator.units_by_id
-    )
+    return service.read_model(session, incident, actor, units=locator.units_by_id)
 
 
 @router.get("/incidents", response_model=IncidentPage)
@@ -134,10 +131,17 @@ def read(
     principal: PrincipalDep,
     unmasked: Annotated[bool, Query(description="Reporter contact unmasked (audited)")] = False,
 ) -> Any:
-    """One incident with its full history; 404 outside the user's scope."""
+    """One incident with its full history; 404 outside the user's scope.
+
+    An open incident lists ``possible_duplicates``: open incidents of the same category
+    within 200 m and 7 days, for the dispatcher to merge.
+    """
     actor = actor_of(principal)
     incident = service.get(session=session, code=code, actor=actor)
-    return service.read_model(session, incident, actor, history=True, unmasked=unmasked)
+    duplicates = service.nearby_duplicates(session, incident) if incident.status in OPEN else None
+    return service.read_model(
+        session, incident, actor, history=True, unmasked=unmasked, duplicates=duplicates
+    )
 
 
 @router.post("/incidents/{code}/actions/{action}", response_model=IncidentRead)

@@ -104,10 +104,19 @@ def test_analyst_cannot_report(client, world):
     assert_problem(report(client, world, who="analyst"), 403, "forbidden")
 
 
-def test_possible_duplicates_are_suggested(client, world):
+def test_possible_duplicates_are_suggested_to_the_dispatcher(client, world):
     first = report(client, world).json()
     lon, lat = inside()
     second = report(client, world, lon=lon + 0.0005, lat=lat).json()  # ~50 m away, same category
-    assert second["possible_duplicates"] == [first["code"]]
+    far = report(client, world, lon=lon, lat=lat + 0.005).json()  # ~550 m away
     third = report(client, world, category="neighbour").json()
-    assert third["possible_duplicates"] == []
+
+    def hints(code):
+        return client.get(f"/api/v1/incidents/{code}", headers=world.auth("t1")).json()[
+            "possible_duplicates"
+        ]
+
+    assert hints(second["code"]) == [first["code"]]
+    assert set(hints(first["code"])) == {second["code"]}
+    assert far["code"] not in hints(first["code"])
+    assert hints(third["code"]) == []
