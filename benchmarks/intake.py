@@ -1,6 +1,6 @@
 """Incident intake over HTTP: concurrent clients posting to a real server on loopback.
 
-    python -m benchmarks.intake --clients 16 --seconds 20
+    python -m benchmarks.intake --clients 8 --seconds 20 --workers 2
 
 Loads the demo areas and units into a throwaway database, starts uvicorn, and has
 ``--clients`` concurrent clients post incidents (each with its own Idempotency-Key; 5% are
@@ -80,7 +80,7 @@ async def run(base: str, token: str, points: np.ndarray, clients: int, seconds: 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = parser.parse_args()
