@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -251,6 +252,11 @@ class Cluster:
             )
         if not self._accepting():
             self._clear_stale_pid()
+            if not _port_free(self.port):
+                raise ClusterError(
+                    f"port {self.port} is already in use (another gridmap cluster or PostgreSQL "
+                    f"server?): stop it, or choose another port with GRIDMAP_DB_PORT"
+                )
             options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
             self._run(
                 "pg_ctl",
@@ -309,6 +315,16 @@ class Cluster:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
             )
+
+
+def _port_free(port: int) -> bool:
+    """True if nothing listens on 127.0.0.1:``port``."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _clean_env() -> dict[str, str]:

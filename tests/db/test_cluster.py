@@ -74,3 +74,13 @@ def test_missing_postgis_names_the_package(tmp_path, monkeypatch):
     monkeypatch.setattr(cluster_module, "PG_SHARE", tmp_path / "share")
     with pytest.raises(ClusterError, match="postgresql-15-postgis-3"):
         find_pg_bin()
+
+
+def test_a_busy_port_is_named(scratch_cluster):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", scratch_cluster.port))
+        busy.listen()
+        with pytest.raises(ClusterError, match=f"port {scratch_cluster.port} is already in use"):
+            scratch_cluster.start()
