@@ -411,6 +411,6 @@ def demo(
     if serve_after:
         console.print(
             f"serving on http://{settings.host}:{settings.port} "
-            f"(API docs at /docs, map at /map) — Ctrl-C to stop"
+            f"(API docs at /docs) — Ctrl-C to stop"
         )
         serve(host=None, port=None, workers=1)
