@@ -12,9 +12,6 @@ rule), index build time and memory, and /locate latency.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from benchmarks.common import peak_rss_mb, throwaway_database
+from benchmarks.common import api_server, peak_rss_mb, throwaway_database
 from gridmap.assign import AssignmentIndex
 from gridmap.db.session import make_engine
 from seed_data.generate import SeedConfig, generate
@@ -96,46 +93,15 @@ def http_latency(url: str, lon: np.ndarray, lat: np.ndarray) -> tuple[float, flo
     """p50/p99 (ms) of GET /api/v1/locate over loopback against a real uvicorn server."""
     import httpx
 
-    port = 18000 + os.getpid() % 1000
-    env = os.environ | {
-        "GRIDMAP_DATABASE_URL": url,
-        "GRIDMAP_DATA_DIR": tempfile.mkdtemp(prefix="gridmap-bench-data-"),
-        "GRIDMAP_LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "api.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=60) as client:
-            for _ in range(100):
-                try:
-                    client.get("/api/v1/health")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            client.get("/api/v1/locate", params={"lon": lon[0], "lat": lat[0]})  # builds the index
-            times = []
-            for x, y in zip(lon, lat, strict=True):
-                t = time.perf_counter()
-                r = client.get("/api/v1/locate", params={"lon": x, "lat": y, "category": "labour"})
-                times.append(time.perf_counter() - t)
-                assert r.status_code == 200, r.text
-        return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 99) * 1000)
-    finally:
-        server.terminate()
-        server.wait(10)
+    with api_server(url) as base, httpx.Client(base_url=base, timeout=60) as client:
+        client.get("/api/v1/locate", params={"lon": lon[0], "lat": lat[0]})  # builds the index
+        times = []
+        for x, y in zip(lon, lat, strict=True):
+            t = time.perf_counter()
+            r = client.get("/api/v1/locate", params={"lon": x, "lat": y, "category": "labour"})
+            times.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+    return float(np.percentile(times, 50) * 1000), float(np.percentile(times, 99) * 1000)
 
 
 def main() -> None:

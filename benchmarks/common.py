@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,3 +38,36 @@ def throwaway_database(name: str = "bench") -> Iterator[str]:
         yield url
     finally:
         cluster.destroy()
+
+
+@contextmanager
+def api_server(url: str, workers: int = 1) -> Iterator[str]:
+    """A real uvicorn server for the database at ``url``; yields its base URL once healthy."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = os.environ | {
+        "GRIDMAP_DATABASE_URL": url,
+        "GRIDMAP_LOG_LEVEL": "WARNING",
+        "GRIDMAP_DATA_DIR": tempfile.mkdtemp(prefix="gridmap-bench-data-"),
+    }
+    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
+               str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    server = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(base + "/api/v1/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("the API server did not come up")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 
@@ -23,7 +19,7 @@ import httpx
 import numpy as np
 from sqlalchemy import text
 
-from benchmarks.common import throwaway_database
+from benchmarks.common import api_server, throwaway_database
 from gridmap.auth.models import Role
 from gridmap.auth.service import create_user
 from gridmap.db.session import make_engine, make_sessionmaker
@@ -97,37 +93,7 @@ def main() -> None:
                 role=Role.grid_worker,
                 area_code="350503",
             )
-        port = 18500 + os.getpid() % 400
-        env = os.environ | {
-            "GRIDMAP_DATABASE_URL": url,
-            "GRIDMAP_LOG_LEVEL": "WARNING",
-            "GRIDMAP_DATA_DIR": tempfile.mkdtemp(prefix="gridmap-bench-"),
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--workers",
-                str(args.workers),
-            ],
-            env=env,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    httpx.get(base + "/api/v1/health")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+        with api_server(url, workers=args.workers) as base:
             token = httpx.post(
                 base + "/api/v1/auth/token",
                 data={"username": "bench", "password": "bench-password"},
@@ -135,9 +101,6 @@ def main() -> None:
             t0 = time.perf_counter()
             results = asyncio.run(run(base, token, points, args.clients, args.seconds))
             elapsed = time.perf_counter() - t0
-        finally:
-            server.terminate()
-            server.wait(10)
         with engine.connect() as conn:
             stored = conn.execute(
                 text("SELECT count(*) FROM incident WHERE description <> 'warm-up'")
