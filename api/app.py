@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from api import problems
 from api.routers import auth, health, incidents, locate
@@ -32,7 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             engine.dispose()
 
-    app = FastAPI(
+    # API docs with Swagger UI served from the package, not a CDN: intranets are offline
+    app = FastAPIOffline(
         title="gridmap",
         version=__version__,
         summary="Grid management (网格化管理) for social-governance centres.",
