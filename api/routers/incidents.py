@@ -18,7 +18,7 @@ from api.deps import (
     SettingsDep,
 )
 from gridmap.errors import Forbidden, InvalidInput, NotFound
-from gridmap.incidents import photos, queries, service
+from gridmap.incidents import photos, queries, service, views
 from gridmap.incidents.models import Channel, Incident, IncidentStatus
 from gridmap.incidents.schemas import ActionIn, IncidentCreate, IncidentPage, IncidentRead
 from gridmap.incidents.workflow import OPEN, Action
@@ -62,7 +62,7 @@ def report(
     )
     if not created:
         response.status_code = 200
-    return service.read_model(session, incident, actor, units=locator.units_by_id)
+    return views.read_model(session, incident, actor, units=locator.units_by_id)
 
 
 @router.get("/incidents", response_model=IncidentPage)
@@ -113,7 +113,7 @@ def list_incidents(
         page=page,
         page_size=page_size,
     )
-    items = [IncidentRead(**service.read_model(session, i, actor, now=now)) for i in rows]
+    items = [IncidentRead(**views.read_model(session, i, actor, now=now)) for i in rows]
     return IncidentPage(total=total, page=page, page_size=page_size, items=items)
 
 
@@ -138,8 +138,8 @@ def read(
     """
     actor = actor_of(principal)
     incident = service.get(session=session, code=code, actor=actor)
-    duplicates = service.nearby_duplicates(session, incident) if incident.status in OPEN else None
-    return service.read_model(
+    duplicates = views.nearby_duplicates(session, incident) if incident.status in OPEN else None
+    return views.read_model(
         session, incident, actor, history=True, unmasked=unmasked, duplicates=duplicates
     )
 
@@ -153,7 +153,7 @@ def act(
     if action == Action.report:
         raise InvalidInput("report is not an action on an existing incident: POST /incidents")
     incident = service.act(session=session, code=code, action=action, data=data, actor=actor)
-    return service.read_model(session, incident, actor, history=True)
+    return views.read_model(session, incident, actor, history=True)
 
 
 @router.post("/incidents/{code}/photos", status_code=201)
