@@ -265,10 +265,12 @@ def assign(
 ) -> None:
     """Assign every point of a file to its grid cell (active plan); outside points are kept."""
     from rich.progress import Progress
+    from sqlalchemy import select
 
     from gridmap import bulk
+    from gridmap.areas.models import Plan, PlanStatus
     from gridmap.crs import CRS
-    from gridmap.locate import Locator
+    from gridmap.locate import cached_index
 
     if crs not in {c.value for c in CRS}:
         raise GridmapError(f"unknown crs {crs!r}: use wgs84, cgcs2000, gcj02 or bd09")
@@ -276,7 +278,10 @@ def assign(
     settings = _settings()
     engine = make_engine(database_url(settings))
     with make_sessionmaker(engine)() as session:
-        index = Locator.from_database(session, settings.data_dir / "index").index
+        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
+        if plan is None:
+            raise GridmapError("no boundary plan is active: load a seed or activate a plan first")
+        index = cached_index(session, plan, settings.data_dir / "index")
     engine.dispose()
     if dask:
         frame = bulk.read(source, lon_col, lat_col)

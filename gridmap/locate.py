@@ -103,7 +103,7 @@ class Locator:
         plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
         if plan is None:
             raise Conflict("no boundary plan is active: load a seed or activate a plan first")
-        index = _index_for(session, plan, cache_dir)
+        index = cached_index(session, plan, cache_dir)
         rows = session.execute(
             select(Area.code, Area.name, Area.level).where(
                 (Area.plan_id == plan.id) | (Area.plan_id.is_(None))
@@ -179,7 +179,8 @@ def build_index(session: Session, plan_id: int) -> AssignmentIndex:
     return AssignmentIndex.build(cells, [r[0] for r in rows], plan_id=plan_id)
 
 
-def _index_for(session: Session, plan: Plan, cache_dir: Path | None) -> AssignmentIndex:
+def cached_index(session: Session, plan: Plan, cache_dir: Path | None) -> AssignmentIndex:
+    """The plan's index, read from ``cache_dir`` when its cells have not changed."""
     if cache_dir is None:
         return build_index(session, plan.id)
     path = cache_dir / f"plan-{plan.id}-{plan_digest(session, plan.id)}.npz"

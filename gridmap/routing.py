@@ -22,7 +22,9 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-LEVEL_RANK = {"city": 0, "county": 1, "township": 2, "village": 3, "grid": 4}
+from gridmap.areas.models import AreaLevel
+
+LEVEL_RANK = {level.value: rank for rank, level in enumerate(AreaLevel)}  # city 0 … grid 4
 
 
 @dataclass

@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridmap.crs import to_wgs84
 from gridmap.partition import as_multipolygon, exact_coverage, voronoi_cells, weighted_kmeans
+from gridmap.routing import LEVEL_RANK
 from seed_data.names import place_names
 from seed_data.quanzhou import (
     CITY_CODE,
@@ -243,7 +244,7 @@ def build_areas(
             [as_multipolygon(groups[k]) for k in key], index=out.index[mine]
         )
     out = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
-    level_rank = out.level.map({"city": 0, "county": 1, "township": 2, "village": 3, "grid": 4})
+    level_rank = out.level.map(LEVEL_RANK)
     return (
         out.assign(_rank=level_rank)
         .sort_values(["_rank", "code"])

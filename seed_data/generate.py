@@ -225,22 +225,19 @@ def _incidents(
     village = "centre-" + incidents["grid_code"].str[:12]
     township = "centre-" + incidents["grid_code"].str[:9]
     # Who holds the incident at each step: the routed unit; the village centre when it
-    # handles it itself; the township centre after an escalation.
-    per_event = incidents.set_index("id").loc[events["incident_id"]]
+    # handles it itself; the township centre once it has been escalated.
+    row = events["incident_id"].to_numpy() - 1  # incident ids are 1..n in row order
     escalated_yet = (events["action"] == "escalate").groupby(
         events["incident_id"]
     ).cumsum().to_numpy() > 0
     holder = np.where(
-        per_event["path"].to_numpy() == "self_handle",
-        village.to_numpy()[events["incident_id"].to_numpy() - 1],
-        pd.Series(unit).to_numpy()[events["incident_id"].to_numpy() - 1],
+        incidents["path"].to_numpy()[row] == "self_handle", village.to_numpy()[row], unit[row]
     )
-    holder = np.where(
-        escalated_yet, township.to_numpy()[events["incident_id"].to_numpy() - 1], holder
-    )
+    holder = np.where(escalated_yet, township.to_numpy()[row], holder)
     holder = np.where(events["action"].to_numpy() == "report", None, holder)
     events["unit_id"] = pd.Series(holder).map(dept_id).astype("Int64").to_numpy()
-    last_holder = pd.Series(holder).groupby(events["incident_id"].to_numpy()).last()
+    current = pd.Series(holder).groupby(row).last().reindex(range(len(incidents)))
+    escalated = np.bincount(row, weights=escalated_yet, minlength=len(incidents)) > 0
     first_at = {
         a: events[events["action"] == a].groupby("incident_id")["at"].first()
         for a in ("sign", "self_handle", "resolve", "close", "follow_up")
@@ -249,17 +246,10 @@ def _incidents(
     signed = ids.map(first_at["sign"]).fillna(ids.map(first_at["self_handle"]))
     followed = ids.map(first_at["follow_up"]).notna().to_numpy()
     satisfaction = or_none(followed, rng.choice(5, len(ids), p=SATISFACTION_P) + 1)
-    level = np.where(
-        per_event.groupby(level=0)["path"].first().reindex(ids).to_numpy() == "escalated",
-        "township",
-        "village",
-    )
     incidents = incidents.assign(
-        unit_id=pd.Series(np.where(last_holder.reindex(ids).isna(), unit, last_holder.reindex(ids)))
-        .map(dept_id)
-        .to_numpy(),
+        unit_id=current.fillna(pd.Series(unit)).map(dept_id).to_numpy(),
         routing_reason=reason,
-        handling_level=level,
+        handling_level=np.where(escalated, "township", "village"),
         signed_at=signed.to_numpy(),
         resolved_at=ids.map(first_at["resolve"]).to_numpy(),
         closed_at=ids.map(first_at["close"]).to_numpy(),

@@ -24,7 +24,7 @@ from gridmap.incidents.models import IncidentStatus as S
 from gridmap.incidents.workflow import Action, next_status
 from seed_data.names import person_names
 from seed_data.quanzhou import REFERENCE_YEAR
-from seed_data.registry import _phones, or_none
+from seed_data.registry import or_none, phones
 
 APPEAL_CHANNELS = ("citizen_app", "window", "hotline", "online")
 APPEAL_CHANNEL_P = (0.35, 0.25, 0.30, 0.10)
@@ -225,7 +225,7 @@ def make_incidents(
             "reported_lat": reported_lat,
             "people_involved": people,
             "reporter_name": or_none(appeal, person_names(rng, n)),
-            "reporter_phone": or_none(appeal, _phones(rng, n)),
+            "reporter_phone": or_none(appeal, phones(rng, n)),
             "outcome": outcome,
             "reported_at": reported_at,
             "sign_due_at": sign_due,

@@ -55,7 +55,8 @@ def _choice(rng: Generator, options: dict[str, float], n: int) -> np.ndarray:
     return keys[rng.choice(len(keys), n, p=p / p.sum())]
 
 
-def _phones(rng: Generator, n: int) -> np.ndarray:
+def phones(rng: Generator, n: int) -> np.ndarray:
+    """``n`` mainland mobile numbers."""
     prefix = np.array(["13", "15", "17", "18", "19"])[rng.integers(0, 5, n)]
     rest = rng.integers(0, 10**9, n)
     return np.char.add(prefix, np.char.zfill(rest.astype(str), 9))
@@ -193,7 +194,7 @@ def make_people(rng: Generator, households: pd.DataFrame, rural: np.ndarray) -> 
             "gender": gender,
             "birth_date": birth,
             "id_number": id_number,
-            "phone": or_none(age >= 12, _phones(rng, n)),
+            "phone": or_none(age >= 12, phones(rng, n)),
             "is_household_head": head,
             "tags": tags,
             "household_index": hh_index,
@@ -237,7 +238,7 @@ def make_work_units(rng: Generator, buildings: pd.DataFrame, people: int) -> pd.
             "type": kind,
             "credit_code": np.char.add(np.char.add("91350500", seq), "X"),
             "employees": employees,
-            "contact_phone": _phones(rng, n),
+            "contact_phone": phones(rng, n),
             "building_id": at + 1,
             "lon": buildings["lon"].to_numpy()[at],
             "lat": buildings["lat"].to_numpy()[at],

@@ -41,3 +41,29 @@ def make_area(
     session.add(area)
     session.flush()
     return area
+
+
+def make_rule(
+    session: Session,
+    category: str,
+    *,
+    department_type: str | None = None,
+    dispute: bool = True,
+    sign_days: int = 1,
+    resolve_days: int = 10,
+):
+    """A routing rule: functional when a department type is given, territorial otherwise."""
+    from gridmap.units.models import RoutingMode, RoutingRule
+
+    rule = RoutingRule(
+        category=category,
+        name=category,
+        name_en=category,
+        is_dispute=dispute,
+        mode=RoutingMode.functional if department_type else RoutingMode.territorial,
+        department_type=department_type,
+        sign_days=sign_days,
+        resolve_days=resolve_days,
+    )
+    session.add(rule)
+    return rule

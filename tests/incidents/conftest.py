@@ -10,9 +10,9 @@ from shapely.geometry import MultiPolygon, box
 from gridmap.areas.models import AreaLevel, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import create_token, hash_password
-from gridmap.units.models import Department, RoutingMode, RoutingRule
+from gridmap.units.models import Department
 from tests.conftest import TEST_SECRET
-from tests.factories import make_area, make_plan
+from tests.factories import make_area, make_plan, make_rule
 
 X0, Y0, D = 118.60, 24.90, 0.01
 PASSWORD_HASH = hash_password("password-123")  # once: argon2 is slow on purpose
@@ -84,38 +84,10 @@ def build_world(session) -> World:
         "labour": dept(f"labour-{COUNTY}", "labour", AreaLevel.county, COUNTY, full),
         "housing": dept(f"housing-{COUNTY}", "housing", AreaLevel.county, COUNTY, full),
     }
-    session.add_all(
-        [
-            RoutingRule(
-                category="labour",
-                name="劳动争议",
-                name_en="Labour",
-                is_dispute=True,
-                mode=RoutingMode.functional,
-                department_type="labour",
-                sign_days=1,
-                resolve_days=15,
-            ),
-            RoutingRule(
-                category="neighbour",
-                name="邻里纠纷",
-                name_en="Neighbour",
-                is_dispute=True,
-                mode=RoutingMode.territorial,
-                sign_days=1,
-                resolve_days=10,
-            ),
-            RoutingRule(
-                category="road_damage",
-                name="道路破损",
-                name_en="Road",
-                is_dispute=False,
-                mode=RoutingMode.functional,
-                department_type="urban_management",
-                sign_days=1,
-                resolve_days=5,
-            ),
-        ]
+    make_rule(session, "labour", department_type="labour", resolve_days=15)
+    make_rule(session, "neighbour")
+    make_rule(
+        session, "road_damage", department_type="urban_management", dispute=False, resolve_days=5
     )
     session.flush()
     people = {

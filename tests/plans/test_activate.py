@@ -12,8 +12,7 @@ from gridmap.errors import Conflict, NotFound
 from gridmap.incidents.models import Channel, Incident, IncidentStatus
 from gridmap.plans.service import activate
 from gridmap.registry.models import Building, BuildingUse, House, Household, Person, WorkUnit
-from gridmap.units.models import RoutingMode, RoutingRule
-from tests.factories import make_area, make_plan
+from tests.factories import make_area, make_plan, make_rule
 
 X0, Y0 = 118.60, 24.90
 VILLAGE = "350503001001"
@@ -83,17 +82,7 @@ def world(session):
         **linked,
     )
     unit = WorkUnit(name="shop", type="shop", employees=2, location=at, **linked)
-    session.add(
-        RoutingRule(
-            category="neighbour",
-            name="邻里纠纷",
-            name_en="Neighbour",
-            is_dispute=True,
-            mode=RoutingMode.territorial,
-            sign_days=1,
-            resolve_days=10,
-        )
-    )
+    make_rule(session, "neighbour")
     session.flush()
     incident = Incident(
         code="T1",

@@ -87,3 +87,12 @@ def test_reported_coordinates_round_trip_to_the_stored_point(city):
             lat, group["lat"], atol=1e-7
         )
     assert {"gcj02", "bd09", "wgs84"} <= set(inc["reported_crs"])
+
+
+def test_handling_level_and_unit_follow_the_history(city):
+    escalated = set(city.events.loc[city.events["action"] == "escalate", "incident_id"])
+    inc = city.incidents
+    assert ((inc["handling_level"] == "township") == inc["id"].isin(escalated)).all()
+    last_unit = city.events.dropna(subset=["unit_id"]).groupby("incident_id")["unit_id"].last()
+    acted = inc[inc["id"].isin(last_unit.index)]
+    assert (acted["unit_id"].to_numpy() == last_unit.reindex(acted["id"]).to_numpy()).all()
