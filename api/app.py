@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlparse
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api import problems
-from api.routers import auth, health, incidents, locate
+from api.middleware import RequestGuard, SecurityHeaders
+from api.routers import auth, health, incidents, locate, users
 from gridmap import __version__
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.settings import Settings, with_local_secret
 
 API_PREFIX = "/api/v1"
+DESCRIPTION = (
+    "Grid management (网格化管理) for social-governance centres: areas, registry, incidents "
+    "and their workflow, KPIs, maps. Every error is RFC 9457 problem details."
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,22 +36,66 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(database_url(settings), pool_pre_ping=False)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        if not hasattr(app.state, "audit_sessionmaker"):  # tests bind it to their transaction
+            app.state.audit_sessionmaker = app.state.sessionmaker
+        app.state.limiter = RateLimiter(
+            PostgresStorage(engine), enabled=settings.rate_limits_enabled
+        )
         try:
             yield
         finally:
             engine.dispose()
 
-    # API docs with Swagger UI served from the package, not a CDN: intranets are offline
-    app = FastAPIOffline(
-        title="gridmap",
-        version=__version__,
-        summary="Grid management (网格化管理) for social-governance centres.",
-        lifespan=lifespan,
-    )
+    common: dict[str, Any] = {
+        "title": "gridmap",
+        "summary": "Grid management (网格化管理) for social-governance centres.",
+        "description": DESCRIPTION,
+        "lifespan": lifespan,
+        "responses": problems.responses(*problems.COMMON),
+    }
+    app: FastAPI
+    if settings.docs_enabled:
+        # API docs with Swagger UI served from the package, not a CDN: intranets are offline
+        app = FastAPIOffline(version=__version__, **common)
+    else:  # production: no public docs, schema or version numbers
+        app = FastAPI(
+            version="",
+            docs_url=None,
+            redoc_url=None,
+            openapi_url=None,
+            **common,
+        )
     app.state.settings = settings
+    app.state.rate_rules = Rules.from_settings(settings)
     problems.install(app)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(auth.router, prefix=API_PREFIX)
+    app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(locate.router, prefix=API_PREFIX)
     app.include_router(incidents.router, prefix=API_PREFIX)
+    app.add_middleware(
+        SecurityHeaders,
+        img_sources=tile_origin(settings.tile_url),
+    )
+    app.add_middleware(
+        RequestGuard,
+        max_body=settings.max_body_bytes,
+        max_upload=settings.max_upload_bytes,
+    )
     return app
+
+
+def tile_origin(url: str | None) -> str:
+    """The origin a configured tile URL template loads images from, for the page's CSP.
+
+    ``https://t{s}.example.cn/{z}/{x}/{y}.png`` → ``https://*.example.cn``.
+    """
+    if not url:
+        return ""
+    parsed = urlparse(url.replace("{s}", "a"))
+    if not parsed.netloc:
+        return ""
+    host = parsed.netloc
+    if "{s}" in url.split("/")[2] and "." in host:
+        host = "*." + host.split(".", 1)[1]
+    return f"{parsed.scheme}://{host}"

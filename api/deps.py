@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated
 
@@ -21,6 +20,8 @@ from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
 from gridmap.errors import Conflict, Forbidden, NotAuthenticated
 from gridmap.locate import Locator
+from gridmap.ratelimit import RateLimiter, Rules
+from gridmap.scope import Actor
 from gridmap.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -44,51 +45,70 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The signed-in user as every endpoint sees them: who, which role, which area."""
-
-    user_id: int
-    username: str
-    role: Role
-    area_code: str
-    department_id: int | None
-
-    def can_see_area(self, code: str) -> bool:
-        """True if ``code`` (any level) lies within the user's area (codes nest by prefix)."""
-        return self.role == Role.city_admin or code.startswith(self.area_code)
+# The signed-in user, as every endpoint and the engine see them (gridmap.scope.Actor).
+Principal = Actor
 
 
 def get_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     session: SessionDep,
     settings: SettingsDep,
-) -> Principal:
-    """The user behind the bearer token; 401 when missing, forged, expired or deactivated."""
+) -> Actor:
+    """The user behind the bearer token; 401 when missing, forged, expired or revoked.
+
+    A token stops working when the account is disabled, its password reset or its role or
+    area changed (the user's ``token_version`` moved on).
+    """
     if not token:
         raise NotAuthenticated("sign in first: send `Authorization: Bearer <token>`")
     claims = decode_token(token, secret=settings.secret_key.get_secret_value())
     user = session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("this account no longer exists or is disabled")
-    return Principal(user.id, user.username, user.role, user.area_code, user.department_id)
+    if user.token_version != claims.version:
+        raise NotAuthenticated(
+            "this token was revoked (password, role or area changed): sign in again"
+        )
+    return Actor(user.id, user.role, user.area_code, user.department_id, user.username)
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PrincipalDep = Annotated[Actor, Depends(get_principal)]
 
 
 def get_optional_principal(
     token: Annotated[str | None, Depends(oauth2_scheme)],
     session: SessionDep,
     settings: SettingsDep,
-) -> Principal | None:
+) -> Actor | None:
     """The signed-in user, or None without a token (public endpoints); a bad token is 401."""
     if not token:
         return None
     return get_principal(token, session, settings)
 
 
-OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+OptionalPrincipalDep = Annotated[Actor | None, Depends(get_optional_principal)]
+
+
+async def get_limiter(request: Request) -> RateLimiter:
+    """The app's rate limiter (counters in the database, shared by every worker)."""
+    limiter: RateLimiter = request.app.state.limiter
+    return limiter
+
+
+async def get_rules(request: Request) -> Rules:
+    """The configured rate limits."""
+    rules: Rules = request.app.state.rate_rules
+    return rules
+
+
+def client_address(request: Request) -> str:
+    """The client's address (behind a proxy: run uvicorn with --forwarded-allow-ips)."""
+    return request.client.host if request.client else "unknown"
+
+
+LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+RulesDep = Annotated[Rules, Depends(get_rules)]
+ClientDep = Annotated[str, Depends(client_address)]
 
 _locator_lock = threading.Lock()
 
@@ -146,10 +166,10 @@ async def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalend
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
     """A dependency that admits only ``roles``: ``Depends(require_roles(Role.planner))``."""
 
-    def check(principal: PrincipalDep) -> Principal:
+    def check(principal: PrincipalDep) -> Actor:
         if principal.role not in roles:
             allowed = ", ".join(r.value for r in roles)
             raise Forbidden(f"this action needs one of the roles: {allowed}")

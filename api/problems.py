@@ -14,11 +14,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gridmap.errors import GridmapError, NotAuthenticated
+from gridmap import audit
+from gridmap.errors import GridmapError, ServiceUnavailable
 
 log = logging.getLogger("gridmap.api")
 
@@ -46,10 +48,54 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+class Problem(BaseModel):
+    """RFC 9457 problem details: every error gridmap answers has this shape."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="urn:gridmap:problem:<code>")
+    title: str
+    status: int
+    detail: str = Field(description="What was wrong and what to do, for a person")
+    code: str = Field(description="Stable machine code, e.g. validation_error, stale_version")
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Not signed in, or the token is invalid, expired or revoked",
+    403: "The role, area or unit does not allow this",
+    404: "No such resource in your area (existence outside it is not revealed)",
+    409: "Conflicts with the current state: illegal transition, stale version, duplicate",
+    413: "The body is larger than this endpoint accepts",
+    422: "The request is not valid (field errors listed), or its content cannot be used",
+    429: "Rate-limited: see Retry-After",
+    503: "The database is not reachable: see Retry-After",
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` documenting problem-details answers with these statuses."""
+    return {
+        status: {
+            "model": Problem,
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+# what any route may answer besides its own: validation, limits, the database
+COMMON = (413, 422, 503)
+
+
 async def _gridmap_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GridmapError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
-    return problem(exc.status, exc.code, exc.detail, title=exc.title, headers=headers, **exc.extra)
+    _write_refusals(request)
+    return problem(
+        exc.status, exc.code, exc.detail, title=exc.title, headers=exc.headers() or None,
+        **exc.extra,
+    )  # fmt: skip
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -62,7 +108,27 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "validation_error", f"the request is not valid: {summary}", errors=errors)
 
 
-_CODES = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated", 403: "forbidden"}
+def _write_refusals(request: Request) -> None:
+    """Audit refused attempts the route noted (its own transaction has rolled back by now)."""
+    rows = getattr(request.state, "audit_refusals", None)
+    if not rows:
+        return
+    request.state.audit_refusals = []
+    try:
+        for row in rows:
+            audit.record_apart(request.app.state.audit_sessionmaker, **row)
+    except Exception:  # the refusal is still answered; the failure to audit is logged
+        log.exception("could not write the audit row of a refused attempt")
+
+
+_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "not_authenticated",
+    403: "forbidden",
+    413: "payload_too_large",
+    400: "bad_request",
+}
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -89,9 +155,8 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
         return problem(409, "conflict", "the change conflicts with data already stored")
     if isinstance(exc, OperationalError):
         log.error("database unavailable: %s", exc.orig)
-        return problem(
-            503, "database_unavailable", "the database is not reachable: try again later"
-        )
+        unavailable = ServiceUnavailable("the database is not reachable: try again shortly")
+        return await _gridmap_error(request, unavailable)
     log.exception("database error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "an internal error occurred; it has been logged")
 

@@ -9,7 +9,7 @@ to Monday–Friday.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 # Deadlines fall at the end of the working day in China (UTC+8): 23:59:59 local.
 END_OF_DAY_UTC = np.timedelta64(15 * 3600 + 59 * 60 + 59, "s")
 CHINA_OFFSET = np.timedelta64(8 * 3600, "s")
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class WorkingCalendar:
     """Sorted working dates (``datetime64[D]``)."""
 
     workdays: NDArray[np.datetime64]
+    covers_from: np.datetime64 | None = None  # first day the calendar knows (default: workdays[0])
 
     @classmethod
     def chinese(cls, first_year: int, last_year: int) -> WorkingCalendar:
@@ -41,7 +43,19 @@ class WorkingCalendar:
             if working:
                 days.append(day)
             day += timedelta(days=1)
-        return cls(np.array(days, dtype="datetime64[D]"))
+        return cls(
+            np.array(days, dtype="datetime64[D]"), np.datetime64(date(first_year, 1, 1), "D")
+        )
+
+    @property
+    def first_day(self) -> str:
+        """The first date the calendar knows (ISO)."""
+        return str(self.covers_from if self.covers_from is not None else self.workdays[0])
+
+    @property
+    def last_day(self) -> str:
+        """The last date the calendar knows (ISO)."""
+        return str(self.workdays[-1])
 
     @classmethod
     def from_file(cls, path: Path) -> WorkingCalendar:
@@ -59,6 +73,8 @@ class WorkingCalendar:
         """
         report_day = (reported_at.astype("datetime64[s]") + CHINA_OFFSET).astype("datetime64[D]")
         # index of the first working day strictly after the report day
+        if (report_day < np.datetime64(self.first_day, "D")).any():
+            raise ValueError("the working-day calendar starts after the report date: extend it")
         start = np.searchsorted(self.workdays, report_day, side="right")
         index = start + np.asarray(days) - 1
         if (index >= len(self.workdays)).any():

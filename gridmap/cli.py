@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from gridmap.auth.models import Role
 from gridmap.db.cluster import Cluster
@@ -133,17 +135,31 @@ def serve(
 def user_create(
     username: str,
     role: Annotated[Role, typer.Option(help="Role")],
-    area: Annotated[str, typer.Option(help="Area code the user works in (e.g. 350503)")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    area: Annotated[
+        str,
+        typer.Option(
+            help="Area code the user works in (e.g. 350503001); a department "
+            "handler's defaults to the department's"
+        ),
+    ] = "",
+    department: Annotated[
+        str | None, typer.Option(help="Unit code of a department handler's department")
+    ] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="≥ 10 characters, letters with digits or symbols",
+        ),
+    ] = "",
     full_name: Annotated[str, typer.Option()] = "",
-    department_id: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Create a user account."""
-    from gridmap.auth.service import create_user
+    from gridmap.auth.service import create_user, department_id_of
 
-    settings = _settings()
-    engine = make_engine(database_url(settings))
-    with make_sessionmaker(engine).begin() as session:
+    with _session() as session:
         user = create_user(
             session=session,
             username=username,
@@ -151,10 +167,105 @@ def user_create(
             role=role,
             area_code=area,
             full_name=full_name,
-            department_id=department_id,
+            department_id=department_id_of(session, department),
         )
-        console.print(f"created user {user.username} (id {user.id}, {role.value}, area {area})")
-    engine.dispose()
+        console.print(
+            f"created user {user.username} (id {user.id}, {role.value}, area {user.area_code})"
+        )
+
+
+@user_app.command("list")
+@friendly_errors
+def user_list(
+    role: Annotated[Role | None, typer.Option(help="Only this role")] = None,
+    area: Annotated[str | None, typer.Option(help="Only users in this area")] = None,
+    inactive: Annotated[bool, typer.Option(help="Only disabled accounts")] = False,
+) -> None:
+    """List user accounts."""
+    from rich.table import Table
+
+    from gridmap.auth.service import list_users
+    from gridmap.units.models import Department
+
+    with _session() as session:
+        users = list_users(session, within=area, role=role, active=False if inactive else None)
+        table = Table(title=f"{len(users)} users")
+        for col in ("username", "role", "area", "department", "active", "password changed"):
+            table.add_column(col)
+        for u in users:
+            dept = session.get(Department, u.department_id) if u.department_id else None
+            table.add_row(
+                u.username, u.role.value, u.area_code, dept.code if dept else "",
+                "yes" if u.is_active else "[red]no[/red]",
+                f"{u.password_changed_at:%Y-%m-%d}" if u.password_changed_at else "",
+            )  # fmt: skip
+        console.print(table)
+
+
+@user_app.command("disable")
+@friendly_errors
+def user_disable(username: str) -> None:
+    """Disable an account: it cannot sign in, and its tokens stop working at once."""
+    _user_change(username, is_active=False)
+
+
+@user_app.command("enable")
+@friendly_errors
+def user_enable(username: str) -> None:
+    """Enable a disabled account again."""
+    _user_change(username, is_active=True)
+
+
+@user_app.command("set")
+@friendly_errors
+def user_set(
+    username: str,
+    role: Annotated[Role | None, typer.Option(help="New role")] = None,
+    area: Annotated[str | None, typer.Option(help="New area code")] = None,
+    department: Annotated[str | None, typer.Option(help="New department (unit code)")] = None,
+) -> None:
+    """Change a user's role, area or department (their tokens stop working)."""
+    from gridmap.auth.service import KEEP, department_id_of
+
+    with _session() as session:
+        dept = department_id_of(session, department) if department else KEEP
+    _user_change(username, role=role, area_code=area, department_id=dept)
+
+
+@user_app.command("reset-password")
+@friendly_errors
+def user_reset_password(
+    username: str,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+) -> None:
+    """Set a new password (the policy applies); the user's tokens stop working."""
+    from gridmap.auth.service import get_user, reset_password
+
+    with _session() as session:
+        reset_password(session, get_user(session, username), password)
+    console.print(f"password of {username} reset; sessions signed in before are signed out")
+
+
+def _user_change(username: str, **changes: Any) -> None:
+    from gridmap.auth.service import get_user, update_user
+
+    with _session() as session:
+        user = update_user(session, get_user(session, username), **changes)
+        state = "active" if user.is_active else "disabled"
+        console.print(f"{user.username}: {user.role.value}, area {user.area_code}, {state}")
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One transaction on the configured database, committed when the block succeeds."""
+    engine = make_engine(database_url(_settings()))
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @app.command()
@@ -409,10 +520,15 @@ def demo(
     from seed_data.generate import SeedConfig
 
     settings = _settings()
+    if settings.environment == "production":
+        raise GridmapError(
+            "gridmap demo creates accounts with a published password and is refused in "
+            "production: load data with `gridmap seed` and add users with `gridmap user create`"
+        )
     url = ensure_database(settings)
     if not has_seed(url):
         _generate_and_load(SeedConfig(scale="demo"), url)
-    load_demo(url=url, console=console)
+    load_demo(url=url, console=console, settings=settings)
     if serve_after:
         console.print(
             f"serving on http://{settings.host}:{settings.port} "

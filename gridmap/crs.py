@@ -166,3 +166,21 @@ def _apply(
     if lon_a.ndim == 0:
         return float(out_lon), float(out_lat)
     return np.asarray(out_lon, dtype=float), np.asarray(out_lat, dtype=float)
+
+
+def to_wgs84_checked(lon: float, lat: float, crs: CRS | str) -> tuple[float, float]:
+    """One point to WGS84, refusing (InvalidInput) what does not convert to a real position.
+
+    BD-09 and GCJ-02 are defined for China; near the poles their formulas push a point past
+    ±90° or give no number at all.
+    """
+    from gridmap.errors import InvalidInput
+
+    name = CRS(crs).value
+    x, y = to_wgs84(lon, lat, name)
+    if not (np.isfinite(x) and np.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
+        raise InvalidInput(
+            f"({lon}, {lat}) in {name} does not convert to a position on Earth: {name} "
+            "coordinates are meaningful only in and around China"
+        )
+    return float(x), float(y)

@@ -10,6 +10,8 @@ from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.service import create_user
 from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.errors import GridmapError
+from gridmap.settings import Settings
 from gridmap.units.models import Department
 
 DEMO_PASSWORD = "gridmap-demo"  # documented in README; demo data only, never production
@@ -56,8 +58,10 @@ def demo_users(session: Session) -> list[tuple[str, Role, str, int | None]]:
     return users
 
 
-def load_demo(*, url: str, console: Console) -> None:
-    """Create the demo users that are missing (idempotent)."""
+def load_demo(*, url: str, console: Console, settings: Settings) -> None:
+    """Create the demo users that are missing (idempotent); refused in production."""
+    if settings.environment == "production":
+        raise GridmapError("the demo users have a published password: not in production")
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine).begin() as session:

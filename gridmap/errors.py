@@ -21,6 +21,10 @@ class GridmapError(Exception):
         self.detail = detail
         self.extra = extra
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the response should carry."""
+        return {}
+
 
 class InvalidInput(GridmapError):
     """The request is well-formed but its content cannot be used."""
@@ -53,6 +57,9 @@ class NotAuthenticated(GridmapError):
     code = "not_authenticated"
     title = "Not authenticated"
 
+    def headers(self) -> dict[str, str]:  # noqa: D102
+        return {"WWW-Authenticate": "Bearer"}
+
 
 class Forbidden(GridmapError):
     """Authenticated, but the user's role or area does not allow this."""
@@ -62,12 +69,35 @@ class Forbidden(GridmapError):
     title = "Forbidden"
 
 
+class RateLimited(GridmapError):
+    """Too many requests: the extra ``retry_after`` (seconds) becomes a Retry-After header."""
+
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def headers(self) -> dict[str, str]:  # noqa: D102
+        return {"Retry-After": str(self.extra.get("retry_after", 60))}
+
+
+class PayloadTooLarge(GridmapError):
+    """The request body is larger than the endpoint accepts."""
+
+    status = 413
+    code = "payload_too_large"
+    title = "Content too large"
+
+
 class ServiceUnavailable(GridmapError):
-    """A dependency (the database) is not reachable."""
+    """The database is not reachable (a restart, a failover): try again shortly."""
 
     status = 503
-    code = "service_unavailable"
+    code = "database_unavailable"
     title = "Service unavailable"
+    RETRY_AFTER = 5
+
+    def headers(self) -> dict[str, str]:  # noqa: D102
+        return {"Retry-After": str(self.RETRY_AFTER)}
 
 
 class ClusterError(GridmapError):

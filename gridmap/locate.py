@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
-from gridmap.crs import CRS, to_wgs84
+from gridmap.crs import CRS, to_wgs84_checked
 from gridmap.errors import Conflict, InvalidInput
 from gridmap.routing import Router
 from gridmap.units.models import Department, RoutingRule
@@ -132,7 +132,7 @@ class Locator:
         """Where a point is, and (with ``category``) who is responsible for it."""
         if category is not None:
             self.rule(category)
-        x, y = to_wgs84(lon, lat, crs)
+        x, y = to_wgs84_checked(lon, lat, crs)
         cell = self.index.locate(x, y)
         if cell < 0:
             near, dist = self.index.nearest(x, y)

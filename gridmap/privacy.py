@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import numpy as np
@@ -32,3 +33,18 @@ def mask_array(values: ArrayLike, kind: Kind) -> NDArray[np.object_]:
     masked = (s.str[:head] + stars + (s.str[-tail:] if tail else "")).to_numpy(dtype=object)
     masked[s.isna().to_numpy()] = None
     return masked
+
+
+# Resident ID numbers (18 characters, GB 11643) and mainland mobile numbers typed into free
+# text (descriptions, notes). Not part of a longer run of digits or letters, so incident
+# codes, dates and building numbers are left alone.
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+
+
+def mask_text(value: str | None) -> str | None:
+    """Free text with any ID number or mobile number in it masked like the fields are."""
+    if not value:
+        return value
+    value = _ID_IN_TEXT.sub(lambda m: mask(m.group(0), "id_number") or "", value)
+    return _PHONE_IN_TEXT.sub(lambda m: mask(m.group(0), "phone") or "", value)

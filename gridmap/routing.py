@@ -22,9 +22,8 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from gridmap.areas.models import AreaLevel
-
-LEVEL_RANK = {level.value: rank for rank, level in enumerate(AreaLevel)}  # city 0 … grid 4
+from gridmap.areas.levels import LEVEL_RANK, AreaLevel
+from gridmap.units.codes import centre_codes
 
 
 @dataclass
@@ -62,7 +61,7 @@ class Router:
             self._kinds[str(kind)] = _Kind(
                 tree=shapely.STRtree(geoms),
                 codes=rows["code"].to_numpy(dtype=object),
-                rank=rows["level"].map(LEVEL_RANK).to_numpy(dtype=np.int64),
+                rank=rows["level"].map(lambda v: LEVEL_RANK[AreaLevel(v)]).to_numpy(dtype=np.int64),
                 area=shapely.area(geoms),
             )
 
@@ -85,7 +84,7 @@ class Router:
         reason = np.empty(n, dtype=object)
         territorial = np.array([self._mode[c] == "territorial" for c in categories], dtype=bool)
         dept_type = np.array([self._type[c] or "" for c in categories], dtype=object)
-        unit[territorial] = np.char.add("centre-", grid_codes[territorial].astype("U12"))
+        unit[territorial] = centre_codes(grid_codes[territorial], AreaLevel.village)
         reason[territorial] = "territorial: village centre"
         for kind in set(dept_type[~territorial].tolist()):
             wanted = np.flatnonzero((dept_type == kind) & ~territorial)
@@ -94,11 +93,11 @@ class Router:
             unit[wanted[hit]] = found[hit]
             reason[wanted[hit]] = f"functional: {kind}, jurisdiction covers the point"
             miss = wanted[~hit]
-            unit[miss] = np.char.add("centre-", grid_codes[miss].astype("U9"))
+            unit[miss] = centre_codes(grid_codes[miss], AreaLevel.township)
             reason[miss] = f"fallback: township centre (no {kind} jurisdiction covers the point)"
         missing = np.array([u not in self._known for u in unit], dtype=bool)
         if missing.any():
-            unit[missing] = np.char.add("centre-", grid_codes[missing].astype("U9"))
+            unit[missing] = centre_codes(grid_codes[missing], AreaLevel.township)
             reason[missing] = "fallback: township centre (no village centre)"
         return unit.astype(str), reason.astype(str)
 

@@ -42,6 +42,47 @@ class Settings(BaseSettings):
         default=None, description="Working days, one ISO date a line; default: China's calendar"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # abuse limits (docs/security.md); every worker process shares the counters
+    rate_limits_enabled: bool = True
+    rate_sign_in_client: str = Field(
+        default="20/minute", description="Sign-in attempts per address"
+    )
+    rate_sign_in_failures: str = Field(
+        default="5/15minutes", description="Failed sign-ins per account before a lockout"
+    )
+    rate_anonymous_intake: str = Field(
+        default="30/minute", description="Anonymous reports (citizen port) per address"
+    )
+    rate_unmask: str = Field(default="60/hour", description="Unmasked reads per user")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON and form bodies")
+    max_upload_bytes: int = Field(
+        default=11 * 1024 * 1024, ge=1024, description="Multipart bodies (photos, files)"
+    )
+    public_docs: bool | None = Field(
+        default=None, description="Serve /docs and /openapi.json; default: not in production"
+    )
+
+    @property
+    def docs_enabled(self) -> bool:
+        """True if the API docs are served (by default everywhere but production)."""
+        if self.public_docs is not None:
+            return self.public_docs
+        return self.environment != "production"
+
+    @model_validator(mode="after")
+    def _rate_limits_parse(self) -> Settings:
+        import limits
+
+        for name in ("rate_sign_in_client", "rate_sign_in_failures", "rate_anonymous_intake",
+                     "rate_unmask"):  # fmt: skip
+            value = getattr(self, name)
+            try:
+                limits.parse(value)
+            except ValueError:
+                raise ValueError(
+                    f"GRIDMAP_{name.upper()}={value!r} is not a rate: write e.g. 20/minute"
+                ) from None
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -19,9 +19,9 @@ import shapely
 from numpy.random import Generator
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.areas.levels import LEVEL_RANK, AreaLevel
 from gridmap.crs import to_wgs84
 from gridmap.partition import as_multipolygon, exact_coverage, voronoi_cells, weighted_kmeans
-from gridmap.routing import LEVEL_RANK
 from seed_data.names import place_names
 from seed_data.quanzhou import (
     CITY_CODE,
@@ -244,7 +244,7 @@ def build_areas(
             [as_multipolygon(groups[k]) for k in key], index=out.index[mine]
         )
     out = gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
-    level_rank = out.level.map(LEVEL_RANK)
+    level_rank = out.level.map(lambda v: LEVEL_RANK[AreaLevel(v)])
     return (
         out.assign(_rank=level_rank)
         .sort_values(["_rank", "code"])

@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
 from api.deps import get_locator, get_session
@@ -76,8 +76,14 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
+    # rate limits are off here (their counters live outside the test's transaction and
+    # would add up across tests); tests/api/test_abuse.py turns them on and checks them
     return Settings(
-        environment="test", database_url=db_url, data_dir=tmp_path, secret_key=TEST_SECRET
+        environment="test",
+        database_url=db_url,
+        data_dir=tmp_path,
+        secret_key=TEST_SECRET,
+        rate_limits_enabled=False,
     )
 
 
@@ -99,6 +105,11 @@ def app(settings: Settings, session: Session) -> FastAPI:
 
     application.dependency_overrides[get_session] = test_session
     application.dependency_overrides[get_locator] = test_locator
+    # refused attempts are audited in a transaction of their own: here, a savepoint of the
+    # test's transaction, so the rows are visible to the test and rolled back after it
+    application.state.audit_sessionmaker = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint"
+    )
     return application
 
 
@@ -129,7 +140,11 @@ def seeded_client(seeded, tmp_path: Path) -> Iterator[TestClient]:
     """The API on the seeded database (requests commit for real: read-only tests only)."""
     url, _ = seeded
     settings = Settings(
-        environment="test", database_url=url, data_dir=tmp_path, secret_key=TEST_SECRET
+        environment="test",
+        database_url=url,
+        data_dir=tmp_path,
+        secret_key=TEST_SECRET,
+        rate_limits_enabled=False,
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c

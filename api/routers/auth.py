@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import ClientDep, LimiterDep, PrincipalDep, RulesDep, SessionDep, SettingsDep
+from api.problems import responses
 from gridmap.auth.models import Role
 from gridmap.auth.security import create_token
 from gridmap.auth.service import authenticate
@@ -34,14 +35,28 @@ class Me(BaseModel):
     department_id: int | None
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=responses(401, 429))
 def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    limiter: LimiterDep,
+    rules: RulesDep,
+    client: ClientDep,
 ) -> Token:
-    """Exchange a username and password for a bearer token."""
-    user = authenticate(session=session, username=form.username, password=form.password)
+    """Exchange a username and password for a bearer token.
+
+    Attempts are limited per client address, and after repeated failures an account is
+    locked for a while (429 with Retry-After).
+    """
+    user = authenticate(
+        session=session,
+        username=form.username[:100],
+        password=form.password[:200],
+        limiter=limiter,
+        rules=rules,
+        client=client,
+    )
     token = create_token(
         secret=settings.secret_key.get_secret_value(),
         user_id=user.id,
@@ -49,11 +64,12 @@ def issue_token(
         role=user.role,
         area_code=user.area_code,
         minutes=settings.token_minutes,
+        version=user.token_version,
     )
     return Token(access_token=token, expires_in=settings.token_minutes * 60)
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, responses=responses(401))
 def me(principal: PrincipalDep) -> Me:
     """Who the bearer token belongs to, with role and area."""
     return Me(

@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
+from api.problems import responses
 from gridmap import __version__
 from gridmap.areas.models import Plan, PlanStatus
 from gridmap.errors import ServiceUnavailable
@@ -23,27 +24,28 @@ class ActivePlan(BaseModel):
 
 
 class Health(BaseModel):
-    """Health report."""
+    """Health report (versions are not told in production)."""
 
     status: str
-    version: str
+    version: str | None
     database: str
-    postgis_version: str
+    postgis_version: str | None
     active_plan: ActivePlan | None
 
 
-@router.get("/health", response_model=Health)
-def health(session: SessionDep) -> Health:
+@router.get("/health", response_model=Health, responses=responses(503))
+def health(session: SessionDep, settings: SettingsDep) -> Health:
     """Report whether the database is reachable, its PostGIS version and the active plan."""
     try:
         postgis = session.scalar(text("SELECT postgis_full_version()")) or ""
         plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
     except OperationalError as exc:
-        raise ServiceUnavailable("the database is not reachable") from exc
+        raise ServiceUnavailable("the database is not reachable: try again shortly") from exc
+    public = settings.environment != "production"
     return Health(
         status="ok",
-        version=__version__,
+        version=__version__ if public else None,
         database="ok",
-        postgis_version=postgis.split('"')[1] if '"' in postgis else postgis,
+        postgis_version=(postgis.split('"')[1] if '"' in postgis else postgis) if public else None,
         active_plan=ActivePlan(id=plan.id, name=plan.name) if plan else None,
     )

@@ -2,38 +2,70 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, UploadFile
+from fastapi import APIRouter, Header, Path, Query, Request, Response, UploadFile
 from sqlalchemy import select
 
 from api.deps import (
     CalendarDep,
+    ClientDep,
+    LimiterDep,
     LocatorDep,
     OptionalPrincipalDep,
-    Principal,
     PrincipalDep,
+    RulesDep,
     SessionDep,
     SettingsDep,
 )
-from gridmap.errors import Forbidden, InvalidInput, NotFound
+from api.problems import responses
+from gridmap import audit
+from gridmap.bbox import parse_bbox
+from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotFound
 from gridmap.incidents import photos, queries, service, views
-from gridmap.incidents.models import Channel, Incident, IncidentStatus
-from gridmap.incidents.schemas import ActionIn, IncidentCreate, IncidentPage, IncidentRead
-from gridmap.incidents.workflow import OPEN, Action
+from gridmap.incidents.models import OPEN, Channel, Incident, IncidentStatus
+from gridmap.incidents.schemas import (
+    ActionIn,
+    IncidentCreate,
+    IncidentPage,
+    IncidentRead,
+    PhotoRead,
+    StatsRow,
+)
+from gridmap.incidents.workflow import Action
+from gridmap.scope import Actor, require_unmask
+from gridmap.settings import Settings
 
-router = APIRouter(tags=["incidents"])
+router = APIRouter(tags=["incidents"], responses=responses(401))
+
+IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,100}$"  # visible ASCII: a UUID, a ULID, a phone's own id
+MAX_PAGE = 10_000
+CITIZEN_PHOTO_WINDOW = timedelta(hours=1)
+AreaQuery = Annotated[str | None, Query(pattern=r"^\d{6,15}$", description="Area code, any level")]
 
 
-def actor_of(principal: Principal) -> service.Actor:
-    """The engine's view of the signed-in user."""
-    return service.Actor(
-        principal.user_id, principal.role, principal.area_code, principal.department_id
-    )
+def citizen_token(settings: Settings, code: str) -> str:
+    """The secret an anonymous reporter gets with their report, to add photos to it.
+
+    An HMAC of the incident code with the server's key: nothing to store, and only the
+    person who received the answer to the report knows it.
+    """
+    key = settings.secret_key.get_secret_value().encode()
+    return hmac.new(key, f"citizen-photo:{code}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
-@router.post("/incidents", response_model=IncidentRead, status_code=201)
+@router.post(
+    "/incidents",
+    response_model=IncidentRead,
+    status_code=201,
+    responses={
+        200: {"description": "A retry: the incident the first request created"},
+        **responses(403, 409, 429),
+    },
+)
 def report(
     data: IncidentCreate,
     response: Response,
@@ -41,63 +73,66 @@ def report(
     locator: LocatorDep,
     calendar: CalendarDep,
     principal: OptionalPrincipalDep,
-    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    settings: SettingsDep,
+    limiter: LimiterDep,
+    rules: RulesDep,
+    client: ClientDep,
+    idempotency_key: Annotated[str | None, Header(pattern=IDEMPOTENCY_KEY)] = None,
 ) -> Any:
     """Report an incident from any channel.
 
     It is located, assigned to its grid cell and routed to a unit in the same transaction.
     Send an ``Idempotency-Key`` header so that a retried submission creates exactly one
-    incident (the retry answers 200 with it).
+    incident (the retry, by the same user with the same report, answers 200 with it).
+    Signed-in reporters report within their own area. The anonymous citizen port
+    (``channel: citizen_app``) is rate-limited per address; its answer carries a
+    ``citizen_token`` for adding photos to the report in the next hour.
     """
-    actor = actor_of(principal) if principal else None
-    if actor is None and data.channel != Channel.citizen_app:
-        raise Forbidden("sign in to report through this channel (the citizen port is open)")
+    if principal is None:
+        if data.channel != Channel.citizen_app:
+            raise Forbidden("sign in to report through this channel (the citizen port is open)")
+        limiter.hit(rules.anonymous_intake, client)
     incident, created = service.create(
         session=session,
         locator=locator,
         calendar=calendar,
         data=data,
-        actor=actor,
+        actor=principal,
         idempotency_key=idempotency_key,
     )
     if not created:
         response.status_code = 200
-    return views.read_model(session, incident, actor, units=locator.units_by_id)
+    view = views.read_model(session, incident, principal, units=locator.units_by_id)
+    if principal is None:
+        view["citizen_token"] = citizen_token(settings, incident.code)
+    return view
 
 
-@router.get("/incidents", response_model=IncidentPage)
+@router.get("/incidents", response_model=IncidentPage, responses=responses(403))
 def list_incidents(
     session: SessionDep,
     principal: PrincipalDep,
     status: Annotated[list[IncidentStatus] | None, Query()] = None,
-    category: str | None = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
     channel: Channel | None = None,
-    area: Annotated[
-        str | None, Query(pattern=r"^\d{6,15}$", description="Area code at any level")
-    ] = None,
-    unit: Annotated[str | None, Query(description="Unit code")] = None,
+    area: AreaQuery = None,
+    unit: Annotated[str | None, Query(max_length=40, description="Unit code")] = None,
     overdue: bool = False,
     due_within_days: Annotated[int | None, Query(ge=1, le=60, description="Due soon")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     bbox: Annotated[
-        str | None,
-        Query(
-            pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$",
-            description="minlon,minlat,maxlon,maxlat",
-        ),
+        str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat")
     ] = None,
     sort: Annotated[str, Query(pattern=r"^-?(reported_at|resolve_due_at|code)$")] = "-reported_at",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:
-    """Incidents in the user's area (a department: those assigned to it), filtered and paged."""
-    actor = actor_of(principal)
+    """Incidents in the user's scope (gridmap/scope.py), filtered and paged."""
     now = datetime.now(UTC)
-    box = _bbox(bbox) if bbox else None
     total, rows = queries.list_incidents(
         session=session,
-        actor=actor,
+        actor=principal,
         now=now,
         status=status,
         category=category,
@@ -108,109 +143,162 @@ def list_incidents(
         due_within=timedelta(days=due_within_days) if due_within_days else None,
         since=since,
         until=until,
-        bbox=box,
+        bbox=parse_bbox(bbox) if bbox else None,
         sort=sort,
         page=page,
         page_size=page_size,
     )
-    items = [IncidentRead(**views.read_model(session, i, actor, now=now)) for i in rows]
+    items = [IncidentRead(**views.read_model(session, i, principal, now=now)) for i in rows]
     return IncidentPage(total=total, page=page, page_size=page_size, items=items)
 
 
-def _bbox(text: str) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = (float(v) for v in text.split(","))
-    if not (x0 < x1 and y0 < y1):
-        raise InvalidInput("bbox is minlon,minlat,maxlon,maxlat with min < max")
-    return x0, y0, x1, y1
-
-
-@router.get("/incidents/{code}", response_model=IncidentRead)
+@router.get("/incidents/{code}", response_model=IncidentRead, responses=responses(403, 404, 429))
 def read(
-    code: str,
+    code: Annotated[str, Path(max_length=30)],
+    request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    unmasked: Annotated[bool, Query(description="Reporter contact unmasked (audited)")] = False,
+    limiter: LimiterDep,
+    rules: RulesDep,
+    client: ClientDep,
+    unmasked: Annotated[
+        bool, Query(description="Reporter contact and free text unmasked (audited)")
+    ] = False,
+    reason: Annotated[
+        str | None, Query(max_length=200, description="Why (required with unmasked=true)")
+    ] = None,
 ) -> Any:
     """One incident with its full history; 404 outside the user's scope.
 
-    An open incident lists ``possible_duplicates``: open incidents of the same category
-    within 200 m and 7 days, for the dispatcher to merge.
+    ``unmasked=true`` with a ``reason`` shows the reporter's name and phone and the free
+    text as typed; allowed roles only, rate-limited, and every such read — and every
+    refused attempt — is written to the audit log with the reason and the address.
+    An open incident lists ``possible_duplicates`` the reader may see.
     """
-    actor = actor_of(principal)
-    incident = service.get(session=session, code=code, actor=actor)
-    duplicates = views.nearby_duplicates(session, incident) if incident.status in OPEN else None
+    if unmasked:
+        _unmask_or_refuse(request, session, principal, code, reason, limiter, rules, client)
+    incident = service.get(session=session, code=code, actor=principal)
+    duplicates = (
+        views.nearby_duplicates(session, incident, principal) if incident.status in OPEN else None
+    )
     return views.read_model(
-        session, incident, actor, history=True, unmasked=unmasked, duplicates=duplicates
+        session, incident, principal, history=True, unmasked=unmasked, duplicates=duplicates
     )
 
 
-@router.post("/incidents/{code}/actions/{action}", response_model=IncidentRead)
+def _unmask_or_refuse(
+    request: Request,
+    session: Any,
+    actor: Actor,
+    code: str,
+    reason: str | None,
+    limiter: Any,
+    rules: Any,
+    client: str,
+) -> None:
+    row: dict[str, Any] = {
+        "actor": actor, "object_type": "incident", "object_id": code,
+        "detail": {"fields": ["reporter_name", "reporter_phone", "description", "notes"]},
+        "reason": reason, "client_ip": client,
+    }  # fmt: skip
+    try:
+        require_unmask(actor)
+        if not reason or len(reason.strip()) < audit.MIN_REASON:
+            raise InvalidInput(
+                "reading personal data unmasked needs a reason (reason=…, at least "
+                f"{audit.MIN_REASON} characters), for the audit log"
+            )
+        limiter.hit(rules.unmask, str(actor.user_id))
+        service.get(session=session, code=code, actor=actor)
+    except GridmapError as exc:
+        # written by the error handler, after this request's transaction has rolled back
+        row["detail"] = {**row["detail"], "refused": exc.code}
+        request.state.audit_refusals = [{"action": "read_unmasked_refused", **row}]
+        raise
+    audit.record(session, action="read_unmasked", **row)
+
+
+@router.post(
+    "/incidents/{code}/actions/{action}",
+    response_model=IncidentRead,
+    responses=responses(403, 404, 409),
+)
 def act(
-    code: str, action: Action, data: ActionIn, session: SessionDep, principal: PrincipalDep
+    code: Annotated[str, Path(max_length=30)],
+    action: Action,
+    data: ActionIn,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> Any:
     """Take a workflow action. Illegal for the current state, or a stale ``version``: 409."""
-    actor = actor_of(principal)
     if action == Action.report:
         raise InvalidInput("report is not an action on an existing incident: POST /incidents")
-    incident = service.act(session=session, code=code, action=action, data=data, actor=actor)
-    return views.read_model(session, incident, actor, history=True)
+    incident = service.act(session=session, code=code, action=action, data=data, actor=principal)
+    return views.read_model(session, incident, principal, history=True)
 
 
-@router.post("/incidents/{code}/photos", status_code=201)
+@router.post(
+    "/incidents/{code}/photos",
+    status_code=201,
+    response_model=PhotoRead,
+    responses=responses(404),
+)
 def add_photo(
-    code: str,
+    code: Annotated[str, Path(max_length=30)],
     photo: UploadFile,
     session: SessionDep,
     settings: SettingsDep,
     principal: OptionalPrincipalDep,
-) -> dict[str, Any]:
-    """Attach a photo (JPEG, PNG or WebP, ≤ 10 MB; checked by content, not by name).
+    x_citizen_token: Annotated[str | None, Header(max_length=64)] = None,
+) -> PhotoRead:
+    """Attach a photo (JPEG, PNG or WebP, ≤ 10 MB, decoded and re-encoded; EXIF GPS kept).
 
-    Anonymous uploads (the citizen port) only to an anonymous report of the last hour.
+    Anonymous uploads (the citizen port) need the ``X-Citizen-Token`` the report's answer
+    carried, within an hour of the report.
     """
     data = photo.file.read(photos.MAX_BYTES + 1)
     if principal is None:
-        # the citizen port may add photos to its own report in the first hour only
         incident = session.scalar(select(Incident).where(Incident.code == code))
-        fresh = (
+        allowed = (
             incident is not None
-            and incident.created_by_id is None
-            and (datetime.now(UTC) - incident.created_at < timedelta(hours=1))
+            and x_citizen_token is not None
+            and hmac.compare_digest(x_citizen_token, citizen_token(settings, incident.code))
+            and datetime.now(UTC) - incident.created_at < CITIZEN_PHOTO_WINDOW
         )
-        if not fresh:
+        if not allowed:
             raise NotFound(f"there is no incident {code} you can add photos to")
     else:
-        incident = service.get(session=session, code=code, actor=actor_of(principal))
+        incident = service.get(session=session, code=code, actor=principal)
     assert incident is not None
     stored = photos.attach(
-        session=session, incident=incident, data=data, photo_dir=settings.data_dir / "photos"
+        session=session,
+        incident=incident,
+        data=data,
+        photo_dir=settings.data_dir / "photos",
+        created_by_id=principal.user_id if principal else None,
     )
-    return {
-        "id": stored.id,
-        "content_type": stored.content_type,
-        "size_bytes": stored.size_bytes,
-        "sha256": stored.sha256,
-    }
+    return PhotoRead.model_validate(stored, from_attributes=True)
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=list[StatsRow])
 def stats(
     session: SessionDep,
     principal: PrincipalDep,
     group_by: queries.GroupBy | None = None,
-    area: Annotated[str | None, Query(pattern=r"^\d{6,15}$")] = None,
-    category: str | None = None,
+    area: AreaQuery = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """KPIs, overall or per county, township, village, grid, category, unit, channel, month.
 
     Accepted, closed, completion rate, disputes screened/resolved, on-time rate, overdue
-    now, mean hours to sign-for and to close, satisfaction, people served.
+    now, mean hours to sign-for and to close, satisfaction, people served. Planners and
+    analysts get them city-wide; everyone else within their scope.
     """
     return queries.stats(
         session=session,
-        actor=actor_of(principal),
+        actor=principal,
         now=datetime.now(UTC),
         group_by=group_by,
         area=area,

@@ -20,27 +20,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from gridmap.areas.codes import CODE_LENGTH
+from gridmap.areas.levels import AreaLevel
 from gridmap.db.base import SRID, Base, created_at_column
-
-
-class AreaLevel(enum.StrEnum):
-    """Levels in order: PostgreSQL compares enum values in declaration order."""
-
-    city = "city"
-    county = "county"
-    township = "township"
-    village = "village"
-    grid = "grid"
-
-
-# Code length per level (GB/T 2260 and the statistical division codes).
-CODE_LENGTH = {
-    AreaLevel.city: 6,
-    AreaLevel.county: 6,
-    AreaLevel.township: 9,
-    AreaLevel.village: 12,
-    AreaLevel.grid: 15,
-}
 
 
 class PlanStatus(enum.StrEnum):
@@ -104,8 +86,8 @@ class Area(Base):
         CheckConstraint("(level = 'grid') = (plan_id IS NOT NULL)", name="grid_has_plan"),
         CheckConstraint(
             "code ~ '^[0-9]+$' AND char_length(code) = CASE level "
-            "WHEN 'city' THEN 6 WHEN 'county' THEN 6 WHEN 'township' THEN 9 "
-            "WHEN 'village' THEN 12 ELSE 15 END",
+            + " ".join(f"WHEN '{lvl.value}' THEN {n}" for lvl, n in CODE_LENGTH.items())
+            + " END",
             name="code_format",
         ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, String, func
+from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,7 +40,26 @@ class User(Base):
     area_code: Mapped[str] = mapped_column(String(15))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # bumped when the password is reset, the role or area changes or the account is
+    # disabled: tokens carry it, so every token issued before stops working at once
+    token_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class RateLimitCounter(Base):
+    """A rate-limit window (gridmap.ratelimit): shared by every worker process.
+
+    UNLOGGED: counters need not survive a database crash, and skipping the WAL keeps a
+    check to one fast round trip.
+    """
+
+    __tablename__ = "rate_limit"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}  # noqa: RUF012
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class AuditLog(Base):
@@ -55,4 +74,5 @@ class AuditLog(Base):
     object_type: Mapped[str] = mapped_column(String(50))
     object_id: Mapped[str | None] = mapped_column(String(50))
     detail: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    reason: Mapped[str | None] = mapped_column(Text)  # why (required to read unmasked data)
     client_ip: Mapped[str | None] = mapped_column(INET)

@@ -1,20 +1,103 @@
-"""User accounts: create, authenticate."""
+"""User accounts: create, list, change, disable, reset a password; sign in. Callers commit."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gridmap.areas import codes as area_codes
+from gridmap.areas.models import Area
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import hash_password, verify_password
-from gridmap.errors import Conflict, InvalidInput, NotAuthenticated
+from gridmap.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from gridmap.ratelimit import RateLimiter, Rules
+from gridmap.scope import POLICIES
+from gridmap.units.models import Department
 
-# A fixed hash checked when the user does not exist, so a wrong username takes as long as a
-# wrong password and response times do not reveal which accounts exist.
+# A fixed hash checked when the user does not exist or is disabled, so every failed sign-in
+# takes as long as a wrong password and response times do not reveal which accounts exist.
 _DUMMY_HASH = hash_password("gridmap-timing-equaliser")
 
-# Roles whose scope is a department rather than only an area.
-DEPARTMENT_ROLES = {Role.department_handler}
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,49}$")
+MIN_PASSWORD = 10
+# the passwords people try first; refused whatever the other rules say
+COMMON_PASSWORDS = frozenset(
+    {
+        "password", "password1", "password123", "passw0rd", "12345678", "123456789",
+        "1234567890", "qwertyuiop", "1q2w3e4r5t", "iloveyou", "admin12345", "administrator",
+        "welcome123", "abc123456", "a123456789", "woaini1314", "gridmap123", "changeme123",
+    }
+)  # fmt: skip
+
+
+KEEP = object()  # update_user: leave the department as it is
+
+
+def check_password(password: str, username: str = "") -> None:
+    """The password policy: ≥ 10 characters, letters and digits or symbols, not guessable.
+
+    Raises
+    ------
+    InvalidInput
+        Naming the rule the password breaks.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"the password must have at least {MIN_PASSWORD} characters")
+    if len(password) > 128:
+        raise InvalidInput("the password may have at most 128 characters")
+    classes = sum(bool(re.search(p, password)) for p in (r"[A-Za-z]", r"\d", r"[^A-Za-z\d]"))
+    if classes < 2:
+        raise InvalidInput("the password must mix letters with digits or symbols")
+    if re.search(r"(.)\1{3,}", password):
+        raise InvalidInput("the password must not repeat one character four times in a row")
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS:
+        raise InvalidInput("this password is among the most common ones: choose another")
+    if username and len(username) >= 3 and username.lower() in lowered:
+        raise InvalidInput("the password must not contain the username")
+
+
+def _check_placement(
+    session: Session, role: Role, area_code: str, department_id: int | None
+) -> None:
+    """The area exists and suits the role; department handlers belong to a department."""
+    if not area_codes.is_area_code(area_code):
+        raise InvalidInput(f"{area_code!r} is not an area code (6, 9, 12 or 15 digits)")
+    if session.scalar(select(Area.id).where(Area.code == area_code).limit(1)) is None:
+        raise InvalidInput(f"there is no area {area_code}")
+    wanted = POLICIES[role].level
+    if wanted is not None and area_codes.level_of(area_code) != wanted:
+        raise InvalidInput(
+            f"a {role.value} works in a {wanted.value} area; {area_code} is a "
+            f"{area_codes.level_of(area_code).value}"
+        )
+    if role == Role.department_handler:
+        if department_id is None:
+            raise InvalidInput(f"a {role.value} must belong to a department: give its unit code")
+        dept = session.get(Department, department_id)
+        if dept is None:
+            raise InvalidInput(f"there is no department {department_id}")
+        if not area_codes.contains(area_code, dept.area_code) and not area_codes.contains(
+            dept.area_code, area_code
+        ):
+            raise InvalidInput(
+                f"department {dept.code} works in {dept.area_code}, not in {area_code}"
+            )
+    elif department_id is not None:
+        raise InvalidInput(f"only a department handler belongs to a department, not a {role.value}")
+
+
+def department_id_of(session: Session, unit_code: str | None) -> int | None:
+    """The id of the unit with ``unit_code`` (None stays None)."""
+    if unit_code is None:
+        return None
+    found = session.scalar(select(Department.id).where(Department.code == unit_code))
+    if found is None:
+        raise InvalidInput(f"there is no unit {unit_code!r}")
+    return found
 
 
 def create_user(
@@ -27,13 +110,19 @@ def create_user(
     full_name: str = "",
     department_id: int | None = None,
 ) -> User:
-    """Create a user; the caller commits."""
-    if len(password) < 8:
-        raise InvalidInput("the password must have at least 8 characters")
-    if role in DEPARTMENT_ROLES and department_id is None:
-        raise InvalidInput(f"a {role.value} must belong to a department: give department_id")
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
+    """Create a user after checking the name, the password policy, the area and the role."""
+    if not USERNAME.match(username):
+        raise InvalidInput(
+            "a username is 2–50 characters: letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
+    if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise Conflict(f"a user named {username!r} already exists")
+    check_password(password, username)
+    if role == Role.department_handler and department_id is not None and not area_code:
+        dept = session.get(Department, department_id)
+        area_code = dept.area_code if dept else ""
+    _check_placement(session, role, area_code, department_id)
     user = User(
         username=username,
         password_hash=hash_password(password),
@@ -41,17 +130,105 @@ def create_user(
         area_code=area_code,
         full_name=full_name,
         department_id=department_id,
+        password_changed_at=datetime.now(UTC),
     )
     session.add(user)
     session.flush()
     return user
 
 
-def authenticate(*, session: Session, username: str, password: str) -> User:
-    """The active user with these credentials, or NotAuthenticated."""
+def get_user(session: Session, username: str, *, within: str | None = None) -> User:
+    """The user named ``username`` (in the area ``within``, if given), or NotFound."""
     user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        verify_password(_DUMMY_HASH, password)
-    elif user.is_active and verify_password(user.password_hash, password):
+    if user is None or (within is not None and not area_codes.contains(within, user.area_code)):
+        raise NotFound(f"there is no user {username!r}")
+    return user
+
+
+def list_users(
+    session: Session,
+    *,
+    within: str | None = None,
+    role: Role | None = None,
+    active: bool | None = None,
+) -> list[User]:
+    """Users, optionally only those whose area lies in ``within``, of a role, active or not."""
+    query = select(User).order_by(User.username)
+    if within is not None:
+        query = query.where(User.area_code.startswith(area_codes.prefix(within)))
+    if role is not None:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.is_active.is_(active))
+    return list(session.scalars(query))
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    role: Role | None = None,
+    area_code: str | None = None,
+    department_id: int | object | None = KEEP,
+    full_name: str | None = None,
+    is_active: bool | None = None,
+) -> User:
+    """Change a user's role, area, department, name or state; old tokens stop working."""
+    new_role = role or user.role
+    new_area = area_code or user.area_code
+    new_dept: int | None
+    if department_id is KEEP:
+        new_dept = user.department_id if new_role == Role.department_handler else None
+    else:
+        new_dept = department_id  # type: ignore[assignment]
+    if (new_role, new_area, new_dept) != (user.role, user.area_code, user.department_id):
+        _check_placement(session, new_role, new_area, new_dept)
+        user.role, user.area_code, user.department_id = new_role, new_area, new_dept
+        user.token_version += 1
+    if full_name is not None:
+        user.full_name = full_name
+    if is_active is not None and is_active != user.is_active:
+        user.is_active = is_active
+        user.token_version += 1
+    session.flush()
+    return user
+
+
+def reset_password(session: Session, user: User, password: str) -> User:
+    """Set a new password (policy-checked); every token issued before stops working."""
+    check_password(password, user.username)
+    user.password_hash = hash_password(password)
+    user.password_changed_at = datetime.now(UTC)
+    user.token_version += 1
+    session.flush()
+    return user
+
+
+def authenticate(
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    limiter: RateLimiter | None = None,
+    rules: Rules | None = None,
+    client: str = "unknown",
+) -> User:
+    """The active user with these credentials, or NotAuthenticated (429 when rate-limited).
+
+    Every failure — unknown user, disabled account, wrong password — costs one password
+    hash and answers the same, so neither the answer nor its timing says which it was.
+    After too many failures for one account, sign-in to it is locked for a while whatever
+    the password (a lockout), and each client address has its own limit of attempts.
+    """
+    if limiter is not None and rules is not None:
+        limiter.hit(rules.sign_in_client, client)
+        limiter.check(rules.sign_in_failures, username.lower())
+    user = session.scalar(select(User).where(User.username == username))
+    matches = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is not None and user.is_active and matches:
+        if limiter is not None and rules is not None:
+            limiter.clear(rules.sign_in_failures, username.lower())
         return user
+    if limiter is not None and rules is not None:
+        limiter.hit(rules.sign_in_failures, username.lower())
     raise NotAuthenticated("wrong username or password")

@@ -1,7 +1,7 @@
 """Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
 
 from gridmap.areas.models import Area, Plan
-from gridmap.auth.models import AuditLog, User
+from gridmap.auth.models import AuditLog, RateLimitCounter, User
 from gridmap.db.base import Base
 from gridmap.incidents.models import Incident, IncidentEvent, IncidentPhoto, IncidentUnit
 from gridmap.registry.models import Building, House, Household, Person, WorkUnit
@@ -21,6 +21,7 @@ __all__ = [
     "IncidentUnit",
     "Person",
     "Plan",
+    "RateLimitCounter",
     "RoutingRule",
     "User",
     "WorkUnit",

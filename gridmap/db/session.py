@@ -35,5 +35,12 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (responses are built after it)."""
+    """Sessions that keep loaded objects usable after commit (responses are built after it).
+
+    Every model is imported first: a mapper whose foreign keys name a table no one imported
+    (``app_user.department_id`` → ``department``) cannot be configured, so a command that
+    touched only one domain used to crash.
+    """
+    import gridmap.db.models  # noqa: F401
+
     return sessionmaker(engine, expire_on_commit=False)

@@ -37,6 +37,12 @@ class IncidentStatus(enum.StrEnum):
     rejected = "rejected"
 
 
+# The state groups every rule uses (lists, overdue, maps, KPIs): written here only.
+OPEN = frozenset({IncidentStatus.reported, IncidentStatus.dispatched, IncidentStatus.in_progress})
+UNSIGNED = frozenset({IncidentStatus.reported, IncidentStatus.dispatched})
+FINAL = frozenset({IncidentStatus.closed, IncidentStatus.rejected})
+
+
 class Channel(enum.StrEnum):
     """Intake channel."""
 
@@ -94,7 +100,9 @@ class Incident(GridLinked, Base):
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     supervised: Mapped[bool] = mapped_column(default=False)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
-    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # "<owner>:<key>": one namespace per user; the hash tells a retry from another report
+    idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    idempotency_hash: Mapped[str | None] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     sign_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -154,4 +162,11 @@ class IncidentPhoto(Base):
     content_type: Mapped[str] = mapped_column(String(50))
     size_bytes: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    # where the camera says it was (EXIF GPS), kept as data; every other tag is stripped
+    gps_lon: Mapped[float | None]
+    gps_lat: Mapped[float | None]
+    taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[datetime] = created_at_column()

@@ -1,56 +1,164 @@
-"""Photos attached to incidents (随手拍): checked by content, stored under the data folder."""
+"""Photos attached to incidents (随手拍): decoded, re-encoded, stored under the data folder.
+
+A photo is accepted only if Pillow decodes it completely as a JPEG, PNG or WebP image of
+sensible size; what is stored is a fresh encoding of the pixels, so bytes hidden after the
+image (HTML, PHP, another file) and every metadata tag are gone. The camera's GPS position
+and time (EXIF) are kept as data on the photo row — a dispatcher wants to know where a
+picture was taken — and the orientation tag is applied to the pixels before it is dropped.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gridmap.calendar import CHINA_TZ
 from gridmap.errors import InvalidInput
 from gridmap.incidents.models import Incident, IncidentPhoto
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_INCIDENT = 9
-# What the bytes say, not what the client claims.
-SIGNATURES = {
-    b"\xff\xd8\xff": ("image/jpeg", ".jpg"),
-    b"\x89PNG\r\n\x1a\n": ("image/png", ".png"),
+MAX_PIXELS = 40_000_000  # a 40-megapixel phone photo; beyond that it is a decompression bomb
+FORMATS = {
+    "JPEG": ("image/jpeg", ".jpg"),
+    "PNG": ("image/png", ".png"),
+    "WEBP": ("image/webp", ".webp"),
 }
+DECODE_ERRORS = (
+    UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
+    Image.DecompressionBombWarning, Image.DecompressionBombError,
+)  # fmt: skip
+_GPS_IFD = 0x8825
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 36867
 
 
-def sniff(data: bytes) -> tuple[str, str]:
-    """The image type of ``data`` (JPEG, PNG or WebP), or InvalidInput."""
-    for magic, kind in SIGNATURES.items():
-        if data.startswith(magic):
-            return kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp", ".webp"
-    raise InvalidInput("a photo must be a JPEG, PNG or WebP image")
+@dataclass(frozen=True)
+class Normalised:
+    """A photo re-encoded from its pixels, with what its EXIF said kept as data."""
+
+    data: bytes
+    content_type: str
+    suffix: str
+    width: int
+    height: int
+    gps_lon: float | None
+    gps_lat: float | None
+    taken_at: datetime | None
 
 
-def attach(*, session: Session, incident: Incident, data: bytes, photo_dir: Path) -> IncidentPhoto:
-    """Store a photo (content-addressed, outside any web root) and record it."""
-    if len(data) == 0:
+def normalise(data: bytes) -> Normalised:
+    """Decode, check and re-encode a photo; InvalidInput for anything that is not one."""
+    if not data:
         raise InvalidInput("the photo is empty")
     if len(data) > MAX_BYTES:
         raise InvalidInput(f"a photo may be at most {MAX_BYTES // (1024 * 1024)} MB")
-    count = session.query(IncidentPhoto).filter(IncidentPhoto.incident_id == incident.id).count()
-    if count >= MAX_PER_INCIDENT:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            fmt = image.format or ""
+            if fmt not in FORMATS:
+                raise InvalidInput("a photo must be a JPEG, PNG or WebP image")
+            if image.width * image.height > MAX_PIXELS:
+                raise InvalidInput(f"a photo may have at most {MAX_PIXELS:,} pixels")
+            exif = image.getexif()
+            image.load()  # decodes every byte of the image: truncated or forged data fails here
+    except InvalidInput:
+        raise
+    except DECODE_ERRORS:
+        raise InvalidInput("a photo must be a complete JPEG, PNG or WebP image") from None
+    gps_lon, gps_lat = _gps(exif)
+    taken_at = _taken_at(exif)
+    upright: Image.Image = ImageOps.exif_transpose(image) or image
+    image = upright  # type: ignore[assignment]
+    out = io.BytesIO()
+    content_type, suffix = FORMATS[fmt]
+    if fmt == "JPEG":
+        image.convert("RGB").save(out, format="JPEG", quality=90, optimize=True)
+    elif fmt == "PNG":
+        image.save(out, format="PNG", optimize=True)
+    else:
+        image.save(out, format="WEBP", quality=90)
+    return Normalised(
+        out.getvalue(), content_type, suffix, image.width, image.height, gps_lon, gps_lat, taken_at
+    )
+
+
+def _ratio(value: object) -> float:
+    if isinstance(value, tuple) and len(value) == 2:
+        return float(value[0]) / float(value[1]) if value[1] else 0.0
+    return float(value)  # type: ignore[arg-type]
+
+
+def _gps(exif: Image.Exif) -> tuple[float | None, float | None]:
+    try:
+        gps = exif.get_ifd(_GPS_IFD)
+        lat_ref, lat, lon_ref, lon = gps.get(1), gps.get(2), gps.get(3), gps.get(4)
+        if not (lat and lon):
+            return None, None
+        to_deg = lambda d: _ratio(d[0]) + _ratio(d[1]) / 60 + _ratio(d[2]) / 3600  # noqa: E731
+        y, x = to_deg(lat), to_deg(lon)
+        y = -y if str(lat_ref).upper().startswith("S") else y
+        x = -x if str(lon_ref).upper().startswith("W") else x
+        if -90 <= y <= 90 and -180 <= x <= 180:
+            return round(x, 7), round(y, 7)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+        pass
+    return None, None
+
+
+def _taken_at(exif: Image.Exif) -> datetime | None:
+    try:
+        raw = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL) or exif.get(306)
+        if not raw:
+            return None
+        # EXIF times carry no zone; phones in China record China time
+        local = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        return local.replace(tzinfo=CHINA_TZ)
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def attach(
+    *,
+    session: Session,
+    incident: Incident,
+    data: bytes,
+    photo_dir: Path,
+    created_by_id: int | None = None,
+) -> IncidentPhoto:
+    """Store a photo (content-addressed, outside any web root) and record it."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(IncidentPhoto)
+        .where(IncidentPhoto.incident_id == incident.id)
+    )
+    if (count or 0) >= MAX_PER_INCIDENT:
         raise InvalidInput(f"an incident has at most {MAX_PER_INCIDENT} photos")
-    content_type, suffix = sniff(data)
-    digest = hashlib.sha256(data).hexdigest()
-    relative = Path(incident.code) / f"{digest}{suffix}"
+    photo = normalise(data)
+    digest = hashlib.sha256(photo.data).hexdigest()
+    relative = Path(incident.code) / f"{digest}{photo.suffix}"
     target = photo_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
         tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
+        tmp.write_bytes(photo.data)
         tmp.replace(target)
-    photo = IncidentPhoto(
-        incident_id=incident.id, path=str(relative), content_type=content_type,
-        size_bytes=len(data), sha256=digest,
+    row = IncidentPhoto(
+        incident_id=incident.id, path=str(relative), content_type=photo.content_type,
+        size_bytes=len(photo.data), sha256=digest, width=photo.width, height=photo.height,
+        gps_lon=photo.gps_lon, gps_lat=photo.gps_lat, taken_at=photo.taken_at,
+        created_by_id=created_by_id,
     )  # fmt: skip
-    session.add(photo)
+    session.add(row)
     session.flush()
-    return photo
+    return row

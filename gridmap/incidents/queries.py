@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.models import Role
+from gridmap.areas.codes import CODE_LENGTH
+from gridmap.areas.levels import AreaLevel
+from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
 from gridmap.incidents.kpi import APPEAL_CHANNELS
-from gridmap.incidents.models import Incident, IncidentStatus, IncidentUnit
-from gridmap.incidents.service import Actor
+from gridmap.incidents.models import Incident, IncidentStatus
+from gridmap.scope import Actor, incident_filter, within
 from gridmap.units.models import Department, RoutingRule
 
 S = IncidentStatus
@@ -21,37 +23,10 @@ SORTS = {
     "code": Incident.code,
 }
 GroupBy = Literal["county", "township", "village", "grid", "category", "unit", "channel", "month"]
-PREFIX = {"county": 6, "township": 9, "village": 12, "grid": 15}
-
-
-def scope(actor: Actor) -> ColumnElement[bool]:
-    """The incidents an actor may see."""
-    if actor.role in (Role.city_admin, Role.analyst):
-        return literal(True)
-    if actor.role == Role.department_handler:
-        joined = select(IncidentUnit.incident_id).where(IncidentUnit.unit_id == actor.department_id)
-        return or_(Incident.unit_id == actor.department_id, Incident.id.in_(joined))
-    return Incident.grid_code.startswith(actor.area_code)
-
-
-def overdue(now: datetime) -> ColumnElement[bool]:
-    """Overdue now: not signed for in time, or not resolved in time (computed, never typed)."""
-    return or_(
-        and_(Incident.status.in_([S.reported, S.dispatched]), Incident.sign_due_at < now),
-        and_(
-            Incident.status.in_([S.reported, S.dispatched, S.in_progress]),
-            Incident.resolve_due_at < now,
-        ),
-    )
-
-
-def due_soon(now: datetime, within: Any) -> ColumnElement[bool]:
-    """Open and due within ``within`` (a timedelta), not yet overdue."""
-    return and_(
-        Incident.status.in_([S.reported, S.dispatched, S.in_progress]),
-        Incident.resolve_due_at >= now,
-        Incident.resolve_due_at < now + within,
-    )
+GROUP_LEVELS = {
+    lvl.value: CODE_LENGTH[lvl]
+    for lvl in (AreaLevel.county, AreaLevel.township, AreaLevel.village, AreaLevel.grid)
+}
 
 
 def list_incidents(
@@ -74,7 +49,7 @@ def list_incidents(
     page_size: int = 50,
 ) -> tuple[int, list[Incident]]:
     """Filtered, sorted, paginated incidents within the actor's scope."""
-    where = [scope(actor)]
+    where = [incident_filter(actor)]
     if status:
         where.append(Incident.status.in_(status))
     if category:
@@ -82,16 +57,16 @@ def list_incidents(
     if channel:
         where.append(Incident.channel == channel)
     if area:
-        where.append(Incident.grid_code.startswith(area))
+        where.append(within(Incident.grid_code, area))
     if unit:
         where.append(
             Incident.unit_id
             == select(Department.id).where(Department.code == unit).scalar_subquery()
         )
     if overdue_only:
-        where.append(overdue(now))
+        where.append(overdue_clause(now))
     if due_within is not None:
-        where.append(due_soon(now, due_within))
+        where.append(due_soon_clause(now, due_within))
     if since:
         where.append(Incident.reported_at >= since)
     if until:
@@ -135,8 +110,8 @@ def stats(
     hours = func.extract("epoch", Incident.signed_at - Incident.reported_at) / 3600
     close_hours = func.extract("epoch", Incident.closed_at - Incident.reported_at) / 3600
     key: Any
-    if group_by in PREFIX:
-        key = func.substr(Incident.grid_code, 1, PREFIX[group_by])
+    if group_by in GROUP_LEVELS:
+        key = func.substr(Incident.grid_code, 1, GROUP_LEVELS[group_by])
     elif group_by == "category":
         key = Incident.category
     elif group_by == "channel":
@@ -155,7 +130,7 @@ def stats(
             count(dispute).label("disputes_screened"),
             count(and_(dispute, Incident.outcome == "mediated")).label("disputes_resolved"),
             count(on_time).label("closed_on_time"),
-            count(and_(live, overdue(now))).label("overdue"),
+            count(and_(live, overdue_clause(now))).label("overdue"),
             func.avg(hours).filter(live).label("mean_hours_to_sign"),
             func.avg(close_hours).filter(closed).label("mean_hours_to_close"),
             func.avg(case((Incident.satisfaction >= 4, 1.0), else_=0.0))
@@ -167,12 +142,12 @@ def stats(
         )
         .join(RoutingRule, RoutingRule.category == Incident.category)
         .outerjoin(Department, Department.id == Incident.unit_id)
-        .where(scope(actor))
+        .where(incident_filter(actor, aggregate=True))
         .group_by(key)
         .order_by(key)
     )
     if area:
-        query = query.where(Incident.grid_code.startswith(area))
+        query = query.where(within(Incident.grid_code, area))
     if category:
         query = query.where(Incident.category == category)
     if since:

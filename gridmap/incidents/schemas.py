@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -12,13 +12,15 @@ from gridmap.incidents.models import Channel, IncidentStatus
 from gridmap.incidents.workflow import Action
 
 PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+EARLIEST_REPORT = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=10)  # a phone's clock may run a little fast
 Outcome = Literal["mediated", "referred_arbitration", "referred_court", "handled", "other"]
 
 
 class IncidentCreate(BaseModel):
     """An incident as reported (报单) through any channel."""
 
-    category: str = Field(description="A routing-rule category, e.g. labour, neighbour")
+    category: str = Field(max_length=40, description="A routing-rule category, e.g. labour")
     channel: Channel
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
@@ -34,21 +36,42 @@ class IncidentCreate(BaseModel):
     @field_validator("reported_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return value
+        if value.tzinfo is None:
             raise ValueError("reported_at needs a time zone, e.g. 2025-03-01T09:30:00+08:00")
+        if not (EARLIEST_REPORT.year <= value.year <= 2100) or value < EARLIEST_REPORT:
+            raise ValueError(
+                f"reported_at must be after {EARLIEST_REPORT.date()} and not in the future"
+            )
+        if value > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValueError("reported_at is in the future: check the device's clock and time zone")
+        return value
+
+    @field_validator("title", "description", "address", "reporter_name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+            raise ValueError("contains control characters: remove them")
         return value
 
 
 class ActionIn(BaseModel):
     """An action on an incident; ``version`` is the version the user saw (optimistic lock)."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**31 - 1)
     note: str | None = Field(default=None, max_length=2000)
-    unit_code: str | None = Field(default=None, description="dispatch / transfer: the unit")
-    co_unit_codes: list[str] = Field(default_factory=list, description="joint: co-units")
+    unit_code: str | None = Field(
+        default=None, max_length=40, description="dispatch / transfer: the unit"
+    )
+    co_unit_codes: list[str] = Field(
+        default_factory=list, max_length=20, description="joint: co-units"
+    )
     outcome: Outcome | None = Field(default=None, description="resolve: the outcome")
     satisfaction: int | None = Field(default=None, ge=1, le=5, description="follow_up: 1–5")
-    merged_into: str | None = Field(default=None, description="merge: the incident code kept")
+    merged_into: str | None = Field(
+        default=None, max_length=30, description="merge: the incident code kept"
+    )
 
 
 class EventRead(BaseModel):
@@ -109,6 +132,43 @@ class IncidentRead(BaseModel):
     allowed_actions: list[Action] = Field(default_factory=list)
     history: list[EventRead] | None = None
     possible_duplicates: list[str] | None = None
+    citizen_token: str | None = Field(
+        default=None,
+        description="Anonymous reports only: send as X-Citizen-Token to add photos within an hour",
+    )
+
+
+class PhotoRead(BaseModel):
+    """A stored photo."""
+
+    id: int
+    content_type: str
+    size_bytes: int
+    sha256: str
+    width: int | None
+    height: int | None
+    gps_lon: float | None
+    gps_lat: float | None
+    taken_at: datetime | None
+
+
+class StatsRow(BaseModel):
+    """KPIs for one group (or ``all``); rates are null where the denominator is 0."""
+
+    key: str | None
+    accepted: int
+    closed: int
+    completion_rate: float | None
+    disputes_screened: int
+    disputes_resolved: int
+    dispute_resolution_rate: float | None
+    closed_on_time: int
+    on_time_rate: float | None
+    overdue: int
+    mean_hours_to_sign: float | None
+    mean_hours_to_close: float | None
+    satisfaction_rate: float | None
+    people_served: int
 
 
 class IncidentPage(BaseModel):

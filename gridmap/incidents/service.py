@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -13,40 +16,29 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gridmap.areas.models import AreaLevel
+from gridmap.areas import codes as area_codes
+from gridmap.areas.levels import AreaLevel
 from gridmap.auth.models import Role
 from gridmap.calendar import WorkingCalendar
-from gridmap.crs import to_wgs84
+from gridmap.crs import to_wgs84_checked
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gridmap.incidents.models import Incident, IncidentEvent, IncidentStatus, IncidentUnit
+from gridmap.incidents.deadlines import is_overdue
+from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentStatus, IncidentUnit
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
-from gridmap.incidents.workflow import OPEN, Action, next_status
+from gridmap.incidents.workflow import TRANSITIONS, Action, By, next_status
 from gridmap.locate import Locator
+from gridmap.scope import REPORTERS, Actor, incident_filter
+from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department
 
-DISPATCHERS = frozenset(
-    {Role.city_admin, Role.county_dispatcher, Role.township_dispatcher, Role.village_worker}
-)
-REPORTERS = DISPATCHERS | {Role.grid_worker, Role.department_handler}
-READERS = REPORTERS | {Role.analyst, Role.planner}
-# Who may take each action: dispatchers (in their area) or the handling unit.
-BY_DISPATCHER = frozenset(
-    {
-        Action.dispatch,
-        Action.self_handle,
-        Action.joint,
-        Action.reject,
-        Action.merge,
-        Action.supervise,
-        Action.escalate,
-        Action.follow_up,
-        Action.close,
-        Action.reopen,
-        Action.transfer,
-    }
-)
-BY_HANDLER = frozenset({Action.sign, Action.return_, Action.resolve, Action.transfer})
-NEXT_LEVEL = {AreaLevel.village: 9, AreaLevel.township: 6, AreaLevel.county: 0}
+__all__ = ["Actor", "StaleVersion", "act", "create", "get"]
+
+# Escalation (上报) goes one level up at a time: 矛盾不上交, resolve as low as possible.
+NEXT_LEVEL = {
+    AreaLevel.village: AreaLevel.township,
+    AreaLevel.township: AreaLevel.county,
+    AreaLevel.county: AreaLevel.city,
+}
 
 
 class StaleVersion(Conflict):
@@ -56,32 +48,16 @@ class StaleVersion(Conflict):
     title = "Stale version"
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: the signed-in user, or None for the anonymous citizen port."""
-
-    user_id: int
-    role: Role
-    area_code: str
-    department_id: int | None
-
-    def covers(self, code: str | None) -> bool:
-        """True if an area code lies within the actor's area."""
-        if self.role in (Role.city_admin, Role.analyst):
-            return True
-        return code is not None and code.startswith(self.area_code)
+def idempotency_scope(actor: Actor | None, key: str) -> str:
+    """The stored key: one namespace per user (and one for the anonymous citizen port)."""
+    owner = f"u{actor.user_id}" if actor is not None else "anon"
+    return f"{owner}:{key}"
 
 
-def is_overdue(incident: Incident, now: datetime) -> bool:
-    """Not signed for in time, or not resolved in time (the same rule as the SQL lists)."""
-    unsigned = incident.status in (IncidentStatus.reported, IncidentStatus.dispatched)
-    late_sign = unsigned and incident.sign_due_at is not None and incident.sign_due_at < now
-    late_resolve = (
-        incident.status in OPEN
-        and incident.resolve_due_at is not None
-        and incident.resolve_due_at < now
-    )
-    return bool(late_sign or late_resolve)
+def fingerprint(data: IncidentCreate) -> str:
+    """A digest of everything a report says, to tell a retry from a different report."""
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def create(
@@ -96,16 +72,17 @@ def create(
 ) -> tuple[Incident, bool]:
     """Report an incident: locate, assign, route, set due dates, first event — one transaction.
 
-    ``actor`` None is the system: the citizen port or an import.
+    ``actor`` None is the system: the citizen port or an import. A signed-in reporter may
+    report only within their own area, so they can always read what they reported.
 
     Returns the incident and whether it was created (False: a retry with the same
-    Idempotency-Key returned the incident the first request created).
+    Idempotency-Key, by the same user and with the same report, returned the first one).
     """
     now = now or datetime.now(UTC)
     if actor is not None and actor.role not in REPORTERS:
         raise Forbidden(f"a {actor.role.value} cannot report incidents")
     rule = locator.rule(data.category)
-    lon, lat = to_wgs84(data.lon, data.lat, data.crs)
+    lon, lat = to_wgs84_checked(data.lon, data.lat, data.crs)
     cell = locator.index.locate(lon, lat)
     if cell < 0:
         near, dist = locator.index.nearest(lon, lat)
@@ -117,18 +94,35 @@ def create(
             distance_m=round(dist, 1),
         )
     grid_code = str(locator.index.codes[cell])
-    unit_codes, reasons = locator.router.route(
+    if actor is not None and not actor.covers(grid_code):
+        raise Forbidden(
+            f"the location is in grid cell {grid_code}, outside your area {actor.area_code}: "
+            "report it to the centre responsible for that place"
+        )
+    unit_code, reasons = locator.router.route(
         np.array([data.category]), np.array([grid_code]), np.array([lon]), np.array([lat])
     )
-    unit = locator.units.get(str(unit_codes[0]))
+    unit = locator.units.get(str(unit_code[0]))
     reported_at = data.reported_at or now
     when = np.array([np.datetime64(reported_at.astimezone(UTC).replace(tzinfo=None), "s")])
-    sign_due = calendar.due(when, np.array([rule.sign_days]))[0]
-    resolve_due = calendar.due(when, np.array([rule.resolve_days]))[0]
+    try:
+        sign_due = calendar.due(when, np.array([rule.sign_days]))[0]
+        resolve_due = calendar.due(when, np.array([rule.resolve_days]))[0]
+    except ValueError:
+        raise InvalidInput(
+            f"reported_at {reported_at.isoformat()} is outside the working-day calendar "
+            f"({calendar.first_day} to {calendar.last_day}): check the date"
+        ) from None
+    key = idempotency_scope(actor, idempotency_key) if idempotency_key is not None else None
+    digest = fingerprint(data) if key is not None else None
+    if key is not None:
+        existing = _by_idempotency_key(session, key, digest)
+        if existing is not None:
+            return existing, False
     new_id = _ids.next(session)
     incident = Incident(
         id=new_id,
-        code=f"QZ{reported_at.year}{new_id:08d}",
+        code=incident_code(reported_at, new_id),
         category=data.category,
         channel=data.channel,
         status=IncidentStatus.reported,
@@ -145,7 +139,8 @@ def create(
         unit_id=unit.id if unit else None,
         routing_reason=str(reasons[0]),
         handling_level=AreaLevel.village,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
+        idempotency_hash=digest,
         created_by_id=actor.user_id if actor else None,
         reported_at=reported_at,
         sign_due_at=_aware(sign_due),
@@ -154,22 +149,28 @@ def create(
         grid_code=grid_code,
         assigned_at=now,
     )
-    if idempotency_key is None:
+    if key is None:
         session.add(incident)
         session.flush()
     else:
-        # no lookup first: retries are rare, so insert and let the unique key catch them
+        # a concurrent retry may insert the same key between our lookup and this insert:
+        # the unique index catches it and the loser returns the winner's incident
         try:
             with session.begin_nested():
                 session.add(incident)
                 session.flush()
         except IntegrityError:
-            existing = _by_idempotency_key(session, idempotency_key, data)
+            existing = _by_idempotency_key(session, key, digest)
             if existing is not None:
                 return existing, False
             raise
     _event(session, incident, Action.report, None, IncidentStatus.reported, actor, None, now)
     return incident, True
+
+
+def incident_code(reported_at: datetime, incident_id: int) -> str:
+    """The public code of an incident: ``QZ<year><id, 8 digits>``."""
+    return f"QZ{reported_at.year}{incident_id:08d}"
 
 
 class _IdBlocks:
@@ -209,25 +210,14 @@ def _aware(value: np.datetime64) -> datetime:
     return datetime.fromisoformat(str(value.astype("datetime64[s]"))).replace(tzinfo=UTC)
 
 
-def _by_idempotency_key(session: Session, key: str, data: IncidentCreate) -> Incident | None:
+def _by_idempotency_key(session: Session, key: str, digest: str | None) -> Incident | None:
     existing = session.scalar(select(Incident).where(Incident.idempotency_key == key))
     if existing is None:
         return None
-    same = (
-        existing.category,
-        existing.reported_lon,
-        existing.reported_lat,
-        existing.description,
-    ) == (
-        data.category,
-        data.lon,
-        data.lat,
-        data.description,
-    )
-    if not same:
+    if existing.idempotency_hash != digest:
         raise Conflict(
-            "this Idempotency-Key was already used for a different incident: use a new key "
-            "for a new report"
+            "this Idempotency-Key was already used for a different report: use a new key "
+            "for a new report (a retry must repeat the request exactly)"
         )
     return existing
 
@@ -258,26 +248,28 @@ def _event(
     )
 
 
-def get(*, session: Session, code: str, actor: Actor) -> Incident:
+def get(*, session: Session, code: str, actor: Actor, for_update: bool = False) -> Incident:
     """The incident with ``code`` if the actor may see it (404 otherwise: no existence leak)."""
-    incident = session.scalar(select(Incident).where(Incident.code == code))
-    if incident is None or not can_see(session, incident, actor):
+    query = select(Incident).where(Incident.code == code, incident_filter(actor))
+    incident = session.scalar(query.with_for_update() if for_update else query)
+    if incident is None:
         raise NotFound(f"there is no incident {code} in your area")
     return incident
 
 
-def can_see(session: Session, incident: Incident, actor: Actor) -> bool:
-    """Area roles see their area; a department sees what it was assigned (or joins)."""
-    if actor.role == Role.department_handler:
-        if incident.unit_id == actor.department_id:
-            return True
-        joined = session.scalar(
-            select(IncidentUnit.id).where(
-                IncidentUnit.incident_id == incident.id, IncidentUnit.unit_id == actor.department_id
-            )
-        )
-        return joined is not None
-    return actor.role in READERS and actor.covers(incident.grid_code)
+# -- workflow actions ------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """What an action's effect works on."""
+
+    session: Session
+    incident: Incident
+    data: ActionIn
+    actor: Actor
+    now: datetime
+    payload: dict[str, object] = field(default_factory=dict)
 
 
 def act(
@@ -289,7 +281,14 @@ def act(
     actor: Actor,
     now: datetime | None = None,
 ) -> Incident:
-    """Take ``action`` on an incident, checking role, unit, state and version."""
+    """Take ``action`` on an incident: scope, version, state, who may, then its effect.
+
+    The order of the checks is fixed (docs/decisions.md): outside the actor's scope 404
+    (existence does not leak), a stale version 409, an illegal transition 409, a role or
+    unit that may not take it 403.
+    """
+    if action not in TRANSITIONS:
+        raise InvalidInput(f"{action.value} is not an action on an existing incident")
     now = now or datetime.now(UTC)
     incident = get(session=session, code=code, actor=actor)
     if incident.version != data.version:
@@ -297,110 +296,88 @@ def act(
             f"incident {code} changed since you loaded it (you have version {data.version}, it "
             f"is at {incident.version}): reload it and try again",
         )
-    next_status(incident.status, action)  # then an illegal transition, by state
-    _check_allowed(session, incident, action, actor)
     before = incident.status
     after = next_status(before, action)
-    payload: dict[str, object] = {}
-    if action in (Action.dispatch, Action.transfer, Action.joint):
-        target = _unit(session, data.unit_code or _current_unit_code(session, incident), action)
-        incident.unit_id = target.id
-        payload["unit"] = target.code
-        if action == Action.joint:
-            co = [_unit(session, c, action) for c in data.co_unit_codes]
-            if not co:
-                raise InvalidInput("joint handling needs co_unit_codes besides the lead unit")
-            if session.scalar(
-                select(IncidentUnit.id).where(IncidentUnit.incident_id == incident.id)
-            ):
-                raise Conflict(f"incident {code} is already handled jointly")
-            session.add(IncidentUnit(incident_id=incident.id, unit_id=target.id, role="lead"))
-            session.add_all(
-                IncidentUnit(incident_id=incident.id, unit_id=c.id, role="co") for c in co
-            )
-            payload["co_units"] = [c.code for c in co]
-    elif action == Action.self_handle:
-        centre = session.scalar(
-            select(Department).where(Department.code == f"centre-{(incident.grid_code or '')[:12]}")
-        )
-        if centre is not None:
-            incident.unit_id = centre.id
-        incident.signed_at = now
-    elif action == Action.sign:
-        incident.signed_at = incident.signed_at or now
-    elif action == Action.return_:
-        payload["returned_by"] = _current_unit_code(session, incident)
-    elif action == Action.resolve:
-        if data.outcome is None:
-            raise InvalidInput(
-                "resolving needs an outcome: mediated, referred_arbitration, referred_court, "
-                "handled or other"
-            )
-        incident.outcome = data.outcome
-        incident.resolved_at = now
-    elif action == Action.follow_up:
-        if data.satisfaction is None:
-            raise InvalidInput("a follow-up records the citizen's satisfaction (1–5)")
-        incident.satisfaction = data.satisfaction
-    elif action == Action.close:
-        incident.closed_at = now
-    elif action == Action.reopen:
-        incident.resolved_at = None
-        incident.outcome = None
-    elif action == Action.supervise:
-        if not is_overdue(incident, now):
-            raise Conflict(
-                f"incident {code} is not overdue: supervision (督办) is for overdue incidents"
-            )
-        incident.supervised = True
-    elif action == Action.escalate:
-        level = incident.handling_level or AreaLevel.village
-        if level not in NEXT_LEVEL:
-            raise Conflict(f"incident {code} is already handled at city level: it cannot go higher")
-        width = NEXT_LEVEL[level]
-        centre_code = f"centre-{(incident.grid_code or '')[:width]}" if width else "centre-350500"
-        centre = _unit(session, centre_code, action)
-        incident.unit_id = centre.id
-        incident.handling_level = AreaLevel(centre.level)
-        payload["to"] = centre.code
-    elif action == Action.merge:
-        if not data.merged_into:
-            raise InvalidInput("merging needs merged_into: the code of the incident kept")
-        kept = get(session=session, code=data.merged_into, actor=actor)
-        if kept.id == incident.id:
-            raise InvalidInput("an incident cannot be merged into itself")
-        incident.merged_into_id = kept.id
-        payload["merged_into"] = kept.code
+    check_allowed(session, incident, action, actor)
+    step = Step(session, incident, data, actor, now)
+    EFFECTS[action](step)
     incident.status = after
-    _event(session, incident, action, before, after, actor, data.note, now, payload or None)
+    _event(session, incident, action, before, after, actor, data.note, now, step.payload or None)
     session.flush()  # bumps version; a concurrent change makes this raise StaleDataError
     return incident
 
 
-def _check_allowed(session: Session, incident: Incident, action: Action, actor: Actor) -> None:
-    if actor.role in (Role.analyst, Role.planner, Role.grid_worker):
+def may(session: Session, incident: Incident, action: Action, actor: Actor) -> bool:
+    """True if ``actor`` may take ``action`` on ``incident`` now (state and role)."""
+    row = TRANSITIONS.get(action)
+    if row is None or incident.status not in row.sources:
+        return False
+    try:
+        check_allowed(session, incident, action, actor)
+    except Forbidden:
+        return False
+    return True
+
+
+def check_allowed(session: Session, incident: Incident, action: Action, actor: Actor) -> None:
+    """Refuse (403) an action the actor's role, level or unit does not allow.
+
+    A dispatcher acts on incidents in their area that are handled at their level or below
+    (an incident escalated higher has left their hands); the handling unit acts on what it
+    holds, and a dispatcher acts as the handler when a centre in their area holds it.
+    """
+    policy = actor.policy
+    if not policy.dispatches and actor.role != Role.department_handler:
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
-    handler = actor.role == Role.department_handler and incident.unit_id == actor.department_id
-    dispatcher = actor.role in DISPATCHERS
-    if action in BY_HANDLER and handler:
+    by = TRANSITIONS[action].by
+    as_dispatcher = (
+        policy.dispatches
+        and actor.covers(incident.grid_code)
+        and actor.dispatches_at(incident.handling_level)
+    )
+    if by in (By.dispatcher, By.either) and as_dispatcher:
         return
-    if action in BY_DISPATCHER and dispatcher:
+    if by in (By.handler, By.either) and _is_handler(session, incident, actor):
         return
-    # a dispatcher acts for a centre holding the incident in their area (self-handling)
-    if action in BY_HANDLER and dispatcher:
-        unit = session.get(Department, incident.unit_id) if incident.unit_id else None
-        if unit is not None and unit.type == "centre" and actor.covers(unit.area_code):
-            return
-    who = "the handling unit" if action in BY_HANDLER else "a dispatcher of this area"
+    if by == By.dispatcher:
+        if policy.dispatches and not actor.dispatches_at(incident.handling_level):
+            raise Forbidden(
+                f"incident {incident.code} is handled at {incident.handling_level} level, above "
+                f"yours: only a dispatcher at that level can {action.value} it"
+            )
+        who = "a dispatcher of this area"
+    else:
+        who = "the handling unit"
     raise Forbidden(f"only {who} can {action.value} incident {incident.code}")
 
 
-def _unit(session: Session, code: str | None, action: Action) -> Department:
+def _is_handler(session: Session, incident: Incident, actor: Actor) -> bool:
+    if incident.unit_id is None:
+        return False
+    if actor.role == Role.department_handler:
+        return incident.unit_id == actor.department_id
+    unit = session.get(Department, incident.unit_id)
+    return (
+        actor.policy.dispatches
+        and unit is not None
+        and unit.type == unit_codes.CENTRE
+        and actor.covers(unit.area_code)
+    )
+
+
+def _target_unit(step: Step, code: str | None) -> Department:
+    """A unit that may take the incident: one whose area contains the incident's place."""
+    action = "this action"
     if not code:
-        raise InvalidInput(f"{action.value} needs unit_code: the unit that takes the incident")
-    unit = session.scalar(select(Department).where(Department.code == code))
+        raise InvalidInput(f"{action} needs unit_code: the unit that takes the incident")
+    unit = step.session.scalar(select(Department).where(Department.code == code))
     if unit is None:
         raise InvalidInput(f"there is no unit {code!r}")
+    if not area_codes.contains(unit.area_code, step.incident.grid_code):
+        raise Forbidden(
+            f"unit {code} works in area {unit.area_code}; incident {step.incident.code} is in "
+            f"{step.incident.grid_code}: choose a unit responsible for that place"
+        )
     return unit
 
 
@@ -408,3 +385,145 @@ def _current_unit_code(session: Session, incident: Incident) -> str | None:
     if incident.unit_id is None:
         return None
     return session.scalar(select(Department.code).where(Department.id == incident.unit_id))
+
+
+def _dispatch(step: Step) -> None:
+    code = step.data.unit_code or _current_unit_code(step.session, step.incident)
+    target = _target_unit(step, code)
+    step.incident.unit_id = target.id
+    step.payload["unit"] = target.code
+
+
+def _transfer(step: Step) -> None:
+    if not step.data.unit_code:
+        raise InvalidInput("transfer needs unit_code: the unit that takes the incident over")
+    if step.data.unit_code == _current_unit_code(step.session, step.incident):
+        raise InvalidInput(f"the incident is already with {step.data.unit_code}")
+    _dispatch(step)
+
+
+def _joint(step: Step) -> None:
+    _dispatch(step)
+    session, incident = step.session, step.incident
+    co = [_target_unit(step, c) for c in step.data.co_unit_codes]
+    if not co:
+        raise InvalidInput("joint handling needs co_unit_codes besides the lead unit")
+    if session.scalar(select(IncidentUnit.id).where(IncidentUnit.incident_id == incident.id)):
+        raise Conflict(f"incident {incident.code} is already handled jointly")
+    session.add(IncidentUnit(incident_id=incident.id, unit_id=incident.unit_id, role="lead"))
+    session.add_all(IncidentUnit(incident_id=incident.id, unit_id=c.id, role="co") for c in co)
+    step.payload["co_units"] = [c.code for c in co]
+
+
+def _self_handle(step: Step) -> None:
+    """自办: the acting centre keeps it (a county centre that steps in holds it itself)."""
+    incident = step.incident
+    own = unit_codes.centre_code(step.actor.area_code)
+    centre = step.session.scalar(select(Department).where(Department.code == own))
+    if centre is None or not area_codes.contains(centre.area_code, incident.grid_code):
+        centre = step.session.scalar(
+            select(Department).where(
+                Department.code == unit_codes.centre_of(incident.grid_code or "", AreaLevel.village)
+            )
+        )
+    if centre is not None:
+        incident.unit_id = centre.id
+        incident.handling_level = centre.level
+        step.payload["unit"] = centre.code
+    incident.signed_at = step.now
+
+
+def _sign(step: Step) -> None:
+    step.incident.signed_at = step.incident.signed_at or step.now
+
+
+def _return(step: Step) -> None:
+    step.payload["returned_by"] = _current_unit_code(step.session, step.incident)
+
+
+def _resolve(step: Step) -> None:
+    if step.data.outcome is None:
+        raise InvalidInput(
+            "resolving needs an outcome: mediated, referred_arbitration, referred_court, "
+            "handled or other"
+        )
+    step.incident.outcome = step.data.outcome
+    step.incident.resolved_at = step.now
+
+
+def _follow_up(step: Step) -> None:
+    if step.data.satisfaction is None:
+        raise InvalidInput("a follow-up records the citizen's satisfaction (1–5)")
+    step.incident.satisfaction = step.data.satisfaction
+
+
+def _close(step: Step) -> None:
+    step.incident.closed_at = step.now
+
+
+def _reopen(step: Step) -> None:
+    step.incident.resolved_at = None
+    step.incident.outcome = None
+
+
+def _reject(step: Step) -> None:
+    if not step.data.note:
+        raise InvalidInput("rejecting needs a note saying why, for the reporter")
+
+
+def _supervise(step: Step) -> None:
+    if not is_overdue(step.incident, step.now):
+        raise Conflict(
+            f"incident {step.incident.code} is not overdue: supervision (督办) is for overdue "
+            "incidents"
+        )
+    step.incident.supervised = True
+
+
+def _escalate(step: Step) -> None:
+    incident = step.incident
+    level = incident.handling_level or AreaLevel.village
+    if level not in NEXT_LEVEL:
+        raise Conflict(
+            f"incident {incident.code} is already handled at city level: it cannot go higher"
+        )
+    centre_code = unit_codes.centre_of(incident.grid_code or "", NEXT_LEVEL[level])
+    centre = step.session.scalar(select(Department).where(Department.code == centre_code))
+    if centre is None:
+        raise Conflict(f"there is no centre {centre_code} to escalate to")
+    incident.unit_id = centre.id
+    incident.handling_level = centre.level
+    step.payload["to"] = centre.code
+
+
+def _merge(step: Step) -> None:
+    if not step.data.merged_into:
+        raise InvalidInput("merging needs merged_into: the code of the incident kept")
+    kept = get(session=step.session, code=step.data.merged_into, actor=step.actor)
+    if kept.id == step.incident.id:
+        raise InvalidInput("an incident cannot be merged into itself")
+    if kept.status in FINAL:
+        raise Conflict(
+            f"incident {kept.code} is {kept.status.value}: merge into an incident that is "
+            "still being handled"
+        )
+    step.incident.merged_into_id = kept.id
+    step.payload["merged_into"] = kept.code
+
+
+EFFECTS: dict[Action, Callable[[Step], None]] = {
+    Action.dispatch: _dispatch,
+    Action.self_handle: _self_handle,
+    Action.sign: _sign,
+    Action.return_: _return,
+    Action.transfer: _transfer,
+    Action.joint: _joint,
+    Action.resolve: _resolve,
+    Action.follow_up: _follow_up,
+    Action.close: _close,
+    Action.reopen: _reopen,
+    Action.reject: _reject,
+    Action.merge: _merge,
+    Action.supervise: _supervise,
+    Action.escalate: _escalate,
+}

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gridmap.auth.models import AuditLog, User
-from gridmap.errors import Forbidden
-from gridmap.incidents.models import Incident, IncidentEvent
-from gridmap.incidents.service import DISPATCHERS, Actor, is_overdue
+from gridmap.auth.models import User
+from gridmap.incidents.deadlines import is_overdue
+from gridmap.incidents.models import FINAL, Incident, IncidentEvent
+from gridmap.incidents.service import may
 from gridmap.incidents.workflow import allowed_actions
 from gridmap.locate import UnitRef
-from gridmap.privacy import mask
+from gridmap.privacy import mask, mask_text
+from gridmap.scope import Actor, incident_filter
 from gridmap.units.models import Department
 
 DUPLICATE_RADIUS_M = 200
@@ -32,9 +33,12 @@ def read_model(
     duplicates: list[str] | None = None,
     units: dict[int, UnitRef] | None = None,
 ) -> dict[str, object]:
-    """The API view of an incident. Unmasked reporter data only for dispatchers, audited.
+    """The API view of an incident, personal data masked unless ``unmasked``.
 
-    ``units`` (the locator's, by id) saves a query for the unit's code and name.
+    The caller has checked and audited an unmasked read (``gridmap.audit``). ID numbers and
+    phone numbers typed into the free text are masked like the structured fields.
+    ``allowed_actions`` lists what this reader may do now (state and role). ``units`` (the
+    locator's, by id) saves a query for the unit's code and name.
     """
     now = now or datetime.now(UTC)
     point = to_shape(incident.location)
@@ -42,21 +46,12 @@ def read_model(
     if incident.unit_id is not None:
         unit = (units or {}).get(incident.unit_id) or session.get(Department, incident.unit_id)
     if unmasked:
-        if actor is None or actor.role not in DISPATCHERS:
-            raise Forbidden("only dispatchers may read reporters' contact details unmasked")
-        session.add(
-            AuditLog(
-                user_id=actor.user_id,
-                action="read_unmasked",
-                object_type="incident",
-                object_id=incident.code,
-                detail={"fields": ["reporter_name", "reporter_phone"]},
-            )
-        )
         name, phone = incident.reporter_name, incident.reporter_phone
+        text_of = _same
     else:
         name = mask(incident.reporter_name, "name")
         phone = mask(incident.reporter_phone, "phone")
+        text_of = mask_text
     view: dict[str, object] = {
         **{
             c: getattr(incident, c)
@@ -66,8 +61,6 @@ def read_model(
                 "category",
                 "channel",
                 "status",
-                "title",
-                "description",
                 "reported_crs",
                 "reported_lon",
                 "reported_lat",
@@ -87,6 +80,8 @@ def read_model(
                 "version",
             )
         },
+        "title": text_of(incident.title),
+        "description": text_of(incident.description),
         "lon": point.x,
         "lat": point.y,
         "unit_code": unit.code if unit else None,
@@ -94,7 +89,11 @@ def read_model(
         "reporter_name": name,
         "reporter_phone": phone,
         "overdue": is_overdue(incident, now),
-        "allowed_actions": allowed_actions(incident.status),
+        "allowed_actions": [
+            a
+            for a in allowed_actions(incident.status)
+            if actor is not None and may(session, incident, a, actor)
+        ],
         "possible_duplicates": duplicates,
     }
     if history:
@@ -112,7 +111,7 @@ def read_model(
                 "to_status": e.to_status,
                 "unit_code": unit_code,
                 "actor": username,
-                "note": e.note,
+                "note": text_of(e.note),
                 "at": e.at,
             }
             for e, unit_code, username in rows
@@ -120,25 +119,30 @@ def read_model(
     return view
 
 
-def nearby_duplicates(session: Session, incident: Incident) -> list[str]:
-    """Open incidents of the same category within 200 m and 7 days: maybe the same problem."""
+def _same(value: str | None) -> str | None:
+    return value
+
+
+def nearby_duplicates(session: Session, incident: Incident, actor: Actor) -> list[str]:
+    """Open incidents of the same category within 200 m and 7 days that ``actor`` may see."""
+    here = select(Incident.location).where(Incident.id == incident.id).scalar_subquery()
     rows = session.scalars(
-        text(
-            "SELECT code FROM incident WHERE id <> :id AND category = :cat "
-            "AND status NOT IN ('closed', 'rejected') "
-            "AND reported_at BETWEEN :t0 AND :t1 "
-            "AND location && ST_Expand((SELECT location FROM incident WHERE id = :id), :deg) "
-            "AND ST_DWithin(location::geography, "
-            "(SELECT location FROM incident WHERE id = :id)::geography, :r) "
-            "ORDER BY reported_at DESC LIMIT 10"
-        ),
-        {
-            "id": incident.id,
-            "cat": incident.category,
-            "r": DUPLICATE_RADIUS_M,
-            "deg": DUPLICATE_RADIUS_M / 100_000,  # a box the GiST index can use (≥ 200 m)
-            "t0": incident.reported_at - DUPLICATE_WINDOW,
-            "t1": incident.reported_at + DUPLICATE_WINDOW,
-        },
+        select(Incident.code)
+        .where(
+            Incident.id != incident.id,
+            Incident.category == incident.category,
+            Incident.status.not_in(sorted(FINAL)),
+            Incident.reported_at.between(
+                incident.reported_at - DUPLICATE_WINDOW, incident.reported_at + DUPLICATE_WINDOW
+            ),
+            # a box the GiST index can use (at least 200 m wide), then the exact distance
+            Incident.location.op("&&")(func.ST_Expand(here, DUPLICATE_RADIUS_M / 100_000)),
+            func.ST_DWithin(
+                func.geography(Incident.location), func.geography(here), DUPLICATE_RADIUS_M
+            ),
+            incident_filter(actor),
+        )
+        .order_by(Incident.reported_at.desc())
+        .limit(10)
     )
     return list(rows)

@@ -1,16 +1,19 @@
 """The incident workflow as data: 报单 → 派单 → 办单 → 办结 → 跟单 → 结单.
 
 States and actions are enums; ``TRANSITIONS`` says, for each action, from which states it
-may be taken and which state it leads to. Anything not in the table is illegal and is
-refused with an error naming the state and the action.
+may be taken, which state it leads to, and who takes it (a dispatcher of the area, the
+handling unit, or either). Anything not in the table is illegal and is refused with an
+error naming the state and the action.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from gridmap.errors import Conflict
+from gridmap.incidents.models import FINAL, OPEN
 from gridmap.incidents.models import IncidentStatus as S
 
 
@@ -34,27 +37,42 @@ class Action(enum.StrEnum):
     escalate = "escalate"  # 上报: to the next level's centre
 
 
-OPEN = frozenset({S.reported, S.dispatched, S.in_progress})
+class By(enum.StrEnum):
+    """Who takes an action."""
+
+    dispatcher = "dispatcher"  # a dispatcher of the incident's area, at its handling level
+    handler = "handler"  # the unit holding the incident (or a dispatcher for its centre)
+    either = "either"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of the table: from which states, to which state (None: unchanged), by whom."""
+
+    sources: frozenset[S]
+    target: S | None
+    by: By
+
+
 SAME = None  # marker: the action keeps the current state
+TERMINAL = FINAL  # no action leaves these states
 
-TRANSITIONS: Mapping[Action, tuple[frozenset[S], S | None]] = {
-    Action.dispatch: (frozenset({S.reported}), S.dispatched),
-    Action.self_handle: (frozenset({S.reported}), S.in_progress),
-    Action.sign: (frozenset({S.dispatched}), S.in_progress),
-    Action.return_: (frozenset({S.dispatched}), S.reported),
-    Action.transfer: (frozenset({S.dispatched, S.in_progress}), S.dispatched),
-    Action.joint: (frozenset({S.reported, S.dispatched}), S.dispatched),
-    Action.resolve: (frozenset({S.in_progress}), S.resolved),
-    Action.follow_up: (frozenset({S.resolved}), S.follow_up),
-    Action.close: (frozenset({S.follow_up}), S.closed),
-    Action.reopen: (frozenset({S.follow_up}), S.in_progress),
-    Action.reject: (frozenset({S.reported}), S.rejected),
-    Action.merge: (frozenset({S.reported, S.dispatched}), S.rejected),
-    Action.supervise: (OPEN, SAME),
-    Action.escalate: (OPEN, S.dispatched),
+TRANSITIONS: Mapping[Action, Transition] = {
+    Action.dispatch: Transition(frozenset({S.reported}), S.dispatched, By.dispatcher),
+    Action.self_handle: Transition(frozenset({S.reported}), S.in_progress, By.dispatcher),
+    Action.sign: Transition(frozenset({S.dispatched}), S.in_progress, By.handler),
+    Action.return_: Transition(frozenset({S.dispatched}), S.reported, By.handler),
+    Action.transfer: Transition(frozenset({S.dispatched, S.in_progress}), S.dispatched, By.either),
+    Action.joint: Transition(frozenset({S.reported, S.dispatched}), S.dispatched, By.dispatcher),
+    Action.resolve: Transition(frozenset({S.in_progress}), S.resolved, By.handler),
+    Action.follow_up: Transition(frozenset({S.resolved}), S.follow_up, By.dispatcher),
+    Action.close: Transition(frozenset({S.follow_up}), S.closed, By.dispatcher),
+    Action.reopen: Transition(frozenset({S.follow_up}), S.in_progress, By.dispatcher),
+    Action.reject: Transition(frozenset({S.reported}), S.rejected, By.dispatcher),
+    Action.merge: Transition(frozenset({S.reported, S.dispatched}), S.rejected, By.dispatcher),
+    Action.supervise: Transition(OPEN, SAME, By.dispatcher),
+    Action.escalate: Transition(OPEN, S.dispatched, By.dispatcher),
 }
-
-TERMINAL = frozenset({S.closed, S.rejected})
 
 
 class IllegalTransition(Conflict):
@@ -72,17 +90,23 @@ def next_status(state: S, action: Action) -> S:
     IllegalTransition
         Naming the state, the action, and the actions allowed from that state.
     """
-    allowed_from, to = TRANSITIONS.get(action, (frozenset(), None))
-    if state not in allowed_from:
+    row = TRANSITIONS.get(action)
+    if row is None or state not in row.sources:
         options = ", ".join(a.value for a in allowed_actions(state)) or "none (it is final)"
         raise IllegalTransition(
             f"cannot {action.value} an incident that is {state.value}; allowed now: {options}",
             state=state.value,
             action=action.value,
         )
-    return state if to is SAME else to
+    return state if row.target is SAME else row.target
+
+
+def is_legal(state: S, action: Action) -> bool:
+    """True if the table allows ``action`` from ``state``."""
+    row = TRANSITIONS.get(action)
+    return row is not None and state in row.sources
 
 
 def allowed_actions(state: S) -> list[Action]:
     """The actions allowed from ``state``, in table order."""
-    return [a for a, (sources, _) in TRANSITIONS.items() if state in sources]
+    return [a for a, row in TRANSITIONS.items() if state in row.sources]

@@ -3,17 +3,20 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from gridmap.areas.levels import AreaLevel
 from gridmap.auth.models import Role
 from gridmap.auth.security import create_token, decode_token
 from gridmap.auth.service import create_user
 from gridmap.errors import Conflict, InvalidInput, NotAuthenticated
 from tests.conftest import TEST_SECRET
+from tests.factories import make_area
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def user(session):
+    make_area(session, "350503001", AreaLevel.township)
     return create_user(
         session=session,
         username="lin",
@@ -144,6 +147,8 @@ def test_decode_round_trip():
 
 
 def test_duplicate_username_and_short_password_are_refused(session, user):
+    make_area(session, "350500", AreaLevel.city)
+    make_area(session, "350503", AreaLevel.county)
     with pytest.raises(Conflict):
         create_user(
             session=session,
@@ -152,14 +157,14 @@ def test_duplicate_username_and_short_password_are_refused(session, user):
             role=Role.analyst,
             area_code="350500",
         )
-    with pytest.raises(InvalidInput, match="8 characters"):
+    with pytest.raises(InvalidInput, match="10 characters"):
         create_user(
             session=session, username="new", password="short", role=Role.analyst, area_code="350500"
         )
     with pytest.raises(InvalidInput, match="department"):
         create_user(
             session=session,
-            username="h",
+            username="handler",
             password=PASSWORD,
             role=Role.department_handler,
             area_code="350503",

@@ -192,23 +192,35 @@ def test_department_sees_only_what_it_was_assigned(client, world):
     )
 
 
-def test_unmasked_read_is_for_dispatchers_and_audited(client, world, session):
+def test_unmasked_read_needs_a_reason_and_is_audited_with_refusals(client, world, session):
     inc = report(client, world).json()
-    r = client.get(
-        f"/api/v1/incidents/{inc['code']}", params={"unmasked": True}, headers=world.auth("t1")
-    )
+    url = f"/api/v1/incidents/{inc['code']}"
+    no_reason = client.get(url, params={"unmasked": True}, headers=world.auth("t1"))
+    assert_problem(no_reason, 422, "invalid_input")
+    r = client.get(url, params={"unmasked": True, "reason": "回访核实"}, headers=world.auth("t1"))
     assert r.json()["reporter_phone"] == "13805951234"
-    entry = session.scalar(select(AuditLog).where(AuditLog.object_id == inc["code"]))
-    assert entry.user_id == world.users["t1"] and entry.action == "read_unmasked"
+    allowed = session.scalars(
+        select(AuditLog).where(
+            AuditLog.object_id == inc["code"], AuditLog.action == "read_unmasked"
+        )
+    ).all()
+    assert [(e.user_id, e.reason) for e in allowed] == [(world.users["t1"], "回访核实")]
     assert_problem(
         client.get(
-            f"/api/v1/incidents/{inc['code']}",
-            params={"unmasked": True},
-            headers=world.auth("analyst"),
+            url, params={"unmasked": True, "reason": "统计分析"}, headers=world.auth("analyst")
         ),
         403,
         "forbidden",
     )
+    refused = session.scalars(
+        select(AuditLog)
+        .where(AuditLog.object_id == inc["code"], AuditLog.action == "read_unmasked_refused")
+        .order_by(AuditLog.id)
+    ).all()
+    assert [(e.user_id, e.detail["refused"]) for e in refused] == [
+        (world.users["t1"], "invalid_input"),
+        (world.users["analyst"], "forbidden"),
+    ]
 
 
 def test_list_filters_and_paging(client, world):

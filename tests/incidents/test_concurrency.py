@@ -128,6 +128,8 @@ def test_concurrent_retries_with_one_idempotency_key_make_one_incident(committed
         n = s.scalar(
             select(func.count())
             .select_from(service.Incident)
-            .where(service.Incident.idempotency_key == "retry-key-1")
+            .where(
+                service.Incident.idempotency_key == service.idempotency_scope(grid, "retry-key-1")
+            )
         )
         assert n == 1

@@ -26,7 +26,10 @@ def test_report_is_assigned_routed_and_given_due_dates(client, world):
         > datetime.fromisoformat(body["reported_at"])
     )
     assert body["reporter_phone"] == "138****1234" and body["reporter_name"] == "陈**"
-    assert "dispatch" in body["allowed_actions"] and body["overdue"] is False
+    # allowed_actions are what the reader may do: a grid worker reports but does not dispatch
+    assert body["allowed_actions"] == [] and body["overdue"] is False
+    as_dispatcher = client.get(f"/api/v1/incidents/{body['code']}", headers=world.auth("t1"))
+    assert "dispatch" in as_dispatcher.json()["allowed_actions"]
 
 
 def test_territorial_category_goes_to_the_village_centre(client, world):
@@ -42,7 +45,7 @@ def test_fallback_to_the_township_centre_when_no_department_covers(client, world
 def test_gcj02_location_is_converted_and_kept_as_reported(client, world):
     lon, lat = inside(2, 2)
     g_lon, g_lat = from_wgs84(lon, lat, "gcj02")
-    body = report(client, world, lon=g_lon, lat=g_lat, crs="gcj02").json()
+    body = report(client, world, who="t2", lon=g_lon, lat=g_lat, crs="gcj02").json()
     assert body["grid_code"] == "350503002001002"
     assert body["reported_crs"] == "gcj02" and body["reported_lon"] == g_lon
     assert abs(body["lon"] - lon) < 1e-7 and abs(body["lat"] - lat) < 1e-7

@@ -23,15 +23,17 @@ def upload(client, code, data, name="photo.jpg", headers=None):
     )
 
 
-def test_a_photo_is_stored_under_the_data_folder(client, world, settings):
+def test_a_photo_is_re_encoded_and_stored_under_the_data_folder(client, world, settings):
     inc = report(client, world).json()
     data = png_bytes()
     r = upload(client, inc["code"], data, headers=world.auth("grid"))
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["content_type"] == "image/png" and body["size_bytes"] == len(data)
+    assert body["content_type"] == "image/png" and (body["width"], body["height"]) == (4, 4)
     stored = Path(settings.data_dir) / "photos" / inc["code"] / f"{body['sha256']}.png"
-    assert stored.read_bytes() == data
+    assert len(stored.read_bytes()) == body["size_bytes"]
+    with Image.open(stored) as again:  # the same pixels, freshly encoded
+        assert again.getpixel((1, 1)) == (200, 30, 30)
 
 
 def test_not_an_image_or_too_large_is_422(client, world):
@@ -47,8 +49,14 @@ def test_not_an_image_or_too_large_is_422(client, world):
     )
 
 
-def test_citizens_add_photos_only_to_their_fresh_anonymous_report(client, world):
+def test_citizens_add_photos_only_with_the_token_of_their_own_report(client, world):
     own = report(client, world, who=None, channel="citizen_app").json()
-    assert upload(client, own["code"], png_bytes()).status_code == 201
+    token = {"X-Citizen-Token": own["citizen_token"]}
+    assert upload(client, own["code"], png_bytes()).status_code == 404  # no token
+    assert upload(client, own["code"], png_bytes(), headers=token).status_code == 201
+    other = report(client, world, who=None, channel="citizen_app", description="另一件").json()
+    assert other["citizen_token"] != own["citizen_token"]
+    assert_problem(upload(client, other["code"], png_bytes(), headers=token), 404, "not_found")
     staff = report(client, world).json()
-    assert_problem(upload(client, staff["code"], png_bytes()), 404, "not_found")
+    assert "citizen_token" not in staff or staff["citizen_token"] is None
+    assert_problem(upload(client, staff["code"], png_bytes(), headers=token), 404, "not_found")

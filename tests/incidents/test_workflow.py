@@ -66,7 +66,7 @@ def test_every_state_and_action(state, action):
 
 
 def test_table_and_expectations_agree_in_size():
-    assert sum(len(sources) for sources, _ in TRANSITIONS.values()) == len(EXPECTED)
+    assert sum(len(row.sources) for row in TRANSITIONS.values()) == len(EXPECTED)
     assert all(allowed_actions(s) == [] for s in TERMINAL)
 
 

@@ -1,0 +1,194 @@
+r"""Guards in front of every route (pure ASGI, so they see the raw bytes).
+
+- ``RequestGuard``: refuses a body larger than the endpoint accepts — by its declared
+  length at once, or while it streams in, never after reading it whole — and a NUL
+  character anywhere in the path, query, headers or a JSON/form body (PostgreSQL refuses
+  ``\\x00`` in text, so it could only ever end in an error).
+- ``SecurityHeaders``: no sniffing, no framing, no referrer, a restrictive content security
+  policy, and ``Cache-Control: no-store`` on every API answer (they may carry personal data).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+PROBLEM = b"application/problem+json"
+_TEXT_BODIES = (b"application/json", b"application/x-www-form-urlencoded", b"application/geo+json")
+
+
+async def _problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
+    body = json.dumps(
+        {
+            "type": f"urn:gridmap:problem:{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "code": code,
+        },
+        ensure_ascii=False,
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM),
+                (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store"),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _has_nul(raw: bytes) -> bool:
+    lowered = raw.lower()
+    return b"\x00" in raw or b"%00" in lowered or b"\\u0000" in lowered
+
+
+class RequestGuard:
+    """Size limits enforced while the body streams in; NUL characters refused up front."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        nul_where = None
+        if "\x00" in scope.get("path", "") or _has_nul(scope.get("raw_path") or b""):
+            nul_where = "the path"
+        elif _has_nul(scope.get("query_string") or b""):
+            nul_where = "the query string"
+        elif any(b"\x00" in v for v in headers.values()):
+            nul_where = "a header"
+        if nul_where:
+            await _refuse_nul(send, nul_where)
+            return
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        limit = self.max_upload if content_type.startswith(b"multipart/") else self.max_body
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                await _problem(
+                    send, 400, "bad_request", "Bad Request", "Content-Length is not a number"
+                )
+                return
+            if too_big:
+                await _refuse_size(send, limit)
+                return
+        if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        # read the body, counting as it arrives; refuse as soon as it passes the limit
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await _refuse_size(send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if content_type in _TEXT_BODIES and _has_nul(body):
+            await _refuse_nul(send, "the body")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse_nul(send: Send, where: str) -> None:
+    await _problem(
+        send,
+        422,
+        "validation_error",
+        "Unprocessable Content",
+        f"{where} contains a NUL character (\\u0000), which no field accepts: remove it",
+    )
+
+
+async def _refuse_size(send: Send, limit: int) -> None:
+    await _problem(
+        send,
+        413,
+        "payload_too_large",
+        "Content Too Large",
+        f"the request body is larger than this endpoint accepts ({limit // 1024:,} KB)",
+    )
+
+
+STATIC_PREFIXES = ("/static/",)  # versioned assets may be cached; nothing else
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+PAGE_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    b"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+
+class SecurityHeaders:
+    """Headers every response carries; API answers are never cached."""
+
+    def __init__(self, app: ASGIApp, *, img_sources: str = "") -> None:
+        self.app = app
+        self.page_csp = PAGE_CSP
+        if img_sources:  # a configured base-map tile server
+            self.page_csp = PAGE_CSP.replace(
+                b"img-src 'self' data: blob:", b"img-src 'self' data: blob: " + img_sources.encode()
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                names = {k.lower() for k, _ in headers}
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                ]
+                content_type = dict(headers).get(b"content-type", b"")
+                csp = self.page_csp if content_type.startswith(b"text/html") else API_CSP
+                extra.append((b"content-security-policy", csp))
+                if not path.startswith(STATIC_PREFIXES):
+                    extra.append((b"cache-control", b"no-store"))
+                headers += [(k, v) for k, v in extra if k not in names]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

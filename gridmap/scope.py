@@ -1,0 +1,183 @@
+"""Who may see and do what: the one scope definition every endpoint uses.
+
+Every user has a role and an area (and a department handler a department). The table
+``POLICIES`` says, per role, what they may read and do; the functions below turn it into
+SQL filters (lists, KPIs, maps, the registry) and single-object checks. Nothing else in
+gridmap decides scope: incidents, stats, the registry, the maps and the standards
+endpoints all import from here, so "who may see what" is written once.
+
+Areas nest by code (:mod:`gridmap.areas.codes`): a user of township 350503001 sees every
+code under it; a user of the city 350500 sees every code starting 3505.
+
+Decisions (docs/decisions.md): planners and analysts work city-wide but never see people —
+planners see aggregates only (KPIs, map aggregates, plans), analysts also read incidents
+(masked, never unmasked); department handlers see the incidents their unit holds or takes
+part in, not the household registry; everyone may read the incidents they reported
+themselves.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy.orm import InstrumentedAttribute
+
+from gridmap.areas import codes
+from gridmap.areas.levels import AreaLevel, above
+from gridmap.auth.models import Role
+from gridmap.errors import Forbidden
+
+
+class IncidentAccess(enum.StrEnum):
+    """Which incident rows a role reads."""
+
+    area = "area"  # every incident in the user's area
+    unit = "unit"  # those the user's department holds or takes part in
+    aggregate = "aggregate"  # counts only, never a row
+
+
+@dataclass(frozen=True)
+class RolePolicy:
+    """What one role may read and do (the rows of the scope table)."""
+
+    incidents: IncidentAccess
+    people: bool  # may read the registry's households and people (masked)
+    unmask: bool  # may ask for personal data unmasked (with a reason, audited)
+    reports: bool  # may report incidents (within their area)
+    dispatches: bool  # takes the dispatcher's workflow actions
+    edits_registry: bool  # information collection (信息采集)
+    level: AreaLevel | None  # the centre level a dispatcher works at
+
+
+POLICIES: dict[Role, RolePolicy] = {
+    Role.city_admin: RolePolicy(IncidentAccess.area, True, True, True, True, True, AreaLevel.city),
+    Role.county_dispatcher: RolePolicy(
+        IncidentAccess.area, True, True, True, True, True, AreaLevel.county
+    ),
+    Role.township_dispatcher: RolePolicy(
+        IncidentAccess.area, True, True, True, True, True, AreaLevel.township
+    ),
+    Role.village_worker: RolePolicy(
+        IncidentAccess.area, True, True, True, True, True, AreaLevel.village
+    ),
+    Role.grid_worker: RolePolicy(
+        IncidentAccess.area, True, True, True, False, True, AreaLevel.grid
+    ),
+    Role.department_handler: RolePolicy(IncidentAccess.unit, False, True, True, False, False, None),
+    Role.planner: RolePolicy(IncidentAccess.aggregate, False, False, False, False, False, None),
+    Role.analyst: RolePolicy(IncidentAccess.area, False, False, False, False, False, None),
+}
+
+DISPATCHERS = frozenset(r for r, p in POLICIES.items() if p.dispatches)
+REPORTERS = frozenset(r for r, p in POLICIES.items() if p.reports)
+UNMASKERS = frozenset(r for r, p in POLICIES.items() if p.unmask)
+PEOPLE_READERS = frozenset(r for r, p in POLICIES.items() if p.people)
+REGISTRY_EDITORS = frozenset(r for r, p in POLICIES.items() if p.edits_registry)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user as the engine sees them: who, which role, which area, which unit."""
+
+    user_id: int
+    role: Role
+    area_code: str
+    department_id: int | None = None
+    username: str = ""
+
+    @property
+    def policy(self) -> RolePolicy:
+        """The row of the scope table for this role."""
+        return POLICIES[self.role]
+
+    @property
+    def level(self) -> AreaLevel:
+        """The level of the user's own area."""
+        return codes.level_of(self.area_code)
+
+    def covers(self, code: str | None) -> bool:
+        """True if the area ``code`` (any level) lies within the user's area."""
+        return codes.contains(self.area_code, code)
+
+    def require_area(self, code: str, what: str = "area") -> None:
+        """Refuse (403) an area outside the user's own."""
+        if not self.covers(code):
+            raise Forbidden(f"the {what} {code} is outside your area {self.area_code}")
+
+    def dispatches_at(self, handling_level: AreaLevel | None) -> bool:
+        """True if this dispatcher works at or above ``handling_level`` (village by default).
+
+        An incident escalated to a higher level's centre leaves the lower levels' hands.
+        """
+        mine = self.policy.level
+        if mine is None or not self.policy.dispatches:
+            return False
+        held = handling_level or AreaLevel.village
+        return mine == held or above(mine, held)
+
+
+def within(
+    column: InstrumentedAttribute[str | None] | ColumnElement[str], area: str
+) -> ColumnElement[bool]:
+    """SQL: the code in ``column`` lies within the area ``area`` (an index range scan)."""
+    return column.startswith(codes.prefix(area))
+
+
+def incident_filter(actor: Actor, *, aggregate: bool = False) -> ColumnElement[bool]:
+    """SQL: the incidents ``actor`` may read — rows, or with ``aggregate`` only counts.
+
+    Raises
+    ------
+    Forbidden
+        When the role sees only aggregates and rows were asked for.
+    """
+    from gridmap.incidents.models import Incident, IncidentUnit
+
+    access = actor.policy.incidents
+    if access == IncidentAccess.aggregate and not aggregate:
+        raise Forbidden(
+            f"a {actor.role.value} sees incidents only as counts: use /stats or the map layers"
+        )
+    own = Incident.created_by_id == actor.user_id
+    if access == IncidentAccess.unit:
+        if actor.department_id is None:
+            return own
+        joined = select(IncidentUnit.incident_id).where(IncidentUnit.unit_id == actor.department_id)
+        return or_(Incident.unit_id == actor.department_id, Incident.id.in_(joined), own)
+    return or_(within(Incident.grid_code, actor.area_code), own)
+
+
+def registry_filter(
+    actor: Actor, column: InstrumentedAttribute[str | None], *, people: bool = False
+) -> ColumnElement[bool]:
+    """SQL: registry rows (by their grid code) ``actor`` may read.
+
+    ``people`` marks rows about persons and households: only roles allowed to read people
+    get them; buildings and work units without personal data are readable in the area.
+    """
+    if people and not actor.policy.people:
+        return false()
+    if actor.role == Role.department_handler and people:
+        return false()
+    return within(column, actor.area_code)
+
+
+def require_people(actor: Actor) -> None:
+    """Refuse (403) roles that never read personal data."""
+    if not actor.policy.people:
+        raise Forbidden(
+            f"a {actor.role.value} does not read the household registry (personal data)"
+        )
+
+
+def require_unmask(actor: Actor) -> None:
+    """Refuse (403) roles that may not read personal data unmasked."""
+    if not actor.policy.unmask:
+        raise Forbidden(f"a {actor.role.value} may not read personal data unmasked")
+
+
+def everything() -> ColumnElement[bool]:
+    """SQL true: for the system's own work (imports, the seed), never for a user."""
+    return true()
