@@ -61,7 +61,7 @@ class Problem(BaseModel):
 
 
 _DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body is not well-formed (not JSON, or a broken form)",
     401: "Not signed in, or the token is invalid, expired or revoked",
     403: "The role, area or unit does not allow this",
     404: "No such resource in your area (existence outside it is not revealed)",
@@ -86,7 +86,7 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # what any route may answer besides its own: validation, limits, the database
-COMMON = (413, 422, 503)
+COMMON = (400, 413, 422, 503)
 
 
 async def _gridmap_error(request: Request, exc: Exception) -> JSONResponse:

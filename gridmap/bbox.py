@@ -7,6 +7,8 @@ import math
 from gridmap.errors import InvalidInput
 
 BBox = tuple[float, float, float, float]
+_NUMBER = r"-?\d{1,3}(\.\d{1,20})?"
+BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"  # four decimal numbers, for the OpenAPI document
 BBOX_HELP = "bbox is minlon,minlat,maxlon,maxlat in degrees, e.g. 118.5,24.8,118.7,25.0"
 
 

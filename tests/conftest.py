@@ -87,10 +87,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def app(settings: Settings, session: Session) -> FastAPI:
-    """The API, its requests running inside the test's rolled-back transaction."""
-    application = create_app(settings)
+def override_for_test(application: FastAPI, session: Session) -> FastAPI:
+    """Run ``application``'s requests inside the test's rolled-back transaction."""
 
     def test_session() -> Iterator[Session]:
         with session.begin_nested():
@@ -111,6 +109,12 @@ def app(settings: Settings, session: Session) -> FastAPI:
         bind=session.connection(), join_transaction_mode="create_savepoint"
     )
     return application
+
+
+@pytest.fixture
+def app(settings: Settings, session: Session) -> FastAPI:
+    """The API, its requests running inside the test's rolled-back transaction."""
+    return override_for_test(create_app(settings), session)
 
 
 @pytest.fixture
@@ -148,3 +152,11 @@ def seeded_client(seeded, tmp_path: Path) -> Iterator[TestClient]:
     )
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def world(session):
+    """The hand-drawn world of tests/world.py, in the test's transaction."""
+    from tests.world import build_world
+
+    return build_world(session)

@@ -23,7 +23,7 @@ from api.deps import (
 )
 from api.problems import responses
 from gridmap import audit
-from gridmap.bbox import parse_bbox
+from gridmap.bbox import BBOX_PATTERN, parse_bbox
 from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotFound
 from gridmap.incidents import photos, queries, service, views
 from gridmap.incidents.models import OPEN, Channel, Incident, IncidentStatus
@@ -122,7 +122,7 @@ def list_incidents(
     since: datetime | None = None,
     until: datetime | None = None,
     bbox: Annotated[
-        str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat")
+        str | None, Query(pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat")
     ] = None,
     sort: Annotated[str, Query(pattern=r"^-?(reported_at|resolve_due_at|code)$")] = "-reported_at",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,

@@ -64,6 +64,8 @@ def _check_placement(
     session: Session, role: Role, area_code: str, department_id: int | None
 ) -> None:
     """The area exists and suits the role; department handlers belong to a department."""
+    if role == Role.department_handler and department_id is None:
+        raise InvalidInput(f"a {role.value} must belong to a department: give its unit code")
     if not area_codes.is_area_code(area_code):
         raise InvalidInput(f"{area_code!r} is not an area code (6, 9, 12 or 15 digits)")
     if session.scalar(select(Area.id).where(Area.code == area_code).limit(1)) is None:
@@ -75,8 +77,6 @@ def _check_placement(
             f"{area_codes.level_of(area_code).value}"
         )
     if role == Role.department_handler:
-        if department_id is None:
-            raise InvalidInput(f"a {role.value} must belong to a department: give its unit code")
         dept = session.get(Department, department_id)
         if dept is None:
             raise InvalidInput(f"there is no department {department_id}")

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from gridmap.auth.models import AuditLog
 from gridmap.incidents.models import Incident
 from tests.api.test_auth import assert_problem
-from tests.incidents.conftest import COUNTY, T1, V1, act, inside, report
+from tests.world import COUNTY, T1, V1, act, inside, report
 
 
 def test_full_path_dispatch_sign_resolve_follow_up_close(client, world):

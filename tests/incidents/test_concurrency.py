@@ -16,7 +16,7 @@ from gridmap.incidents.models import Channel, IncidentEvent
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
 from gridmap.incidents.workflow import Action
 from gridmap.locate import Locator
-from tests.incidents.conftest import COUNTY, build_world, inside
+from tests.world import COUNTY, build_world, inside
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from gridmap.incidents import service
 from gridmap.incidents.importer import import_hotline
 from gridmap.incidents.models import Incident
 from gridmap.locate import Locator
-from tests.incidents.conftest import inside
+from tests.world import inside
 
 HEADER = [
     "工单编号",

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from gridmap.crs import from_wgs84
 from gridmap.incidents.models import Incident, IncidentEvent
 from tests.api.test_auth import assert_problem
-from tests.incidents.conftest import COUNTY, V1, inside, report
+from tests.world import COUNTY, V1, inside, report
 
 
 def test_report_is_assigned_routed_and_given_due_dates(client, world):

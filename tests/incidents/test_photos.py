@@ -6,7 +6,7 @@ from pathlib import Path
 from PIL import Image
 
 from tests.api.test_auth import assert_problem
-from tests.incidents.conftest import report
+from tests.world import report
 
 
 def png_bytes() -> bytes:

@@ -8,7 +8,7 @@ from shapely.geometry import Point
 from gridmap.incidents.kpi import totals
 from gridmap.incidents.models import Channel, Incident
 from gridmap.incidents.models import IncidentStatus as S
-from tests.incidents.conftest import V1, V2, inside
+from tests.world import V1, V2, inside
 
 T0 = datetime(2025, 3, 3, 1, 0, tzinfo=UTC)
 

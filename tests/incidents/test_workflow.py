@@ -23,7 +23,7 @@ from gridmap.incidents.workflow import (
     next_status,
 )
 from gridmap.locate import Locator
-from tests.incidents.conftest import inside
+from tests.world import inside
 
 EXPECTED = {
     # (state, action): next state; everything else is illegal

@@ -1,8 +1,11 @@
-"""A small hand-drawn world: one county, two townships, a village each, two cells each."""
+"""A small hand-drawn world: one county, two townships, a village each, two cells each.
+
+Every role has a user (``world.auth(name)`` gives the header); the helpers report and act
+on incidents over HTTP. The ``world`` fixture is registered in tests/conftest.py.
+"""
 
 from dataclasses import dataclass
 
-import pytest
 from fastapi.testclient import TestClient
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
@@ -34,11 +37,6 @@ class World:
 def inside(township: int = 1, cell: int = 1) -> tuple[float, float]:
     """A point in the middle of a cell: township 1 is west, 2 east; cell 1 south, 2 north."""
     return X0 + (township - 0.5) * D, Y0 + (cell - 0.5) * D
-
-
-@pytest.fixture
-def world(session) -> World:
-    return build_world(session)
 
 
 def build_world(session) -> World:
@@ -99,6 +97,8 @@ def build_world(session) -> World:
         "labour": (Role.department_handler, COUNTY, units["labour"].id),
         "housing": (Role.department_handler, COUNTY, units["housing"].id),
         "analyst": (Role.analyst, "350500", None),
+        "planner": (Role.planner, "350500", None),
+        "village": (Role.village_worker, V1, None),
     }
     tokens, ids = {}, {}
     for name, (role, area, dept_id) in people.items():
@@ -123,7 +123,13 @@ def build_world(session) -> World:
     return World(plan.id, units, tokens, ids)
 
 
-def report(client: TestClient, world: World, who: str = "grid", **overrides):
+def report(
+    client: TestClient,
+    world: World,
+    who: str | None = "grid",
+    headers_extra: dict[str, str] | None = None,
+    **overrides,
+):
     lon, lat = inside(1, 1)
     body = {
         "category": "labour",
@@ -135,7 +141,7 @@ def report(client: TestClient, world: World, who: str = "grid", **overrides):
         "reporter_name": "陈明",
         "reporter_phone": "13805951234",
     } | overrides
-    headers = world.auth(who) if who else {}
+    headers = (world.auth(who) if who else {}) | (headers_extra or {})
     return client.post("/api/v1/incidents", json=body, headers=headers)
 
 

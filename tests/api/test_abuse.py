@@ -1,0 +1,313 @@
+"""Abuse: every write by every role, in and out of scope; idempotency isolation; rate limits;
+size limits on a real server.
+
+The matrix's expectations are written out by hand from docs/decisions.md (who may take which
+action where), not derived from the code's own tables, so a change of rule shows up here.
+"""
+
+import socket
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy import create_engine, select, text, update
+
+from api.app import create_app
+from gridmap.areas.levels import AreaLevel
+from gridmap.auth.models import AuditLog
+from gridmap.incidents.models import Incident
+from gridmap.units.models import Department
+from tests.api.test_auth import assert_problem
+from tests.conftest import free_port
+from tests.world import COUNTY, T1, T2, V1, V2, X0, Y0, D, act, inside, report
+
+ROLES = ["admin", "county", "t1", "t2", "village", "grid", "labour", "housing", "analyst",
+         "planner", None]  # fmt: skip
+OK, DENIED, HIDDEN, ANON = 200, 403, 404, 401
+
+# Who may take a dispatcher's action on an incident in township 1's first cell (held by the
+# labour bureau, as labour incidents are routed): dispatchers of the place; the bureau sees
+# it but is not a dispatcher; the grid worker and the analyst see it but do not dispatch;
+# township 2 and the housing bureau do not even see it; planners see counts only.
+DISPATCHER_WEST = {"admin": OK, "county": OK, "t1": OK, "t2": HIDDEN, "village": OK,
+                   "grid": DENIED, "labour": DENIED, "housing": HIDDEN, "analyst": DENIED,
+                   "planner": DENIED, None: ANON}  # fmt: skip
+# The same incident in township 2 (routed to labour too): township 1's people cannot see it.
+DISPATCHER_EAST = DISPATCHER_WEST | {"t1": HIDDEN, "t2": OK, "village": HIDDEN, "grid": HIDDEN}
+# Actions of the handling unit (the labour bureau holds it): only the bureau.
+HANDLER_WEST = DISPATCHER_WEST | {"admin": DENIED, "county": DENIED, "t1": DENIED,
+                                  "village": DENIED, "labour": OK}  # fmt: skip
+HANDLER_EAST = HANDLER_WEST | {"t1": HIDDEN, "t2": DENIED, "village": HIDDEN, "grid": HIDDEN}
+# Transfer: either the unit or a dispatcher.
+EITHER_WEST = DISPATCHER_WEST | {"labour": OK}
+EITHER_EAST = DISPATCHER_EAST | {"labour": OK}
+
+# action: (steps by the admin/labour to reach a state where it is legal, payload, expectations)
+CASES = {
+    "dispatch": ([], {"unit_code": f"labour-{COUNTY}"}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "self_handle": ([], {}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "joint": ([], {"unit_code": f"labour-{COUNTY}", "co_unit_codes": [f"housing-{COUNTY}"]},
+              DISPATCHER_WEST, DISPATCHER_EAST),
+    "reject": ([], {"note": "无效"}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "escalate": ([], {}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "supervise": (["overdue"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "merge": (["twin"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "sign": (["dispatch"], {}, HANDLER_WEST, HANDLER_EAST),
+    "return": (["dispatch"], {"note": "不归我们"}, HANDLER_WEST, HANDLER_EAST),
+    "transfer": (["dispatch"], {"unit_code": f"housing-{COUNTY}"}, EITHER_WEST, EITHER_EAST),
+    "resolve": (["dispatch", "sign"], {"outcome": "handled"}, HANDLER_WEST, HANDLER_EAST),
+    "follow_up": (["dispatch", "sign", "resolve"], {"satisfaction": 4}, DISPATCHER_WEST,
+                  DISPATCHER_EAST),
+    "close": (["dispatch", "sign", "resolve", "follow_up"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "reopen": (["dispatch", "sign", "resolve", "follow_up"], {}, DISPATCHER_WEST,
+               DISPATCHER_EAST),
+}  # fmt: skip
+PREP = {
+    "dispatch": ("admin", {"unit_code": f"labour-{COUNTY}"}),
+    "sign": ("labour", {}),
+    "resolve": ("labour", {"outcome": "mediated"}),
+    "follow_up": ("admin", {"satisfaction": 5}),
+}
+
+
+def prepare(client, world, session, steps, where):
+    reporter = "t1" if where == "west" else "t2"
+    lon, lat = inside(township=1 if where == "west" else 2)
+    inc = report(client, world, who=reporter, lon=lon, lat=lat).json()
+    code, version, extra = inc["code"], inc["version"], {}
+    for step in steps:
+        if step == "overdue":
+            session.execute(
+                update(Incident)
+                .where(Incident.code == code)
+                .values(sign_due_at=datetime.now(UTC) - timedelta(days=2))
+            )
+            session.expire_all()
+        elif step == "twin":
+            extra["merged_into"] = report(client, world, who=reporter, lon=lon, lat=lat,
+                                          description="同一件事").json()["code"]  # fmt: skip
+        else:
+            who, payload = PREP[step]
+            r = act(client, world, who, code, step, version, **payload)
+            assert r.status_code == 200, (step, r.text)
+            version = r.json()["version"]
+    return code, version, extra
+
+
+@pytest.mark.parametrize("where", ["west", "east"])
+@pytest.mark.parametrize("action", list(CASES))
+def test_every_action_by_every_role(client, world, session, action, where):
+    steps, payload, west, east = CASES[action]
+    expected = west if where == "west" else east
+    got = {}
+    for role in ROLES:
+        with session.begin_nested() as savepoint:
+            code, version, extra = prepare(client, world, session, steps, where)
+            headers = world.auth(role) if role else {}
+            r = client.post(f"/api/v1/incidents/{code}/actions/{action}",
+                            json={"version": version} | payload | extra, headers=headers)  # fmt: skip
+            got[role] = r.status_code
+            if r.status_code >= 400:
+                assert r.headers["content-type"] == "application/problem+json"
+                row = session.scalar(select(Incident).where(Incident.code == code))
+                assert row.version == version  # a refusal changes nothing
+            savepoint.rollback()
+    assert got == expected
+
+
+@pytest.fixture
+def far_units(session):
+    far = MultiPolygon([box(X0 - 3 * D, Y0, X0 - D, Y0 + 2 * D)])
+    for code, kind in (("labour-350502", "labour"), ("centre-350502", "centre")):
+        session.add(Department(code=code, name=code, type=kind, level=AreaLevel.county,
+                               area_code="350502", jurisdiction=from_shape(far, srid=4326)))  # fmt: skip
+    session.flush()
+
+
+@pytest.mark.parametrize(
+    ("action", "who", "steps", "unit"),
+    [("dispatch", "t1", [], "labour-350502"), ("dispatch", "admin", [], "centre-350502"),
+     ("transfer", "labour", ["dispatch"], "centre-350502"), ("transfer", "t1", ["dispatch"],
+     f"centre-{T2}"), ("joint", "county", [], "labour-350502")],
+)  # fmt: skip
+def test_no_unit_outside_the_incidents_place(client, world, session, far_units, action, who,
+                                             steps, unit):  # fmt: skip
+    code, version, _ = prepare(client, world, session, steps, "west")
+    payload = {"unit_code": unit} if action != "joint" else {
+        "unit_code": f"labour-{COUNTY}", "co_unit_codes": [unit]}  # fmt: skip
+    r = act(client, world, who, code, action, version, **payload)
+    assert_problem(r, 403, "forbidden")
+
+
+def test_units_inside_the_place_are_fine(client, world, session):
+    code, version, _ = prepare(client, world, session, [], "west")
+    for unit in (f"centre-{V1}", f"centre-{T1}", f"centre-{COUNTY}", "centre-350500"):
+        with session.begin_nested() as sp:
+            assert act(client, world, "admin", code, "dispatch", version,
+                       unit_code=unit).status_code == 200  # fmt: skip
+            sp.rollback()
+    assert act(client, world, "admin", code, "dispatch", version,
+               unit_code=f"centre-{V2}").status_code == 403  # fmt: skip
+
+
+# -- idempotency keys: one namespace per user ------------------------------------------------
+
+
+def test_idempotency_keys_are_isolated_per_user_and_for_the_anonymous_port(client, world):
+    key = {"Idempotency-Key": "01HZX-same-key"}
+    codes = {}
+    for who in ("t1", "county", "admin", None):
+        body = {"channel": "citizen_app"} if who is None else {}
+        first = report(client, world, who=who, headers_extra=key, **body)
+        retry = report(client, world, who=who, headers_extra=key, **body)
+        assert (first.status_code, retry.status_code) == (201, 200)
+        assert first.json()["code"] == retry.json()["code"]
+        codes[who] = first.json()["code"]
+    assert len(set(codes.values())) == 4
+
+
+# -- rate limits --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(settings, session, db_url):
+    """The API with tight rate limits on, its counters reset."""
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM rate_limit"))
+    engine.dispose()
+    tight = settings.model_copy(update={
+        "rate_limits_enabled": True, "rate_sign_in_client": "6/minute",
+        "rate_sign_in_failures": "3/15minutes", "rate_anonymous_intake": "3/minute",
+        "rate_unmask": "2/hour"})  # fmt: skip
+    from tests.conftest import override_for_test
+
+    app = override_for_test(create_app(tight), session)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_an_account_is_locked_after_repeated_failures(limited, world):
+    for _ in range(3):
+        r = limited.post("/api/v1/auth/token", data={"username": "t1", "password": "wrong"})
+        assert_problem(r, 401, "not_authenticated")
+    r = limited.post("/api/v1/auth/token", data={"username": "t1", "password": "password-123"})
+    body = assert_problem(r, 429, "rate_limited")
+    assert 0 < int(r.headers["retry-after"]) <= 15 * 60 and "locked" in body["detail"]
+    # another account from the same address still signs in
+    assert limited.post("/api/v1/auth/token",
+                        data={"username": "t2", "password": "password-123"}).status_code == 200  # fmt: skip
+
+
+def test_sign_in_attempts_are_limited_per_address(limited, world):
+    statuses = [
+        limited.post(
+            "/api/v1/auth/token", data={"username": f"u{i}", "password": "x"}
+        ).status_code
+        for i in range(8)
+    ]
+    assert statuses == [401] * 6 + [429] * 2
+
+
+def test_anonymous_reports_are_limited_per_address(limited, world):
+    statuses = [
+        report(limited, world, who=None, channel="citizen_app", description=f"第{i}件").status_code
+        for i in range(5)
+    ]
+    assert statuses == [201, 201, 201, 429, 429]
+    # signed-in staff are not held back by the anonymous limit
+    assert report(limited, world, who="t1").status_code == 201
+
+
+def test_unmasked_reads_are_limited_per_user_and_refusals_audited(limited, world, session):
+    code = report(limited, world, who="t1").json()["code"]
+    params = {"unmasked": True, "reason": "核实身份"}
+    statuses = [
+        limited.get(
+            f"/api/v1/incidents/{code}", params=params, headers=world.auth("t1")
+        ).status_code
+        for _ in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    refused = session.scalars(
+        select(AuditLog).where(
+            AuditLog.action == "read_unmasked_refused", AuditLog.object_id == code
+        )
+    ).all()
+    assert [r.detail["refused"] for r in refused] == ["rate_limited"]
+
+
+# -- size limits on a real server ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(db_url, tmp_path_factory):
+    from gridmap.settings import Settings
+    from tests.conftest import TEST_SECRET
+
+    settings = Settings(environment="test", database_url=db_url, secret_key=TEST_SECRET,
+                        data_dir=tmp_path_factory.mktemp("abuse"), rate_limits_enabled=False)  # fmt: skip
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield port
+    server.should_exit = True
+    thread.join(10)
+
+
+def _raw(port, head, chunks, pause_after=None):
+    """Send a request piece by piece; return the status line and how much body was sent."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        for chunk in chunks:
+            try:
+                s.sendall(chunk)
+            except OSError:  # the server closed the connection: it has refused already
+                break
+            sent += len(chunk)
+            if pause_after is not None and sent >= pause_after:
+                break
+        s.settimeout(10)
+        answer = s.recv(4096)
+    return answer.split(b"\r\n", 1)[0], sent
+
+
+def test_a_declared_huge_body_is_refused_before_it_is_sent(server):
+    head = (b"POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 104857600\r\n\r\n")  # fmt: skip
+    status, sent = _raw(server, head, [])
+    assert b" 413 " in status and sent == 0
+
+
+def test_a_streamed_body_is_refused_while_it_streams(server):
+    """No Content-Length (chunked): refused once past the limit, not after 100 MB."""
+    head = (b"POST /api/v1/incidents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+    piece = b"x" * 65536
+    chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
+    # stop sending after 2 MB without ending the body: an answer now means it did not wait
+    status, sent = _raw(server, head, (chunk for _ in range(1600)), pause_after=2 * 1024 * 1024)
+    assert b" 413 " in status and sent < 3 * 1024 * 1024
+
+
+def test_a_huge_photo_is_refused_while_it_streams(server):
+    boundary = b"gridmapboundary"
+    head = (b"POST /api/v1/incidents/QZ202500000001/photos HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=" + boundary + b"\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")  # fmt: skip
+    piece = b"\xff" * 65536
+    chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
+    status, sent = _raw(server, head, (chunk for _ in range(1600)), pause_after=12 * 1024 * 1024)
+    assert b" 413 " in status and sent < 13 * 1024 * 1024

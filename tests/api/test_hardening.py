@@ -1,0 +1,306 @@
+"""The defects of the hardening issue, one test each: every one answered 5xx or let something
+through before it was fixed."""
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from geoalchemy2.shape import from_shape
+from PIL import Image
+from shapely.geometry import MultiPolygon, box
+from sqlalchemy import select
+
+from api.app import create_app
+from gridmap.areas.levels import AreaLevel
+from gridmap.auth import service as auth_service
+from gridmap.auth.models import Role
+from gridmap.auth.security import create_token
+from gridmap.incidents.models import Incident
+from gridmap.settings import Settings
+from gridmap.units.models import Department
+from tests.api.test_auth import assert_problem
+from tests.conftest import TEST_SECRET
+from tests.world import COUNTY, V1, X0, Y0, D, act, inside, report
+
+# -- 5. inputs that used to end in a 500 ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("post", "/api/v1/incidents", {"json": {"description": "a\u0000b"}}),
+        ("get", "/api/v1/incidents?category=%00", {}),
+        ("get", "/api/v1/incidents/QZ2025%0000001", {}),
+        ("post", "/api/v1/auth/token", {"data": {"username": "ad\u0000min", "password": "x"}}),
+        ("get", "/api/v1/locate?lon=118.6&lat=24.9&category=lab%00our", {}),
+    ],
+)
+def test_a_nul_character_anywhere_is_422(client, world, method, path, kwargs):
+    r = getattr(client, method)(path, headers=world.auth("t1"), **kwargs)
+    body = assert_problem(r, 422, "validation_error")
+    assert "NUL" in body["detail"]
+
+
+def test_bd09_near_the_pole_is_422_not_a_nan(client, world):
+    r = client.get("/api/v1/locate", params={"lon": 118.6, "lat": -90, "crs": "bd09"})
+    body = assert_problem(r, 422, "invalid_input")
+    assert "does not convert" in body["detail"]
+    lon, _ = inside()
+    r = report(client, world, lon=lon, lat=-90, crs="bd09")
+    assert_problem(r, 422, "invalid_input")
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00", "2100-01-01T00:00:00+08:00",
+             "1999-12-31T00:00:00+08:00"],
+)  # fmt: skip
+def test_reported_at_far_from_now_is_422(client, world, when):
+    assert_problem(report(client, world, reported_at=when), 422, "validation_error")
+
+
+def test_reported_at_tomorrow_is_422(client, world):
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    body = assert_problem(report(client, world, reported_at=tomorrow), 422, "validation_error")
+    assert "future" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"page": "1e18"}, {"page": str(10**18)}, {"bbox": "1..2,3,4,5"}, {"bbox": "1,2,3"},
+     {"bbox": "nan,1,2,3"}, {"bbox": "5,5,1,1"}, {"page_size": "100000"}],
+)  # fmt: skip
+def test_bad_paging_and_bbox_are_422(client, world, params):
+    r = client.get("/api/v1/incidents", params=params, headers=world.auth("t1"))
+    assert r.status_code == 422, r.text
+
+
+def test_a_signed_token_with_a_huge_user_id_is_401(client, world):
+    token = create_token(secret=TEST_SECRET, user_id=2**40, username="x", role=Role.city_admin,
+                         area_code="350500", minutes=5)  # fmt: skip
+    r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert_problem(r, 401, "not_authenticated")
+
+
+# -- 6. scope holes in writes ----------------------------------------------------------------
+
+
+def test_another_users_idempotency_key_does_not_return_their_incident(client, world):
+    key = {"Idempotency-Key": "shared-key-1"}
+    first = report(client, world, who="t1", headers_extra=key)
+    assert first.status_code == 201
+    # the grid worker replays the same key and body: a new incident of their own
+    replay = report(client, world, who="grid", headers_extra=key)
+    assert replay.status_code == 201
+    assert replay.json()["code"] != first.json()["code"]
+
+
+def test_an_empty_idempotency_key_is_refused(client, world):
+    r = report(client, world, headers_extra={"Idempotency-Key": ""})
+    assert_problem(r, 422, "validation_error")
+
+
+@pytest.mark.parametrize("change", [{"channel": "window"}, {"reporter_name": "林芳"},
+                                    {"people_involved": 3}])  # fmt: skip
+def test_a_key_reused_with_a_different_report_is_409(client, world, change):
+    key = {"Idempotency-Key": "retry-7"}
+    assert report(client, world, who="t1", headers_extra=key).status_code == 201
+    again = report(client, world, who="t1", headers_extra=key, **change)
+    assert_problem(again, 409, "conflict")
+
+
+@pytest.fixture
+def other_county(session):
+    """Units of a neighbouring county (350502), whose jurisdiction is elsewhere."""
+    far = MultiPolygon([box(X0 - 3 * D, Y0, X0 - D, Y0 + 2 * D)])
+    units = {}
+    for code, kind, level in (("labour-350502", "labour", AreaLevel.county),
+                              ("centre-350502", "centre", AreaLevel.county)):  # fmt: skip
+        unit = Department(code=code, name=code, type=kind, level=level, area_code="350502",
+                          jurisdiction=from_shape(far, srid=4326))  # fmt: skip
+        session.add(unit)
+        units[kind] = unit
+    session.flush()
+    return units
+
+
+def test_no_transfer_to_a_unit_of_another_county(client, world, other_county):
+    inc = report(client, world).json()
+    r = act(client, world, "t1", inc["code"], "dispatch", 1, unit_code="labour-350502")
+    assert_problem(r, 403, "forbidden")
+    act(client, world, "t1", inc["code"], "dispatch", 1, unit_code=f"labour-{COUNTY}")
+    r = act(client, world, "labour", inc["code"], "transfer", 2, unit_code="centre-350502")
+    body = assert_problem(r, 403, "forbidden")
+    assert "works in area 350502" in body["detail"]
+    r = act(client, world, "labour", inc["code"], "transfer", 2, unit_code=f"centre-{V1}")
+    assert r.status_code == 200, r.text
+
+
+def test_after_escalation_to_the_city_the_village_cannot_act(client, world):
+    inc = report(client, world).json()
+    code, v = inc["code"], 1
+    for who in ("village", "t1", "county"):
+        r = act(client, world, who, code, "escalate", v)
+        assert r.status_code == 200, (who, r.text)
+        v = r.json()["version"]
+    assert r.json()["unit_code"] == "centre-350500"
+    for action, payload in (("transfer", {"unit_code": f"labour-{COUNTY}"}),
+                            ("supervise", {}), ("escalate", {})):  # fmt: skip
+        r = act(client, world, "village", code, action, v, **payload)
+        assert_problem(r, 403, "forbidden")
+    assert act(client, world, "admin", code, "sign", v).status_code == 200
+
+
+def test_reporters_report_only_within_their_own_area(client, world):
+    east = inside(township=2)
+    r = report(client, world, who="grid", lon=east[0], lat=east[1])
+    assert_problem(r, 403, "forbidden")
+    r = report(client, world, who="labour", lon=X0 + 5 * D, lat=Y0 + 5 * D)
+    assert_problem(r, 422, "invalid_input")  # outside the jurisdiction altogether
+    mine = report(client, world, who="labour", category="neighbour").json()
+    # routed to a village centre, not to the labour bureau: its reporter still reads it
+    r = client.get(f"/api/v1/incidents/{mine['code']}", headers=world.auth("labour"))
+    assert r.status_code == 200 and r.json()["unit_code"] == f"centre-{V1}"
+
+
+def test_possible_duplicates_lists_only_what_the_reader_may_see(client, world):
+    west = report(client, world, who="t1", lon=X0 + D - 0.0005, lat=Y0 + 0.5 * D).json()
+    east = report(client, world, who="t2", lon=X0 + D + 0.0005, lat=Y0 + 0.5 * D).json()
+    as_t1 = client.get(f"/api/v1/incidents/{west['code']}", headers=world.auth("t1")).json()
+    as_admin = client.get(f"/api/v1/incidents/{west['code']}", headers=world.auth("admin")).json()
+    assert as_admin["possible_duplicates"] == [east["code"]]
+    assert as_t1["possible_duplicates"] == []
+
+
+def test_merging_back_into_a_merged_incident_is_refused(client, world):
+    a = report(client, world, description="一").json()
+    b = report(client, world, description="二").json()
+    assert act(client, world, "t1", a["code"], "merge", 1, merged_into=b["code"]).status_code == 200
+    r = act(client, world, "t1", b["code"], "merge", 1, merged_into=a["code"])
+    body = assert_problem(r, 409, "conflict")
+    assert "rejected" in body["detail"]
+
+
+# -- 7. sizes and content ----------------------------------------------------------------------
+
+
+def test_a_huge_json_body_is_413_before_it_is_read(client, world):
+    big = b'{"description": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    r = client.post("/api/v1/incidents", content=big,
+                    headers={"Content-Type": "application/json"} | world.auth("t1"))  # fmt: skip
+    assert_problem(r, 413, "payload_too_large")
+
+
+def test_an_image_header_followed_by_html_is_not_a_photo(client, world):
+    inc = report(client, world).json()
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 90, 200)).save(buf, format="JPEG")
+    forged = buf.getvalue()[:40] + b"<html><script>alert(1)</script><?php system($_GET['c']); ?>"
+    r = client.post(f"/api/v1/incidents/{inc['code']}/photos",
+                    files={"photo": ("x.jpg", forged, "image/jpeg")}, headers=world.auth("grid"))  # fmt: skip
+    assert_problem(r, 422, "invalid_input")
+
+
+def test_a_photo_keeps_its_gps_and_loses_the_rest_of_its_metadata(client, world, settings):
+    inc = report(client, world).json()
+    image = Image.new("RGB", (16, 12), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker-secret-serial-123"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (24.0, 54.0, 36.0), 3: "E", 4: (118.0, 36.0, 18.0)})
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", exif=exif)
+    r = client.post(f"/api/v1/incidents/{inc['code']}/photos",
+                    files={"photo": ("x.jpg", buf.getvalue(), "image/jpeg")},
+                    headers=world.auth("grid"))  # fmt: skip
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["gps_lat"] == pytest.approx(24.91) and body["gps_lon"] == pytest.approx(118.605)
+    stored = settings.data_dir / "photos" / inc["code"] / f"{body['sha256']}.jpg"
+    data = stored.read_bytes()
+    assert b"CameraMaker-secret-serial-123" not in data
+    with Image.open(stored) as again:
+        assert len(again.getexif()) == 0
+
+
+# -- 8. personal data ----------------------------------------------------------------------------
+
+
+def test_ids_and_phones_typed_into_free_text_are_masked(client, world):
+    text = "当事人身份证350503199001011234，电话13805951234，请联系"
+    inc = report(client, world, description=text).json()
+    assert "350503********1234" in inc["description"] and "138****1234" in inc["description"]
+    read = client.get(f"/api/v1/incidents/{inc['code']}", headers=world.auth("t1"))
+    assert "350503199001011234" not in read.text and "13805951234" not in read.text
+    unmasked = client.get(f"/api/v1/incidents/{inc['code']}", headers=world.auth("t1"),
+                          params={"unmasked": True, "reason": "联系当事人"})  # fmt: skip
+    assert unmasked.json()["description"] == text
+
+
+def test_answers_are_never_cached_and_carry_security_headers(client, world):
+    inc = report(client, world).json()
+    r = client.get(f"/api/v1/incidents/{inc['code']}", headers=world.auth("t1"))
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in r.headers["content-security-policy"]
+    problem = client.get("/api/v1/incidents/QZ1", headers=world.auth("t1"))
+    assert problem.headers["cache-control"] == "no-store"
+
+
+# -- 9. the smaller ones ---------------------------------------------------------------------
+
+
+def test_a_disabled_account_costs_a_password_hash_like_any_failure(
+    client, world, session, monkeypatch
+):
+    from gridmap.auth.models import User
+
+    calls = []
+    real = auth_service.verify_password
+    monkeypatch.setattr(auth_service, "verify_password",
+                        lambda h, p: calls.append(1) or real(h, p))  # fmt: skip
+    session.get(User, world.users["grid"]).is_active = False
+    session.flush()
+    r = client.post("/api/v1/auth/token", data={"username": "grid", "password": "password-123"})
+    assert_problem(r, 401, "not_authenticated")
+    assert calls == [1]  # the same work as a wrong password: the timing tells nothing
+
+
+def test_production_hides_docs_schema_and_versions(settings):
+    prod = settings.model_copy(update={"environment": "production",
+                                       "secret_key": "p" * 48})  # fmt: skip
+    with TestClient(create_app(prod), raise_server_exceptions=False) as c:
+        assert c.get("/docs").status_code == 404
+        assert c.get("/openapi.json").status_code == 404
+        health = c.get("/api/v1/health").json()
+        assert health["version"] is None and health["postgis_version"] is None
+
+
+def test_an_unreachable_database_is_503_with_retry_after(tmp_path):
+    settings = Settings(environment="test", data_dir=tmp_path, secret_key=TEST_SECRET,
+                        database_url="postgresql+psycopg://nobody@127.0.0.1:9/none")  # fmt: skip
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/health")
+    body = assert_problem(r, 503, "database_unavailable")
+    assert r.headers["retry-after"].isdigit() and "try again" in body["detail"]
+
+
+def test_error_answers_are_in_the_openapi_document(client):
+    spec = client.get("/openapi.json").json()
+    assert "Problem" in spec["components"]["schemas"]
+    act_op = spec["paths"]["/api/v1/incidents/{code}/actions/{action}"]["post"]["responses"]
+    assert {"401", "403", "404", "409", "422"} <= set(act_op)
+    problem = act_op["409"]["content"]["application/problem+json"]["schema"]
+    assert problem["$ref"].endswith("/Problem")
+
+
+def test_incidents_in_the_database_are_untouched_by_refusals(client, world, session):
+    inc = report(client, world).json()
+    act(client, world, "village", inc["code"], "escalate", 1)
+    before = session.scalar(select(Incident).where(Incident.code == inc["code"]))
+    version = before.version
+    act(client, world, "grid", inc["code"], "resolve", version, outcome="handled")
+    session.refresh(before)
+    assert before.version == version and before.status.value == "dispatched"

@@ -1,0 +1,103 @@
+"""`gridmap user …` run as an administrator would: a fresh process on a seeded database.
+
+In-process tests had every model imported already, which is how `gridmap user create`
+could crash for users (NoReferencedTableError) while the suite passed: these run the
+installed command in a new interpreter.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+GRIDMAP = str(Path(sys.executable).parent / "gridmap")
+
+
+@pytest.fixture
+def env(seeded, tmp_path):
+    url, data = seeded
+    env = os.environ | {
+        "GRIDMAP_DATABASE_URL": url,
+        "GRIDMAP_DATA_DIR": str(tmp_path),
+        "COLUMNS": "200",  # rich wraps its messages at the terminal's width
+    }
+    yield env, data
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM app_user WHERE username LIKE 'cli-%'"))
+    engine.dispose()
+
+
+def gridmap(env, *args, stdin=None):
+    return subprocess.run(
+        [GRIDMAP, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_create_list_disable_reset_and_change_a_user(env):
+    env, data = env
+    township = data.areas[data.areas.level == "township"].code.iloc[0]
+    r = gridmap(env, "user", "create", "cli-lin", "--role", "township_dispatcher",
+                "--area", township, "--password", "Quanzhou-2025")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and f"area {township}" in r.stdout
+    listed = gridmap(env, "user", "list", "--role", "township_dispatcher")
+    assert "cli-lin" in listed.stdout
+    assert gridmap(env, "user", "disable", "cli-lin").returncode == 0
+    assert "cli-lin" in gridmap(env, "user", "list", "--inactive").stdout
+    assert gridmap(env, "user", "enable", "cli-lin").returncode == 0
+    r = gridmap(env, "user", "reset-password", "cli-lin", "--password", "Another-pass-77")
+    assert r.returncode == 0 and "signed out" in r.stdout
+    county = township[:6]
+    r = gridmap(env, "user", "set", "cli-lin", "--role", "county_dispatcher", "--area", county)
+    assert r.returncode == 0 and f"county_dispatcher, area {county}" in r.stdout
+
+
+def test_the_password_prompt_works(env):
+    env, data = env
+    grid = data.areas[data.areas.level == "grid"].code.iloc[0]
+    r = gridmap(env, "user", "create", "cli-wang", "--role", "grid_worker", "--area", grid,
+                stdin="Grid-worker-88\nGrid-worker-88\n")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "grid_worker", "--area", "350503", "--password", "Good-pass-123"],
+         "works in a grid area"),
+        (["--role", "county_dispatcher", "--area", "350599", "--password", "Good-pass-123"],
+         "there is no area 350599"),
+        (["--role", "county_dispatcher", "--area", "350503", "--password", "short1"],
+         "at least 10 characters"),
+        (["--role", "county_dispatcher", "--area", "350503", "--password", "cli-bad-name-1"],
+         "must not contain the username"),
+        (["--role", "department_handler", "--password", "Good-pass-123"],
+         "must belong to a department"),
+        (["--role", "department_handler", "--department", "nope-1", "--password", "Good-pass-123"],
+         "there is no unit 'nope-1'"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_message_not_a_traceback(env, args, message):
+    env, _ = env
+    r = gridmap(env, "user", "create", "cli-bad-name", *args)
+    assert r.returncode == 1
+    assert message in r.stdout and "Traceback" not in r.stderr
+
+
+def test_a_department_handler_takes_the_department_area(env):
+    env, _ = env
+    r = gridmap(env, "user", "create", "cli-labour", "--role", "department_handler",
+                "--department", "labour-350503", "--password", "Labour-pass-2025")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "area 350503" in r.stdout
+
+
+def test_demo_is_refused_in_production(env):
+    env, _ = env
+    production = env | {"GRIDMAP_ENVIRONMENT": "production", "GRIDMAP_SECRET_KEY": "x" * 40}
+    r = gridmap(production, "demo", "--no-serve")
+    assert r.returncode == 1 and "refused in production" in r.stdout
