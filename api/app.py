@@ -8,9 +8,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
 
 from api import problems
+from api.deps import preload_locator
 from api.middleware import RequestGuard, SecurityHeaders
 from api.routers import auth, health, incidents, locate, users
 from gridmap import __version__
@@ -41,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.limiter = RateLimiter(
             PostgresStorage(engine), enabled=settings.rate_limits_enabled
         )
+        # the active plan's assignment index, loaded before the first request is served
+        await run_in_threadpool(preload_locator, app)
         try:
             yield
         finally:

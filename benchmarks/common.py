@@ -25,6 +25,13 @@ def peak_rss_mb() -> float:
 @contextmanager
 def throwaway_database(name: str = "bench") -> Iterator[str]:
     """A migrated database in a fresh cluster under /tmp, removed afterwards."""
+    with throwaway_cluster(name) as (url, _):
+        yield url
+
+
+@contextmanager
+def throwaway_cluster(name: str = "bench") -> Iterator[tuple[str, Cluster]]:
+    """A fresh cluster under /tmp with a migrated database: (its URL, the cluster)."""
     folder = Path(tempfile.mkdtemp(prefix="gridmap-bench-"))
     folder.chmod(0o755)
     with socket.socket() as s:
@@ -35,7 +42,7 @@ def throwaway_database(name: str = "bench") -> Iterator[str]:
     try:
         url = cluster.url()
         migrate.upgrade(url)
-        yield url
+        yield url, cluster
     finally:
         cluster.destroy()
 

@@ -7,6 +7,8 @@ memory; the raster index is cached on disk per plan.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,7 +190,12 @@ def cached_index(session: Session, plan: Plan, cache_dir: Path | None) -> Assign
         return AssignmentIndex.load(path)
     index = build_index(session, plan.id)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    index.save(tmp)
-    tmp.replace(path)
+    # several worker processes may build the same index at once: each writes its own
+    # temporary file and renames it into place (atomic; the last one wins, all identical)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp.npz")
+    try:
+        index.save(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return index

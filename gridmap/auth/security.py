@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -76,13 +77,22 @@ def create_token(
 
 
 def decode_token(token: str, *, secret: str) -> TokenClaims:
-    """Check a token's signature and expiry.
+    """Check a token's signature and expiry (signatures checked once per token, then cached).
 
     Raises
     ------
     NotAuthenticated
         If the token is expired, forged or malformed.
     """
+    claims = _verified(token, secret)
+    if claims.expires_at <= datetime.now(UTC):
+        raise NotAuthenticated("the access token has expired: sign in again")
+    return claims
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified(token: str, secret: str) -> TokenClaims:
+    """A token whose signature checked out (a forged one raises and is not cached)."""
     try:
         payload = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE)
         user_id = int(payload["sub"])

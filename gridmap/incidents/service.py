@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
-from geoalchemy2.shape import from_shape
+from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap.areas import codes as area_codes
 from gridmap.areas.levels import AreaLevel
@@ -39,6 +38,11 @@ NEXT_LEVEL = {
     AreaLevel.township: AreaLevel.county,
     AreaLevel.county: AreaLevel.city,
 }
+
+
+# columns a new incident leaves empty (set on the attached object so none is read back)
+UNSET_AT_INTAKE = ("outcome", "satisfaction", "merged_into_id", "signed_at", "resolved_at",
+                   "closed_at")  # fmt: skip
 
 
 class StaleVersion(Conflict):
@@ -115,12 +119,8 @@ def create(
         ) from None
     key = idempotency_scope(actor, idempotency_key) if idempotency_key is not None else None
     digest = fingerprint(data) if key is not None else None
-    if key is not None:
-        existing = _by_idempotency_key(session, key, digest)
-        if existing is not None:
-            return existing, False
     new_id = _ids.next(session)
-    incident = Incident(
+    values = dict(
         id=new_id,
         code=incident_code(reported_at, new_id),
         category=data.category,
@@ -148,24 +148,71 @@ def create(
         plan_id=locator.plan_id,
         grid_code=grid_code,
         assigned_at=now,
+        version=1,
+        supervised=False,
     )
-    if key is None:
-        session.add(incident)
-        session.flush()
-    else:
-        # a concurrent retry may insert the same key between our lookup and this insert:
-        # the unique index catches it and the loser returns the winner's incident
-        try:
-            with session.begin_nested():
-                session.add(incident)
-                session.flush()
-        except IntegrityError:
-            existing = _by_idempotency_key(session, key, digest)
-            if existing is not None:
-                return existing, False
-            raise
-    _event(session, incident, Action.report, None, IncidentStatus.reported, actor, None, now)
+    if not _insert_with_first_event(session, values, actor, now):
+        # the key is taken: a retry (return the first incident) or a different report (409)
+        existing = _by_idempotency_key(session, key or "", digest)
+        if existing is None:  # pragma: no cover - the row that blocked us cannot vanish
+            raise Conflict("the report could not be stored: try again")
+        return existing, False
+    # the row as stored, attached to the session without reading it back
+    incident = Incident(**values, **dict.fromkeys(UNSET_AT_INTAKE), created_at=now)
+    make_transient_to_detached(incident)
+    session.add(incident)
     return incident, True
+
+
+# Columns intake writes, and their casts (enum columns need the enum's type).
+_INTAKE_COLUMNS = {
+    "id": "", "code": "", "category": "", "channel": "::channel",
+    "status": "::incident_status", "title": "", "description": "",
+    "location": "", "reported_crs": "", "reported_lon": "", "reported_lat": "",
+    "address": "", "people_involved": "", "reporter_name": "", "reporter_phone": "",
+    "unit_id": "", "routing_reason": "", "handling_level": "::area_level",
+    "idempotency_key": "", "idempotency_hash": "", "created_by_id": "", "reported_at": "",
+    "sign_due_at": "", "resolve_due_at": "", "plan_id": "", "grid_code": "",
+    "assigned_at": "", "version": "", "supervised": "",
+}  # fmt: skip
+# One statement, one round trip: the incident (unless its Idempotency-Key is taken) and its
+# first event, written only for a row actually inserted. Plain SQL through the driver: built
+# once, no per-request statement compilation.
+_INTAKE_SQL = (
+    "WITH inserted AS (INSERT INTO incident ("
+    + ", ".join(_INTAKE_COLUMNS)
+    + ") VALUES ("
+    + ", ".join(
+        "ST_SetSRID(ST_MakePoint(%(wgs84_lon)s, %(wgs84_lat)s), 4326)"
+        if c == "location"
+        else f"%({c})s{cast}"
+        for c, cast in _INTAKE_COLUMNS.items()
+    )
+    + ") ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, unit_id) "
+    "INSERT INTO incident_event (incident_id, action, from_status, to_status, actor_id, "
+    "unit_id, at) SELECT id, 'report', NULL, 'reported', %(actor_id)s, unit_id, "
+    "%(assigned_at)s FROM inserted RETURNING incident_id"
+)
+
+
+def _insert_with_first_event(
+    session: Session, values: dict[str, object], actor: Actor | None, now: datetime
+) -> bool:
+    """Insert the incident and its ``report`` event in one statement (one round trip).
+
+    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``: a retry, even a concurrent one,
+    inserts nothing (the loser waits for the winner's commit on the unique index). Returns
+    False when nothing was inserted.
+    """
+    params = {c: values[c] for c in _INTAKE_COLUMNS if c != "location"}
+    point = to_shape(values["location"])  # type: ignore[arg-type]
+    params["wgs84_lon"], params["wgs84_lat"] = point.x, point.y
+    for column in ("channel", "status", "handling_level"):
+        params[column] = str(getattr(params[column], "value", params[column]))
+    params["actor_id"] = actor.user_id if actor else None
+    params["assigned_at"] = now
+    row = session.connection().exec_driver_sql(_INTAKE_SQL, params).first()
+    return row is not None
 
 
 def incident_code(reported_at: datetime, incident_id: int) -> str:

@@ -206,9 +206,7 @@ def test_an_account_is_locked_after_repeated_failures(limited, world):
 
 def test_sign_in_attempts_are_limited_per_address(limited, world):
     statuses = [
-        limited.post(
-            "/api/v1/auth/token", data={"username": f"u{i}", "password": "x"}
-        ).status_code
+        limited.post("/api/v1/auth/token", data={"username": f"u{i}", "password": "x"}).status_code
         for i in range(8)
     ]
     assert statuses == [401] * 6 + [429] * 2
