@@ -14,6 +14,7 @@ client address, unmasked reads per user.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -115,24 +116,54 @@ class RateLimiter:
         self.storage = storage
         self.strategy = FixedWindowRateLimiter(storage)
         self.enabled = enabled
+        # identifiers this process has refused, until their window resets: a flood of
+        # refused requests is answered without a database round trip each
+        self._blocked: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
 
     def hit(self, rule: Rule, identifier: str) -> None:
         """Count one event; refuse (429 with Retry-After) once the limit is used up."""
-        if self.enabled and not self.strategy.hit(rule.item, rule.name, identifier):
+        if not self.enabled:
+            return
+        self._refuse_if_blocked(rule, identifier)
+        if not self.strategy.hit(rule.item, rule.name, identifier):
             self._refuse(rule, identifier)
 
     def check(self, rule: Rule, identifier: str) -> None:
         """Refuse (429) if the limit is used up, without counting (a lockout check)."""
-        if self.enabled and not self.strategy.test(rule.item, rule.name, identifier):
+        if not self.enabled:
+            return
+        self._refuse_if_blocked(rule, identifier)
+        if not self.strategy.test(rule.item, rule.name, identifier):
             self._refuse(rule, identifier)
 
     def clear(self, rule: Rule, identifier: str) -> None:
         """Forget the events counted for ``identifier`` (a successful sign-in)."""
+        with self._lock:
+            self._blocked.pop((rule.name, identifier), None)
         self.storage.clear(rule.item.key_for(rule.name, identifier))
+
+    def _refuse_if_blocked(self, rule: Rule, identifier: str) -> None:
+        until = self._blocked.get((rule.name, identifier))
+        if until is None:
+            return
+        now = time.time()
+        if now < until:
+            self._raise(rule, until - now)
+        with self._lock:
+            self._blocked.pop((rule.name, identifier), None)
 
     def _refuse(self, rule: Rule, identifier: str) -> None:
         reset, _ = self.strategy.get_window_stats(rule.item, rule.name, identifier)
-        retry_after = max(1, math.ceil(reset - time.time()))
+        with self._lock:
+            if len(self._blocked) > 100_000:  # a flood of distinct identifiers: start over
+                self._blocked.clear()
+            self._blocked[(rule.name, identifier)] = reset
+        self._raise(rule, reset - time.time())
+
+    @staticmethod
+    def _raise(rule: Rule, seconds: float) -> None:
+        retry_after = max(1, math.ceil(seconds))
         raise RateLimited(
             f"too many {rule.what} ({rule.limit}): try again in {retry_after} s",
             retry_after=retry_after,
