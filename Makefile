@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-APT_PACKAGES := postgresql postgresql-postgis chromium python3-venv
+APT_PACKAGES := postgresql postgresql-postgis chromium fonts-wqy-microhei python3-venv
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test lint system-deps install serve bench clean

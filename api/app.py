@@ -9,14 +9,16 @@ from urllib.parse import urlparse
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import problems
 from api.deps import preload_locator
 from api.middleware import RequestGuard, SecurityHeaders
-from api.routers import auth, health, incidents, locate, users
+from api.routers import areas, auth, health, incidents, locate, maps, users
 from gridmap import __version__
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.maps import pages
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.settings import Settings, with_local_secret
 
@@ -77,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(locate.router, prefix=API_PREFIX)
     app.include_router(incidents.router, prefix=API_PREFIX)
+    app.include_router(areas.router, prefix=API_PREFIX)
+    app.include_router(maps.router)
+    app.mount(pages.ASSET_PREFIX, StaticFiles(directory=pages.STATIC), name="map-assets")
     app.add_middleware(
         SecurityHeaders,
         img_sources=tile_origin(settings.tile_url),

@@ -143,10 +143,14 @@ def main() -> None:
         with api_server(url, workers=2) as base:
             limited = asyncio.run(latency(base, args.flood_seconds, flood=True))
     print(f"GET /locate alone: {describe(quiet)}")
-    print(f"  during a sign-in flood, no rate limits: {describe(flooded)} "
-          f"({statistics.median(flooded) / statistics.median(quiet):.1f}x the median)")
-    print(f"  during a sign-in flood, rate limits on: {describe(limited)} "
-          f"({statistics.median(limited) / statistics.median(quiet):.1f}x the median)")
+    print(
+        f"  during a sign-in flood, no rate limits: {describe(flooded)} "
+        f"({statistics.median(flooded) / statistics.median(quiet):.1f}x the median)"
+    )
+    print(
+        f"  during a sign-in flood, rate limits on: {describe(limited)} "
+        f"({statistics.median(limited) / statistics.median(quiet):.1f}x the median)"
+    )
 
 
 if __name__ == "__main__":

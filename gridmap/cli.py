@@ -25,10 +25,12 @@ db_app = typer.Typer(help="The embedded PostGIS cluster (used when GRIDMAP_DATAB
 user_app = typer.Typer(help="User accounts.")
 plan_app = typer.Typer(help="Boundary plans (网格方案).")
 incidents_app = typer.Typer(help="Incidents (事件).")
+map_app = typer.Typer(help="Standalone map files (HTML, everything inside, opens offline).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(plan_app, name="plan")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(map_app, name="map")
 console = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -535,3 +537,91 @@ def demo(
             f"(API docs at /docs) — Ctrl-C to stop"
         )
         serve(host=None, port=None, workers=1)
+
+
+Lang = Literal["zh", "en"]
+
+
+@map_app.command("dispatch")
+@friendly_errors
+def map_dispatch(
+    out: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write")],
+    area: Annotated[str, typer.Option(help="Area shown (default: the city)")] = "350500",
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Show what this user sees (default: everything)")
+    ] = None,
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+    category: Annotated[str | None, typer.Option(help="Only this category")] = None,
+    since: Annotated[str | None, typer.Option(help="Reported on or after (YYYY-MM-DD)")] = None,
+    until: Annotated[str | None, typer.Option(help="Reported before (YYYY-MM-DD)")] = None,
+) -> None:
+    """The dispatcher's map of an area, as one file that opens with no server."""
+    from gridmap.incidents.filters import IncidentFilter
+    from gridmap.maps.export import dispatch_file
+
+    filters = IncidentFilter(category=category, since=_day(since), until=_day(until))
+    with _session() as session:
+        html = dispatch_file(session=session, settings=_settings(), area=area,
+                             username=as_user, lang=_lang(lang), filters=filters)  # fmt: skip
+    _write(out, html)
+
+
+@map_app.command("grid")
+@friendly_errors
+def map_grid(
+    code: Annotated[str, typer.Argument(help="Grid cell code (15 digits)")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write")],
+    as_user: Annotated[str | None, typer.Option("--as", help="As this user")] = None,
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """A grid worker's cell, as one file."""
+    from gridmap.maps.export import grid_file
+
+    with _session() as session:
+        html = grid_file(session=session, settings=_settings(), code=code, username=as_user,
+                         lang=_lang(lang))  # fmt: skip
+    _write(out, html)
+
+
+@map_app.command("plan")
+@friendly_errors
+def map_plan(
+    plan_id: Annotated[int, typer.Argument(help="The plan")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="HTML file to write")],
+    compare: Annotated[int | None, typer.Option(help="Compare with this plan")] = None,
+    target: Annotated[int, typer.Option(help="Households per cell aimed at")] = 400,
+    area: Annotated[str, typer.Option(help="Only the cells of this area")] = "350500",
+    lang: Annotated[str, typer.Option(help="zh or en")] = "zh",
+) -> None:
+    """Two plans side by side, as one file."""
+    from gridmap.maps.export import plan_file
+
+    with _session() as session:
+        html = plan_file(session=session, settings=_settings(), plan_id=plan_id, compare=compare,
+                         target=target, area=area, lang=_lang(lang))  # fmt: skip
+    _write(out, html)
+
+
+def _lang(value: str) -> str:
+    if value not in ("zh", "en"):
+        raise GridmapError(f"unknown language {value!r}: use zh or en")
+    return value
+
+
+def _day(value: str | None) -> Any:
+    from datetime import datetime
+
+    from gridmap.calendar import CHINA_TZ
+
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA_TZ)
+    except ValueError:
+        raise GridmapError(f"{value!r} is not a date: write YYYY-MM-DD") from None
+
+
+def _write(out: Path, html: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    console.print(f"wrote {out} ({len(html.encode()) / 1024:,.0f} KB, opens with no server)")

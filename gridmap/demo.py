@@ -14,7 +14,7 @@ from gridmap.errors import GridmapError
 from gridmap.settings import Settings
 from gridmap.units.models import Department
 
-DEMO_PASSWORD = "gridmap-demo"  # documented in README; demo data only, never production
+DEMO_PASSWORD = "quanzhou-2025"  # documented in README; demo data only, never production
 DEMO_COUNTY = "350503"  # Fengze
 
 

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default=None, description="Base map tile URL template; none by default (offline intranets)."
     )
     tile_attribution: str = ""
+    tile_crs: Literal["wgs84", "gcj02"] = Field(
+        default="wgs84", description="gcj02 for AMap/Tencent tiles: data is shifted to match"
+    )
+    map_lang: Literal["zh", "en"] = Field(default="zh", description="Map labels by default")
+    map_refresh_seconds: int = Field(default=30, ge=5, le=3600, description="Map auto-refresh")
     calendar_file: Path | None = Field(
         default=None, description="Working days, one ISO date a line; default: China's calendar"
     )

@@ -21,12 +21,12 @@ from api.deps import (
     SessionDep,
     SettingsDep,
 )
+from api.filters import FiltersDep
 from api.problems import responses
 from gridmap import audit
-from gridmap.bbox import BBOX_PATTERN, parse_bbox
 from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotFound
 from gridmap.incidents import photos, queries, service, views
-from gridmap.incidents.models import OPEN, Channel, Incident, IncidentStatus
+from gridmap.incidents.models import OPEN, Channel, Incident
 from gridmap.incidents.schemas import (
     ActionIn,
     IncidentCreate,
@@ -44,7 +44,6 @@ router = APIRouter(tags=["incidents"], responses=responses(401))
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,100}$"  # visible ASCII: a UUID, a ULID, a phone's own id
 MAX_PAGE = 10_000
 CITIZEN_PHOTO_WINDOW = timedelta(hours=1)
-AreaQuery = Annotated[str | None, Query(pattern=r"^\d{6,15}$", description="Area code, any level")]
 
 
 def citizen_token(settings: Settings, code: str) -> str:
@@ -112,18 +111,7 @@ def report(
 def list_incidents(
     session: SessionDep,
     principal: PrincipalDep,
-    status: Annotated[list[IncidentStatus] | None, Query()] = None,
-    category: Annotated[str | None, Query(max_length=40)] = None,
-    channel: Channel | None = None,
-    area: AreaQuery = None,
-    unit: Annotated[str | None, Query(max_length=40, description="Unit code")] = None,
-    overdue: bool = False,
-    due_within_days: Annotated[int | None, Query(ge=1, le=60, description="Due soon")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    bbox: Annotated[
-        str | None, Query(pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat")
-    ] = None,
+    filters: FiltersDep,
     sort: Annotated[str, Query(pattern=r"^-?(reported_at|resolve_due_at|code)$")] = "-reported_at",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -134,16 +122,7 @@ def list_incidents(
         session=session,
         actor=principal,
         now=now,
-        status=status,
-        category=category,
-        channel=channel.value if channel else None,
-        area=area,
-        unit=unit,
-        overdue_only=overdue,
-        due_within=timedelta(days=due_within_days) if due_within_days else None,
-        since=since,
-        until=until,
-        bbox=parse_bbox(bbox) if bbox else None,
+        filters=filters,
         sort=sort,
         page=page,
         page_size=page_size,
@@ -284,25 +263,20 @@ def add_photo(
 def stats(
     session: SessionDep,
     principal: PrincipalDep,
+    filters: FiltersDep,
     group_by: queries.GroupBy | None = None,
-    area: AreaQuery = None,
-    category: Annotated[str | None, Query(max_length=40)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """KPIs, overall or per county, township, village, grid, category, unit, channel, month.
 
-    Accepted, closed, completion rate, disputes screened/resolved, on-time rate, overdue
-    now, mean hours to sign-for and to close, satisfaction, people served. Planners and
-    analysts get them city-wide; everyone else within their scope.
+    Accepted, closed, completion rate, disputes screened/resolved, on-time rate, open,
+    overdue and due soon now, mean hours to sign-for and to close, satisfaction, people
+    served. Takes the filters of ``GET /incidents``. Planners and analysts get them
+    city-wide; everyone else within their scope.
     """
     return queries.stats(
         session=session,
         actor=principal,
         now=datetime.now(UTC),
         group_by=group_by,
-        area=area,
-        category=category,
-        since=since,
-        until=until,
+        filters=filters,
     )

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from gridmap.areas.codes import CODE_LENGTH
 from gridmap.areas.levels import AreaLevel
 from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
+from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.kpi import APPEAL_CHANNELS
-from gridmap.incidents.models import Incident, IncidentStatus
-from gridmap.scope import Actor, incident_filter, within
+from gridmap.incidents.models import OPEN, Incident, IncidentStatus
+from gridmap.scope import Actor, incident_filter
 from gridmap.units.models import Department, RoutingRule
 
 S = IncidentStatus
@@ -34,45 +35,13 @@ def list_incidents(
     session: Session,
     actor: Actor,
     now: datetime,
-    status: list[S] | None = None,
-    category: str | None = None,
-    channel: str | None = None,
-    area: str | None = None,
-    unit: str | None = None,
-    overdue_only: bool = False,
-    due_within: Any = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
+    filters: IncidentFilter = IncidentFilter(),  # noqa: B008 (frozen: safe as a default)
     sort: str = "-reported_at",
     page: int = 1,
     page_size: int = 50,
 ) -> tuple[int, list[Incident]]:
     """Filtered, sorted, paginated incidents within the actor's scope."""
-    where = [incident_filter(actor)]
-    if status:
-        where.append(Incident.status.in_(status))
-    if category:
-        where.append(Incident.category == category)
-    if channel:
-        where.append(Incident.channel == channel)
-    if area:
-        where.append(within(Incident.grid_code, area))
-    if unit:
-        where.append(
-            Incident.unit_id
-            == select(Department.id).where(Department.code == unit).scalar_subquery()
-        )
-    if overdue_only:
-        where.append(overdue_clause(now))
-    if due_within is not None:
-        where.append(due_soon_clause(now, due_within))
-    if since:
-        where.append(Incident.reported_at >= since)
-    if until:
-        where.append(Incident.reported_at < until)
-    if bbox:
-        where.append(Incident.location.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
+    where = [incident_filter(actor), *filters.clauses(now)]
     key = SORTS[sort.lstrip("-")]
     order = key.desc() if sort.startswith("-") else key.asc()
     total = session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0
@@ -92,10 +61,7 @@ def stats(
     actor: Actor,
     now: datetime,
     group_by: GroupBy | None = None,
-    area: str | None = None,
-    category: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: IncidentFilter = IncidentFilter(),  # noqa: B008 (frozen: safe as a default)
 ) -> list[dict[str, Any]]:
     """KPIs (definitions in gridmap/incidents/kpi.py), overall or per group, in scope."""
     live = Incident.status != S.rejected
@@ -131,6 +97,8 @@ def stats(
             count(and_(dispute, Incident.outcome == "mediated")).label("disputes_resolved"),
             count(on_time).label("closed_on_time"),
             count(and_(live, overdue_clause(now))).label("overdue"),
+            count(Incident.status.in_(sorted(OPEN))).label("open"),
+            count(due_soon_clause(now)).label("due_soon"),
             func.avg(hours).filter(live).label("mean_hours_to_sign"),
             func.avg(close_hours).filter(closed).label("mean_hours_to_close"),
             func.avg(case((Incident.satisfaction >= 4, 1.0), else_=0.0))
@@ -146,14 +114,7 @@ def stats(
         .group_by(key)
         .order_by(key)
     )
-    if area:
-        query = query.where(within(Incident.grid_code, area))
-    if category:
-        query = query.where(Incident.category == category)
-    if since:
-        query = query.where(Incident.reported_at >= since)
-    if until:
-        query = query.where(Incident.reported_at < until)
+    query = query.where(*filters.clauses(now))
     out = []
     for row in session.execute(query).mappings():
         r = dict(row)
@@ -166,3 +127,86 @@ def stats(
             r[k] = float(r[k]) if r[k] is not None else None
         out.append(r)
     return out
+
+
+FACETS = ("status", "category", "channel", "unit", "area")
+
+
+def facets(
+    *,
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    filters: IncidentFilter,
+    lang: str = "zh",
+) -> dict[str, list[dict[str, Any]]]:
+    """Counts per value of each filter, for a filter panel.
+
+    How many incidents each choice would show: each facet is counted with its own criterion
+    dropped (so the other values stay visible); ``area`` counts by the children of the
+    filtered area (or of the user's).
+    """
+    scoped = incident_filter(actor, aggregate=True)
+    base_area = filters.area or actor.area_code
+    child = _child_width(base_area)
+    keys: dict[str, Any] = {
+        "status": Incident.status,
+        "category": Incident.category,
+        "channel": Incident.channel,
+        "unit": Incident.unit_id,
+        "area": func.substr(Incident.grid_code, 1, child),
+    }
+    out: dict[str, list[dict[str, Any]]] = {}
+    for facet, key in keys.items():
+        flt = filters.without(facet)
+        if facet == "area":
+            flt = IncidentFilter(**{**flt.__dict__, "area": base_area})
+        rows = session.execute(
+            select(key, func.count()).where(scoped, *flt.clauses(now)).group_by(key)
+        ).all()
+        out[facet] = [
+            {"value": getattr(v, "value", v), "count": int(n)} for v, n in rows if v is not None
+        ]
+    _label(session, out, lang)
+    return out
+
+
+def _child_width(area: str) -> int:
+    from gridmap.areas.codes import level_of
+
+    level = level_of(area)
+    order = list(CODE_LENGTH)
+    below = order[min(order.index(level) + 1, len(order) - 1)]
+    return CODE_LENGTH[below]
+
+
+def _label(session: Session, out: dict[str, list[dict[str, Any]]], lang: str) -> None:
+    from gridmap.areas.models import Area
+
+    rule_name = RoutingRule.name_en if lang == "en" else RoutingRule.name
+    names = dict(session.execute(select(RoutingRule.category, rule_name)).all())
+    for row in out["category"]:
+        row["label"] = names.get(row["value"], row["value"])
+    ids = [r["value"] for r in out["unit"]]
+    units = {
+        i: (code, name)
+        for i, code, name in session.execute(
+            select(Department.id, Department.code, Department.name).where(Department.id.in_(ids))
+        )
+    }
+    for row in out["unit"]:
+        code, name = units.get(row["value"], (str(row["value"]), str(row["value"])))
+        row["value"], row["label"] = code, name
+    codes = [r["value"] for r in out["area"]]
+    area_name = Area.name_en if lang == "en" else Area.name
+    areas = dict(
+        session.execute(
+            select(Area.code, func.coalesce(area_name, Area.name)).where(
+                Area.code.in_(codes), Area.plan_id.is_(None) | (Area.level == "grid")
+            )
+        ).all()
+    )
+    for row in out["area"]:
+        row["label"] = areas.get(row["value"], row["value"])
+    for facet in out.values():
+        facet.sort(key=lambda r: -r["count"])

@@ -164,7 +164,9 @@ class StatsRow(BaseModel):
     dispute_resolution_rate: float | None
     closed_on_time: int
     on_time_rate: float | None
+    open: int
     overdue: int
+    due_soon: int
     mean_hours_to_sign: float | None
     mean_hours_to_close: float | None
     satisfaction_rate: float | None

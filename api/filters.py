@@ -1,0 +1,48 @@
+"""The incident filter query parameters, parsed once for every endpoint that takes them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from gridmap.bbox import BBOX_PATTERN, parse_bbox
+from gridmap.incidents.filters import IncidentFilter
+from gridmap.incidents.models import Channel, IncidentStatus
+
+AreaQuery = Annotated[str | None, Query(pattern=r"^\d{6,15}$", description="Area code, any level")]
+
+
+def incident_filters(
+    status: Annotated[list[IncidentStatus] | None, Query(description="Repeatable")] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    channel: Channel | None = None,
+    area: AreaQuery = None,
+    unit: Annotated[str | None, Query(max_length=40, description="Unit code")] = None,
+    overdue: Annotated[bool, Query(description="Only overdue incidents")] = False,
+    due_within_days: Annotated[
+        int | None, Query(ge=1, le=60, description="Only open incidents due within N days")
+    ] = None,
+    since: Annotated[datetime | None, Query(description="Reported at or after")] = None,
+    until: Annotated[datetime | None, Query(description="Reported before")] = None,
+    bbox: Annotated[
+        str | None, Query(pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat")
+    ] = None,
+) -> IncidentFilter:
+    """The filters of ``GET /incidents``, shared by ``/stats`` and the map layers."""
+    return IncidentFilter(
+        status=tuple(status or ()),
+        category=category,
+        channel=channel.value if channel else None,
+        area=area,
+        unit=unit,
+        overdue=overdue,
+        due_within=timedelta(days=due_within_days) if due_within_days else None,
+        since=since,
+        until=until,
+        bbox=parse_bbox(bbox) if bbox else None,
+    )
+
+
+FiltersDep = Annotated[IncidentFilter, Depends(incident_filters)]

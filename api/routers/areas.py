@@ -1,0 +1,47 @@
+"""Areas: one area at any level, with its outline and what lies in it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
+
+from api.deps import PrincipalDep, SessionDep
+from api.problems import responses
+from gridmap.areas import service
+
+router = APIRouter(tags=["areas"], responses=responses(401, 404))
+
+
+class AreaRef(BaseModel):
+    """Another area, by code and name."""
+
+    code: str
+    name: str
+    level: str | None = None
+
+
+class AreaRead(BaseModel):
+    """An area with its parent, children, outline (GeoJSON) and counts."""
+
+    code: str
+    name: str
+    name_en: str | None
+    level: str
+    parent: AreaRef | None
+    children: list[AreaRef]
+    geometry: dict[str, Any] | None
+    counts: dict[str, int]
+
+
+@router.get("/areas/{code}", response_model=AreaRead)
+def read_area(
+    code: Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> dict[str, Any]:
+    """An area at any level (404 outside the user's own area)."""
+    area = service.get_area(session, code, principal)
+    return service.summary(session, area, principal, datetime.now(UTC))

@@ -1,0 +1,192 @@
+"""Map data (layers, features, facets) and the map pages, all driven by ``layers/``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
+from api.filters import FiltersDep
+from api.problems import responses
+from gridmap.errors import NotFound
+from gridmap.incidents import queries
+from gridmap.maps import pages
+from gridmap.maps.features import MapData, View, features
+from gridmap.maps.layer import Layer
+from layers import LAYERS
+
+router = APIRouter(tags=["maps"])
+GEOJSON = "application/geo+json"
+Lang = Literal["zh", "en"]
+LayerId = Annotated[str, Path(max_length=40, pattern=r"^[a-z_]+$")]
+
+
+class FeatureCollection(BaseModel):
+    """A GeoJSON FeatureCollection (RFC 7946), with members saying what was drawn."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]
+    layer: str
+    zoom: int
+    numberReturned: int
+    level: str | None = Field(default=None, description="county … grid, points, heat")
+    truncated: bool | None = None
+
+
+class LayerInfo(BaseModel):
+    """A layer as a map draws it: title, style and legend, popup fields, zoom range."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    title: str
+    source: str
+    geometry: str
+    min_zoom: int
+    max_zoom: int
+    shown: bool
+    style: dict[str, Any]
+    popup: list[dict[str, Any]]
+    aggregation: list[list[Any]] | None
+
+
+class Facet(BaseModel):
+    """How many incidents one value of a filter would show."""
+
+    value: str
+    label: str | None = None
+    count: int
+
+
+def _layer(layer_id: str, principal: Any) -> Layer:
+    layer = LAYERS.get(layer_id)
+    if layer is None or not layer.visible_to(principal.role if principal else None):
+        raise NotFound(f"there is no layer {layer_id!r} you can read: see /api/v1/layers")
+    return layer
+
+
+@router.get("/api/v1/layers", response_model=list[LayerInfo])
+def list_layers(
+    principal: OptionalPrincipalDep,
+    settings: SettingsDep,
+    lang: Lang | None = None,
+) -> list[dict[str, Any]]:
+    """The layers this user may read (public ones without signing in), with legends."""
+    lang = lang or settings.map_lang
+    role = principal.role if principal else None
+    return [dict(layer.describe(lang)) for layer in LAYERS.values() if layer.visible_to(role)]
+
+
+@router.get(
+    "/api/v1/layers/{layer_id}/features",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "GeoJSON features of the layer in view",
+            "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}},
+        },
+        **responses(401, 403, 404),
+    },
+)
+def layer_features(
+    layer_id: LayerId,
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipalDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    zoom: Annotated[int, Query(ge=0, le=22, description="Map zoom level")] = 12,
+    lang: Lang | None = None,
+    plan: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="plan layers")] = None,
+    compare: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="plan layers")] = None,
+    target: Annotated[int, Query(ge=1, le=100_000, description="households per cell")] = 400,
+) -> Response:
+    """Features of a layer for a view: ``bbox``, ``zoom`` and the filters of ``/incidents``.
+
+    Incidents are counted by county, township, village or grid cell when the view is far
+    out (open, overdue, due soon, closed per area) and drawn as points only close in; never
+    more than 5,000 features, never personal data. Scoped like ``/incidents``.
+    """
+    layer = _layer(layer_id, principal)
+    view = View(
+        bbox=filters.bbox, zoom=zoom, filters=filters, lang=lang or settings.map_lang,
+        plan_id=plan, compare=compare, target=target,
+    )  # fmt: skip
+    body = features(
+        session=session, layer=layer, view=view, actor=principal,
+        cache=_map_data(request), now=datetime.now(UTC),
+    )  # fmt: skip
+    return Response(content=body, media_type=GEOJSON)
+
+
+def _map_data(request: Request) -> MapData:
+    data: MapData | None = getattr(request.app.state, "map_data", None)
+    if data is None:
+        data = request.app.state.map_data = MapData()
+    return data
+
+
+@router.get("/api/v1/maps/facets", response_model=dict[str, list[Facet]], responses=responses(401))
+def facets(
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    filters: FiltersDep,
+    lang: Lang | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Counts per value of each filter (status, category, channel, unit, area).
+
+    Each facet is counted with its own criterion dropped, so a filter panel can show how
+    many incidents every choice would give.
+    """
+    return queries.facets(
+        session=session, actor=principal, now=datetime.now(UTC), filters=filters,
+        lang=lang or settings.map_lang,
+    )  # fmt: skip
+
+
+# -- pages -------------------------------------------------------------------------------------
+
+PAGE = {"response_class": HTMLResponse, "include_in_schema": False}
+
+
+@router.get("/maps/dispatch", **PAGE)  # type: ignore[arg-type]
+def dispatch_page(settings: SettingsDep, lang: Lang | None = None) -> HTMLResponse:
+    """The dispatcher's map (sign-in happens in the page; the data comes from the API)."""
+    return HTMLResponse(pages.dispatch(settings=settings, lang=lang or settings.map_lang))
+
+
+@router.get("/maps/grid/{code}", **PAGE)  # type: ignore[arg-type]
+def grid_page(
+    code: Annotated[str, Path(pattern=r"^\d{15}$")],
+    settings: SettingsDep,
+    lang: Lang | None = None,
+) -> HTMLResponse:
+    """A grid worker's cell, for a phone screen."""
+    return HTMLResponse(pages.grid(settings=settings, code=code, lang=lang or settings.map_lang))
+
+
+@router.get("/maps/plans/{plan_id}", **PAGE)  # type: ignore[arg-type]
+def plan_page(
+    plan_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    settings: SettingsDep,
+    compare: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    target: Annotated[int, Query(ge=1, le=100_000)] = 400,
+    lang: Lang | None = None,
+) -> HTMLResponse:
+    """Two plans side by side, cells shaded by their deviation from the target load."""
+    return HTMLResponse(
+        pages.plan(
+            settings=settings,
+            plan_id=plan_id,
+            compare=compare,
+            target=target,
+            lang=lang or settings.map_lang,
+        )
+    )

@@ -1,0 +1,70 @@
+"""Areas as users read them: one area with its parent, children, outline and counts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gridmap.areas import codes
+from gridmap.areas.levels import AreaLevel
+from gridmap.areas.models import Area, Plan, PlanStatus
+from gridmap.errors import NotFound
+from gridmap.incidents.deadlines import overdue_clause
+from gridmap.incidents.models import OPEN, Incident
+from gridmap.registry.models import Building, House, Household, Person, WorkUnit
+from gridmap.scope import Actor, within
+
+
+def get_area(session: Session, code: str, actor: Actor) -> Area:
+    """The area ``code`` (grid cells: of the active plan) if within the user's area; else 404."""
+    if not codes.is_area_code(code) or not actor.covers(code):
+        raise NotFound(f"there is no area {code} in your area")
+    query = select(Area).where(Area.code == code)
+    if codes.level_of(code) == AreaLevel.grid:
+        active = select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()
+        query = query.where(Area.plan_id == active)
+    area = session.scalar(query)
+    if area is None:
+        raise NotFound(f"there is no area {code} in your area")
+    return area
+
+
+def summary(session: Session, area: Area, actor: Actor, now: datetime) -> dict[str, Any]:
+    """Name, parent, children, outline (GeoJSON) and counts of what lies in the area."""
+    geometry = session.scalar(func.ST_AsGeoJSON(area.geom, 6))
+    parent = session.get(Area, area.parent_id) if area.parent_id else None
+    children = session.execute(
+        select(Area.code, Area.name, Area.level)
+        .where(Area.parent_id == area.id)
+        .order_by(Area.code)
+    ).all()
+    counts: dict[str, int] = {}
+    for name, model in (("buildings", Building), ("houses", House), ("households", Household),
+                        ("people", Person), ("work_units", WorkUnit)):  # fmt: skip
+        counts[name] = (
+            session.scalar(
+                select(func.count()).select_from(model).where(within(model.grid_code, area.code))
+            )
+            or 0
+        )
+    in_area = within(Incident.grid_code, area.code)
+    counts["open_incidents"] = (
+        session.scalar(select(func.count()).where(in_area, Incident.status.in_(sorted(OPEN)))) or 0
+    )
+    counts["overdue_incidents"] = (
+        session.scalar(select(func.count()).where(in_area, overdue_clause(now))) or 0
+    )
+    return {
+        "code": area.code,
+        "name": area.name,
+        "name_en": area.name_en,
+        "level": area.level.value,
+        "parent": {"code": parent.code, "name": parent.name} if parent else None,
+        "children": [{"code": c, "name": n, "level": lvl.value} for c, n, lvl in children],
+        "geometry": json.loads(geometry) if geometry else None,
+        "counts": counts,
+    }

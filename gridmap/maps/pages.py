@@ -1,0 +1,172 @@
+"""The map pages: folium builds the Leaflet page, our script (static/gridmap-map.js) fills it.
+
+A served page holds no data: the script signs in and reads the layers from the API for the
+current view, filters and zoom, so it stays small (tens of KB) whatever the city's size.
+An exported page (``gridmap map … -o FILE``) carries a snapshot of the data and every asset
+inlined, so it opens from ``file://`` with no server and no network.
+
+Nothing is loaded from outside: folium's default CDN links are replaced by Leaflet and its
+plugins shipped in ``gridmap/maps/static/vendor`` (BSD/MIT, licences beside them). No base
+map by default — the area outlines give the context; a tile URL template can be set
+(``GRIDMAP_TILE_URL``), with ``GRIDMAP_TILE_CRS=gcj02`` for AMap/Tencent tiles.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from gridmap import __version__
+from gridmap.maps.i18n import LABELS
+from gridmap.settings import Settings
+from layers import LAYERS
+
+STATIC = Path(__file__).parent / "static"
+ASSET_PREFIX = f"/static/maps/{__version__}"  # versioned: cacheable for a long time
+SCRIPTS = ("vendor/leaflet/leaflet.js", "vendor/leaflet.heat/leaflet-heat.js", "gridmap-map.js")
+STYLES = ("vendor/leaflet/leaflet.css", "gridmap-map.css")
+QUANZHOU = (24.95, 118.45)  # where a map opens before it knows the user's area
+
+Mode = Literal["dispatch", "grid", "plan"]
+
+
+@dataclass
+class PageConfig:
+    """What the page script needs: mode, API, layers, labels, where to start."""
+
+    mode: Mode
+    lang: str
+    title: str
+    api: str | None = "/api/v1"  # None: an exported page with its data inside
+    center: tuple[float, float] = QUANZHOU
+    zoom: int = 9
+    refresh_seconds: int = 30
+    area: str | None = None  # grid mode: the cell
+    plan: int | None = None  # plan mode
+    compare: int | None = None
+    target: int = 400
+    tile_url: str | None = None
+    tile_attribution: str = ""
+    data: dict[str, Any] | None = None  # exported pages: the snapshot
+    user: str | None = None  # exported pages: whose view it is
+    layers: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> str:
+        """The configuration as JSON for the script (safe inside a <script> element)."""
+        payload = {
+            "mode": self.mode, "lang": self.lang, "title": self.title, "api": self.api,
+            "center": self.center, "zoom": self.zoom, "refresh": self.refresh_seconds,
+            "area": self.area, "plan": self.plan, "compare": self.compare,
+            "target": self.target, "labels": LABELS[self.lang], "data": self.data,
+            "user": self.user,
+            "layers": self.layers or [dict(layer.describe(self.lang)) for layer in LAYERS.values()],
+        }  # fmt: skip
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return text.replace("</", "<\\/")
+
+
+class _App(MacroElement):
+    """Starts the page script on the folium map."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        GridmapMap.start({{ this._parent.get_name() }}, {{ this.config }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: PageConfig) -> None:
+        super().__init__()
+        self._name = "GridmapApp"
+        self.config = config.as_json()
+
+
+def render(config: PageConfig, *, inline: bool = False) -> str:
+    """The page as HTML: assets linked from the server, or inlined for a standalone file."""
+    m = folium.Map(
+        location=list(config.center),
+        zoom_start=config.zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
+        zoom_control=True,
+    )
+    if config.tile_url:
+        folium.TileLayer(
+            tiles=config.tile_url, attr=config.tile_attribution or " ", name="basemap",
+            max_zoom=19, control=False,
+        ).add_to(m)  # fmt: skip
+    # folium's default assets come from CDNs: replace them with ours
+    m.default_js = [] if inline else [(p, f"{ASSET_PREFIX}/{p}") for p in SCRIPTS]
+    m.default_css = [] if inline else [(p, f"{ASSET_PREFIX}/{p}") for p in STYLES]
+    root: Any = m.get_root()  # a branca Figure: header, html, script
+    root.header.add_child(
+        Element(
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{config.title}</title>"
+        ),
+        name="gm_meta",
+    )
+    if inline:
+        css = "\n".join(_inline_css(p) for p in STYLES)
+        js = "\n".join((STATIC / p).read_text(encoding="utf-8") for p in SCRIPTS)
+        js = js.replace("</script", "<\\/script")
+        root.header.add_child(Element(f"<style>{css}</style>"), name="gm_css")
+        root.header.add_child(Element(f"<script>{js}</script>"), name="gm_js")
+    m.add_child(_App(config))
+    html: str = root.render()
+    return html.replace("<html>", f'<html lang="{"en" if config.lang == "en" else "zh-CN"}">', 1)
+
+
+def _inline_css(path: str) -> str:
+    """A stylesheet with the images it references turned into data URIs."""
+    folder = (STATIC / path).parent
+    css = (STATIC / path).read_text(encoding="utf-8")
+
+    def data_uri(match: re.Match[str]) -> str:
+        target = folder / match.group(1)
+        if not target.is_file():
+            return match.group(0)
+        encoded = base64.b64encode(target.read_bytes()).decode()
+        return f"url(data:image/png;base64,{encoded})"
+
+    return re.sub(r"url\((images/[^)]+\.png)\)", data_uri, css)
+
+
+def _base(settings: Settings, mode: Mode, lang: str, title_key: str) -> PageConfig:
+    return PageConfig(
+        mode=mode,
+        lang=lang,
+        title=str(LABELS[lang][title_key]),
+        refresh_seconds=settings.map_refresh_seconds,
+        tile_url=settings.tile_url,
+        tile_attribution=settings.tile_attribution,
+    )
+
+
+def dispatch(*, settings: Settings, lang: str) -> str:
+    """The dispatcher's map page (no data inside: the script reads it from the API)."""
+    return render(_base(settings, "dispatch", lang, "dispatch_title"))
+
+
+def grid(*, settings: Settings, code: str, lang: str) -> str:
+    """The grid worker's page for one cell."""
+    config = _base(settings, "grid", lang, "grid_title")
+    config.area, config.zoom = code, 16
+    return render(config)
+
+
+def plan(*, settings: Settings, plan_id: int, compare: int | None, target: int, lang: str) -> str:
+    """Two plans side by side."""
+    config = _base(settings, "plan", lang, "plan_title")
+    config.plan, config.compare, config.target = plan_id, compare, target
+    return render(config)
