@@ -20,7 +20,7 @@ from gridmap.areas.models import Plan, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import Conflict, Forbidden, NotAuthenticated
+from gridmap.errors import Conflict, Forbidden, GridmapError, NotAuthenticated
 from gridmap.locate import Locator
 from gridmap.ratelimit import RateLimiter, Rules
 from gridmap.scope import Actor
@@ -168,11 +168,16 @@ async def get_locator(request: Request) -> Locator:
 
 
 def preload_locator(app: Any) -> None:
-    """Load the active plan's locator at start-up; without a database or a plan, later."""
+    """Load the active plan's locator and map outlines at start-up (later, without a plan)."""
+    from gridmap.maps.features import MapData
+
     try:
         _refresh_state(app.state)
-    except (Conflict, OperationalError) as exc:
-        log.warning("no locator at start-up (%s): built on the first request instead", exc)
+        app.state.map_data = MapData()
+        with app.state.sessionmaker() as session:
+            app.state.map_data.preload(session)
+    except (GridmapError, OperationalError) as exc:
+        log.warning("nothing preloaded at start-up (%s): built on first use instead", exc)
 
 
 def _refresh_locator(request: Request) -> Locator:

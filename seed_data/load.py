@@ -224,11 +224,13 @@ def load(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT coalesce(max(id), 1) FROM {table}))"
                     )
-            cur.execute("ANALYZE")
         raw.commit()
     except BaseException:
         raw.rollback()
         raise
     finally:
         raw.close()
+    # outside the transaction: statistics, and the visibility map index-only scans need
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE")
     return {table: len(frame) for table, frame in tables.items()}

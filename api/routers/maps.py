@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -106,6 +107,10 @@ def layer_features(
     plan: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="plan layers")] = None,
     compare: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="plan layers")] = None,
     target: Annotated[int, Query(ge=1, le=100_000, description="households per cell")] = 400,
+    display_crs: Annotated[
+        Literal["wgs84", "gcj02"],
+        Query(description="gcj02: coordinates shifted to sit on AMap/Tencent base maps"),
+    ] = "wgs84",
 ) -> Response:
     """Features of a layer for a view: ``bbox``, ``zoom`` and the filters of ``/incidents``.
 
@@ -114,9 +119,13 @@ def layer_features(
     more than 5,000 features, never personal data. Scoped like ``/incidents``.
     """
     layer = _layer(layer_id, principal)
+    if display_crs != "wgs84" and filters.bbox is not None:
+        # the page's view is in GCJ-02 (≤ 0.006° from WGS84 in China): widen the query box
+        x0, y0, x1, y1 = filters.bbox
+        filters = dataclasses.replace(filters, bbox=(x0 - 0.01, y0 - 0.01, x1 + 0.01, y1 + 0.01))
     view = View(
         bbox=filters.bbox, zoom=zoom, filters=filters, lang=lang or settings.map_lang,
-        plan_id=plan, compare=compare, target=target,
+        plan_id=plan, compare=compare, target=target, display_crs=display_crs,
     )  # fmt: skip
     body = features(
         session=session, layer=layer, view=view, actor=principal,

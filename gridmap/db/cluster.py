@@ -32,6 +32,12 @@ SYSTEM_USER = "postgres"
 MAX_SOCKET_PATH = 100
 
 
+# Planner settings for a database that lives on SSD or in memory (docs/architecture.md says
+# to set the same on a production server): with the default random_page_cost of 4 (spinning
+# disks) PostgreSQL prefers scanning whole wide tables to index-only scans of narrow indexes.
+TUNING = {"random_page_cost": "1.1", "effective_cache_size": "4GB"}
+
+
 def find_pg_bin() -> Path:
     """Return the bin folder of the newest installed PostgreSQL that has PostGIS.
 
@@ -257,7 +263,10 @@ class Cluster:
                     f"port {self.port} is already in use (another gridmap cluster or PostgreSQL "
                     f"server?): stop it, or choose another port with GRIDMAP_DB_PORT"
                 )
-            options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1"
+            options = (
+                f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+                + " ".join(f"-c {k}={v}" for k, v in TUNING.items())
+            )
             self._run(
                 "pg_ctl",
                 "-D",

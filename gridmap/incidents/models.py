@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -69,6 +70,23 @@ class Incident(GridLinked, Base):
 
     __tablename__ = "incident"
     __extra_args__ = (
+        # what the map counts and filters read, so a city's incidents are counted per cell by
+        # an index-only scan instead of a scan of the wide table
+        Index(
+            "ix_incident_map",
+            "grid_code",
+            "status",
+            postgresql_ops={"grid_code": "text_pattern_ops"},
+            postgresql_include=[
+                "sign_due_at",
+                "resolve_due_at",
+                "reported_at",
+                "category",
+                "channel",
+                "unit_id",
+                "created_by_id",
+            ],
+        ),
         CheckConstraint("people_involved >= 1", name="people_positive"),
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
         CheckConstraint(

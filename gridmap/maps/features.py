@@ -14,15 +14,17 @@ points. Counts per area: total, open, overdue, due soon, closed — the same def
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, select, text
+import shapely
+from sqlalchemy import Engine, String, and_, case, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes as area_codes
@@ -30,6 +32,7 @@ from gridmap.areas.codes import CODE_LENGTH
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.bbox import BBox
+from gridmap.crs import from_wgs84
 from gridmap.errors import Forbidden, InvalidInput, NotFound
 from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
@@ -50,6 +53,7 @@ TOLERANCE = {
 MAX_FEATURES = 5000
 HEAT_CELLS_ACROSS = 96  # heat points per view width (snapped), whatever the zoom
 HOUSEHOLDS_TTL = 60.0  # seconds a per-cell household count is reused
+HEAT_BY_CELL_UNTIL = 12  # up to this zoom, heat is the cached counts per grid cell
 
 
 @dataclass
@@ -76,33 +80,117 @@ class AreaShapes:
         return np.flatnonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))
 
 
-class MapData:
-    """Per-process caches the map endpoints share: simplified areas, households per cell.
+@dataclass
+class CellCounts:
+    """Incident counts per grid cell (total, open, overdue, due soon, closed), rolled up."""
 
-    Keyed by the active plan, so activating another plan is picked up on the next request.
+    at: float
+    cells: dict[str, tuple[int, int, int, int, int]]
+    _levels: dict[AreaLevel, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+
+    def by_level(self, level: AreaLevel) -> dict[str, tuple[int, ...]]:
+        """Counts per area of ``level`` (sums over its cells), computed once."""
+        found = self._levels.get(level)
+        if found is None:
+            width = CODE_LENGTH[level]
+            sums: dict[str, list[int]] = {}
+            for code, row in self.cells.items():
+                acc = sums.setdefault(code[:width], [0, 0, 0, 0, 0])
+                for k in range(5):
+                    acc[k] += row[k]
+            found = self._levels[level] = {k: tuple(v) for k, v in sums.items()}
+        return found
+
+
+COUNTS_SECONDS = 5.0  # how long one user's counts for one filter are reused
+COUNTS_KEPT = 512
+
+
+class MapData:
+    """Per-process caches the map endpoints share.
+
+    Simplified areas and households per cell, keyed by the active plan (activating another
+    plan is picked up on the next request), and each user's incident counts per cell for a
+    few seconds.
     """
 
     def __init__(self) -> None:
-        self._shapes: dict[tuple[int | None, AreaLevel], AreaShapes] = {}
+        self._shapes: dict[tuple[int | None, AreaLevel, str], AreaShapes] = {}
         self._households: dict[int, tuple[float, dict[str, int]]] = {}
+        self._counts: dict[tuple[object, ...], CellCounts] = {}
         self._lock = threading.Lock()
 
-    def shapes(self, session: Session, level: AreaLevel, plan_id: int | None) -> AreaShapes:
+    def preload(self, session: Session) -> None:
+        """Simplify and keep every level's outlines of the active plan (before serving)."""
+        plan_id = _active_plan(session)
+        for level in (AreaLevel.county, AreaLevel.township, AreaLevel.village, AreaLevel.grid):
+            self.shapes(session, level, plan_id)
+        self.households(session, plan_id)
+
+    def counts(
+        self, session: Session, actor: Actor, filters: IncidentFilter, now: datetime
+    ) -> CellCounts:
+        """Counts per grid cell for ``actor`` and ``filters`` (the bbox ignored)."""
+        flt = dataclasses.replace(filters, bbox=None)
+        key = (actor.user_id, actor.role, actor.area_code, actor.department_id, flt)
+        hit = self._counts.get(key)
+        if hit is not None and time.monotonic() - hit.at < COUNTS_SECONDS:
+            return hit
+        rows = session.execute(
+            select(Incident.grid_code, *count_columns(now))
+            .where(incident_filter(actor, aggregate=True), *flt.clauses(now))
+            .group_by(Incident.grid_code)
+        ).all()
+        fresh = CellCounts(time.monotonic(), {r[0]: tuple(r[1:]) for r in rows if r[0]})
+        with self._lock:
+            if len(self._counts) >= COUNTS_KEPT:
+                self._counts.clear()
+            self._counts[key] = fresh
+        return fresh
+
+    def shapes(
+        self, session: Session, level: AreaLevel, plan_id: int | None, crs: str = "wgs84"
+    ) -> AreaShapes:
         """The areas of ``level`` (grid cells of ``plan_id``), simplified for drawing."""
-        key = (plan_id if level == AreaLevel.grid else None, level)
+        key = (plan_id if level == AreaLevel.grid else None, level, crs)
         cached = self._shapes.get(key)
         if cached is not None:
             return cached
         with self._lock:
             if key not in self._shapes:
-                self._shapes[key] = _load_shapes(session, level, key[0])
+                shapes = _load_shapes(session, level, key[0])
+                self._shapes[key] = shapes if crs == "wgs84" else _shifted(shapes, crs)
             return self._shapes[key]
 
     def households(self, session: Session, plan_id: int) -> dict[str, int]:
-        """Households per grid cell of the active plan (reused for a minute)."""
+        """Households per grid cell of the active plan.
+
+        Counted once (2.9 M households: about half a second for a city), then refreshed in
+        the background when older than a minute — the figures served meanwhile are at most
+        that old, and no request waits for the count again.
+        """
         hit = self._households.get(plan_id)
-        if hit is not None and time.monotonic() - hit[0] < HOUSEHOLDS_TTL:
-            return hit[1]
+        if hit is None:
+            return self._count_households(session, plan_id)
+        if time.monotonic() - hit[0] > HOUSEHOLDS_TTL and self._lock.acquire(blocking=False):
+            bind = session.get_bind()
+            if not isinstance(bind, Engine):  # a session on one connection (tests): not shared
+                try:
+                    return self._count_households(session, plan_id)
+                finally:
+                    self._lock.release()
+
+            def refresh() -> None:
+                try:
+                    with Session(bind) as fresh:
+                        self._count_households(fresh, plan_id)
+                finally:
+                    self._lock.release()
+
+            threading.Thread(target=refresh, daemon=True).start()
+        return hit[1]
+
+    def _count_households(self, session: Session, plan_id: int) -> dict[str, int]:
         rows = session.execute(
             select(Household.grid_code, func.count())
             .where(Household.plan_id == plan_id)
@@ -135,6 +223,26 @@ def _load_shapes(session: Session, level: AreaLevel, plan_id: int | None) -> Are
     )
 
 
+def _shifted(shapes: AreaShapes, crs: str) -> AreaShapes:
+    """The same areas with every coordinate moved from WGS84 into ``crs`` (GCJ-02)."""
+    geoms = shapely.from_geojson(shapes.geojson)
+    moved = shapely.transform(
+        geoms, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], crs))
+    )
+    bx, by = from_wgs84(shapes.badge[:, 0], shapes.badge[:, 1], crs)
+    return AreaShapes(
+        codes=shapes.codes, names=shapes.names, names_en=shapes.names_en,
+        geojson=[shapely.to_geojson(g, indent=None) for g in moved],
+        bounds=shapely.bounds(moved).reshape(-1, 4), badge=np.column_stack([bx, by]),
+    )  # fmt: skip
+
+
+def _point_in(x: float, y: float, crs: str) -> str:
+    if crs != "wgs84":
+        x, y = (float(v) for v in from_wgs84(x, y, crs))
+    return _point(x, y)
+
+
 @dataclass(frozen=True)
 class View:
     """What a map asks for: where, how close, which incidents, in which language."""
@@ -146,6 +254,7 @@ class View:
     plan_id: int | None = None  # plan layers: which plan
     compare: int | None = None  # plan layers: against which plan
     target: int = 400  # plan layers: households per cell aimed at
+    display_crs: str = "wgs84"  # gcj02: shifted to sit on AMap/Tencent tiles (pages only)
 
 
 def features(
@@ -160,6 +269,10 @@ def features(
     """The layer's features for ``view`` as a GeoJSON FeatureCollection (text)."""
     if not layer.visible_to(actor.role if actor else None):
         raise Forbidden(f"the layer {layer.id} needs a signed-in user with another role")
+    if not layer.min_zoom <= view.zoom <= layer.max_zoom:
+        # out of the layer's zoom range: nothing (a city of buildings is not a map)
+        hidden: dict[str, object] = {"hidden": f"shown at zoom {layer.min_zoom}–{layer.max_zoom}"}
+        return _collection(layer, view, [], hidden)
     plan_id = _active_plan(session)
     if layer.source == Source.areas:
         assert layer.level is not None
@@ -187,7 +300,11 @@ def features(
         return _collection(layer, view, feats, {"level": level.value, "truncated": truncated})
     if layer.source == Source.heat:
         assert actor is not None
-        return _collection(layer, view, _heat(session, view, actor, now), {"level": "heat"})
+        if view.zoom <= HEAT_BY_CELL_UNTIL:
+            feats = _heat_by_cell(session, view, actor, now, plan_id, cache)
+        else:
+            feats = _heat(session, view, actor, now)
+        return _collection(layer, view, feats, {"level": "heat"})
     return _collection(layer, view, _table(session, layer, view, actor), {"level": "points"})
 
 
@@ -219,7 +336,7 @@ def _point(x: float, y: float) -> str:
 def _areas(
     session: Session, level: AreaLevel, view: View, plan_id: int, cache: MapData
 ) -> tuple[list[str], dict[str, object]]:
-    shapes = cache.shapes(session, level, plan_id)
+    shapes = cache.shapes(session, level, plan_id, view.display_crs)
     chosen = shapes.in_view(view.bbox)[:MAX_FEATURES]
     households = cache.households(session, plan_id) if level == AreaLevel.grid else {}
     names = shapes.names_en if view.lang == "en" else shapes.names
@@ -255,19 +372,11 @@ def _incident_counts(
     cache: MapData,
     style: Style,
 ) -> list[str]:
-    shapes = cache.shapes(session, level, plan_id)
+    shapes = cache.shapes(session, level, plan_id, view.display_crs)
     chosen = shapes.in_view(view.bbox)
-    width = CODE_LENGTH[level]
-    key = func.substr(Incident.grid_code, 1, width)
-    where: list[ColumnElement[bool]] = [
-        incident_filter(actor, aggregate=True),
-        *view.filters.clauses(now),
-    ]
-    if level == AreaLevel.grid and view.bbox is not None:
-        # only the cells in view are drawn: count only theirs (an index scan on grid_code)
-        where.append(Incident.grid_code.in_([shapes.codes[i] for i in chosen]))
-    rows = session.execute(select(key, *count_columns(now)).where(*where).group_by(key)).all()
-    counts = {r[0]: r[1:] for r in rows}
+    # whole areas are counted, whatever part of them is in view: counts per grid cell for
+    # this user and filter (kept a few seconds), rolled up to the level drawn
+    counts = cache.counts(session, actor, view.filters, now).by_level(level)
     names = shapes.names_en if view.lang == "en" else shapes.names
     feats = []
     for i in chosen:
@@ -321,7 +430,7 @@ def _incident_points(
         return None
     return [
         _feature(
-            _point(r[8], r[9]),
+            _point_in(r[8], r[9], view.display_crs),
             {
                 "code": r[0], "category": r[1], "category_name": r[2],
                 "status": getattr(r[3], "value", r[3]), "state": r[4], "unit_name": r[5],
@@ -336,32 +445,61 @@ def _incident_points(
 
 
 def _heat(session: Session, view: View, actor: Actor, now: datetime) -> list[str]:
-    """Incident density: counts snapped to a grid sized to the view (≤ ~10,000 points)."""
+    """Incident density: counts per cell of a grid sized to the view (≤ ~10,000 points).
+
+    Grouped by integer cell numbers (cheaper than grouping snapped geometries), each count
+    placed at its cell's centre.
+    """
     if view.bbox is not None:
         span = max(view.bbox[2] - view.bbox[0], 1e-6)
     else:
         span = 360.0 / 2 ** max(view.zoom, 0)
     cell = span / HEAT_CELLS_ACROSS
-    snapped = func.ST_SnapToGrid(Incident.location, cell)
+    ix = func.floor(func.ST_X(Incident.location) / cell)
+    iy = func.floor(func.ST_Y(Incident.location) / cell)
     query = (
-        select(func.ST_X(snapped), func.ST_Y(snapped), func.count())
+        select(ix, iy, func.count())
         .where(incident_filter(actor, aggregate=True), *view.filters.clauses(now))
-        .group_by(snapped)
+        .group_by(ix, iy)
         .limit(MAX_FEATURES * 2)
     )
     if view.bbox is not None:
         query = query.where(Incident.location.op("&&")(func.ST_MakeEnvelope(*view.bbox, 4326)))
-    return [_feature(_point(x, y), {"weight": int(n)}) for x, y, n in session.execute(query)]
+    return [
+        _feature(
+            _point_in((x + 0.5) * cell, (y + 0.5) * cell, view.display_crs), {"weight": int(n)}
+        )
+        for x, y, n in session.execute(query)
+    ]
 
 
-# Properties of table layers that are not plain columns.
-_DERIVED: dict[tuple[str, str], Any] = {
+def _heat_by_cell(
+    session: Session, view: View, actor: Actor, now: datetime, plan_id: int, cache: MapData
+) -> list[str]:
+    """Incident density far out: each grid cell's count at its badge point, from the counts.
+
+    Cells are a few hundred metres across, finer than a pixel at these zooms, and their
+    counts are already cached for the badges: no scan of every incident's location.
+    """
+    shapes = cache.shapes(session, AreaLevel.grid, plan_id, view.display_crs)
+    counts = cache.counts(session, actor, view.filters, now).cells
+    feats = []
+    for i in shapes.in_view(view.bbox):
+        n = counts.get(shapes.codes[i], (0,))[0]
+        if n:
+            x, y = shapes.badge[i]
+            feats.append(_feature(_point(float(x), float(y)), {"weight": int(n)}))
+    return feats
+
+
+# Properties of table layers that are not plain columns: (joins to make, the aggregate).
+_DERIVED: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {
     ("building", "households"): (
-        select(func.count())
-        .select_from(Household)
-        .join(House, House.id == Household.house_id)
-        .where(House.building_id == Building.id)
-        .scalar_subquery()
+        (
+            (House, House.building_id == Building.id),
+            (Household, Household.house_id == House.id),
+        ),
+        func.count(Household.id),
     ),
 }
 _TABLES: dict[str, Any] = {"building": Building, "work_unit": WorkUnit}
@@ -374,25 +512,39 @@ def _table(session: Session, layer: Layer, view: View, actor: Actor | None) -> l
     names = [f.name for f in layer.popup]
     if layer.style.color_by and layer.style.color_by not in names:
         names.append(layer.style.color_by)
-    columns = [_DERIVED.get((layer.table or "", n), getattr(model, n, None)) for n in names]
-    if any(c is None for c in columns):
-        missing = [n for n, c in zip(names, columns, strict=True) if c is None]
-        raise InvalidInput(f"layer {layer.id}: {layer.table} has no {missing}")
-    query = select(model.id, func.ST_X(model.location), func.ST_Y(model.location), *columns).limit(
-        MAX_FEATURES
-    )
+    joins: list[tuple[Any, Any]] = []
+    columns = []
+    for name in names:
+        derived = _DERIVED.get((layer.table or "", name))
+        if derived is not None:
+            joins.extend(derived[0])
+            columns.append(derived[1])
+        elif hasattr(model, name):
+            columns.append(getattr(model, name))
+        else:
+            raise InvalidInput(f"layer {layer.id}: {layer.table} has no {name}")
+    # the rows in view first (GiST), then what is counted per row, in one grouped join
+    inner = select(model.id).limit(MAX_FEATURES)
     if view.bbox is not None:
-        query = query.where(model.location.op("&&")(func.ST_MakeEnvelope(*view.bbox, 4326)))
+        inner = inner.where(model.location.op("&&")(func.ST_MakeEnvelope(*view.bbox, 4326)))
     if actor is not None and not layer.public:
-        query = query.where(within(model.grid_code, actor.area_code))
+        inner = inner.where(within(model.grid_code, actor.area_code))
     if view.filters.area:
-        query = query.where(within(model.grid_code, view.filters.area))
+        inner = inner.where(within(model.grid_code, view.filters.area))
+    chosen = inner.subquery()
+    query = select(model.id, func.ST_X(model.location), func.ST_Y(model.location), *columns).join(
+        chosen, chosen.c.id == model.id
+    )
+    for target, on in joins:
+        query = query.outerjoin(target, on)
+    if joins:
+        query = query.group_by(model.id)
     feats = []
     for row in session.execute(query):
         props = {n: getattr(v, "value", v) for n, v in zip(names, row[3:], strict=True)}
         if layer.style.color_by:
             props["_color"] = layer.style.color_of(props[layer.style.color_by])
-        feats.append(_feature(_point(row[1], row[2]), props, int(row[0])))
+        feats.append(_feature(_point_in(row[1], row[2], view.display_crs), props, int(row[0])))
     return feats
 
 
@@ -405,7 +557,7 @@ def _plan_cells(
     plan_id = view.plan_id or active
     if session.get(Plan, plan_id) is None:
         raise NotFound(f"there is no plan {plan_id}")
-    shapes = cache.shapes(session, AreaLevel.grid, plan_id)
+    shapes = cache.shapes(session, AreaLevel.grid, plan_id, view.display_crs)
     loads = cell_loads(session, plan_id, active=active, cache=cache)
     other = view.compare
     changes: dict[str, str] = {}

@@ -55,6 +55,7 @@ class PageConfig:
     target: int = 400
     tile_url: str | None = None
     tile_attribution: str = ""
+    display_crs: str = "wgs84"  # the base map's: gcj02 for AMap/Tencent tiles
     data: dict[str, Any] | None = None  # exported pages: the snapshot
     user: str | None = None  # exported pages: whose view it is
     layers: list[dict[str, Any]] = field(default_factory=list)
@@ -66,7 +67,7 @@ class PageConfig:
             "center": self.center, "zoom": self.zoom, "refresh": self.refresh_seconds,
             "area": self.area, "plan": self.plan, "compare": self.compare,
             "target": self.target, "labels": LABELS[self.lang], "data": self.data,
-            "user": self.user,
+            "user": self.user, "display_crs": self.display_crs,
             "layers": self.layers or [dict(layer.describe(self.lang)) for layer in LAYERS.values()],
         }  # fmt: skip
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
@@ -150,6 +151,7 @@ def _base(settings: Settings, mode: Mode, lang: str, title_key: str) -> PageConf
         refresh_seconds=settings.map_refresh_seconds,
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
+        display_crs=settings.tile_crs if settings.tile_url else "wgs84",
     )
 
 

@@ -196,3 +196,58 @@ def test_map_assets_are_served_locally(client):
 
     for url in re.findall(r'(?:src|href)="(/static/maps/[^"]+)"', html):
         assert client.get(url).status_code == 200, url
+
+
+def test_display_in_gcj02_shifts_every_coordinate_with_gridmap_crs(client, world, incidents):
+    from gridmap.crs import from_wgs84
+
+    plain = features(client, world, "incidents", zoom=17)
+    shifted = features(client, world, "incidents", zoom=17, display_crs="gcj02")
+    a = {f["id"]: f["geometry"]["coordinates"] for f in plain["features"]}
+    b = {f["id"]: f["geometry"]["coordinates"] for f in shifted["features"]}
+    assert a.keys() == b.keys()
+    for code, (x, y) in a.items():
+        gx, gy = from_wgs84(x, y, "gcj02")
+        assert abs(b[code][0] - gx) < 2e-6 and abs(b[code][1] - gy) < 2e-6
+        assert abs(b[code][0] - x) > 1e-4  # a shift of hundreds of metres, really applied
+    import shapely
+
+    before = features(client, world, "townships", who=None)["features"][0]
+    after = features(client, world, "townships", who=None, display_crs="gcj02")["features"][0]
+    c0 = shapely.from_geojson(json.dumps(before["geometry"])).centroid
+    c1 = shapely.from_geojson(json.dumps(after["geometry"])).centroid
+    gx, gy = from_wgs84(c0.x, c0.y, "gcj02")
+    assert abs(c1.x - gx) < 1e-5 and abs(c1.y - gy) < 1e-5
+
+
+def test_buildings_carry_their_household_counts_and_no_people(client, world, session):
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+
+    from gridmap.registry.models import Building, House, Household, Person
+
+    lon, lat = inside(1, 1)
+    where = {"plan_id": world.plan_id, "grid_code": V1 + "001"}
+    point = from_shape(Point(lon, lat), srid=4326)
+    full = Building(use="residential", floors=6, location=point, address="东街1号", **where)
+    empty = Building(use="commercial", floors=2, location=point, address="东街2号", **where)
+    session.add_all([full, empty])
+    session.flush()
+    houses = [House(building_id=full.id, unit_no=f"10{i}", **where) for i in range(2)]
+    session.add_all(houses)
+    session.flush()
+    for house, n in ((houses[0], 2), (houses[1], 1)):
+        for _ in range(n):
+            hh = Household(house_id=house.id, size=3, location=point, **where)
+            session.add(hh)
+            session.flush()
+            session.add(Person(household_id=hh.id, name="林某", gender="F", birth_date="1980-01-01",
+                               id_number=f"35050319800101{hh.id % 1000:03d}X", **where))  # fmt: skip
+    session.flush()
+    fc = features(client, world, "buildings", who=None, zoom=17)
+    by_address = {f["properties"]["address"]: f["properties"] for f in fc["features"]}
+    assert by_address["东街1号"]["households"] == 3 and by_address["东街2号"]["households"] == 0
+    assert by_address["东街1号"]["_color"] != by_address["东街2号"]["_color"]
+    assert "林某" not in json.dumps(fc, ensure_ascii=False)
+    hidden = features(client, world, "buildings", who=None, zoom=12)
+    assert hidden["features"] == [] and "hidden" in hidden

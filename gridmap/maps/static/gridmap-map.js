@@ -243,6 +243,7 @@
     if (p.until) p.until = p.until + "T00:00:00+08:00";
     if (p.overdue) p.overdue = "true";
     if (this.cfg.lang) p.lang = this.cfg.lang;
+    if (this.cfg.display_crs && this.cfg.display_crs !== "wgs84") p.display_crs = this.cfg.display_crs;
     return Object.assign(p, extra || {});
   };
 
@@ -266,6 +267,11 @@
       this.renderers[name] = L.canvas({ pane: name });
     }
     return { pane: name, renderer: this.renderers[name] };
+  };
+
+  App.prototype.labelPane = function () {
+    if (!this.map.getPane("gm-labels")) this.map.createPane("gm-labels").style.zIndex = 590;
+    return "gm-labels";
   };
 
   App.prototype.buildLayers = function () {
@@ -362,7 +368,12 @@
       },
       onEachFeature: function (f, layer) {
         self.bindPopup(layer, self.popup(d, f.properties));
-        if (label) layer.bindTooltip(esc(f.properties.name), { permanent: true, direction: "center", className: "gm-label" });
+        if (label) {
+          // names under the count badges (their own pane, below the markers), a little above them
+          layer.bindTooltip(esc(f.properties.name), {
+            permanent: true, direction: "center", className: "gm-label", pane: self.labelPane(), offset: [0, -16],
+          });
+        }
       },
     }).addTo(group);
   };
@@ -432,7 +443,8 @@
     this.legend = L.control({ position: "bottomright" });
     this.legend.onAdd = function () {
       var box = el("div", { class: "gm-legend leaflet-bar" });
-      var parts = ['<b>' + esc(self.t.legend) + "</b>"];
+      var open = window.innerWidth >= 700 ? " open" : "";
+      var parts = ["<details" + open + "><summary><b>" + esc(self.t.legend) + "</b></summary>"];
       self.cfg.layers.forEach(function (d) {
         var planLegend = self.cfg.mode === "plan" && d.source === "plan_cells";
         if (!planLegend && !(self.groups[d.id] && self.visible[d.id])) return;
@@ -442,7 +454,8 @@
           parts.push('<div><i style="background:' + esc(c.color) + '"></i>' + esc(c.label) + "</div>");
         });
       });
-      box.innerHTML = parts.join("");
+      box.innerHTML = parts.join("") + "</details>";
+      L.DomEvent.disableClickPropagation(box);
       return box;
     };
     this.legend.addTo(this.map);

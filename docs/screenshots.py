@@ -1,0 +1,100 @@
+"""Screenshots of the real map pages, for README and docs/ (made from the demo seed).
+
+    .venv/bin/python docs/screenshots.py [--base http://127.0.0.1:8000]
+
+Uses the server ``make demo`` runs (or starts one on the configured database when none
+answers), signs in as the demo users, and saves what Debian's Chromium draws — with every
+request beyond loopback refused — to docs/img/: the dispatcher's map (README), a grid
+worker's cell on a phone screen, and two plans compared when a second plan exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import uvicorn
+from playwright.sync_api import sync_playwright
+
+from api.app import create_app
+from gridmap.demo import DEMO_PASSWORD
+from gridmap.settings import Settings
+
+OUT = Path(__file__).parent / "img"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def server(base: str | None) -> str:
+    if base:
+        return base
+    try:
+        httpx.get("http://127.0.0.1:8000/api/v1/health", timeout=2)
+        return "http://127.0.0.1:8000"
+    except httpx.TransportError:
+        pass
+    config = uvicorn.Config(
+        create_app(Settings()), host="127.0.0.1", port=8077, log_level="warning"
+    )
+    srv = uvicorn.Server(config)
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.1)
+    return "http://127.0.0.1:8077"
+
+
+def token(base: str, username: str) -> str:
+    r = httpx.post(
+        f"{base}/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
+    )
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def shoot(browser, base: str, who: str, path: str, out: Path, size=(1400, 860), ready=".gm-badge"):
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    context.add_init_script(f"sessionStorage.setItem('gridmap.token', '{token(base, who)}')")
+    page = context.new_page()
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    page.goto(base + path)
+    for _ in range(300):
+        if page.evaluate(
+            f"() => document.body.getAttribute('data-gm-busy') === '0' && "
+            f"document.querySelectorAll('{ready}').length > 0"
+        ):
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(out))
+    context.close()
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", default=None, help="a running gridmap server")
+    args = parser.parse_args()
+    base = server(args.base)
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        shoot(browser, base, "fengze", "/maps/dispatch?lat=24.905&lon=118.615&z=12",
+              OUT / "dispatch-map.png")  # fmt: skip
+        me = httpx.get(f"{base}/api/v1/auth/me",
+                       headers={"Authorization": f"Bearer {token(base, 'grid')}"}).json()  # fmt: skip
+        shoot(browser, base, "grid", f"/maps/grid/{me['area_code']}", OUT / "grid-map.png",
+              size=(420, 860), ready="#gm-cell h2")  # fmt: skip
+        plans = httpx.get(f"{base}/api/v1/plans",
+                          headers={"Authorization": f"Bearer {token(base, 'planner')}"})  # fmt: skip
+        if plans.status_code == 200 and len(plans.json()) > 1:
+            ids = sorted(p["id"] for p in plans.json())
+            shoot(browser, base, "planner", f"/maps/plans/{ids[-1]}?compare={ids[0]}",
+                  OUT / "plan-map.png", ready="#gm-deviation table")  # fmt: skip
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
