@@ -14,6 +14,10 @@ from seed_data.registry import or_none
 
 CHUNK = 250_000
 SEED_TABLES = (
+    "task_item",
+    "task",
+    "visit",
+    "registry_event",
     "incident_event",
     "incident_photo",
     "incident_unit",
@@ -31,6 +35,12 @@ SEED_TABLES = (
     "plan",
 )
 PLAN_ID = 1
+BUILDING_COUNT_TRIGGER = "household_building_count"
+BUILDING_COUNTS = (
+    "UPDATE building b SET households = c.n FROM (SELECT ho.building_id, count(*) AS n "
+    "FROM household h JOIN house ho ON ho.id = h.house_id WHERE h.status = 'active' "
+    "GROUP BY ho.building_id) c WHERE c.building_id = b.id"
+)
 
 Progress = Callable[[str, int, int], None]  # table, rows done, rows total
 
@@ -211,6 +221,8 @@ def load(
         conn = raw.driver_connection
         with conn.cursor() as cur:  # type: ignore[union-attr]
             cur.execute(f"TRUNCATE {', '.join(SEED_TABLES)} RESTART IDENTITY CASCADE")
+            # per-row triggers would run millions of times: counts are set once below
+            cur.execute(f"ALTER TABLE household DISABLE TRIGGER {BUILDING_COUNT_TRIGGER}")
             for table, frame in tables.items():
                 cols = ", ".join(frame.columns)
                 with cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
@@ -224,6 +236,8 @@ def load(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT coalesce(max(id), 1) FROM {table}))"
                     )
+            cur.execute(BUILDING_COUNTS)
+            cur.execute(f"ALTER TABLE household ENABLE TRIGGER {BUILDING_COUNT_TRIGGER}")
         raw.commit()
     except BaseException:
         raw.rollback()

@@ -13,13 +13,15 @@ import pandas as pd
 import shapely
 from numpy.random import Generator
 
+from gridmap.registry.ids import ID_CHECK, ID_WEIGHTS, id_check_digit, valid_id_number
 from seed_data.areas import M_PER_DEG_LAT, M_PER_DEG_LON
 from seed_data.households import BUILDING_SPACING_M, household_sizes
 from seed_data.names import PLACE_CHARS, person_names
 
 REFERENCE_DATE = date(2025, 12, 31)
-ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-ID_CHECK = np.array(list("10X98765432"))
+__all__ = ["ID_CHECK", "ID_WEIGHTS", "id_check_digit", "valid_id_number"]
+
+
 # County prefixes of migrants' home places (GB/T 2260): Jiangxi, Sichuan, Guizhou, Hunan,
 # Chongqing, Henan, Anhui, Yunnan.
 MIGRANT_PREFIXES = np.array(
@@ -27,19 +29,6 @@ MIGRANT_PREFIXES = np.array(
 )
 # ID prefixes of residents born in the two functional zones: the counties they came from.
 ZONE_HOME = {"350590": "350521", "350591": "350503"}
-
-
-def id_check_digit(first17: np.ndarray) -> np.ndarray:
-    """GB 11643 check characters for an array of 17-digit strings."""
-    digits = np.frombuffer("".join(first17).encode(), dtype=np.uint8).reshape(-1, 17) - 48
-    return ID_CHECK[(digits.astype(np.int64) @ ID_WEIGHTS) % 11]
-
-
-def valid_id_number(number: str) -> bool:
-    """True if ``number`` is an 18-character resident ID with a correct check character."""
-    if len(number) != 18 or not number[:17].isdigit():
-        return False
-    return bool(id_check_digit(np.array([number[:17]]))[0] == number[17])
 
 
 def or_none(mask: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ class AreaRead(BaseModel):
     children: list[AreaRef]
     geometry: dict[str, Any] | None
     counts: dict[str, int]
+    grid_workers: list[dict[str, str]]
 
 
 @router.get("/areas/{code}", response_model=AreaRead)

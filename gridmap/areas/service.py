@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session
 from gridmap.areas import codes
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
+from gridmap.auth.models import Role, User
 from gridmap.errors import NotFound
 from gridmap.incidents.deadlines import overdue_clause
 from gridmap.incidents.models import OPEN, Incident
-from gridmap.registry.models import Building, House, Household, Person, WorkUnit
+from gridmap.registry.groups import GROUPS
+from gridmap.registry.models import Building, House, Household, Person, PersonStatus, WorkUnit
 from gridmap.scope import Actor, within
 
 
@@ -43,14 +45,35 @@ def summary(session: Session, area: Area, actor: Actor, now: datetime) -> dict[s
         .order_by(Area.code)
     ).all()
     counts: dict[str, int] = {}
-    for name, model in (("buildings", Building), ("houses", House), ("households", Household),
-                        ("people", Person), ("work_units", WorkUnit)):  # fmt: skip
-        counts[name] = (
-            session.scalar(
-                select(func.count()).select_from(model).where(within(model.grid_code, area.code))
+    for name, model, live in (
+        ("buildings", Building, None),
+        ("houses", House, None),
+        ("households", Household, Household.status == "active"),
+        ("people", Person, Person.status == PersonStatus.resident),
+        ("work_units", WorkUnit, None),
+    ):
+        where = [within(model.grid_code, area.code)]
+        if live is not None:
+            where.append(live)
+        counts[name] = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+    groups: dict[str, int] = dict(
+        session.execute(
+            select(func.unnest(Person.tags).label("tag"), func.count())
+            .where(
+                within(Person.grid_code, area.code),
+                Person.tags != [],
+                Person.status == PersonStatus.resident,
             )
-            or 0
+            .group_by("tag")
+        ).all()
+    )
+    counts.update({f"group_{tag}": int(groups.get(tag, 0)) for tag in GROUPS})
+    counts["renters"] = (
+        session.scalar(
+            select(func.count()).where(within(House.grid_code, area.code), House.is_rented)
         )
+        or 0
+    )
     in_area = within(Incident.grid_code, area.code)
     counts["open_incidents"] = (
         session.scalar(select(func.count()).where(in_area, Incident.status.in_(sorted(OPEN)))) or 0
@@ -67,4 +90,16 @@ def summary(session: Session, area: Area, actor: Actor, now: datetime) -> dict[s
         "children": [{"code": c, "name": n, "level": lvl.value} for c, n, lvl in children],
         "geometry": json.loads(geometry) if geometry else None,
         "counts": counts,
+        "grid_workers": _grid_workers(session, area.code),
     }
+
+
+def _grid_workers(session: Session, code: str) -> list[dict[str, str]]:
+    """The grid workers (网格员) working in the area (a cell's, or all of a village's…)."""
+    rows = session.execute(
+        select(User.username, User.full_name, User.area_code)
+        .where(User.role == Role.grid_worker, User.is_active, within(User.area_code, code))
+        .order_by(User.area_code, User.username)
+        .limit(200)
+    ).all()
+    return [{"username": u, "full_name": n, "grid_code": c} for u, n, c in rows]

@@ -38,7 +38,7 @@ from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import OPEN, Incident, IncidentStatus
 from gridmap.maps.layer import Layer, Source, Style
-from gridmap.registry.models import Building, House, Household, WorkUnit
+from gridmap.registry.models import Building, Household, WorkUnit
 from gridmap.scope import Actor, IncidentAccess, incident_filter, within
 from gridmap.units.models import Department, RoutingRule
 
@@ -493,15 +493,7 @@ def _heat_by_cell(
 
 
 # Properties of table layers that are not plain columns: (joins to make, the aggregate).
-_DERIVED: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {
-    ("building", "households"): (
-        (
-            (House, House.building_id == Building.id),
-            (Household, Household.house_id == House.id),
-        ),
-        func.count(Household.id),
-    ),
-}
+_DERIVED: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {}
 _TABLES: dict[str, Any] = {"building": Building, "work_unit": WorkUnit}
 
 

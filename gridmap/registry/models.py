@@ -1,4 +1,8 @@
-"""Registry (入网入格): buildings, houses, households, people and work units."""
+"""Registry (入网入格): buildings, houses, households, people, work units.
+
+Also the events that changed them, household visits (入户走访) and task sheets handed down
+(任务下发).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,42 @@ import enum
 from datetime import date, datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import ARRAY, CheckConstraint, Date, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridmap.db.base import SRID, Base, created_at_column
 from gridmap.db.mixins import GridLinked
+
+
+def _values(e: type[enum.Enum]) -> list[str]:
+    return [m.value for m in e]
+
+
+def updated_at_column() -> Mapped[datetime]:
+    """When the row last changed (a trigger keeps it, whoever writes): offline packs use it.
+
+    The clock's time, not the transaction's start: rows changed late in a long transaction
+    are not dated before changes a client has already seen.
+    """
+    return mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
+    )
 
 
 class BuildingUse(enum.StrEnum):
@@ -23,8 +58,27 @@ class BuildingUse(enum.StrEnum):
     public = "public"
 
 
+class HouseholdStatus(enum.StrEnum):
+    """Whether a household still lives where the registry says."""
+
+    active = "active"
+    moved_out = "moved_out"
+
+
+class PersonStatus(enum.StrEnum):
+    """Whether a person is still a resident."""
+
+    resident = "resident"
+    moved_out = "moved_out"
+    deceased = "deceased"
+
+
 class Building(GridLinked, Base):
-    """Building (楼宇): a footprint where known, always a representative point."""
+    """Building (楼宇): a footprint where known, always a representative point.
+
+    ``households`` counts the active households living in it, kept by a trigger on
+    ``household`` (so the map never counts them per request).
+    """
 
     __tablename__ = "building"
     __extra_args__ = (CheckConstraint("floors BETWEEN 1 AND 200", name="floors_range"),)
@@ -33,12 +87,14 @@ class Building(GridLinked, Base):
     name: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(300))
     use: Mapped[BuildingUse] = mapped_column(
-        Enum(BuildingUse, name="building_use", values_callable=lambda e: [m.value for m in e])
+        Enum(BuildingUse, name="building_use", values_callable=_values)
     )
     floors: Mapped[int] = mapped_column(Integer, default=1)
     footprint: Mapped[WKBElement | None] = mapped_column(Geometry("POLYGON", srid=SRID))
     location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    households: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class House(GridLinked, Base):
@@ -55,6 +111,7 @@ class House(GridLinked, Base):
     area_m2: Mapped[float | None]
     is_rented: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
 
 
 class Household(GridLinked, Base):
@@ -68,8 +125,17 @@ class Household(GridLinked, Base):
         ForeignKey("house.id", ondelete="SET NULL"), index=True
     )
     size: Mapped[int] = mapped_column(Integer)
+    status: Mapped[HouseholdStatus] = mapped_column(
+        Enum(HouseholdStatus, name="household_status", values_callable=_values),
+        default=HouseholdStatus.active,
+        server_default="active",
+    )
     location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class Person(GridLinked, Base):
@@ -83,6 +149,21 @@ class Person(GridLinked, Base):
     __extra_args__ = (
         CheckConstraint("gender IN ('M', 'F')", name="gender_code"),
         CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),
+        # search by the last digits of an ID number: a prefix search on the reversed number
+        Index(
+            "ix_person_id_suffix",
+            func.reverse(literal_column("id_number")).label("id_suffix"),
+            postgresql_ops={"id_suffix": "text_pattern_ops"},
+        ),
+        Index("ix_person_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        # the special groups of an area, counted from a small index (a tenth of the people)
+        Index(
+            "ix_person_tagged",
+            "grid_code",
+            postgresql_ops={"grid_code": "text_pattern_ops"},
+            postgresql_include=["tags", "status"],
+            postgresql_where=text("tags <> '{}'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -96,7 +177,16 @@ class Person(GridLinked, Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     is_household_head: Mapped[bool] = mapped_column(default=False)
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
+    status: Mapped[PersonStatus] = mapped_column(
+        Enum(PersonStatus, name="person_status", values_callable=_values),
+        default=PersonStatus.resident,
+        server_default="resident",
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class WorkUnit(GridLinked, Base):
@@ -114,4 +204,109 @@ class WorkUnit(GridLinked, Base):
     contact_phone: Mapped[str | None] = mapped_column(String(20))
     building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id", ondelete="SET NULL"))
     location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class RegistryEvent(Base):
+    """One change to the registry (信息采集): who, when, what, before and after.
+
+    Append-only (a trigger refuses UPDATE and DELETE). ``client_id`` is the id a phone gave
+    an edit it made offline: one edit is applied once, however often it is uploaded.
+    """
+
+    __tablename__ = "registry_event"
+    __table_args__ = (
+        UniqueConstraint("actor_id", "client_id"),
+        Index("ix_registry_event_object", "object_type", "object_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[int] = mapped_column(Integer)
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    before: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, object] | None] = mapped_column(JSONB)
+    client_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Visit(Base):
+    """A household visit (入户走访) by a grid worker: findings, follow-up, where it was made."""
+
+    __tablename__ = "visit"
+    __table_args__ = (
+        UniqueConstraint("actor_id", "client_id"),
+        Index("ix_visit_household_at", "household_id", "visited_at"),
+        Index("ix_visit_grid_code", "grid_code", postgresql_ops={"grid_code": "text_pattern_ops"}),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    grid_code: Mapped[str] = mapped_column(String(15))
+    visited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    findings: Mapped[str] = mapped_column(Text, default="")
+    follow_up_needed: Mapped[bool] = mapped_column(default=False)
+    location: Mapped[WKBElement | None] = mapped_column(Geometry("POINT", srid=SRID))
+    distance_m: Mapped[float | None]  # from the household's building, where a point was given
+    photo_path: Mapped[str | None] = mapped_column(String(300))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class TaskTarget(enum.StrEnum):
+    """What a task sheet's rows are about."""
+
+    household = "household"
+    building = "building"
+    work_unit = "work_unit"
+
+
+class Task(Base):
+    """A task sheet handed down (任务下发) to the grid workers of an area."""
+
+    __tablename__ = "task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    area_code: Mapped[str] = mapped_column(String(15), index=True)
+    target: Mapped[TaskTarget] = mapped_column(
+        Enum(TaskTarget, name="task_target", values_callable=_values)
+    )
+    criteria: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class TaskItem(Base):
+    """One row of a task sheet: a target in a cell, done or not, with its result."""
+
+    __tablename__ = "task_item"
+    __table_args__ = (
+        UniqueConstraint("task_id", "target_id"),
+        Index(
+            "ix_task_item_grid_code", "grid_code", postgresql_ops={"grid_code": "text_pattern_ops"}
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(Integer)
+    grid_code: Mapped[str] = mapped_column(String(15))
+    label: Mapped[str] = mapped_column(String(300), default="")
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    result: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[datetime] = updated_at_column()
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

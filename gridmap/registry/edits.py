@@ -1,0 +1,337 @@
+"""Information collection (信息采集): register, move, mark, update — each edit an event.
+
+Every edit writes a ``registry_event`` (who, when, the object, before and after) in the same
+transaction. Objects carry a version: an edit made on an older one is refused (409) with
+both versions, the one stored and the one submitted, so nothing is lost. An edit made
+offline carries the phone's ``client_id``: uploaded twice, it is applied once (the second
+upload answers with what the first did).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from shapely.geometry import Point
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.registry import schemas
+from gridmap.registry.ids import valid_id_number
+from gridmap.registry.models import (
+    Building,
+    House,
+    Household,
+    HouseholdStatus,
+    Person,
+    PersonStatus,
+    RegistryEvent,
+    WorkUnit,
+)
+from gridmap.registry.queries import person_view, unit_view
+from gridmap.scope import REGISTRY_EDITORS, Actor
+
+
+class StaleObject(Conflict):
+    """The object changed since the user loaded it: both versions are in the answer."""
+
+    code = "stale_version"
+    title = "Stale version"
+
+
+def _require_editor(actor: Actor, grid_code: str | None, what: str) -> None:
+    if actor.role not in REGISTRY_EDITORS:
+        raise Forbidden(f"a {actor.role.value} does not edit the registry")
+    if not actor.covers(grid_code):
+        raise NotFound(f"there is no {what} in your area")
+
+
+def _check_version(obj: Any, version: int, view: dict[str, Any], submitted: dict[str, Any]) -> None:
+    if obj.version != version:
+        raise StaleObject(
+            f"{type(obj).__tablename__} {obj.id} changed since you loaded it (you have version "
+            f"{version}, it is at {obj.version}): both versions are attached — compare, then "
+            "submit again with the current version",
+            current=view,
+            submitted=submitted,
+        )
+
+
+def replayed(session: Session, actor: Actor, client_id: str | None) -> RegistryEvent | None:
+    """The event an offline edit with this ``client_id`` already made, if it was applied."""
+    if client_id is None:
+        return None
+    return session.scalar(
+        select(RegistryEvent).where(
+            RegistryEvent.actor_id == actor.user_id, RegistryEvent.client_id == client_id
+        )
+    )
+
+
+def _event(
+    session: Session, actor: Actor, action: str, obj: Any, before: dict[str, Any] | None,
+    after: dict[str, Any] | None, client_id: str | None,
+) -> RegistryEvent:  # fmt: skip
+    event = RegistryEvent(
+        actor_id=actor.user_id, action=action, object_type=type(obj).__tablename__,
+        object_id=obj.id, grid_code=obj.grid_code, before=_jsonable(before),
+        after=_jsonable(after), client_id=client_id,
+    )  # fmt: skip
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _jsonable(view: dict[str, Any] | None) -> dict[str, Any] | None:
+    if view is None:
+        return None
+    return {k: (v.value if hasattr(v, "value") else v.isoformat() if isinstance(v, date) else v)
+            for k, v in view.items()}  # fmt: skip
+
+
+def _household_view(hh: Household) -> dict[str, Any]:
+    return {"house_id": hh.house_id, "size": hh.size, "status": hh.status.value,
+            "grid_code": hh.grid_code, "version": hh.version}  # fmt: skip
+
+
+def _edited(obj: Any, event: RegistryEvent, duplicate: bool = False) -> schemas.Edited:
+    return schemas.Edited(
+        object_type=type(obj).__tablename__ if obj is not None else event.object_type,
+        object_id=obj.id if obj is not None else event.object_id,
+        version=getattr(obj, "version", None), event_id=event.id, duplicate=duplicate,
+    )  # fmt: skip
+
+
+def _house(
+    session: Session, actor: Actor, house_id: int | None, building_id: int | None,
+    unit_no: str | None, rented: bool = False,
+) -> House:  # fmt: skip
+    """An existing house, or a new one in a building of the actor's area."""
+    if house_id is not None:
+        house = session.get(House, house_id)
+        if house is None or not actor.covers(house.grid_code):
+            raise NotFound(f"there is no house {house_id} in your area")
+        if rented and not house.is_rented:
+            house.is_rented = True
+        return house
+    if building_id is None or not unit_no:
+        raise InvalidInput("give house_id, or building_id and unit_no for a new house")
+    building = session.get(Building, building_id)
+    if building is None or not actor.covers(building.grid_code):
+        raise NotFound(f"there is no building {building_id} in your area")
+    existing = session.scalar(
+        select(House).where(House.building_id == building_id, House.unit_no == unit_no)
+    )
+    if existing is not None:
+        return existing
+    house = House(building_id=building.id, unit_no=unit_no, floor=_floor(unit_no),
+                  is_rented=rented, grid_code=building.grid_code, plan_id=building.plan_id,
+                  assigned_at=building.assigned_at)  # fmt: skip
+    session.add(house)
+    session.flush()
+    return house
+
+
+def _floor(unit_no: str) -> int:
+    digits = "".join(c for c in unit_no if c.isdigit())
+    return max(1, int(digits[:-2])) if len(digits) > 2 else 1
+
+
+def _check_id(session: Session, id_number: str) -> None:
+    if not valid_id_number(id_number):
+        raise InvalidInput(f"ID number {id_number[:6]}…{id_number[-4:]} has a wrong check digit")
+    if session.scalar(select(Person.id).where(Person.id_number == id_number)) is not None:
+        raise Conflict(
+            f"ID number {id_number[:6]}…{id_number[-4:]} is already registered: find the person "
+            "(search by the last digits) and move or update them instead"
+        )
+
+
+def register_household(
+    session: Session, actor: Actor, data: schemas.HouseholdCreate
+) -> schemas.Edited:
+    """A household (and its members) registered into a house."""
+    done = replayed(session, actor, data.client_id)
+    if done is not None:
+        return _edited(session.get(Household, done.object_id), done, duplicate=True)
+    house = _house(session, actor, data.house_id, data.building_id, data.unit_no, data.rented)
+    _require_editor(actor, house.grid_code, f"house {house.id}")
+    building = session.get(Building, house.building_id)
+    assert building is not None
+    household = Household(
+        house_id=house.id, size=len(data.members), location=building.location,
+        grid_code=house.grid_code, plan_id=house.plan_id, assigned_at=house.assigned_at,
+    )  # fmt: skip
+    session.add(household)
+    session.flush()
+    for member in data.members:
+        _add_person(session, actor, household, member, record=False)
+    after = _household_view(household) | {
+        "members": [
+            m.model_dump(mode="json", exclude={"id_number", "phone", "client_id"})
+            for m in data.members
+        ]
+    }
+    event = _event(session, actor, "register_household", household, None, after, data.client_id)
+    return _edited(household, event)
+
+
+def _add_person(
+    session: Session, actor: Actor, household: Household, data: schemas.PersonCreate,
+    *, record: bool = True,
+) -> Person:  # fmt: skip
+    _check_id(session, data.id_number)
+    if "migrant" in data.tags:
+        house = session.get(House, household.house_id) if household.house_id else None
+        if house is not None:
+            house.is_rented = True
+    person = Person(
+        household_id=household.id, name=data.name, gender=data.gender,
+        birth_date=data.birth_date, id_number=data.id_number, phone=data.phone,
+        is_household_head=data.is_household_head, tags=data.tags, grid_code=household.grid_code,
+        plan_id=household.plan_id, assigned_at=household.assigned_at,
+    )  # fmt: skip
+    session.add(person)
+    session.flush()
+    if record:
+        _event(session, actor, "register_person", person, None, person_view(person),
+               data.client_id)  # fmt: skip
+    return person
+
+
+def register_person(
+    session: Session, actor: Actor, household_id: int, data: schemas.PersonCreate
+) -> schemas.Edited:
+    """A person registered into an existing household (born, moved in, a renter)."""
+    done = replayed(session, actor, data.client_id)
+    if done is not None:
+        return _edited(session.get(Person, done.object_id), done, duplicate=True)
+    household = session.get(Household, household_id)
+    if household is None or not actor.covers(household.grid_code):
+        raise NotFound(f"there is no household {household_id} in your area")
+    _require_editor(actor, household.grid_code, f"household {household_id}")
+    if household.status != HouseholdStatus.active:
+        raise Conflict(f"household {household_id} has moved out: register a new household")
+    person = _add_person(session, actor, household, data)
+    household.size = household.size + 1
+    session.flush()
+    event = session.scalar(
+        select(RegistryEvent).where(
+            RegistryEvent.object_type == "person", RegistryEvent.object_id == person.id
+        )
+    )
+    assert event is not None
+    return _edited(person, event)
+
+
+def move_household(
+    session: Session, actor: Actor, household_id: int, data: schemas.HouseholdMove
+) -> schemas.Edited:
+    """A household moving to another house (within the mover's area); members follow."""
+    done = replayed(session, actor, data.client_id)
+    if done is not None:
+        return _edited(session.get(Household, done.object_id), done, duplicate=True)
+    household = session.get(Household, household_id, with_for_update=True)
+    if household is None or not actor.covers(household.grid_code):
+        raise NotFound(f"there is no household {household_id} in your area")
+    _require_editor(actor, household.grid_code, f"household {household_id}")
+    before = _household_view(household)
+    _check_version(household, data.version, before, data.model_dump(mode="json"))
+    house = _house(session, actor, data.house_id, data.building_id, data.unit_no)
+    if house.id == household.house_id:
+        raise InvalidInput(f"household {household_id} already lives in house {house.id}")
+    building = session.get(Building, house.building_id)
+    assert building is not None
+    household.house_id = house.id
+    household.location = building.location
+    household.grid_code, household.plan_id = house.grid_code, house.plan_id
+    for p in session.scalars(select(Person).where(Person.household_id == household.id)):
+        p.grid_code, p.plan_id = house.grid_code, house.plan_id
+    session.flush()
+    event = _event(session, actor, "move_household", household, before,
+                   _household_view(household), data.client_id)  # fmt: skip
+    return _edited(household, event)
+
+
+def household_moved_out(
+    session: Session, actor: Actor, household_id: int, data: schemas.HouseholdOut
+) -> schemas.Edited:
+    """A household that left the area: it and its members are marked, nothing is deleted."""
+    done = replayed(session, actor, data.client_id)
+    if done is not None:
+        return _edited(session.get(Household, done.object_id), done, duplicate=True)
+    household = session.get(Household, household_id, with_for_update=True)
+    if household is None or not actor.covers(household.grid_code):
+        raise NotFound(f"there is no household {household_id} in your area")
+    _require_editor(actor, household.grid_code, f"household {household_id}")
+    before = _household_view(household)
+    _check_version(household, data.version, before, data.model_dump(mode="json"))
+    if household.status == HouseholdStatus.moved_out:
+        raise Conflict(f"household {household_id} has already moved out")
+    household.status = HouseholdStatus.moved_out
+    for p in session.scalars(select(Person).where(Person.household_id == household.id)):
+        if p.status == PersonStatus.resident:
+            p.status = PersonStatus.moved_out
+    session.flush()
+    after = _household_view(household) | {"note": data.note}
+    event = _event(session, actor, "household_moved_out", household, before, after, data.client_id)
+    return _edited(household, event)
+
+
+def set_person_status(
+    session: Session, actor: Actor, person_id: int, data: schemas.PersonStatusChange
+) -> schemas.Edited:
+    """A person who moved out or died (or came back)."""
+    done = replayed(session, actor, data.client_id)
+    if done is not None:
+        return _edited(session.get(Person, done.object_id), done, duplicate=True)
+    person = session.get(Person, person_id, with_for_update=True)
+    if person is None or not actor.covers(person.grid_code):
+        raise NotFound(f"there is no person {person_id} in your area")
+    _require_editor(actor, person.grid_code, f"person {person_id}")
+    before = person_view(person)
+    _check_version(person, data.version, before, data.model_dump(mode="json"))
+    if person.status.value == data.status:
+        raise InvalidInput(f"person {person_id} is already {data.status}")
+    person.status = PersonStatus(data.status)
+    household = session.get(Household, person.household_id) if person.household_id else None
+    if household is not None:
+        delta = 1 if data.status == "resident" else -1
+        household.size = max(1, household.size + delta)
+    session.flush()
+    after = person_view(person) | {"note": data.note}
+    event = _event(session, actor, f"person_{data.status}", person, before, after, data.client_id)
+    return _edited(person, event)
+
+
+def update_unit(
+    session: Session, actor: Actor, unit_id: int, data: schemas.WorkUnitUpdate
+) -> schemas.Edited:
+    """Changes to a work unit's name, type, staff, address or contact."""
+    done = replayed(session, actor, data.client_id)
+    if done is not None:
+        return _edited(session.get(WorkUnit, done.object_id), done, duplicate=True)
+    unit = session.get(WorkUnit, unit_id, with_for_update=True)
+    if unit is None or not actor.covers(unit.grid_code):
+        raise NotFound(f"there is no work unit {unit_id} in your area")
+    _require_editor(actor, unit.grid_code, f"work unit {unit_id}")
+    before = unit_view(unit)
+    _check_version(unit, data.version, before, data.model_dump(mode="json"))
+    changes = data.model_dump(exclude={"version", "client_id"}, exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change: give at least one field")
+    for field, value in changes.items():
+        setattr(unit, field, value)
+    session.flush()
+    event = _event(
+        session, actor, "update_work_unit", unit, before, unit_view(unit), data.client_id
+    )
+    return _edited(unit, event)
+
+
+def point_of_household(household: Household) -> Point:
+    """Where a household lives (its building's point)."""
+    point: Point = to_shape(household.location)
+    return point

@@ -1,0 +1,357 @@
+"""Registry schemas: what the API returns (personal data masked) and what edits accept."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from gridmap.crs import CRS
+from gridmap.registry.groups import GROUPS
+from gridmap.registry.models import HouseholdStatus, PersonStatus, TaskTarget
+
+PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
+ID_NUMBER = r"^\d{17}[\dX]$"
+TAGS_HELP = "Special groups: " + ", ".join(GROUPS)
+
+
+class PersonRead(BaseModel):
+    """A person as the registry shows them: ID number and phone masked unless asked."""
+
+    id: int
+    household_id: int | None
+    name: str
+    gender: str
+    age: int
+    id_number: str
+    phone: str | None
+    is_household_head: bool
+    tags: list[str]
+    status: PersonStatus
+    grid_code: str | None
+    version: int
+
+
+class HouseholdRead(BaseModel):
+    """A household with its members and where it lives."""
+
+    id: int
+    house_id: int | None
+    building_id: int | None
+    address: str | None
+    unit_no: str | None
+    size: int
+    status: HouseholdStatus
+    rented: bool
+    grid_code: str | None
+    lon: float
+    lat: float
+    last_visit_at: datetime | None
+    version: int
+    members: list[PersonRead] = Field(default_factory=list)
+
+
+class HouseRead(BaseModel):
+    """A dwelling in a building, with how many households live in it."""
+
+    id: int
+    unit_no: str
+    floor: int
+    area_m2: float | None
+    is_rented: bool
+    households: int
+
+
+class BuildingRead(BaseModel):
+    """A building with its houses."""
+
+    id: int
+    name: str | None
+    address: str | None
+    use: str
+    floors: int
+    households: int
+    grid_code: str | None
+    lon: float
+    lat: float
+    houses: list[HouseRead] = Field(default_factory=list)
+
+
+class WorkUnitRead(BaseModel):
+    """A work unit (contact phone masked unless asked)."""
+
+    id: int
+    name: str
+    type: str
+    credit_code: str | None
+    employees: int
+    address: str | None
+    contact_phone: str | None
+    building_id: int | None
+    grid_code: str | None
+    lon: float
+    lat: float
+    version: int
+
+
+class Page(BaseModel):
+    """A page of a registry list."""
+
+    total: int
+    page: int
+    page_size: int
+    items: list[Any]
+
+
+class HouseholdPage(Page):
+    """A page of households."""
+
+    items: list[HouseholdRead]
+
+
+class BuildingPage(Page):
+    """A page of buildings."""
+
+    items: list[BuildingRead]
+
+
+class WorkUnitPage(Page):
+    """A page of work units."""
+
+    items: list[WorkUnitRead]
+
+
+class PersonPage(Page):
+    """A page of people."""
+
+    items: list[PersonRead]
+
+
+# -- edits (信息采集) --------------------------------------------------------------------
+
+
+class _Text(BaseModel):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control(cls, value: Any) -> Any:
+        if isinstance(value, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
+            raise ValueError("contains control characters: remove them")
+        return value
+
+
+class PersonCreate(_Text):
+    """A person registered into a household."""
+
+    name: str = Field(min_length=1, max_length=50)
+    gender: Literal["M", "F"]
+    birth_date: date
+    id_number: str = Field(pattern=ID_NUMBER, description="18 characters, checked")
+    phone: str | None = Field(default=None, pattern=PHONE)
+    is_household_head: bool = False
+    tags: list[str] = Field(default_factory=list, max_length=10, description=TAGS_HELP)
+    client_id: str | None = Field(default=None, max_length=64, description="Offline edits: its id")
+
+    @field_validator("tags")
+    @classmethod
+    def _known_tags(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(GROUPS))
+        if unknown:
+            raise ValueError(f"unknown tags {unknown}: use {', '.join(GROUPS)}")
+        return sorted(set(value))
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible(cls, value: date) -> date:
+        if not date(1900, 1, 1) <= value <= date.today():
+            raise ValueError("birth_date must lie between 1900 and today")
+        return value
+
+
+class HouseholdCreate(_Text):
+    """A household registered into a house (or a new house in a building)."""
+
+    house_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    building_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="New house")
+    unit_no: str | None = Field(default=None, max_length=20, description="New house: its number")
+    rented: bool = False
+    members: list[PersonCreate] = Field(min_length=1, max_length=30)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class HouseholdMove(BaseModel):
+    """A household moving to another house."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    house_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    building_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    unit_no: str | None = Field(default=None, max_length=20)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class HouseholdOut(BaseModel):
+    """A household moving away altogether (its members too)."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    note: str | None = Field(default=None, max_length=500)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class PersonStatusChange(BaseModel):
+    """A person who moved out or died."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    status: Literal["moved_out", "deceased", "resident"]
+    note: str | None = Field(default=None, max_length=500)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class WorkUnitUpdate(_Text):
+    """Changes to a work unit (fields left out stay as they are)."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    type: str | None = Field(default=None, max_length=30)
+    employees: int | None = Field(default=None, ge=0, le=1_000_000)
+    address: str | None = Field(default=None, max_length=300)
+    contact_phone: str | None = Field(default=None, pattern=PHONE)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class Edited(BaseModel):
+    """What an edit did."""
+
+    object_type: str
+    object_id: int
+    version: int | None = None
+    event_id: int | None = None
+    duplicate: bool = False
+
+
+# -- visits (入户走访) ----------------------------------------------------------------------
+
+
+class VisitCreate(_Text):
+    """A visit to a household; a finding may become an incident in the same step."""
+
+    visited_at: datetime | None = Field(default=None, description="Defaults to now")
+    findings: str = Field(default="", max_length=5000)
+    follow_up_needed: bool = False
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Where the phone was")
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    crs: CRS = CRS.wgs84
+    incident_category: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Turn the finding into an incident of this category",
+    )
+    client_id: str | None = Field(default=None, max_length=64)
+
+    @field_validator("visited_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("visited_at needs a time zone, e.g. 2025-03-01T09:30:00+08:00")
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise ValueError("visited_at is not a plausible date")
+        return value
+
+
+class VisitRead(BaseModel):
+    """A recorded visit."""
+
+    id: int
+    household_id: int
+    grid_code: str
+    visited_at: datetime
+    findings: str
+    follow_up_needed: bool
+    distance_m: float | None
+    warning: str | None = None
+    incident_code: str | None = None
+    duplicate: bool = False
+
+
+class DueVisit(BaseModel):
+    """A household due for a visit: never visited, or not within its interval."""
+
+    household_id: int
+    address: str | None
+    members: int
+    groups: list[str]
+    interval_days: int
+    last_visit_at: datetime | None
+    overdue_days: int | None
+
+
+# -- tasks (任务下发) ------------------------------------------------------------------------
+
+
+class TaskCreate(_Text):
+    """A task sheet for an area: fans out into one row per target in each cell."""
+
+    title: str = Field(min_length=1, max_length=200)
+    instructions: str = Field(default="", max_length=5000)
+    area_code: str = Field(pattern=r"^\d{6}(\d{3}){0,3}$")
+    target: TaskTarget
+    criteria: dict[str, Any] = Field(
+        default_factory=dict,
+        description="household: rented (bool), tag; building: use; work_unit: type",
+    )
+    due_at: datetime
+
+    @field_validator("due_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("due_at needs a time zone")
+        if not 2000 <= value.year <= 2100:
+            raise ValueError("due_at is not a plausible date")
+        return value
+
+
+class TaskProgress(BaseModel):
+    """How far a task has come, in one cell or for one worker."""
+
+    key: str | None
+    total: int
+    done: int
+
+
+class TaskRead(BaseModel):
+    """A task sheet with its progress per cell and per worker."""
+
+    id: int
+    title: str
+    instructions: str
+    area_code: str
+    target: TaskTarget
+    criteria: dict[str, Any]
+    due_at: datetime
+    created_at: datetime
+    total: int
+    done: int
+    by_cell: list[TaskProgress] = Field(default_factory=list)
+    by_worker: list[TaskProgress] = Field(default_factory=list)
+
+
+class TaskItemRead(BaseModel):
+    """One row of a task sheet."""
+
+    id: int
+    task_id: int
+    task_title: str
+    target_id: int
+    grid_code: str
+    label: str
+    done_at: datetime | None
+    result: str | None
+    version: int
+
+
+class TaskItemDone(_Text):
+    """A row done, with its result."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    result: str = Field(min_length=1, max_length=2000)
+    client_id: str | None = Field(default=None, max_length=64)

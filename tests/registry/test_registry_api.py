@@ -1,0 +1,382 @@
+"""The registry over HTTP: reads in scope and masked, edits with history and versions,
+visits, task sheets, the offline pack and sync, the audit log."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from gridmap.auth.models import AuditLog
+from gridmap.incidents.models import Channel, Incident
+from gridmap.registry.models import Building, RegistryEvent, Visit
+from tests.api.test_auth import assert_problem
+from tests.registry.conftest import CELL, EAST_CELL, id_number
+from tests.world import T1, V1, inside
+
+
+def get(client, world, who, path, **params):
+    return client.get("/api/v1" + path, params=params, headers=world.auth(who))
+
+
+def post(client, world, who, path, body):
+    return client.post("/api/v1" + path, json=body, headers=world.auth(who))
+
+
+# -- reads ------------------------------------------------------------------------------------
+
+
+def test_a_grid_worker_lists_the_households_of_their_cell_masked(client, world, registry):
+    r = get(client, world, "grid", f"/areas/{CELL}/households")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 3
+    members = [m for hh in body["items"] for m in hh["members"]]
+    assert {m["name"] for m in members} == {"陈老伯", "王租户", "王小明", "林建国", "林芳"}
+    for m in members:
+        assert "********" in m["id_number"] and "****" in (m["phone"] or "****")
+    assert registry.people["陈老伯"].id_number not in r.text
+    elder = next(hh for hh in body["items"] if hh["id"] == registry.households["elder"].id)
+    assert elder["address"] == "东湖路1号" and elder["unit_no"] == "101"
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"tag": "elderly_alone"}, {"elder"}),
+    ({"tag": "migrant"}, {"renters"}),
+    ({}, {"elder", "renters", "family"}),
+])  # fmt: skip
+def test_household_filters(client, world, registry, params, expected):
+    r = get(client, world, "grid", f"/areas/{CELL}/households", **params)
+    ids = {hh["id"] for hh in r.json()["items"]}
+    assert ids == {registry.households[k].id for k in expected}
+
+
+def test_buildings_with_houses_and_units(client, world, registry):
+    body = get(client, world, "grid", f"/areas/{CELL}/buildings").json()
+    a = next(b for b in body["items"] if b["id"] == registry.buildings["a"].id)
+    assert a["households"] == 2 and {h["unit_no"] for h in a["houses"]} == {"101", "102"}
+    units = get(client, world, "grid", f"/areas/{CELL}/units").json()["items"]
+    assert [u["name"] for u in units] == ["东湖便利店"] and units[0][
+        "contact_phone"
+    ] == "139****1111"
+
+
+def test_another_areas_objects_answer_404(client, world, registry):
+    east = registry.households["east"]
+    assert_problem(get(client, world, "grid", f"/households/{east.id}"), 404, "not_found")
+    assert_problem(get(client, world, "grid", f"/areas/{EAST_CELL}/households"), 404, "not_found")
+    assert_problem(get(client, world, "t1", f"/buildings/{registry.buildings['east'].id}"), 404,
+                   "not_found")  # fmt: skip
+    assert get(client, world, "t2", f"/households/{east.id}").status_code == 200
+
+
+@pytest.mark.parametrize("who", ["planner", "analyst", "labour"])
+def test_roles_that_never_read_people_are_refused(client, world, registry, who):
+    assert_problem(
+        get(client, world, who, f"/areas/{CELL}/households"), 403, "forbidden"
+    ) if who != "labour" else None
+    r = get(client, world, who, f"/households/{registry.households['elder'].id}")
+    assert r.status_code in (403, 404)
+    assert_problem(get(client, world, who, "/people", q="陈"), 403, "forbidden")
+
+
+def test_person_search_by_name_and_by_id_suffix(client, world, registry):
+    by_name = get(client, world, "t1", "/people", q="王").json()
+    assert {p["name"] for p in by_name} == {"王租户", "王小明"}
+    target = registry.people["林芳"]
+    by_suffix = get(client, world, "t1", "/people", q=target.id_number[-6:]).json()
+    assert [p["id"] for p in by_suffix] == [target.id]
+    east = registry.people["郑东"]
+    assert get(client, world, "t1", "/people", q=east.id_number[-6:]).json() == []  # not theirs
+    assert_problem(get(client, world, "t1", "/people", q="123"), 422, "invalid_input")
+
+
+def test_area_summary_counts_special_groups_and_grid_workers(client, world, registry):
+    body = get(client, world, "t1", f"/areas/{CELL}").json()
+    c = body["counts"]
+    assert (c["buildings"], c["households"], c["people"], c["work_units"]) == (2, 3, 5, 1)
+    assert c["group_elderly_alone"] == 1 and c["group_migrant"] == 2 and c["renters"] == 1
+    assert [w["username"] for w in body["grid_workers"]] == ["grid"]
+
+
+def test_unmasking_a_person_needs_a_reason_and_is_audited(client, world, registry, session):
+    person = registry.people["林芳"]
+    path = f"/people/{person.id}"
+    assert_problem(get(client, world, "grid", path, unmasked=True), 422, "invalid_input")
+    r = get(client, world, "grid", path, unmasked=True, reason="入户核实身份")
+    assert r.json()["id_number"] == person.id_number
+    assert_problem(get(client, world, "analyst", path, unmasked=True, reason="统计用途"), 403,
+                   "forbidden")  # fmt: skip
+    log = get(client, world, "admin", "/audit", object_id=str(person.id)).json()
+    assert [(e["username"], e["action"]) for e in log] == [
+        ("analyst", "read_unmasked_refused"),
+        ("grid", "read_unmasked"),
+        ("grid", "read_unmasked_refused"),
+    ]
+    assert log[1]["reason"] == "入户核实身份"
+    assert_problem(get(client, world, "t1", "/audit"), 403, "forbidden")
+
+
+# -- edits ------------------------------------------------------------------------------------
+
+
+def new_member(seq=900, **extra):
+    return {"name": "黄新", "gender": "M", "birth_date": "1990-01-01",
+            "id_number": id_number(seq, "19900101"), "phone": "13905950000"} | extra  # fmt: skip
+
+
+def test_registering_a_household_writes_an_event_and_counts_it(client, world, registry, session):
+    body = {"building_id": registry.buildings["b"].id, "unit_no": "301",
+            "members": [new_member(is_household_head=True)]}  # fmt: skip
+    r = post(client, world, "grid", f"/areas/{CELL}/households", body)
+    assert r.status_code == 201, r.text
+    event = session.get(RegistryEvent, r.json()["event_id"])
+    assert event.action == "register_household" and event.after["members"][0]["name"] == "黄新"
+    assert "id_number" not in event.after["members"][0]
+    session.refresh(registry.buildings["b"])
+    assert registry.buildings["b"].households == 2  # the trigger counted it
+
+
+@pytest.mark.parametrize(("member", "status", "code"), [
+    ({"id_number": "350503199001010009"}, 422, "invalid_input"),  # wrong check digit
+    ({"tags": ["vip"]}, 422, "validation_error"),
+    ({"birth_date": "2199-01-01"}, 422, "validation_error"),
+])  # fmt: skip
+def test_bad_people_are_refused(client, world, registry, member, status, code):
+    r = post(client, world, "grid", f"/households/{registry.households['family'].id}/people",
+             new_member(**member))  # fmt: skip
+    assert_problem(r, status, code)
+
+
+def test_a_registered_id_number_is_409(client, world, registry):
+    taken = registry.people["林芳"].id_number
+    r = post(client, world, "grid", f"/households/{registry.households['family'].id}/people",
+             new_member(id_number=taken))  # fmt: skip
+    assert_problem(r, 409, "conflict")
+
+
+def test_moving_a_household_checks_the_version_and_answers_both(client, world, registry, session):
+    hh = registry.households["family"]
+    path = f"/households/{hh.id}/move"
+    target = {"house_id": registry.houses["a101"].id}
+    stale = post(client, world, "grid", path, {"version": 99} | target)
+    body = assert_problem(stale, 409, "stale_version")
+    assert body["current"]["version"] == 1 and body["submitted"]["version"] == 99
+    moved = post(client, world, "grid", path, {"version": 1} | target)
+    assert moved.status_code == 200 and moved.json()["version"] == 2
+    for key, expected in (("a", 3), ("b", 0)):
+        session.refresh(registry.buildings[key])
+        assert registry.buildings[key].households == expected
+    again = post(client, world, "grid", path, {"version": 1} | target)
+    assert_problem(again, 409, "stale_version")
+
+
+def test_moved_out_and_deceased_keep_everything(client, world, registry, session):
+    elder = registry.people["陈老伯"]
+    r = post(
+        client, world, "grid", f"/people/{elder.id}/status", {"version": 1, "status": "deceased"}
+    )
+    assert r.status_code == 200
+    assert get(client, world, "grid", f"/people/{elder.id}").json()["status"] == "deceased"
+    hh = registry.households["renters"]
+    r = post(
+        client, world, "grid", f"/households/{hh.id}/moved-out", {"version": 1, "note": "租约到期"}
+    )
+    assert r.status_code == 200
+    listed = get(client, world, "grid", f"/areas/{CELL}/households").json()
+    assert hh.id not in {h["id"] for h in listed["items"]}
+    gone = get(client, world, "grid", f"/areas/{CELL}/households", status="moved_out").json()
+    assert [h["id"] for h in gone["items"]] == [hh.id]
+    assert all(m["status"] == "moved_out" for m in gone["items"][0]["members"])
+    session.refresh(registry.buildings["a"])
+    assert registry.buildings["a"].households == 1
+
+
+def test_updating_a_work_unit_keeps_the_history(client, world, registry, session):
+    unit = registry.unit
+    r = client.patch(f"/api/v1/units/{unit.id}", json={"version": 1, "employees": 7,
+                     "contact_phone": "13705958888"}, headers=world.auth("grid"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    event = session.get(RegistryEvent, r.json()["event_id"])
+    assert event.before["employees"] == 3 and event.after["employees"] == 7
+    assert event.after["contact_phone"] == "137****8888"  # the log keeps no phone numbers
+    stale = client.patch(f"/api/v1/units/{unit.id}", json={"version": 1, "employees": 9},
+                         headers=world.auth("grid"))  # fmt: skip
+    assert_problem(stale, 409, "stale_version")
+
+
+def test_only_registry_editors_edit_and_only_in_their_area(client, world, registry):
+    hh = registry.households["family"]
+    for who in ("analyst", "planner", "labour"):
+        r = post(client, world, who, f"/households/{hh.id}/people", new_member())
+        assert r.status_code in (403, 404), who
+    east = registry.households["east"]
+    r = post(client, world, "grid", f"/households/{east.id}/people", new_member())
+    assert_problem(r, 404, "not_found")
+
+
+# -- visits -----------------------------------------------------------------------------------
+
+
+def test_a_visit_far_from_the_building_is_recorded_with_a_warning(client, world, registry):
+    hh = registry.households["family"]
+    lon, lat = inside(1, 1)
+    near = post(client, world, "grid", f"/households/{hh.id}/visits",
+                {"findings": "一切正常", "lon": lon + 0.0012, "lat": lat})  # fmt: skip
+    assert near.status_code == 201 and near.json()["warning"] is None
+    far = post(client, world, "grid", f"/households/{hh.id}/visits",
+               {"findings": "门锁着", "lon": lon + 0.01, "lat": lat})  # fmt: skip
+    assert far.status_code == 201 and "from the household's building" in far.json()["warning"]
+    assert 900 < far.json()["distance_m"] < 1200
+
+
+def test_visits_due_follow_the_special_groups(client, world, registry, session):
+    due = {
+        d["household_id"]: d for d in get(client, world, "grid", f"/areas/{CELL}/visits-due").json()
+    }
+    assert set(due) == {registry.households[k].id for k in ("elder", "renters", "family")}
+    assert due[registry.households["elder"].id]["interval_days"] == 30
+    assert due[registry.households["renters"].id]["interval_days"] == 90
+    for key, days_ago in (("elder", 40), ("family", 40)):
+        session.add(Visit(household_id=registry.households[key].id, grid_code=CELL,
+                          visited_at=datetime.now(UTC) - timedelta(days=days_ago)))  # fmt: skip
+    session.flush()
+    due = {
+        d["household_id"]: d for d in get(client, world, "grid", f"/areas/{CELL}/visits-due").json()
+    }
+    # the elderly man living alone is due again after a month; the family only after 180 days
+    assert registry.households["elder"].id in due and registry.households["family"].id not in due
+    assert due[registry.households["elder"].id]["overdue_days"] == 10
+
+
+def test_a_finding_becomes_an_incident_in_one_step(client, world, registry, session):
+    hh = registry.households["family"]
+    r = post(client, world, "grid", f"/households/{hh.id}/visits",
+             {"findings": "邻居噪音纠纷", "incident_category": "neighbour"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    code = r.json()["incident_code"]
+    incident = session.scalar(select(Incident).where(Incident.code == code))
+    assert incident.channel == Channel.grid_app and incident.grid_code == CELL
+    assert incident.created_by_id == world.users["grid"]
+
+
+def test_a_visit_uploaded_twice_is_recorded_once(client, world, registry, session):
+    hh = registry.households["family"]
+    body = {"findings": "离线记录", "client_id": "phone-1-visit-7"}
+    first = post(client, world, "grid", f"/households/{hh.id}/visits", body)
+    again = post(client, world, "grid", f"/households/{hh.id}/visits", body)
+    assert first.json()["id"] == again.json()["id"] and again.json()["duplicate"] is True
+    assert (
+        session.scalar(select(func.count()).select_from(Visit).where(Visit.household_id == hh.id))
+        == 1
+    )
+
+
+# -- task sheets ----------------------------------------------------------------------------------
+
+
+def test_a_task_sheet_fans_out_and_is_completed(client, world, registry):
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    sheet = {"title": "出租屋排查", "area_code": T1, "target": "household",
+             "criteria": {"rented": True}, "due_at": due}  # fmt: skip
+    assert_problem(post(client, world, "grid", "/tasks", sheet), 403, "forbidden")
+    r = post(client, world, "t1", "/tasks", sheet)
+    assert r.status_code == 201, r.text
+    task = r.json()
+    assert (task["total"], task["done"]) == (1, 0)
+    [item] = get(client, world, "grid", f"/areas/{CELL}/task-items").json()
+    assert item["target_id"] == registry.households["renters"].id
+    done = post(client, world, "grid", f"/task-items/{item['id']}/complete",
+                {"version": item["version"], "result": "已登记2名租户"})  # fmt: skip
+    assert done.status_code == 200 and done.json()["result"] == "已登记2名租户"
+    progress = get(client, world, "t1", f"/tasks/{task['id']}").json()
+    assert progress["done"] == 1
+    assert progress["by_cell"] == [{"key": CELL, "total": 1, "done": 1}]
+    assert progress["by_worker"] == [{"key": "grid", "total": 1, "done": 1}]
+    assert get(client, world, "grid", f"/areas/{CELL}/task-items").json() == []
+
+
+@pytest.mark.parametrize(("target", "criteria", "rows"), [
+    ("work_unit", {"type": "shop"}, 1), ("building", {"use": "residential"}, 1),
+    ("household", {"tag": "elderly_alone"}, 1), ("building", {}, 2),
+])  # fmt: skip
+def test_task_criteria(client, world, registry, target, criteria, rows):
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    r = post(client, world, "village", "/tasks", {"title": "检查", "area_code": V1, "target": target,
+                                                  "criteria": criteria, "due_at": due})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert r.json()["total"] == rows
+
+
+def test_bad_task_sheets_are_refused(client, world, registry):
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    base = {"title": "检查", "area_code": V1, "target": "household", "due_at": due}
+    assert_problem(post(client, world, "village", "/tasks", base | {"criteria": {"use": "x"}}),
+                   422, "invalid_input")  # fmt: skip
+    assert_problem(post(client, world, "village", "/tasks", base | {"area_code": T1 + "002"}), 403,
+                   "forbidden")  # fmt: skip
+
+
+# -- offline pack and sync ------------------------------------------------------------------------
+
+
+def test_the_offline_pack_holds_the_cell_masked_and_then_only_changes(client, world, registry):
+    r = get(client, world, "grid", f"/areas/{CELL}/pack")
+    assert r.status_code == 200, r.text
+    bundle = r.json()
+    assert len(bundle["households"]) == 3 and len(bundle["buildings"]) == 2
+    assert len(bundle["units"]) == 1 and len(bundle["visits_due"]) == 3
+    assert registry.people["林芳"].id_number not in r.text and "13905951111" not in r.text
+    since = bundle["generated_at"]
+    nothing = get(client, world, "grid", f"/areas/{CELL}/pack", since=since).json()
+    assert nothing["households"] == [] and nothing["buildings"] == []
+    hh = registry.households["family"]
+    post(client, world, "grid", f"/households/{hh.id}/people", new_member())
+    changed = get(client, world, "grid", f"/areas/{CELL}/pack", since=since).json()
+    assert [h["id"] for h in changed["households"]] == [hh.id]
+
+
+def test_sync_applies_each_edit_once_and_answers_conflicts_with_both_versions(
+    client, world, registry
+):
+    hh = registry.households["family"]
+    unit = registry.unit
+    edits = {"edits": [
+        {"client_id": "c-1", "kind": "register_person", "target_id": hh.id, "data": new_member()},
+        {"client_id": "c-2", "kind": "update_work_unit", "target_id": unit.id,
+         "data": {"version": 1, "employees": 5}},
+        {"client_id": "c-3", "kind": "visit", "target_id": hh.id, "data": {"findings": "正常"}},
+        {"client_id": "c-4", "kind": "move_household", "target_id": hh.id,
+         "data": {"version": 7, "house_id": registry.houses["a101"].id}},
+        {"client_id": "c-5", "kind": "no_such_edit", "target_id": hh.id, "data": {}},
+    ]}  # fmt: skip
+    r = post(client, world, "grid", f"/areas/{CELL}/sync", edits)
+    assert r.status_code == 200, r.text
+    first = {x["client_id"]: x for x in r.json()}
+    assert [first[c]["status"] for c in ("c-1", "c-2", "c-3", "c-4", "c-5")] == [
+        "applied",
+        "applied",
+        "applied",
+        "conflict",
+        "refused",
+    ]
+    # the household's version moved when c-1 added a member: c-4 was made on version 7
+    assert first["c-4"]["current"]["version"] == 2 and first["c-4"]["submitted"]["version"] == 7
+    again = {
+        x["client_id"]: x for x in post(client, world, "grid", f"/areas/{CELL}/sync", edits).json()
+    }
+    assert [again[c]["status"] for c in ("c-1", "c-2", "c-3")] == ["duplicate"] * 3
+    assert again["c-1"]["object_id"] == first["c-1"]["object_id"]
+    members = get(client, world, "grid", f"/households/{hh.id}").json()["members"]
+    assert sum(m["name"] == "黄新" for m in members) == 1
+
+
+def test_the_building_count_trigger_agrees_with_a_recount(session, registry):
+    from sqlalchemy import text
+
+    rows = session.execute(text(
+        "SELECT b.id, b.households, (SELECT count(*) FROM household h JOIN house ho ON "
+        "ho.id = h.house_id WHERE ho.building_id = b.id AND h.status = 'active') FROM building b"
+    )).all()  # fmt: skip
+    assert rows and all(stored == counted for _, stored, counted in rows)
+    assert session.scalar(select(func.count()).select_from(Building)) == 3
+    assert session.scalar(select(func.count()).select_from(AuditLog)) >= 0
