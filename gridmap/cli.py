@@ -25,12 +25,14 @@ db_app = typer.Typer(help="The embedded PostGIS cluster (used when GRIDMAP_DATAB
 user_app = typer.Typer(help="User accounts.")
 plan_app = typer.Typer(help="Boundary plans (网格方案).")
 incidents_app = typer.Typer(help="Incidents (事件).")
+registry_app = typer.Typer(help="The registry (人房楼企): import residents.")
 map_app = typer.Typer(help="Standalone map files (HTML, everything inside, opens offline).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(plan_app, name="plan")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(map_app, name="map")
+app.add_typer(registry_app, name="registry")
 console = Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -343,16 +345,16 @@ def _generate_and_load(config: Any, url: str) -> None:
     )
 
 
-@app.command()
+@app.command("seed-export")
 @friendly_errors
-def export(
+def seed_export(
     out: Annotated[Path, typer.Argument(help="Folder to write into")],
     fmt: Annotated[str, typer.Option("--format", help="gpkg or parquet")] = "gpkg",
     scale: Annotated[str, typer.Option(help="demo or city")] = "demo",
     seed_value: Annotated[int, typer.Option("--seed")] = 20251231,
     fraction: Annotated[float, typer.Option()] = 1.0,
 ) -> None:
-    """Write the seed as files (GeoPackage or GeoParquet) for QGIS and notebooks."""
+    """Write a generated seed as files (no database needed), for QGIS and notebooks."""
     from seed_data.export import export as write
     from seed_data.generate import SeedConfig, generate
 
@@ -361,6 +363,93 @@ def export(
     data = generate(SeedConfig(scale=_scale(scale), seed=seed_value, population_fraction=fraction))
     for path in write(data, out, fmt):  # type: ignore[arg-type]
         console.print(f"wrote {path}")
+
+
+@app.command()
+@friendly_errors
+def export(
+    area: Annotated[str, typer.Argument(help="Area code at any level (city, county … cell)")],
+    out: Annotated[Path, typer.Argument(help="Folder to write into")],
+    fmt: Annotated[str, typer.Option("--format", help="gpkg or csv")] = "gpkg",
+    unmask: Annotated[
+        str | None,
+        typer.Option(help="Write ID numbers and phones in full; the reason goes to the audit log"),
+    ] = None,
+) -> None:
+    """Export an area's registry from the database, masked unless --unmask gives a reason.
+
+    Cells, buildings, houses, households, people and work units of the area (any level).
+    """
+    from gridmap import audit
+    from gridmap.registry.export import export_area
+
+    if unmask is not None and len(unmask.strip()) < audit.MIN_REASON:
+        raise GridmapError(
+            f"--unmask needs a reason of at least {audit.MIN_REASON} characters (it is audited)"
+        )
+    engine = make_engine(database_url(_settings()))
+    with make_sessionmaker(engine).begin() as session, console.status(f"exporting {area}…"):
+        counts = export_area(session, area, out, fmt, unmask=unmask is not None)
+        if unmask is not None:
+            audit.record(session, actor=None, action="export_unmasked", object_type="area",
+                         object_id=area, detail={"rows": counts, "out": str(out)},
+                         reason=unmask.strip())  # fmt: skip
+    engine.dispose()
+    console.print(
+        f"{area} → {out} ({fmt}{', unmasked' if unmask else ', masked'}): "
+        + ", ".join(f"{name} {n:,}" for name, n in counts.items())
+    )
+
+
+@registry_app.command("import")
+@friendly_errors
+def registry_import(
+    source: Annotated[Path, typer.Argument(help="Residents: CSV (UTF-8) or GeoPackage")],
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write the refused rows (CSV) here")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Load nothing when any row is refused")] = False,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Import as this user: rows outside their area are refused"),
+    ] = None,
+) -> None:
+    """Import residents, one person per row: rows linked to cells, bad rows listed with reasons."""
+    from rich.table import Table
+    from sqlalchemy import select
+
+    from gridmap.areas.models import Plan, PlanStatus
+    from gridmap.auth.service import actor_of
+    from gridmap.locate import cached_index
+    from gridmap.registry.importer import import_registry
+
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    with make_sessionmaker(engine).begin() as session:
+        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
+        if plan is None:
+            raise GridmapError("no boundary plan is active: load a seed or activate a plan first")
+        index = cached_index(session, plan, settings.data_dir / "index")
+        actor = actor_of(session, by) if by else None
+        result = import_registry(session, index, source, actor=actor, strict=strict)
+    engine.dispose()
+    if result.problems:
+        table = Table(title=f"{len(result.problems)} rows refused")
+        for col in ("row", "household", "reason"):
+            table.add_column(col)
+        for p in result.problems[:50]:
+            table.add_row(str(p.row), p.household, p.reason)
+        console.print(table)
+    if report_file:
+        result.as_frame().to_csv(report_file, index=False)
+    loaded = (
+        f"{len(result.households):,} households ({result.people:,} people) loaded"
+        if result.loaded
+        else "nothing loaded (--strict)"
+    )
+    console.print(f"{result.rows:,} rows: {loaded}, {len(result.problems):,} refused")
+    if not result.loaded:
+        raise typer.Exit(code=1)
 
 
 @app.command()

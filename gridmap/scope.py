@@ -172,6 +172,18 @@ def require_people(actor: Actor) -> None:
         )
 
 
+def require_editor(actor: Actor) -> None:
+    """Refuse (403) roles that do not collect information (信息采集) or work task rows."""
+    if not actor.policy.edits_registry:
+        raise Forbidden(f"a {actor.role.value} does not edit the registry")
+
+
+def require_reporter(actor: Actor, what: str = "report or add to incidents") -> None:
+    """Refuse (403) read-only roles (analysts, planners)."""
+    if not actor.policy.reports:
+        raise Forbidden(f"a {actor.role.value} does not {what}")
+
+
 def require_unmask(actor: Actor) -> None:
     """Refuse (403) roles that may not read personal data unmasked."""
     if not actor.policy.unmask:

@@ -49,6 +49,6 @@ def test_db_status_of_a_stopped_cluster(tmp_path, monkeypatch):
     assert result.exit_code == 3 and "stopped" in result.output
 
 
-def test_export_refuses_an_unknown_format(tmp_path):
-    result = runner.invoke(app, ["export", str(tmp_path), "--format", "shp"])
+def test_seed_export_refuses_an_unknown_format(tmp_path):
+    result = runner.invoke(app, ["seed-export", str(tmp_path), "--format", "shp"])
     assert result.exit_code == 1 and "gpkg or parquet" in result.output

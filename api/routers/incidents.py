@@ -36,7 +36,7 @@ from gridmap.incidents.schemas import (
     StatsRow,
 )
 from gridmap.incidents.workflow import Action
-from gridmap.scope import Actor, require_unmask
+from gridmap.scope import Actor, require_reporter, require_unmask
 from gridmap.settings import Settings
 
 router = APIRouter(tags=["incidents"], responses=responses(401))
@@ -248,6 +248,7 @@ def add_photo(
             raise NotFound(f"there is no incident {code} you can add photos to")
     else:
         incident = service.get(session=session, code=code, actor=principal)
+        require_reporter(principal, "add photos to incidents")
     assert incident is not None
     stored = photos.attach(
         session=session,

@@ -14,7 +14,7 @@ from gridmap.auth.models import Role, User
 from gridmap.auth.security import hash_password, verify_password
 from gridmap.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from gridmap.ratelimit import RateLimiter, Rules
-from gridmap.scope import POLICIES
+from gridmap.scope import POLICIES, Actor
 from gridmap.units.models import Department
 
 # A fixed hash checked when the user does not exist or is disabled, so every failed sign-in
@@ -232,3 +232,11 @@ def authenticate(
     if limiter is not None and rules is not None:
         limiter.hit(rules.sign_in_failures, username.lower())
     raise NotAuthenticated("wrong username or password")
+
+
+def actor_of(session: Session, username: str) -> Actor:
+    """The engine's view of an enabled user (for commands run on a user's behalf)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active:
+        raise NotFound(f"there is no enabled user {username!r}")
+    return Actor(user.id, user.role, user.area_code, user.department_id, user.username)

@@ -374,9 +374,16 @@ def check_allowed(session: Session, incident: Incident, action: Action, actor: A
     holds, and a dispatcher acts as the handler when a centre in their area holds it.
     """
     policy = actor.policy
+    by = TRANSITIONS[action].by
+    if by == By.area:
+        # the caller read the incident through its scope: a unit sees what it holds or
+        # takes part in, the others see their area
+        works_here = actor.role == Role.department_handler or actor.covers(incident.grid_code)
+        if policy.reports and works_here:
+            return
+        raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
     if not policy.dispatches and actor.role != Role.department_handler:
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
-    by = TRANSITIONS[action].by
     as_dispatcher = (
         policy.dispatches
         and actor.covers(incident.grid_code)
@@ -558,6 +565,11 @@ def _merge(step: Step) -> None:
     step.payload["merged_into"] = kept.code
 
 
+def _note(step: Step) -> None:
+    if not (step.data.note or "").strip():
+        raise InvalidInput("a note needs its text: what was seen or done (跟踪落实)")
+
+
 EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.dispatch: _dispatch,
     Action.self_handle: _self_handle,
@@ -573,4 +585,5 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.merge: _merge,
     Action.supervise: _supervise,
     Action.escalate: _escalate,
+    Action.note: _note,
 }

@@ -35,6 +35,7 @@ class Action(enum.StrEnum):
     merge = "merge"  # 合并: a duplicate merged into another incident
     supervise = "supervise"  # 督办: flag an overdue incident (state unchanged)
     escalate = "escalate"  # 上报: to the next level's centre
+    note = "note"  # 跟踪落实: a follow-up note (rectification seen, a call made); state unchanged
 
 
 class By(enum.StrEnum):
@@ -43,6 +44,7 @@ class By(enum.StrEnum):
     dispatcher = "dispatcher"  # a dispatcher of the incident's area, at its handling level
     handler = "handler"  # the unit holding the incident (or a dispatcher for its centre)
     either = "either"
+    area = "area"  # anyone working the incident: its area's grid workers and dispatchers, its units
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ TRANSITIONS: Mapping[Action, Transition] = {
     Action.merge: Transition(frozenset({S.reported, S.dispatched}), S.rejected, By.dispatcher),
     Action.supervise: Transition(OPEN, SAME, By.dispatcher),
     Action.escalate: Transition(OPEN, S.dispatched, By.dispatcher),
+    Action.note: Transition(OPEN | {S.resolved, S.follow_up}, SAME, By.area),
 }
 
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
 from gridmap.areas.models import Area
-from gridmap.auth.models import Role, User
+from gridmap.auth.models import Role
+from gridmap.auth.service import actor_of
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents import queries, views
 from gridmap.incidents.filters import IncidentFilter
@@ -36,10 +37,7 @@ def actor_for(session: Session, username: str | None, area: str) -> Actor:
     """The user whose view is exported, or a city-wide system view of ``area``."""
     if username is None:
         return Actor(0, Role.city_admin, codes.city_of(area), None, "gridmap")
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        raise NotFound(f"there is no user {username!r}")
-    return Actor(user.id, user.role, user.area_code, user.department_id, user.username)
+    return actor_of(session, username)
 
 
 def _bounds(session: Session, area: str) -> tuple[float, float, float, float]:

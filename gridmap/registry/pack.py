@@ -36,7 +36,7 @@ from gridmap.registry.models import (
     TaskItem,
     WorkUnit,
 )
-from gridmap.scope import Actor, incident_filter, require_people, within
+from gridmap.scope import Actor, incident_filter, require_editor, require_people, within
 
 SINCE_OVERLAP = timedelta(minutes=1)
 
@@ -182,6 +182,7 @@ def sync(
     calendar: WorkingCalendar | None,
 ) -> list[SyncResult]:
     """Apply edits made offline; each in its own savepoint, each answered."""
+    require_editor(actor)
     get_area(session, code, actor)
     out = []
     for edit in edits_in.edits:

@@ -31,7 +31,7 @@ from gridmap.registry.models import (
     TaskTarget,
     WorkUnit,
 )
-from gridmap.scope import DISPATCHERS, REGISTRY_EDITORS, Actor, within
+from gridmap.scope import DISPATCHERS, REGISTRY_EDITORS, Actor, require_people, within
 
 MAX_ITEMS = 200_000  # a sheet for a whole city's households would be a mistake
 
@@ -173,7 +173,12 @@ def list_tasks(session: Session, actor: Actor) -> list[dict[str, Any]]:
 def items(
     session: Session, actor: Actor, area: str, *, open_only: bool = True
 ) -> list[dict[str, Any]]:
-    """The rows of every sheet in ``area`` (a grid worker's cell), open ones by default."""
+    """The rows of every sheet in ``area`` (a grid worker's cell), open ones by default.
+
+    Rows name households and addresses: only roles that read the registry get them (the
+    sheets' completion per cell and per worker is in :func:`read`, for everyone in scope).
+    """
+    require_people(actor)
     actor.require_area(area)
     query = (
         select(TaskItem, Task.title)

@@ -46,6 +46,10 @@ HANDLER_EAST = HANDLER_WEST | {"t1": HIDDEN, "t2": DENIED, "village": HIDDEN, "g
 # Transfer: either the unit or a dispatcher.
 EITHER_WEST = DISPATCHER_WEST | {"labour": OK}
 EITHER_EAST = DISPATCHER_EAST | {"labour": OK}
+# A follow-up note (跟踪落实): whoever works the incident — dispatchers, the grid worker of the
+# cell, the unit holding it; never analysts or planners.
+AREA_WEST = DISPATCHER_WEST | {"grid": OK, "labour": OK}
+AREA_EAST = DISPATCHER_EAST | {"labour": OK}
 
 # action: (steps by the admin/labour to reach a state where it is legal, payload, expectations)
 CASES = {
@@ -66,6 +70,7 @@ CASES = {
     "close": (["dispatch", "sign", "resolve", "follow_up"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
     "reopen": (["dispatch", "sign", "resolve", "follow_up"], {}, DISPATCHER_WEST,
                DISPATCHER_EAST),
+    "note": (["dispatch", "sign", "resolve"], {"note": "整改已落实，已拍照"}, AREA_WEST, AREA_EAST),
 }  # fmt: skip
 PREP = {
     "dispatch": ("admin", {"unit_code": f"labour-{COUNTY}"}),

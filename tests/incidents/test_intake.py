@@ -26,8 +26,8 @@ def test_report_is_assigned_routed_and_given_due_dates(client, world):
         > datetime.fromisoformat(body["reported_at"])
     )
     assert body["reporter_phone"] == "138****1234" and body["reporter_name"] == "陈**"
-    # allowed_actions are what the reader may do: a grid worker reports but does not dispatch
-    assert body["allowed_actions"] == [] and body["overdue"] is False
+    # allowed_actions are what the reader may do: a grid worker notes but does not dispatch
+    assert body["allowed_actions"] == ["note"] and body["overdue"] is False
     as_dispatcher = client.get(f"/api/v1/incidents/{body['code']}", headers=world.auth("t1"))
     assert "dispatch" in as_dispatcher.json()["allowed_actions"]
 

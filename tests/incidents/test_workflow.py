@@ -48,6 +48,11 @@ EXPECTED = {
     (S.resolved, Action.follow_up): S.follow_up,
     (S.follow_up, Action.close): S.closed,
     (S.follow_up, Action.reopen): S.in_progress,
+    (S.reported, Action.note): S.reported,
+    (S.dispatched, Action.note): S.dispatched,
+    (S.in_progress, Action.note): S.in_progress,
+    (S.resolved, Action.note): S.resolved,
+    (S.follow_up, Action.note): S.follow_up,
 }
 
 

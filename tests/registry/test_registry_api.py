@@ -380,3 +380,45 @@ def test_the_building_count_trigger_agrees_with_a_recount(session, registry):
     assert rows and all(stored == counted for _, stored, counted in rows)
     assert session.scalar(select(func.count()).select_from(Building)) == 3
     assert session.scalar(select(func.count()).select_from(AuditLog)) >= 0
+
+
+# -- follow-up on incidents of the cell (跟踪落实整改) -------------------------------------------
+
+
+def test_a_grid_worker_adds_a_follow_up_note_and_photo_but_cannot_close(client, world):
+    import io
+
+    from PIL import Image
+
+    from tests.world import act, report
+
+    inc = report(client, world, who="t1").json()
+    code = inc["code"]
+    dispatched = act(client, world, "t1", code, "dispatch", inc["version"],
+                     unit_code="labour-350503").json()  # fmt: skip
+    assert "note" in get(client, world, "grid", f"/incidents/{code}").json()["allowed_actions"]
+    empty = act(client, world, "grid", code, "note", dispatched["version"], note="  ")
+    assert_problem(empty, 422, "invalid_input")
+    assert "note needs its text" in empty.json()["detail"]
+    noted = act(client, world, "grid", code, "note", dispatched["version"],
+                note="已上门查看，工厂承诺月底前发放")  # fmt: skip
+    assert noted.status_code == 200, noted.text
+    body = noted.json()
+    # a note changes neither the state nor the version: a dispatcher's next action is not stale
+    assert body["status"] == "dispatched" and body["version"] == dispatched["version"]
+    last = body["history"][-1]
+    assert last["action"] == "note" and last["note"] == "已上门查看，工厂承诺月底前发放"
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buf, "JPEG")
+    photo = client.post(f"/api/v1/incidents/{code}/photos",
+                        files={"photo": ("fix.jpg", buf.getvalue(), "image/jpeg")},
+                        headers=world.auth("grid"))  # fmt: skip
+    assert photo.status_code == 201, photo.text
+    for action in ("close", "transfer", "supervise"):
+        r = act(client, world, "grid", code, action, body["version"])
+        assert r.status_code in (403, 409), (action, r.text)
+        assert r.status_code == 403 or "cannot" in r.json()["detail"]
+    # another cell's grid worker does not see it at all
+    east = report(client, world, who="t2", lon=inside(2, 1)[0], lat=inside(2, 1)[1]).json()
+    r = act(client, world, "grid", east["code"], "note", east["version"], note="路过看看")
+    assert r.status_code == 404

@@ -1,0 +1,495 @@
+"""Import residents (信息采集 in bulk): a CSV or GeoPackage, one person per row.
+
+Each row carries a person (name, ID number, phone, tags…), the household it belongs to (a
+key shared by the rows of one household, ``户号``) and a place: a point (``lon``/``lat`` in
+any supported CRS, or the GeoPackage geometry), a building id, or a building address. Rows
+are linked to their grid cell by the assignment engine, exactly like incidents and
+``gridmap assign``.
+
+Every row is checked before anything is written, and the report lists each refused row with
+its reason: bad coordinates, outside the jurisdiction, an ID number with a wrong check digit,
+an ID number already in the file or in the registry, an unknown building or address, a
+missing field. A household is loaded whole or not at all: when one of its rows is refused,
+its other rows are refused too (naming the row that failed), so no household is stored
+without a member. The good households are then written in one transaction, each with a
+``registry_event`` (action ``import``); ``strict`` loads nothing when any row is refused.
+A file imported twice loads nothing the second time: every ID number is then already
+registered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from gridmap.assign import AssignmentIndex
+from gridmap.crs import CRS, to_wgs84
+from gridmap.errors import InvalidInput
+from gridmap.registry.groups import GROUPS
+from gridmap.registry.ids import valid_id_number
+from gridmap.registry.models import Building, House, Household, Person, RegistryEvent
+from gridmap.scope import Actor
+
+# Column names accepted, English or as household registers (户籍/流动人口台账) name them.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "household": ("household", "户号", "户编号"),
+    "name": ("name", "姓名"),
+    "id_number": ("id_number", "身份证号", "公民身份号码", "身份证号码"),
+    "gender": ("gender", "性别"),
+    "birth_date": ("birth_date", "出生日期"),
+    "phone": ("phone", "联系电话", "手机号"),
+    "relation": ("relation", "与户主关系"),
+    "tags": ("tags", "标签", "人员类别"),
+    "building_id": ("building_id", "建筑编号"),
+    "unit_no": ("unit_no", "室号", "门牌号"),
+    "address": ("address", "地址", "居住地址"),
+    "lon": ("lon", "经度"),
+    "lat": ("lat", "纬度"),
+    "crs": ("crs", "坐标系"),
+}
+REQUIRED = ("name", "id_number")
+HEAD_WORDS = {"head", "户主", "本人"}
+GENDERS = {"M": "M", "F": "F", "男": "M", "女": "F", "m": "M", "f": "F"}
+TAG_WORDS = {g.zh: g.tag for g in GROUPS.values()} | {g.tag: g.tag for g in GROUPS.values()}
+PHONE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
+NEAREST_BUILDING_M = 30.0  # a point this close to a building in the same cell is in it
+BUILDING_POINT_M = 200.0  # a row naming a building and a point farther apart is refused
+MAX_ROWS = 200_000
+
+
+@dataclass
+class RowProblem:
+    """One refused row."""
+
+    row: int  # 1 = first data row
+    household: str
+    reason: str
+
+
+@dataclass
+class RegistryImport:
+    """What happened to each row."""
+
+    rows: int = 0
+    households: list[int] = field(default_factory=list)  # ids of households loaded
+    people: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    loaded: bool = True  # False when strict and a row was refused
+
+    def as_frame(self) -> pd.DataFrame:
+        """The refused rows as a table (row, household, reason)."""
+        return pd.DataFrame(
+            [(p.row, p.household, p.reason) for p in self.problems],
+            columns=["row", "household", "reason"],
+        )
+
+
+@dataclass
+class _Row:
+    number: int
+    household: str
+    name: str
+    id_number: str
+    gender: str
+    birth_date: date
+    phone: str | None
+    head: bool
+    tags: list[str]
+    building_id: int | None
+    unit_no: str | None
+    address: str | None
+    lon: float | None
+    lat: float | None
+    crs: str
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """The file as text columns, with ``lon``/``lat`` from point geometries in a GeoPackage."""
+    if not path.exists():
+        raise InvalidInput(f"{path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise InvalidInput(f"{path.name} is not a UTF-8 CSV file: {exc}") from None
+    elif suffix == ".gpkg":
+        try:
+            frame = pyogrio.read_dataframe(path)
+        except Exception as exc:  # pyogrio raises its own DataSourceError and friends
+            raise InvalidInput(f"{path.name} cannot be read as a GeoPackage: {exc}") from None
+        if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+            geom = frame.geometry
+            if not geom.isna().all():
+                if frame.crs is not None and frame.crs.to_epsg() not in (4326, 4490):
+                    geom = geom.to_crs(4326)
+                points = geom.geom_type == "Point"
+                frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+                frame["lon"] = np.where(points, geom.x.where(points), np.nan)
+                frame["lat"] = np.where(points, geom.y.where(points), np.nan)
+                frame["crs"] = frame.get("crs", "wgs84")
+            else:
+                frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        frame = frame.astype(object).where(frame.notna(), "").astype(str)
+    else:
+        raise InvalidInput(f"{path.name}: unknown file type {suffix!r}; use .csv or .gpkg")
+    if len(frame) > MAX_ROWS:
+        raise InvalidInput(f"{path.name} has {len(frame):,} rows; split it (at most {MAX_ROWS:,})")
+    return frame
+
+
+def _columns(header: list[str]) -> dict[str, str]:
+    found = {}
+    for name, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in header:
+                found[name] = alias
+                break
+    missing = [c for c in REQUIRED if c not in found]
+    if missing:
+        raise InvalidInput(
+            f"the file has no column for {', '.join(missing)} (header: {', '.join(header)})"
+        )
+    if not ({"lon", "lat"} <= found.keys() or "building_id" in found or "address" in found):
+        raise InvalidInput("the file needs a place: lon and lat, building_id, or address columns")
+    return found
+
+
+def _parse(number: int, raw: dict[str, str]) -> _Row:
+    """One row, checked on its own; raises ValueError with the reason."""
+    name = raw.get("name", "").strip()
+    if not name or len(name) > 50:
+        raise ValueError("name is missing or longer than 50 characters")
+    id_number = raw.get("id_number", "").strip().upper()
+    if len(id_number) != 18 or not id_number[:17].isdigit():
+        raise ValueError("ID number must be 18 characters: 17 digits and a check character")
+    if not valid_id_number(id_number):
+        raise ValueError(f"ID number {id_number[:6]}…{id_number[-4:]} has a wrong check digit")
+    born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+    given_birth = raw.get("birth_date", "").strip()
+    if given_birth:
+        born = date.fromisoformat(given_birth.replace("/", "-"))
+    if not date(1900, 1, 1) <= born <= date.today():
+        raise ValueError("birth date must lie between 1900 and today")
+    gender = "M" if int(id_number[16]) % 2 else "F"
+    given_gender = raw.get("gender", "").strip()
+    if given_gender:
+        if given_gender not in GENDERS:
+            raise ValueError(f"gender {given_gender!r}: use M/F or 男/女")
+        if GENDERS[given_gender] != gender:
+            raise ValueError("gender does not match the ID number (its 17th digit)")
+    phone = raw.get("phone", "").strip() or None
+    if phone is not None and not PHONE.match(phone):
+        raise ValueError(f"phone {phone[:3]}… is not a mainland mobile or landline number")
+    tags = []
+    for word in re.split(r"[;,、，；\s]+", raw.get("tags", "").strip()):
+        if word:
+            if word not in TAG_WORDS:
+                raise ValueError(f"unknown tag {word!r}: use {', '.join(GROUPS)}")
+            tags.append(TAG_WORDS[word])
+    building = raw.get("building_id", "").strip()
+    building_id = None
+    if building:
+        if not building.isdigit() or not 0 < int(building) < 2**31:
+            raise ValueError(f"building_id {building[:20]!r} is not a building number")
+        building_id = int(building)
+    lon_text, lat_text = raw.get("lon", "").strip(), raw.get("lat", "").strip()
+    lon = lat = None
+    if lon_text or lat_text:
+        try:
+            lon, lat = float(lon_text), float(lat_text)
+        except ValueError:
+            raise ValueError(f"bad coordinates: lon {lon_text!r}, lat {lat_text!r}") from None
+        if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError(f"bad coordinates: lon {lon_text}, lat {lat_text} out of range")
+    crs = raw.get("crs", "").strip().lower() or "wgs84"
+    if crs not in {c.value for c in CRS}:
+        raise ValueError(f"unknown crs {crs!r}: use {', '.join(c.value for c in CRS)}")
+    address = raw.get("address", "").strip() or None
+    unit_no = raw.get("unit_no", "").strip() or None
+    if unit_no is not None and len(unit_no) > 20:
+        raise ValueError("unit_no is longer than 20 characters")
+    return _Row(
+        number=number, household=raw.get("household", "").strip() or f"row {number}",
+        name=name, id_number=id_number, gender=gender, birth_date=born, phone=phone,
+        head=raw.get("relation", "").strip().lower() in HEAD_WORDS, tags=sorted(set(tags)),
+        building_id=building_id, unit_no=unit_no, address=address, lon=lon, lat=lat, crs=crs,
+    )  # fmt: skip
+
+
+def import_registry(
+    session: Session, index: AssignmentIndex, path: Path, *, actor: Actor | None = None,
+    strict: bool = False,
+) -> RegistryImport:  # fmt: skip
+    """Check every row of ``path`` and load the good households; the caller commits."""
+    frame = read_rows(path)
+    columns = _columns(list(frame.columns))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    report = RegistryImport(rows=len(frame))
+    refused: dict[int, str] = {}
+    rows: list[_Row] = []
+    seen_ids: dict[str, int] = {}
+    for number, raw in enumerate(frame.to_dict("records"), start=1):
+        values = {k: str(raw.get(v, "")) for k, v in columns.items()}
+        try:
+            row = _parse(number, values)
+        except ValueError as exc:
+            refused[number] = str(exc)
+            rows.append(_Row(number, values.get("household", "").strip() or f"row {number}",
+                             "", "", "", date.today(), None, False, [], None, None, None,
+                             None, None, "wgs84"))  # fmt: skip
+            continue
+        if row.id_number in seen_ids:
+            refused[number] = (
+                f"duplicate ID number: the same number is on row {seen_ids[row.id_number]}"
+            )
+        else:
+            seen_ids[row.id_number] = number
+        rows.append(row)
+
+    good = [r for r in rows if r.number not in refused]
+    # Already registered ID numbers, in one query.
+    known = set(
+        session.scalars(
+            select(Person.id_number).where(Person.id_number.in_([r.id_number for r in good]))
+        )
+    )
+    for r in good:
+        if r.id_number in known:
+            refused[r.number] = (
+                f"duplicate ID number: {r.id_number[:6]}…{r.id_number[-4:]} is already "
+                "registered (search by its last digits and move or update the person)"
+            )
+
+    # A household's place is that of its first row with one (the others may leave it out).
+    members: dict[str, list[_Row]] = defaultdict(list)
+    for r in rows:
+        members[r.household].append(r)
+    anchor: dict[str, _Row] = {}
+    for key, group in members.items():
+        placed = [r for r in group if r.lon is not None or r.building_id or r.address]
+        if placed:
+            anchor[key] = placed[0]
+        else:
+            refused.setdefault(
+                group[0].number, "no place: give lon and lat, a building_id or an address"
+            )
+    places = _places(
+        session, index, [r for r in anchor.values() if r.number not in refused], refused
+    )
+
+    # A household is loaded whole or not at all.
+    for key, group in members.items():
+        bad = [r.number for r in group if r.number in refused]
+        if bad:
+            for r in group:
+                if r.number not in refused:
+                    refused[r.number] = f"household {key} is refused whole: see row {bad[0]}"
+    report.problems = [
+        RowProblem(r.number, r.household, refused[r.number]) for r in rows if r.number in refused
+    ]
+    if actor is not None:
+        for key, group in members.items():
+            if any(r.number in refused for r in group):
+                continue
+            place = places[anchor[key].number]
+            if not actor.covers(place.grid_code):
+                for r in group:
+                    report.problems.append(RowProblem(
+                        r.number, key, f"cell {place.grid_code} is outside your area "
+                        f"{actor.area_code}"))  # fmt: skip
+                    refused[r.number] = "outside the importer's area"
+        report.problems.sort(key=lambda p: p.row)
+    if strict and report.problems:
+        report.loaded = False
+        return report
+
+    for key, group in members.items():
+        if any(r.number in refused for r in group):
+            continue
+        household = _load_household(session, group, places[anchor[key].number])
+        session.add(RegistryEvent(
+            actor_id=actor.user_id if actor else None, action="import",
+            object_type="household", object_id=household.id, grid_code=household.grid_code,
+            after={"file": path.name, "rows": [r.number for r in group],
+                   "size": household.size, "house_id": household.house_id},
+            client_id=f"import:{digest}:{key}"[:64],
+        ))  # fmt: skip
+        report.households.append(household.id)
+        report.people += len(group)
+    session.flush()
+    return report
+
+
+@dataclass
+class _Place:
+    grid_code: str
+    plan_id: int
+    lon: float
+    lat: float
+    building: Building | None
+
+
+def _places(
+    session: Session, index: AssignmentIndex, rows: list[_Row], refused: dict[int, str]
+) -> dict[int, _Place]:
+    """The cell (and building, where one is named or near) of every row."""
+    buildings: dict[int, Building] = {}
+    ids = {r.building_id for r in rows if r.building_id is not None}
+    if ids:
+        found = session.scalars(
+            select(Building).where(Building.id.in_(ids), Building.plan_id == index.plan_id)
+        )
+        buildings = {b.id: b for b in found}
+    addresses = {r.address for r in rows if r.address and r.lon is None and r.building_id is None}
+    by_address: dict[str, list[Building]] = defaultdict(list)
+    if addresses:
+        for b in session.scalars(select(Building).where(Building.address.in_(addresses))):
+            by_address[b.address or ""].append(b)
+
+    places: dict[int, _Place] = {}
+    pending: list[_Row] = []
+    for r in rows:
+        if r.building_id is not None and r.building_id not in buildings:
+            refused[r.number] = f"unknown building {r.building_id}"
+        elif r.building_id is None and r.lon is None:
+            matches = by_address.get(r.address or "", [])
+            if len(matches) != 1:
+                refused[r.number] = (
+                    f"unknown address {r.address!r}: no building has it"
+                    if not matches
+                    else f"address {r.address!r} matches {len(matches)} buildings: give building_id"
+                )
+            else:
+                r.building_id = matches[0].id
+                buildings[matches[0].id] = matches[0]
+                places[r.number] = _building_place(session, matches[0])
+        elif r.lon is None:
+            places[r.number] = _building_place(session, buildings[r.building_id])  # type: ignore[index]
+        else:
+            pending.append(r)
+    # Points: one call of the assignment engine per CRS.
+    by_crs: dict[str, list[_Row]] = defaultdict(list)
+    for r in pending:
+        by_crs[r.crs].append(r)
+    for crs, group in by_crs.items():
+        lon = np.array([r.lon for r in group], dtype=float)
+        lat = np.array([r.lat for r in group], dtype=float)
+        result = index.assign(lon, lat, crs)
+        cells = index.codes_of(result.cell)
+        nearest = index.codes_of(result.nearest)
+        x, y = to_wgs84(lon, lat, crs)
+        for i, r in enumerate(group):
+            if not result.inside[i]:
+                refused[r.number] = (
+                    f"outside the jurisdiction: ({r.lon}, {r.lat}) is "
+                    f"{result.distance_m[i]:,.0f} m from the nearest cell {nearest[i]}"
+                )
+                continue
+            place = _Place(str(cells[i]), index.plan_id or 0, float(x[i]), float(y[i]), None)
+            if r.building_id is not None:
+                b = buildings[r.building_id]
+                d = _distance(session, b, place.lon, place.lat)
+                if d > BUILDING_POINT_M:
+                    refused[r.number] = (
+                        f"building {b.id} is {d:,.0f} m from the row's point: correct one of them"
+                    )
+                    continue
+                place = _building_place(session, b)
+            else:
+                place.building = _nearest_building(session, place)
+                if place.building is not None:
+                    r.building_id = place.building.id
+            places[r.number] = place
+    return places
+
+
+def _building_place(session: Session, b: Building) -> _Place:
+    x, y = session.execute(select(func.ST_X(b.location), func.ST_Y(b.location))).one()
+    return _Place(b.grid_code or "", b.plan_id or 0, float(x), float(y), b)
+
+
+def _distance(session: Session, b: Building, lon: float, lat: float) -> float:
+    return float(
+        session.scalar(
+            text(
+                "SELECT ST_Distance(location::geography, "
+                "ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) FROM building WHERE id = :id"
+            ),
+            {"x": lon, "y": lat, "id": b.id},
+        )
+    )
+
+
+def _nearest_building(session: Session, place: _Place) -> Building | None:
+    """The building of the same cell nearest to the point, if within a few metres."""
+    point = func.ST_SetSRID(func.ST_MakePoint(place.lon, place.lat), 4326)
+    found = session.scalar(
+        select(Building)
+        .where(
+            Building.grid_code == place.grid_code,
+            func.ST_DWithin(
+                func.Geography(Building.location),
+                func.Geography(point),
+                NEAREST_BUILDING_M,
+            ),
+        )
+        .order_by(
+            Building.location.op("<->")(
+                func.ST_SetSRID(func.ST_MakePoint(place.lon, place.lat), 4326)
+            )
+        )
+        .limit(1)
+    )
+    return found
+
+
+def _load_household(session: Session, group: list[_Row], place: _Place) -> Household:
+    """One household and its members (the rows of ``group``)."""
+    house_id = None
+    if place.building is not None:
+        unit_no = next((r.unit_no for r in group if r.unit_no), None) or "1"
+        house = session.scalar(
+            select(House).where(House.building_id == place.building.id, House.unit_no == unit_no)
+        )
+        rented = any("migrant" in r.tags for r in group)
+        if house is None:
+            digits = "".join(c for c in unit_no if c.isdigit())
+            house = House(
+                building_id=place.building.id, unit_no=unit_no,
+                floor=max(1, int(digits[:-2])) if len(digits) > 2 else 1, is_rented=rented,
+                grid_code=place.grid_code, plan_id=place.plan_id, assigned_at=func.now(),
+            )  # fmt: skip
+            session.add(house)
+            session.flush()
+        elif rented:
+            house.is_rented = True
+        house_id = house.id
+    household = Household(
+        house_id=house_id, size=len(group),
+        location=f"SRID=4326;POINT({place.lon} {place.lat})", grid_code=place.grid_code,
+        plan_id=place.plan_id, assigned_at=func.now(),
+    )  # fmt: skip
+    session.add(household)
+    session.flush()
+    has_head = any(r.head for r in group)
+    for i, r in enumerate(group):
+        session.add(Person(
+            household_id=household.id, name=r.name, gender=r.gender, birth_date=r.birth_date,
+            id_number=r.id_number, phone=r.phone, is_household_head=r.head or (
+                not has_head and i == 0), tags=r.tags, grid_code=place.grid_code,
+            plan_id=place.plan_id, assigned_at=func.now(),
+        ))  # fmt: skip
+    session.flush()
+    return household

@@ -1,0 +1,332 @@
+"""Every role × every endpoint, on an object in the grid worker's cell and one in another
+township: the statuses are written by hand here (not derived from gridmap/scope.py), and
+the test fails when an operation of the OpenAPI document has no row, so a new endpoint
+cannot ship without its scope being decided."""
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.registry.conftest import CELL, EAST_CELL, id_number
+from tests.registry.conftest import registry as registry  # the fixture
+from tests.world import T1, T2, inside, report
+
+ROLES = ["admin", "county", "t1", "t2", "village", "grid", "labour", "housing", "analyst",
+         "planner", None]  # fmt: skip
+OK, CREATED, DENIED, HIDDEN, ANON = 200, 201, 403, 404, 401
+
+
+SEEN, EMPTY = "seen", "empty"  # 200, and the object is (or is not) in the list answered
+
+
+def local(ok, *, others=DENIED, anon=ANON, labour=None, housing=None, analyst=None,
+          planner=None):  # fmt: skip
+    """Expectations for an object in the grid worker's cell (west) and in township 2 (east).
+
+    The city admin and the county see both; township 1, its village and the grid worker the
+    west one; township 2 the east one; the other side's object is hidden (404). ``others``
+    is the departments', the analyst's and the planner's answer unless given one by one.
+    """
+    rest = {"labour": labour or others, "housing": housing or others,
+            "analyst": analyst or others, "planner": planner or others, None: anon}  # fmt: skip
+    hidden = EMPTY if ok == SEEN else HIDDEN
+    west = {"admin": ok, "county": ok, "t1": ok, "t2": hidden, "village": ok, "grid": ok}
+    east = {"admin": ok, "county": ok, "t1": hidden, "t2": ok, "village": hidden,
+            "grid": hidden}  # fmt: skip
+    return west | rest, east | rest
+
+
+def everyone(ok, anon=ANON):
+    """The same answer for every role, on either side."""
+    row = dict.fromkeys(ROLES[:-1], ok) | {None: anon}
+    return row, row
+
+
+def admin_only(ok):
+    row = dict.fromkeys(ROLES[:-1], DENIED) | {"admin": ok, None: ANON}
+    return row, row
+
+
+@pytest.fixture
+def ctx(client, world, session, registry):
+    """The objects each request works on: one in the grid worker's cell, one in township 2."""
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+
+    from gridmap.registry.models import WorkUnit
+
+    east_unit = WorkUnit(name="西街五金", type="shop", employees=2, contact_phone="13905952222",
+                         location=from_shape(Point(*inside(2, 1)), srid=4326),
+                         plan_id=world.plan_id, grid_code=EAST_CELL)  # fmt: skip
+    session.add(east_unit)
+    session.flush()
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    tasks = {}
+    for where, who, area in (("west", "t1", T1), ("east", "t2", T2)):
+        r = client.post("/api/v1/tasks", headers=world.auth(who), json={
+            "title": "出租屋排查", "area_code": area, "target": "household", "due_at": due})  # fmt: skip
+        assert r.status_code == 201, r.text
+        task = r.json()
+        items = client.get(f"/api/v1/areas/{CELL if where == 'west' else EAST_CELL}/task-items",
+                           headers=world.auth(who)).json()  # fmt: skip
+        tasks[where] = (task["id"], items[0]["id"])
+    incidents = {
+        "west": report(client, world, who="t1").json(),
+        "east": report(client, world, who="t2", lon=inside(2, 1)[0], lat=inside(2, 1)[1]).json(),
+    }
+    return {"registry": registry, "units": {"west": registry.unit, "east": east_unit},
+            "tasks": tasks, "incidents": incidents, "world": world}  # fmt: skip
+
+
+def _cell(w):
+    return CELL if w == "west" else EAST_CELL
+
+
+def _hh(c, w):
+    return c["registry"].households["elder" if w == "west" else "east"]
+
+
+def _person(c, w):
+    return c["registry"].people["陈老伯" if w == "west" else "郑东"]
+
+
+def _building(c, w):
+    return c["registry"].buildings["a" if w == "west" else "east"]
+
+
+def _member(seq):
+    return {"name": "新成员", "gender": "F", "birth_date": "2000-01-01",
+            "id_number": id_number(seq, "20000101")}  # fmt: skip
+
+
+def _bbox(w):
+    lon, lat = inside(1 if w == "west" else 2, 1)
+    return f"{lon - 0.004},{lat - 0.004},{lon + 0.004},{lat + 0.004}"
+
+
+# operation → a request (method, path, keyword arguments) on the object of "west" or "east"
+REQUESTS = {
+    ("get", "/api/v1/areas/{code}"): lambda c, w: ("get", f"/areas/{_cell(w)}", {}),
+    ("get", "/api/v1/areas/{code}/buildings"): lambda c, w: ("get", f"/areas/{_cell(w)}/buildings", {}),
+    ("get", "/api/v1/areas/{code}/households"): lambda c, w: ("get", f"/areas/{_cell(w)}/households", {}),
+    ("post", "/api/v1/areas/{code}/households"): lambda c, w: (
+        "post", f"/areas/{_cell(w)}/households",
+        {"json": {"house_id": c["registry"].houses["a101" if w == "west" else "east"].id,
+                  "members": [_member(71)]}}),
+    ("get", "/api/v1/areas/{code}/pack"): lambda c, w: ("get", f"/areas/{_cell(w)}/pack", {}),
+    ("post", "/api/v1/areas/{code}/sync"): lambda c, w: (
+        "post", f"/areas/{_cell(w)}/sync",
+        {"json": {"edits": [{"client_id": "m-1", "kind": "visit", "target_id": _hh(c, w).id,
+                             "data": {"findings": "一切正常"}}]}}),
+    ("get", "/api/v1/areas/{code}/task-items"): lambda c, w: ("get", f"/areas/{_cell(w)}/task-items", {}),
+    ("get", "/api/v1/areas/{code}/units"): lambda c, w: ("get", f"/areas/{_cell(w)}/units", {}),
+    ("get", "/api/v1/areas/{code}/visits-due"): lambda c, w: ("get", f"/areas/{_cell(w)}/visits-due", {}),
+    ("get", "/api/v1/audit"): lambda c, w: ("get", "/audit", {}),
+    ("get", "/api/v1/auth/me"): lambda c, w: ("get", "/auth/me", {}),
+    ("post", "/api/v1/auth/token"): lambda c, w: (
+        "post", "/auth/token", {"data": {"username": "grid", "password": "wrong-password"}}),
+    ("get", "/api/v1/buildings/{building_id}"): lambda c, w: ("get", f"/buildings/{_building(c, w).id}", {}),
+    ("get", "/api/v1/health"): lambda c, w: ("get", "/health", {}),
+    ("get", "/api/v1/households/{household_id}"): lambda c, w: ("get", f"/households/{_hh(c, w).id}", {}),
+    ("post", "/api/v1/households/{household_id}/move"): lambda c, w: (
+        "post", f"/households/{_hh(c, w).id}/move",
+        {"json": {"version": 1, "building_id": _building(c, w).id, "unit_no": "909"}}),
+    ("post", "/api/v1/households/{household_id}/moved-out"): lambda c, w: (
+        "post", f"/households/{_hh(c, w).id}/moved-out", {"json": {"version": 1}}),
+    ("post", "/api/v1/households/{household_id}/people"): lambda c, w: (
+        "post", f"/households/{_hh(c, w).id}/people", {"json": _member(72)}),
+    ("post", "/api/v1/households/{household_id}/visits"): lambda c, w: (
+        "post", f"/households/{_hh(c, w).id}/visits", {"json": {"findings": "一切正常"}}),
+    ("get", "/api/v1/incidents"): lambda c, w: ("get", "/incidents", {"params": {"area": _cell(w)}}),
+    ("post", "/api/v1/incidents"): lambda c, w: (
+        "post", "/incidents",
+        {"json": {"category": "labour", "channel": "grid_app", "description": "欠薪",
+                  "lon": inside(1 if w == "west" else 2, 1)[0],
+                  "lat": inside(1 if w == "west" else 2, 1)[1]}}),
+    ("get", "/api/v1/incidents/{code}"): lambda c, w: ("get", f"/incidents/{c['incidents'][w]['code']}", {}),
+    ("post", "/api/v1/incidents/{code}/actions/{action}"): lambda c, w: (
+        "post", f"/incidents/{c['incidents'][w]['code']}/actions/note",
+        {"json": {"version": c["incidents"][w]["version"], "note": "回访"}}),
+    ("post", "/api/v1/incidents/{code}/photos"): lambda c, w: (
+        "post", f"/incidents/{c['incidents'][w]['code']}/photos",
+        {"files": {"photo": ("x.png", PNG, "image/png")}}),
+    ("get", "/api/v1/layers"): lambda c, w: ("get", "/layers", {}),
+    ("get", "/api/v1/layers/{layer_id}/features"): lambda c, w: (
+        "get", "/layers/incidents/features", {"params": {"bbox": _bbox(w), "zoom": 17}}),
+    ("get", "/api/v1/locate"): lambda c, w: (
+        "get", "/locate", {"params": dict(zip(("lon", "lat"), inside(1 if w == "west" else 2, 1),
+                                              strict=True))}),
+    ("get", "/api/v1/maps/facets"): lambda c, w: ("get", "/maps/facets", {"params": {"area": _cell(w)}}),
+    ("get", "/api/v1/people"): lambda c, w: (
+        "get", "/people", {"params": {"q": _person(c, w).id_number[-4:]}}),
+    ("get", "/api/v1/people/{person_id}"): lambda c, w: ("get", f"/people/{_person(c, w).id}", {}),
+    ("post", "/api/v1/people/{person_id}/status"): lambda c, w: (
+        "post", f"/people/{_person(c, w).id}/status", {"json": {"version": 1, "status": "deceased"}}),
+    ("get", "/api/v1/stats"): lambda c, w: ("get", "/stats", {"params": {"area": _cell(w)}}),
+    ("post", "/api/v1/task-items/{item_id}/complete"): lambda c, w: (
+        "post", f"/task-items/{c['tasks'][w][1]}/complete", {"json": {"version": 1, "result": "已查"}}),
+    ("get", "/api/v1/tasks"): lambda c, w: ("get", "/tasks", {}),
+    ("post", "/api/v1/tasks"): lambda c, w: (
+        "post", "/tasks", {"json": {"title": "消防检查", "area_code": T1 if w == "west" else T2,
+                                    "target": "building",
+                                    "due_at": (datetime.now(UTC) + timedelta(days=3)).isoformat()}}),
+    ("get", "/api/v1/tasks/{task_id}"): lambda c, w: ("get", f"/tasks/{c['tasks'][w][0]}", {}),
+    ("get", "/api/v1/units/{unit_id}"): lambda c, w: ("get", f"/units/{c['units'][w].id}", {}),
+    ("patch", "/api/v1/units/{unit_id}"): lambda c, w: (
+        "patch", f"/units/{c['units'][w].id}", {"json": {"version": 1, "employees": 5}}),
+    ("get", "/api/v1/users"): lambda c, w: ("get", "/users", {}),
+    ("post", "/api/v1/users"): lambda c, w: (
+        "post", "/users", {"json": {"username": "newgrid", "password": "a-long-passphrase-9",
+                                    "role": "grid_worker", "area_code": _cell(w)}}),
+    ("get", "/api/v1/users/{username}"): lambda c, w: ("get", f"/users/{'grid' if w == 'west' else 't2'}", {}),
+    ("patch", "/api/v1/users/{username}"): lambda c, w: (
+        "patch", f"/users/{'grid' if w == 'west' else 't2'}", {"json": {"full_name": "改名"}}),
+    ("post", "/api/v1/users/{username}/password"): lambda c, w: (
+        "post", f"/users/{'grid' if w == 'west' else 't2'}/password",
+        {"json": {"password": "another-long-pass-7"}}),
+}  # fmt: skip
+
+
+def _png():
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), "blue").save(buf, "PNG")
+    return buf.getvalue()
+
+
+PNG = _png()
+
+
+# Decisions (docs/decisions.md, "Scope"): places (areas, buildings, units, task sheets) are
+# readable by every signed-in role within its area, planners and analysts city-wide;
+# households, people, visits, task rows and the offline pack only by the roles that work
+# with residents; edits by the roles that collect information; another area's object is 404.
+PEOPLE = local(OK)
+EDIT = local(OK)
+PLACES = local(OK, others=OK)
+INCIDENT = local(OK, labour=OK, housing=HIDDEN, analyst=OK, planner=DENIED)
+INCIDENT_LIST = local(SEEN, labour=SEEN, housing=EMPTY, analyst=SEEN, planner=DENIED)
+INCIDENT_WRITE = local(OK, labour=OK, housing=HIDDEN, analyst=DENIED, planner=DENIED)
+PHOTO = local(CREATED, labour=CREATED, housing=HIDDEN, analyst=DENIED, planner=DENIED,
+              anon=HIDDEN)  # fmt: skip
+REPORT_WEST, REPORT_EAST = local(CREATED, others=CREATED, analyst=DENIED, planner=DENIED,
+                                 anon=DENIED)  # fmt: skip
+# reporting outside one's own area is refused (403), not hidden: the place is no secret
+REPORT = ({**REPORT_WEST, "t2": DENIED}, {**REPORT_EAST, "t1": DENIED, "village": DENIED,
+                                          "grid": DENIED})  # fmt: skip
+TASK_SHEET_W, TASK_SHEET_E = local(CREATED)
+TASK_SHEET = ({**TASK_SHEET_W, "t2": DENIED, "village": DENIED, "grid": DENIED},
+              {**TASK_SHEET_E, "t1": DENIED, "village": DENIED, "grid": DENIED})  # fmt: skip
+
+EXPECT = {
+    ("get", "/api/v1/areas/{code}"): PLACES,
+    ("get", "/api/v1/areas/{code}/buildings"): PLACES,
+    ("get", "/api/v1/areas/{code}/units"): PLACES,
+    ("get", "/api/v1/areas/{code}/households"): PEOPLE,
+    ("post", "/api/v1/areas/{code}/households"): local(CREATED),
+    ("get", "/api/v1/areas/{code}/pack"): PEOPLE,
+    ("post", "/api/v1/areas/{code}/sync"): EDIT,
+    ("get", "/api/v1/areas/{code}/task-items"): PEOPLE,
+    ("get", "/api/v1/areas/{code}/visits-due"): PEOPLE,
+    ("get", "/api/v1/audit"): admin_only(OK),
+    ("get", "/api/v1/auth/me"): everyone(OK),
+    ("post", "/api/v1/auth/token"): everyone(ANON),  # a wrong password, whoever asks
+    ("get", "/api/v1/buildings/{building_id}"): PLACES,
+    ("get", "/api/v1/health"): everyone(OK, anon=OK),
+    ("get", "/api/v1/households/{household_id}"): PEOPLE,
+    ("post", "/api/v1/households/{household_id}/move"): EDIT,
+    ("post", "/api/v1/households/{household_id}/moved-out"): EDIT,
+    ("post", "/api/v1/households/{household_id}/people"): local(CREATED),
+    ("post", "/api/v1/households/{household_id}/visits"): local(CREATED),
+    ("get", "/api/v1/incidents"): INCIDENT_LIST,
+    ("post", "/api/v1/incidents"): REPORT,
+    ("get", "/api/v1/incidents/{code}"): INCIDENT,
+    ("post", "/api/v1/incidents/{code}/actions/{action}"): INCIDENT_WRITE,
+    ("post", "/api/v1/incidents/{code}/photos"): PHOTO,
+    ("get", "/api/v1/layers"): everyone(OK, anon=OK),
+    ("get", "/api/v1/layers/{layer_id}/features"): everyone(OK, anon=HIDDEN),
+    ("get", "/api/v1/locate"): everyone(OK, anon=OK),
+    ("get", "/api/v1/maps/facets"): everyone(OK),
+    ("get", "/api/v1/people"): local(SEEN),
+    ("get", "/api/v1/people/{person_id}"): PEOPLE,
+    ("post", "/api/v1/people/{person_id}/status"): EDIT,
+    ("get", "/api/v1/stats"): everyone(OK),
+    ("post", "/api/v1/task-items/{item_id}/complete"): EDIT,
+    ("get", "/api/v1/tasks"): local(SEEN, others=SEEN),
+    ("post", "/api/v1/tasks"): TASK_SHEET,
+    ("get", "/api/v1/tasks/{task_id}"): PLACES,
+    ("get", "/api/v1/units/{unit_id}"): PLACES,
+    ("patch", "/api/v1/units/{unit_id}"): EDIT,
+    ("get", "/api/v1/users"): admin_only(OK),
+    ("post", "/api/v1/users"): admin_only(CREATED),
+    ("get", "/api/v1/users/{username}"): admin_only(OK),
+    ("patch", "/api/v1/users/{username}"): admin_only(OK),
+    ("post", "/api/v1/users/{username}/password"): admin_only(OK),
+}
+
+# what marks the object in a list's answer
+MARK = {
+    ("get", "/api/v1/incidents"): lambda c, w: c["incidents"][w]["code"],
+    ("get", "/api/v1/people"): lambda c, w: f'"id":{_person(c, w).id},',
+    ("get", "/api/v1/tasks"): lambda c, w: f'"id":{c["tasks"][w][0]},',
+}
+
+
+FULL_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}(19|20)\d{9}[0-9Xx](?![0-9A-Za-z])")
+FULL_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+
+
+def assert_no_personal_data(text, where):
+    """PIPL: no resident ID number or mobile number in full, anywhere in an answer."""
+    for pattern in (FULL_ID, FULL_PHONE):
+        found = pattern.search(text)
+        assert found is None, f"{where}: {found.group(0)[:4]}… unmasked in the answer"
+
+
+def test_the_openapi_document_carries_no_personal_data(app):
+    assert_no_personal_data(json.dumps(app.openapi(), ensure_ascii=False), "openapi.json")
+
+
+def test_the_walker_finds_what_it_looks_for():
+    with pytest.raises(AssertionError):
+        assert_no_personal_data('{"id_number": "35050319800101001X"}', "test")
+    with pytest.raises(AssertionError):
+        assert_no_personal_data('{"phone": "13805951234"}', "test")
+    assert_no_personal_data('{"id_number": "350503********001X", "code": "QZ2026000001"}', "ok")
+
+
+def test_every_operation_of_the_openapi_document_has_a_row(app):
+    operations = {
+        (method, path)
+        for path, ops in app.openapi()["paths"].items()
+        for method in ops
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    assert operations - set(EXPECT) == set(), "decide the scope of these operations"
+    assert set(EXPECT) - operations == set(), "these rows name operations that do not exist"
+    assert set(REQUESTS) == set(EXPECT)
+
+
+@pytest.mark.parametrize("where", ["west", "east"])
+@pytest.mark.parametrize("operation", list(EXPECT), ids=lambda op: f"{op[0]} {op[1][7:]}")
+def test_every_role_on_every_endpoint(client, world, session, ctx, operation, where):
+    expected = EXPECT[operation][0 if where == "west" else 1]
+    got = {}
+    for role in ROLES:
+        with session.begin_nested() as savepoint:
+            method, path, kwargs = REQUESTS[operation](ctx, where)
+            headers = world.auth(role) if role else {}
+            r = client.request(method.upper(), "/api/v1" + path, headers=headers, **kwargs)
+            got[role] = r.status_code
+            assert_no_personal_data(r.text, f"{method} {path} as {role}")
+            if r.status_code == OK and operation in MARK:
+                got[role] = SEEN if MARK[operation](ctx, where) in r.text else EMPTY
+            if r.status_code >= 400:
+                assert r.headers["content-type"] == "application/problem+json", r.text
+            savepoint.rollback()
+    assert got == expected
