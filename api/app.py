@@ -17,6 +17,7 @@ from api.deps import preload_locator
 from api.middleware import RequestGuard, SecurityHeaders
 from api.routers import areas, auth, health, incidents, locate, maps, registry, users
 from gridmap import __version__
+from gridmap.areas.rollup import CellCounts
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
 from gridmap.maps import pages
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **common,
         )
     app.state.settings = settings
+    app.state.cell_counts = CellCounts()
     app.state.rate_rules = Rules.from_settings(settings)
     problems.install(app)
     app.include_router(health.router, prefix=API_PREFIX)

@@ -176,6 +176,7 @@ def preload_locator(app: Any) -> None:
         app.state.map_data = MapData()
         with app.state.sessionmaker() as session:
             app.state.map_data.preload(session)
+            app.state.cell_counts.table(session)
     except (GridmapError, OperationalError) as exc:
         log.warning("nothing preloaded at start-up (%s): built on first use instead", exc)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
 
 from api.deps import PrincipalDep, SessionDep
 from api.problems import responses
@@ -34,6 +34,11 @@ class AreaRead(BaseModel):
     children: list[AreaRef]
     geometry: dict[str, Any] | None
     counts: dict[str, int]
+    counted_at: datetime | None = Field(
+        default=None,
+        description="Above a grid cell, registry counts come from a per-cell table at most a "
+        "minute old: when it was counted. A cell is counted live (null).",
+    )
     grid_workers: list[dict[str, str]]
 
 
@@ -42,7 +47,10 @@ def read_area(
     code: Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")],
     session: SessionDep,
     principal: PrincipalDep,
+    request: Request,
 ) -> dict[str, Any]:
     """An area at any level (404 outside the user's own area)."""
     area = service.get_area(session, code, principal)
-    return service.summary(session, area, principal, datetime.now(UTC))
+    return service.summary(
+        session, area, principal, datetime.now(UTC), rollup=request.app.state.cell_counts
+    )

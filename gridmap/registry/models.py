@@ -149,11 +149,13 @@ class Person(GridLinked, Base):
     __extra_args__ = (
         CheckConstraint("gender IN ('M', 'F')", name="gender_code"),
         CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),
-        # search by the last digits of an ID number: a prefix search on the reversed number
+        # search by the last digits of an ID number: a prefix search on the reversed number,
+        # with the area inside the index so a county's search reads only the county's rows
         Index(
             "ix_person_id_suffix",
             func.reverse(literal_column("id_number")).label("id_suffix"),
-            postgresql_ops={"id_suffix": "text_pattern_ops"},
+            "grid_code",
+            postgresql_ops={"id_suffix": "text_pattern_ops", "grid_code": "text_pattern_ops"},
         ),
         Index("ix_person_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
         # the special groups of an area, counted from a small index (a tenth of the people)

@@ -173,16 +173,20 @@ def search_people(
     where: list[ColumnElement[bool]] = [registry_filter(actor, Person.grid_code, people=True)]
     if area:
         where.append(within(Person.grid_code, area))
+    statement = select(Person)
+    order: list[Any] = [Person.id]
     if query.upper().rstrip("X").isdigit() or query.upper() == "X":
         if len(query) < 4:
             raise InvalidInput("give at least the last 4 characters of an ID number")
-        # a prefix search on the reversed number: the index ix_person_id_suffix answers it
-        where.append(func.reverse(Person.id_number).startswith(query.upper()[::-1]))
+        # a prefix search on the reversed number, in the order of ix_person_id_suffix: the
+        # scan stops at the first matches in scope (ordered by id, the planner could walk a
+        # county's million people instead)
+        suffix = func.reverse(Person.id_number)
+        where.append(suffix.startswith(query.upper()[::-1]))
+        order = [suffix, Person.id]
     else:
         where.append(Person.name.startswith(query))
-    rows = session.scalars(
-        select(Person).where(*where).order_by(Person.id).limit(min(limit, MAX_SEARCH))
-    )
+    rows = session.scalars(statement.where(*where).order_by(*order).limit(min(limit, MAX_SEARCH)))
     return [person_view(p) for p in rows]
 
 

@@ -270,8 +270,8 @@ def upgrade() -> None:
     op.create_index(
         "ix_person_id_suffix",
         "person",
-        [sa.func.reverse(sa.literal_column("id_number")).label("id_suffix")],
-        postgresql_ops={"id_suffix": "text_pattern_ops"},
+        [sa.func.reverse(sa.literal_column("id_number")).label("id_suffix"), "grid_code"],
+        postgresql_ops={"id_suffix": "text_pattern_ops", "grid_code": "text_pattern_ops"},
     )
     op.create_index(
         "ix_person_name",
