@@ -45,9 +45,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 bench: install
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m benchmarks.seed --scale demo
 	$(BIN)/python -m benchmarks.assign --sizes 1000000
 	$(BIN)/python -m benchmarks.intake
+	$(BIN)/python -m benchmarks.rebalance
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

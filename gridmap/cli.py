@@ -534,6 +534,70 @@ def plan_list() -> None:
         )
 
 
+@plan_app.command("rebalance")
+@friendly_errors
+def plan_rebalance(
+    out: Annotated[Path, typer.Option("-o", "--out", help="GeoPackage to write: cells, blocks")],
+    blocks_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--blocks", help="Blocks (.gpkg/.parquet): block_id, village_code, households"
+        ),
+    ] = None,
+    area: Annotated[
+        str | None, typer.Option(help="Or derive the blocks of this area from the database")
+    ] = None,
+    target: Annotated[float, typer.Option(help="Households per cell")] = 400.0,
+    tolerance: Annotated[float, typer.Option(help="Allowed deviation, e.g. 0.1 for ±10%")] = 0.1,
+    current_col: Annotated[
+        str | None, typer.Option("--current-col", help="Column with each block's current cell")
+    ] = None,
+    lock: Annotated[list[str] | None, typer.Option(help="A cell not to touch (repeatable)")] = None,
+    seed_value: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Draw balanced, contiguous, nested cells from blocks, close to the current plan."""
+    import geopandas as gpd
+    import pyogrio
+
+    from gridmap.rebalance import blocks as blk
+    from gridmap.rebalance.engine import moved_share, rebalance
+
+    if (blocks_file is None) == (area is None):
+        raise GridmapError("give --blocks FILE or --area CODE (one of them)")
+    if not 0 < tolerance < 1:
+        raise GridmapError("--tolerance is a fraction between 0 and 1, e.g. 0.1")
+    if blocks_file is not None:
+        frame = blk.read_blocks(blocks_file, current_col)
+    else:
+        engine = make_engine(database_url(_settings()))
+        with make_sessionmaker(engine)() as session:
+            frame = blk.derive_blocks(session, area or "")
+        engine.dispose()
+        current_col = "cell"
+    data = blk.to_blocks(frame, current_col)
+    result = rebalance(data, target, tolerance=tolerance, locked=set(lock or []), seed=seed_value)
+    frame = frame.assign(new_cell=result.labels)
+    cells = frame.dissolve(by="new_cell", aggfunc={"households": "sum", "village_code": "first"})
+    table = {c["cell"]: c for c in result.cells}
+    cells["deviation"] = [round(float(table[c]["deviation"]), 4) for c in cells.index]  # type: ignore[arg-type]
+    cells["polsby_popper"] = [round(float(table[c]["polsby_popper"]), 3) for c in cells.index]  # type: ignore[arg-type]
+    cells = cells.reset_index().rename(columns={"new_cell": "code"})
+    if out.exists():
+        out.unlink()
+    pyogrio.write_dataframe(cells, out, layer="cells", driver="GPKG")
+    pyogrio.write_dataframe(gpd.GeoDataFrame(frame), out, layer="blocks", driver="GPKG")
+    within = sum(bool(c["within"]) for c in result.cells)
+    moved = (
+        f", {moved_share(data, result.labels):.1%} of households change cell" if current_col else ""
+    )
+    console.print(
+        f"{len(frame):,} blocks → {len(result.cells):,} cells, {within:,} within ±{tolerance:.0%}"
+        f"{moved}; {len(result.problems)} problems → {out}"
+    )
+    for p in result.problems[:30]:
+        console.print(f"  {p.village} {p.cell or ''}: {p.reason}")
+
+
 @plan_app.command("activate")
 @friendly_errors
 def plan_activate(plan_id: int) -> None:

@@ -1,0 +1,152 @@
+"""Blocks for the rebalancing engine: from a file, from the registry, or a lattice.
+
+Polygons are projected to metres (a transverse Mercator centred on the data, through
+pyproj) before adjacency, areas and perimeters are measured; results go back as WGS84.
+
+Blocks of the seed (and of any city loaded into gridmap) are derived from the registry: a
+Voronoi diagram of the buildings of each current cell, clipped to that cell, so every
+block lies in one cell and one village; a block's load is the households of its building.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gridmap.errors import InvalidInput
+from gridmap.rebalance.engine import Blocks
+
+REQUIRED = ("block_id", "village_code", "households")
+
+
+def metric_crs(frame: gpd.GeoDataFrame) -> str:
+    """A transverse Mercator centred on ``frame`` (metres, little distortion nearby)."""
+    lon = float(frame.to_crs(4326).geometry.union_all().centroid.x) if len(frame) else 118.6
+    return f"+proj=tmerc +lon_0={lon:.4f} +lat_0=0 +k=1 +x_0=500000 +ellps=GRS80 +units=m"
+
+
+def read_blocks(path: Path, current_col: str | None = None) -> gpd.GeoDataFrame:
+    """Blocks from a GeoPackage or GeoParquet, checked.
+
+    Columns ``block_id``, ``village_code``, ``households`` (and the current cell in
+    ``current_col`` when given); polygons valid; a CRS.
+    """
+    if not path.exists():
+        raise InvalidInput(f"{path} does not exist")
+    if path.suffix.lower() == ".parquet":
+        frame = gpd.read_parquet(path)
+    elif path.suffix.lower() == ".gpkg":
+        frame = pyogrio.read_dataframe(path)
+    else:
+        raise InvalidInput(f"{path.name}: use a GeoPackage (.gpkg) or GeoParquet (.parquet)")
+    missing = [c for c in (*REQUIRED, *([current_col] if current_col else [])) if c not in frame]
+    if missing:
+        raise InvalidInput(f"{path.name} has no column {', '.join(missing)}")
+    if frame.crs is None:
+        raise InvalidInput(f"{path.name} has no CRS: write it with one (EPSG:4326, 4490…)")
+    bad = ~frame.geometry.is_valid | frame.geometry.is_empty
+    if bad.any():
+        first = frame.loc[bad, "block_id"].head(5).tolist()
+        raise InvalidInput(f"{int(bad.sum())} blocks have invalid or empty polygons: {first}")
+    if frame["households"].isna().any() or (frame["households"] < 0).any():
+        raise InvalidInput("households must be a count (0 or more) for every block")
+    if frame["block_id"].duplicated().any():
+        raise InvalidInput("block_id must be unique")
+    return frame
+
+
+def to_blocks(frame: gpd.GeoDataFrame, current_col: str | None = None) -> Blocks:
+    """Engine input from a frame of blocks (any CRS)."""
+    metric = frame.to_crs(metric_crs(frame))
+    current = None
+    if current_col:
+        current = [None if pd.isna(c) else str(c) for c in frame[current_col]]
+    return Blocks.from_polygons(
+        frame["block_id"].tolist(), frame["village_code"].astype(str).tolist(),
+        frame["households"].astype(float).tolist(), metric.geometry.to_numpy(), current,
+    )  # fmt: skip
+
+
+def lattice(
+    nx: int, ny: int, loads: np.ndarray | float = 1.0, *, size: float = 100.0,
+    village: str | np.ndarray = "350503001001", current: list[str | None] | None = None,
+) -> tuple[Blocks, np.ndarray]:  # fmt: skip
+    """An ``nx`` × ``ny`` lattice of square blocks (row by row from the south-west)."""
+    polys = np.array([shapely.box(i * size, j * size, (i + 1) * size, (j + 1) * size)
+                      for j in range(ny) for i in range(nx)], dtype=object)  # fmt: skip
+    n = nx * ny
+    villages = np.full(n, village, dtype=object) if isinstance(village, str) else village
+    load = np.broadcast_to(np.asarray(loads, dtype=float), (n,))
+    return Blocks.from_polygons(list(range(n)), list(villages), list(load), polys, current), polys
+
+
+def derive_blocks(session: Session, area: str) -> gpd.GeoDataFrame:
+    """Blocks of ``area`` (any level) from the registry under the active plan (WGS84).
+
+    One per building: a Voronoi cell of the buildings of its grid cell, clipped to the grid
+    cell; a grid cell without buildings is one block of 0 households.
+    """
+    rows_ = pd.read_sql(text(
+        "SELECT a.code, ST_AsBinary(a.geom) AS wkb FROM area a JOIN plan p ON p.id = a.plan_id "
+        "WHERE p.status = 'active' AND a.level = 'grid' AND a.code LIKE :p ORDER BY a.code"),
+        session.connection(), params={"p": area + "%"})  # fmt: skip
+    if rows_.empty:
+        raise InvalidInput(f"area {area} has no grid cells in the active plan")
+    cells = gpd.GeoDataFrame(
+        rows_.drop(columns="wkb"),
+        geometry=shapely.from_wkb(rows_["wkb"].map(bytes).to_numpy()),
+        crs=4326,
+    )
+    buildings = pd.read_sql(text(
+        "SELECT id, grid_code, households, ST_X(location) AS x, ST_Y(location) AS y "
+        "FROM building WHERE grid_code LIKE :p ORDER BY id"), session.connection(),
+        params={"p": area + "%"})  # fmt: skip
+    crs = metric_crs(cells)
+    cells_m = cells.to_crs(crs)
+    pts = gpd.GeoSeries(shapely.points(buildings["x"], buildings["y"]), crs=4326).to_crs(crs)
+    buildings["px"], buildings["py"] = pts.x.to_numpy(), pts.y.to_numpy()
+    rows = []
+    by_cell = dict(list(buildings.groupby("grid_code")))
+    for code, geom in zip(cells_m["code"], cells_m.geometry, strict=True):
+        group = by_cell.get(code)
+        if group is None or len(group) == 0:
+            rows.append((f"c{code}", code, 0, geom))
+            continue
+        # buildings on one spot (to 10 cm) make one block, holding all their households
+        group = (
+            group.assign(kx=group["px"].round(1), ky=group["py"].round(1))
+            .groupby(["kx", "ky"], sort=False)
+            .agg(id=("id", "first"), households=("households", "sum"), px=("px", "first"),
+                 py=("py", "first"))
+            .reset_index(drop=True)
+        )  # fmt: skip
+        if len(group) == 1:
+            rows.append((f"b{group['id'].iloc[0]}", code, int(group["households"].sum()), geom))
+            continue
+        regions = shapely.voronoi_polygons(
+            shapely.multipoints(group[["px", "py"]].to_numpy()), extend_to=geom, ordered=True
+        )
+        parts = shapely.intersection(shapely.get_parts(regions), geom)
+        for bid, households, part in zip(group["id"], group["households"], parts, strict=True):
+            part = _polygonal(part)
+            if part is not None:
+                rows.append((f"b{bid}", code, int(households), part))
+    frame = gpd.GeoDataFrame(rows, columns=["block_id", "cell", "households", "geometry"],
+                             geometry="geometry", crs=crs)  # fmt: skip
+    frame["village_code"] = frame["cell"].str[:12]
+    return frame.to_crs(4326)
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """The largest polygon of a clipped Voronoi region (slivers dropped)."""
+    if geom is None or geom.is_empty:
+        return None
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > 0]
+    return max(parts, key=lambda g: g.area) if parts else None

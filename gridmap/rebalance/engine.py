@@ -1,0 +1,571 @@
+"""Grid rebalancing: blocks → balanced, contiguous, nested, compact cells, close to the plan.
+
+Cells are as close to the plan in force as the balance allows.
+
+How
+---
+Every village is solved on its own (cells never cross a village boundary), and within a
+village every connected part on its own (a cell is one connected polygon, so a village in
+two pieces needs a cell per piece). A part gets ``k = max(1, round(load / target))`` cells.
+
+1. **Start.** From the current plan where there is one: blocks keep their cell. Cells that
+   are now too many are merged (the lightest into its lightest neighbour); too few, and the
+   heaviest is split in two by growing a region from its far end. Without a current plan,
+   ``k`` seeds are spread by farthest-point sampling and grown block by block, the lightest
+   region first, each taking the frontier block nearest its seed; then each region is
+   reseeded at its load-weighted centre and grown again, a few rounds (Lloyd-style).
+2. **Balance.** While a cell is outside the band ``target × (1 ± tolerance)``, move one
+   boundary block between neighbouring cells: the move that most reduces the sum of
+   squared deviations from the part's mean (so load can flow along a chain of cells),
+   keeping the donor connected; ties go to a block returning to its current cell, then to
+   the more compact result (Polsby-Popper from areas and shared boundary lengths, exact and
+   incremental). The loop stops as soon as every cell is in the band: blocks that need not
+   move do not move.
+3. **Report.** What cannot be balanced is reported with its reason, never hidden: a part
+   whose mean is outside the band (its load does not divide into ``k`` cells), a block
+   heavier than the upper bound, a cell that no contiguous move brings into the band.
+
+Why it is safe: contiguity is an invariant (checked before each move; a current cell in
+pieces is reported, then left for the planner), nesting holds by construction, totals are
+preserved (blocks are only relabelled), locked cells are never touched (their blocks do not
+move and nothing moves into them). Deterministic: no randomness but the first seed, drawn
+from ``seed``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+CODE_WIDTH = 3  # a cell's digits after its village code
+STARTS = 4  # growths from different first seeds, for a part without a current plan
+
+
+@dataclass
+class Blocks:
+    """Building blocks in a projected CRS (metres), with their loads and adjacency."""
+
+    ids: NDArray[np.object_]
+    village: NDArray[np.object_]
+    load: NDArray[np.float64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    area: NDArray[np.float64]
+    perimeter: NDArray[np.float64]
+    neighbours: list[dict[int, float]]  # block → {neighbour: shared boundary length}
+    current: NDArray[np.object_] | None = None  # current cell code per block (None: new)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_polygons(
+        cls, ids: Sequence[object], village: Sequence[str], load: Sequence[float],
+        polygons: NDArray[np.object_], current: Sequence[str | None] | None = None,
+    ) -> Blocks:  # fmt: skip
+        """Blocks from polygons in metres; neighbours share a boundary of positive length."""
+        polygons = np.asarray(polygons, dtype=object)
+        n = len(polygons)
+        tree = shapely.STRtree(polygons)
+        left, right = tree.query(polygons, predicate="intersects")
+        keep = left < right
+        left, right = left[keep], right[keep]
+        shared = shapely.length(shapely.intersection(polygons[left], polygons[right]))
+        neighbours: list[dict[int, float]] = [{} for _ in range(n)]
+        for a, b, s in zip(left.tolist(), right.tolist(), shared.tolist(), strict=True):
+            if s > 1e-6:
+                neighbours[a][b] = s
+                neighbours[b][a] = s
+        centroids = shapely.centroid(polygons)
+        return cls(
+            ids=np.asarray(ids, dtype=object), village=np.asarray(village, dtype=object),
+            load=np.asarray(load, dtype=float), x=shapely.get_x(centroids),
+            y=shapely.get_y(centroids), area=shapely.area(polygons),
+            perimeter=shapely.length(shapely.boundary(polygons)), neighbours=neighbours,
+            current=None if current is None else np.asarray(current, dtype=object),
+        )  # fmt: skip
+
+
+@dataclass
+class Problem:
+    """Something that could not be balanced, and why."""
+
+    village: str
+    cell: str | None
+    reason: str
+
+
+@dataclass
+class Result:
+    """Cell code per block, per-cell figures and what could not be balanced."""
+
+    labels: NDArray[np.object_]
+    cells: list[dict[str, object]]
+    problems: list[Problem] = field(default_factory=list)
+    moves: int = 0
+
+    def within(self) -> float:
+        """Share of cells within the band."""
+        return float(np.mean([c["within"] for c in self.cells])) if self.cells else 1.0
+
+
+def rebalance(
+    blocks: Blocks, target: float, *, tolerance: float = 0.1, locked: set[str] | None = None,
+    seed: int = 0, max_moves: int | None = None,
+) -> Result:  # fmt: skip
+    """Assign every block to a cell (see the module's docstring)."""
+    if target <= 0:
+        raise ValueError("the target load must be positive")
+    locked = locked or set()
+    labels = np.empty(len(blocks), dtype=object)
+    problems: list[Problem] = []
+    moves = 0
+    lo, hi = target * (1 - tolerance), target * (1 + tolerance)
+    for village in sorted(set(blocks.village.tolist())):
+        members = np.flatnonzero(blocks.village == village)
+        parts = _components(blocks, members)
+        taken: set[str] = set()
+        if blocks.current is not None:
+            taken = {str(c) for c in blocks.current[members] if c is not None}
+        namer = _Namer(village, taken)
+        if len(parts) > 1:
+            total = blocks.load[members].sum()
+            want = max(1, round(total / target))
+            got = sum(max(1, round(blocks.load[p].sum() / target)) for p in parts)
+            if got != want:
+                problems.append(Problem(village, None, (
+                    f"the village is in {len(parts)} separate parts: it gets {got} cells "
+                    f"(one at least per part) where its load would give {want}")))  # fmt: skip
+        for part in parts:
+            solver = _Part(blocks, part, target, lo, hi, locked, namer, seed)
+            moves += solver.solve(max_moves)
+            problems.extend(Problem(village, c, r) for c, r in solver.problems)
+            for b, cell in solver.label.items():
+                labels[b] = cell
+    return Result(labels, cell_table(blocks, labels, target, tolerance), problems, moves)
+
+
+class _Namer:
+    """New cell codes within a village: the next numbers not in use."""
+
+    def __init__(self, village: str, taken: set[str]) -> None:
+        self.village = village
+        self.taken = set(taken)
+        self.next = 1
+
+    def __call__(self) -> str:
+        while True:
+            code = f"{self.village}{self.next:0{CODE_WIDTH}d}"
+            self.next += 1
+            if code not in self.taken:
+                self.taken.add(code)
+                return code
+
+
+def _components(blocks: Blocks, members: NDArray[np.int64]) -> list[list[int]]:
+    inside = set(members.tolist())
+    seen: set[int] = set()
+    parts = []
+    for start in members.tolist():
+        if start in seen:
+            continue
+        stack, part = [start], []
+        seen.add(start)
+        while stack:
+            b = stack.pop()
+            part.append(b)
+            for n in blocks.neighbours[b]:
+                if n in inside and n not in seen:
+                    seen.add(n)
+                    stack.append(n)
+        parts.append(sorted(part))
+    return parts
+
+
+class _Part:
+    """One connected part of a village."""
+
+    def __init__(
+        self, blocks: Blocks, part: list[int], target: float, lo: float, hi: float,
+        locked: set[str], namer: _Namer, seed: int,
+    ) -> None:  # fmt: skip
+        self.b = blocks
+        self.blocks = part
+        self.inside = set(part)
+        self.target, self.lo, self.hi = target, lo, hi
+        self.locked = locked
+        self.namer = namer
+        self.seed = seed
+        self.total = float(blocks.load[part].sum())
+        self.k = max(1, round(self.total / target))
+        self.label: dict[int, str] = {}
+        self.members: dict[str, set[int]] = defaultdict(set)
+        self.load: dict[str, float] = defaultdict(float)
+        self.problems: list[tuple[str | None, str]] = []
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _set(self, b: int, cell: str) -> None:
+        old = self.label.get(b)
+        if old is not None:
+            self.members[old].discard(b)
+            self.load[old] -= self.b.load[b]
+            if not self.members[old]:
+                del self.members[old]
+                del self.load[old]
+        self.label[b] = cell
+        self.members[cell].add(b)
+        self.load[cell] += self.b.load[b]
+
+    def _connected(self, cells: set[int], without: int | None = None) -> bool:
+        rest = cells - {without} if without is not None else cells
+        if not rest:
+            return True
+        start = next(iter(rest))
+        seen, stack = {start}, [start]
+        while stack:
+            x = stack.pop()
+            for n in self.b.neighbours[x]:
+                if n in rest and n not in seen:
+                    seen.add(n)
+                    stack.append(n)
+        return len(seen) == len(rest)
+
+    def _free(self, cell: str) -> bool:
+        return cell not in self.locked
+
+    def _adjacent_cells(self, cell: str) -> dict[str, float]:
+        out: dict[str, float] = defaultdict(float)
+        for b in self.members[cell]:
+            for n, s in self.b.neighbours[b].items():
+                if n in self.inside and self.label[n] != cell:
+                    out[self.label[n]] += s
+        return out
+
+    # -- start ---------------------------------------------------------------------------
+
+    def solve(self, max_moves: int | None) -> int:
+        current = self.b.current
+        if current is not None and any(current[b] is not None for b in self.blocks):
+            self._from_current()
+        else:
+            self._grow_best(STARTS)
+        self._check_blocks()
+        moves = self._balance(max_moves)
+        self._report()
+        return moves
+
+    def _from_current(self) -> None:
+        assert self.b.current is not None
+        unassigned = []
+        for b in self.blocks:
+            cell = self.b.current[b]
+            if cell is None:
+                unassigned.append(b)
+            else:
+                self._set(b, str(cell))
+        # blocks new to the plan join the neighbouring cell they share most boundary with
+        while unassigned:
+            progress = []
+            for b in unassigned:
+                shared: dict[str, float] = defaultdict(float)
+                for n, s in self.b.neighbours[b].items():
+                    if n in self.label and self._free(self.label[n]):
+                        shared[self.label[n]] += s
+                if shared:
+                    self._set(b, max(sorted(shared), key=shared.__getitem__))
+                    progress.append(b)
+            if not progress:
+                cell = self.namer()
+                for b in unassigned:
+                    self._set(b, cell)
+                break
+            unassigned = [b for b in unassigned if b not in self.label]
+        for cell in sorted(self.members):
+            if not self._connected(self.members[cell]):
+                self.problems.append((cell, "the current cell is in separate pieces"))
+        free = [c for c in self.members if self._free(c)]
+        # too many cells: merge the lightest into its lightest free neighbour
+        while len(self.members) > self.k and len(free) > 1:
+            light = min(sorted(free), key=self.load.__getitem__)
+            near = [c for c in self._adjacent_cells(light) if self._free(c)]
+            if not near:
+                break
+            into = min(sorted(near), key=self.load.__getitem__)
+            for b in list(self.members[light]):
+                self._set(b, into)
+            free = [c for c in self.members if self._free(c)]
+        # too few: split the heaviest free cell in two
+        unsplittable: set[str] = set()
+        while len(self.members) < self.k:
+            free = [
+                c for c in self.members
+                if self._free(c) and len(self.members[c]) > 1 and c not in unsplittable
+            ]  # fmt: skip
+            if not free:
+                break
+            heavy = max(sorted(free), key=self.load.__getitem__)
+            if not self._split(heavy):
+                unsplittable.add(heavy)
+
+    def _split(self, cell: str) -> bool:
+        """Cut ``cell`` in two (a region grown from its far end); False if nothing moved."""
+        blocks = self.members[cell]
+        cx = np.mean([self.b.x[b] for b in blocks])
+        cy = np.mean([self.b.y[b] for b in blocks])
+        far = max(sorted(blocks), key=lambda b: (self.b.x[b] - cx) ** 2 + (self.b.y[b] - cy) ** 2)
+        new = self.namer()
+        half = self.load[cell] / 2
+        frontier = [(0.0, far)]
+        taken = 0.0
+        while frontier and taken < half:
+            _, b = heapq.heappop(frontier)
+            if self.label[b] != cell or len(self.members[cell]) < 2:
+                continue
+            if not self._connected(self.members[cell], b):
+                continue
+            self._set(b, new)
+            taken += self.b.load[b]
+            for n in self.b.neighbours[b]:
+                if n in blocks:
+                    d = (self.b.x[n] - self.b.x[far]) ** 2 + (self.b.y[n] - self.b.y[far]) ** 2
+                    heapq.heappush(frontier, (d, n))
+        return taken > 0 or new in self.members
+
+    def _grow_best(self, starts: int) -> None:
+        """Grow from a few first seeds; keep the most balanced, then the shortest cut."""
+        best: tuple[float, float, dict[int, str]] | None = None
+        first = self.namer.next
+        for start in range(starts):
+            self.namer.next = first
+            self.namer.taken -= {c for c in self.members}
+            self.label, self.members, self.load = {}, defaultdict(set), defaultdict(float)
+            self._grow(self.blocks, self.k, seed=self.seed + start)
+            off = sum(self._out_of_band(c) for c in self.members)
+            cut = sum(self._perimeter(c) for c in self.members)
+            if best is None or (round(off, 6), round(cut, 3)) < (
+                round(best[0], 6),
+                round(best[1], 3),
+            ):
+                best = (off, cut, dict(self.label))
+        assert best is not None
+        self.label, self.members, self.load = {}, defaultdict(set), defaultdict(float)
+        for b, cell in best[2].items():
+            self._set(b, cell)
+
+    def _grow(self, blocks: list[int], k: int, *, seed: int, rounds: int = 6) -> None:
+        """Grow ``k`` regions from seeds; reseed at each region's centre and grow again."""
+        xy = np.column_stack([self.b.x[blocks], self.b.y[blocks]])
+        w = np.maximum(self.b.load[blocks], 1e-6)
+        rng = np.random.default_rng(seed)
+        seeds = [int(rng.integers(len(blocks)))]
+        dist = np.hypot(*(xy - xy[seeds[0]]).T)
+        for _ in range(1, min(k, len(blocks))):
+            nxt = int(np.argmax(dist))
+            seeds.append(nxt)
+            dist = np.minimum(dist, np.hypot(*(xy - xy[nxt]).T))
+        points = xy[seeds]
+        region = np.zeros(len(blocks), dtype=np.int64)
+        for _ in range(rounds):
+            region = self._grow_once(blocks, points)
+            centres = np.array([np.average(xy[region == r], axis=0, weights=w[region == r])
+                                if (region == r).any() else points[r]
+                                for r in range(len(points))])  # fmt: skip
+            if np.allclose(centres, points):
+                break
+            points = centres
+        cells = [self.namer() for _ in range(len(points))]
+        for i, b in enumerate(blocks):
+            self._set(b, cells[region[i]])
+
+    def _grow_once(self, blocks: list[int], points: NDArray[np.float64]) -> NDArray[np.int64]:
+        """One growth from seed points: the lightest region takes its nearest frontier block."""
+        index = {b: i for i, b in enumerate(blocks)}
+        xy = np.column_stack([self.b.x[blocks], self.b.y[blocks]])
+        region = np.full(len(blocks), -1, dtype=np.int64)
+        load = np.zeros(len(points))
+        frontiers: list[list[tuple[float, int]]] = [[] for _ in points]
+        for r, p in enumerate(points):
+            start = int(np.argmin(np.hypot(*(xy - p).T) + (region >= 0) * 1e18))
+            region[start] = r
+            load[r] += self.b.load[blocks[start]]
+            self._push(frontiers[r], blocks[start], p, index, region)
+        left = int((region < 0).sum())
+        while left:
+            for r in sorted(range(len(points)), key=lambda r: (load[r], r)):
+                grew = False
+                while frontiers[r]:
+                    _, b = heapq.heappop(frontiers[r])
+                    if region[index[b]] < 0:
+                        region[index[b]] = r
+                        load[r] += self.b.load[b]
+                        self._push(frontiers[r], b, points[r], index, region)
+                        left -= 1
+                        grew = True
+                        break
+                if grew:
+                    break
+            else:
+                break  # nothing can grow: leave the rest to the nearest region below
+        for i in np.flatnonzero(region < 0):
+            region[i] = int(np.argmin(np.hypot(*(points - xy[i]).T)))
+        return region
+
+    def _push(
+        self, frontier: list[tuple[float, int]], b: int, point: NDArray[np.float64],
+        index: dict[int, int], region: NDArray[np.int64],
+    ) -> None:  # fmt: skip
+        for n in self.b.neighbours[b]:
+            if n in index and region[index[n]] < 0:
+                d = float((self.b.x[n] - point[0]) ** 2 + (self.b.y[n] - point[1]) ** 2)
+                heapq.heappush(frontier, (d, n))
+
+    def _check_blocks(self) -> None:
+        for b in self.blocks:
+            if self.b.load[b] > self.hi:
+                self.problems.append((self.label[b], (
+                    f"block {self.b.ids[b]} alone has {self.b.load[b]:,.0f}, above the upper "
+                    f"bound {self.hi:,.0f}: split the block")))  # fmt: skip
+        mean = self.total / self.k
+        if not self.lo <= mean <= self.hi:
+            self.problems.append((None, (
+                f"{self.total:,.0f} in {self.k} cell{'s' if self.k > 1 else ''} is "
+                f"{mean:,.0f} each, outside {self.lo:,.0f}–{self.hi:,.0f}: the load does not "
+                "divide into cells of the target size")))  # fmt: skip
+
+    # -- balance -------------------------------------------------------------------------
+
+    def _out_of_band(self, cell: str) -> float:
+        load = self.load[cell]
+        return max(0.0, load - self.hi) + max(0.0, self.lo - load)
+
+    def _perimeter(self, cell: str) -> float:
+        members = self.members[cell]
+        inner = sum(s for b in members for n, s in self.b.neighbours[b].items() if n in members)
+        return float(sum(self.b.perimeter[b] for b in members) - inner)
+
+    def _balance(self, max_moves: int | None) -> int:
+        moves = 0
+        free = [c for c in self.members if self._free(c)]
+        fixed = sum(self.load[c] for c in self.members if not self._free(c))
+        mean = (self.total - fixed) / len(free) if free else 0.0
+        limit = max_moves if max_moves is not None else 20 * len(self.blocks) + 100
+        tried: set[tuple[int, str]] = set()
+        while moves < limit:
+            bad = [c for c in self.members if self._free(c) and self._out_of_band(c) > 1e-9]
+            if not bad:
+                break
+            move = self._best_move(bad, mean, tried)
+            if move is None:
+                break
+            b, to = move
+            tried.add((b, self.label[b]))  # never move it straight back
+            self._set(b, to)
+            moves += 1
+        return moves
+
+    def _best_move(
+        self, bad: list[str], mean: float, tried: set[tuple[int, str]]
+    ) -> tuple[int, str] | None:
+        # cells whose blocks may move: the bad ones and their neighbours (load flows along
+        # chains), then every free cell of the part if that finds nothing
+        near = set(bad)
+        for c in bad:
+            near.update(self._adjacent_cells(c))
+        for scope in (near, set(self.members)):
+            candidates = []
+            for cell in sorted(scope):
+                if not self._free(cell) or len(self.members[cell]) < 2:
+                    continue
+                for b in sorted(self.members[cell]):
+                    w = self.b.load[b]
+                    for n in self.b.neighbours[b]:
+                        if n not in self.inside:
+                            continue
+                        to = self.label[n]
+                        if to == cell or not self._free(to) or (b, to) in tried:
+                            continue
+                        la, lb = self.load[cell], self.load[to]
+                        gain = ((la - mean) ** 2 + (lb - mean) ** 2
+                                - (la - w - mean) ** 2 - (lb + w - mean) ** 2)  # fmt: skip
+                        if gain <= 1e-9:
+                            continue
+                        home = self.b.current is not None and self.b.current[b] == to
+                        shared_to = sum(v for m, v in self.b.neighbours[b].items()
+                                        if m in self.inside and self.label[m] == to)  # fmt: skip
+                        candidates.append((-gain, not home, -shared_to, b, to))
+            candidates.sort()
+            seen: set[tuple[int, str]] = set()
+            for _, _, _, b, to in candidates:
+                if (b, to) in seen:
+                    continue
+                seen.add((b, to))
+                if self._connected(self.members[self.label[b]], b):
+                    return b, to
+        return None
+
+    def _report(self) -> None:
+        for cell in sorted(self.members):
+            if self._free(cell) and self._out_of_band(cell) > 1e-9:
+                side = "above" if self.load[cell] > self.hi else "below"
+                self.problems.append((cell, (
+                    f"{self.load[cell]:,.0f}, {side} the band {self.lo:,.0f}–{self.hi:,.0f}: "
+                    "no move of a boundary block keeps the cells contiguous and balances it"
+                )))  # fmt: skip
+
+
+def cell_table(
+    blocks: Blocks, labels: NDArray[np.object_], target: float, tolerance: float
+) -> list[dict[str, object]]:
+    """Per cell: village, blocks, load, deviation from the target, within the band, ….
+
+    Also contiguity, nesting and Polsby-Popper compactness (4πA/P², from block areas and
+    perimeters less twice the boundaries shared inside the cell).
+    """
+    cells: dict[str, list[int]] = defaultdict(list)
+    for b, cell in enumerate(labels.tolist()):
+        cells[str(cell)].append(b)
+    out = []
+    for cell in sorted(cells):
+        members = cells[cell]
+        inside = set(members)
+        area = float(blocks.area[members].sum())
+        inner = sum(s for b in members for n, s in blocks.neighbours[b].items() if n in inside)
+        perimeter = float(blocks.perimeter[members].sum()) - inner
+        load = float(blocks.load[members].sum())
+        out.append({
+            "cell": cell, "village": str(blocks.village[members[0]]), "blocks": len(members),
+            "load": load, "deviation": load / target - 1,
+            "within": bool(abs(load / target - 1) <= tolerance + 1e-9),
+            "contiguous": _is_connected(blocks, inside),
+            "nested": len({str(blocks.village[b]) for b in members}) == 1,
+            "polsby_popper": 4 * np.pi * area / perimeter**2 if perimeter > 0 else 0.0,
+        })  # fmt: skip
+    return out
+
+
+def _is_connected(blocks: Blocks, inside: set[int]) -> bool:
+    start = next(iter(inside))
+    seen, stack = {start}, [start]
+    while stack:
+        x = stack.pop()
+        for n in blocks.neighbours[x]:
+            if n in inside and n not in seen:
+                seen.add(n)
+                stack.append(n)
+    return len(seen) == len(inside)
+
+
+def moved_share(blocks: Blocks, labels: NDArray[np.object_]) -> float:
+    """Share of the load whose cell changed from the current plan."""
+    if blocks.current is None:
+        return 1.0
+    moved = np.array([c is not None and c != lab for c, lab in zip(blocks.current, labels,
+                                                                     strict=True)])  # fmt: skip
+    return float(blocks.load[moved].sum() / blocks.load.sum()) if blocks.load.sum() else 0.0

@@ -1,0 +1,80 @@
+"""`gridmap plan rebalance` as a planner runs it: on a file of blocks, and on blocks derived
+from the registry of a seeded database."""
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+from typer.testing import CliRunner
+
+from gridmap.cli import app
+from gridmap.rebalance.blocks import lattice
+
+runner = CliRunner()
+
+
+def test_rebalance_a_file_of_blocks(tmp_path):
+    # an 8×4 lattice in one village, currently two cells of 16 blocks; the west one grew
+    current = ["350503001001001" if i % 8 < 4 else "350503001001002" for i in range(32)]
+    loads = np.full(32, 25.0)
+    loads[[0, 8, 16, 24]] = 50.0  # west 500, east 400 → 450 each is the balance
+    _, polys = lattice(8, 4, loads, current=current)
+    frame = gpd.GeoDataFrame(
+        {"block_id": [f"k{i}" for i in range(32)], "village_code": "350503001001",
+         "households": loads, "cell": current},
+        geometry=list(polys), crs="EPSG:4547",
+    )  # fmt: skip
+    source = tmp_path / "blocks.gpkg"
+    frame.to_file(source, driver="GPKG")
+    out = tmp_path / "draft.gpkg"
+    result = runner.invoke(app, ["plan", "rebalance", "--blocks", str(source), "--target", "450",
+                                 "--current-col", "cell", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "32 blocks → 2 cells, 2 within ±10%" in result.output
+    assert "2.8% of households change cell" in result.output  # one 25-household block of 900
+    cells = pyogrio.read_dataframe(out, layer="cells")
+    assert sorted(cells["households"]) == [425, 475]  # west was 500, above 495
+    assert cells.geometry.geom_type.isin(["Polygon"]).all()  # contiguous: one polygon each
+    blocks = pyogrio.read_dataframe(out, layer="blocks")
+    assert (blocks["new_cell"] != blocks["cell"]).sum() == 1
+
+
+def test_a_file_with_a_missing_column_or_a_broken_polygon_is_refused(tmp_path):
+    _, polys = lattice(2, 1)
+    frame = gpd.GeoDataFrame({"block_id": [1, 2], "households": [1, 2]}, geometry=list(polys),
+                             crs="EPSG:4547")  # fmt: skip
+    frame.to_file(tmp_path / "a.gpkg", driver="GPKG")
+    result = runner.invoke(app, ["plan", "rebalance", "--blocks", str(tmp_path / "a.gpkg"),
+                                 "-o", str(tmp_path / "o.gpkg")])  # fmt: skip
+    assert result.exit_code == 1 and "no column village_code" in result.output
+    import shapely
+
+    bowtie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    frame = frame.assign(village_code="350503001001").set_geometry([bowtie, polys[1]])
+    frame.to_file(tmp_path / "b.gpkg", driver="GPKG")
+    result = runner.invoke(app, ["plan", "rebalance", "--blocks", str(tmp_path / "b.gpkg"),
+                                 "-o", str(tmp_path / "o.gpkg")])  # fmt: skip
+    assert result.exit_code == 1 and "invalid or empty polygons: [1]" in result.output
+
+
+@pytest.fixture
+def env(seeded, tmp_path, monkeypatch):
+    url, data = seeded
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path / "data"))
+    return data
+
+
+def test_rebalance_a_township_of_the_seed(env, tmp_path):
+    township = env.areas[env.areas.level == "township"].code.iloc[0]
+    out = tmp_path / "draft.gpkg"
+    result = runner.invoke(app, ["plan", "rebalance", "--area", township, "--target", "20",
+                                 "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    blocks = pyogrio.read_dataframe(out, layer="blocks")
+    cells = pyogrio.read_dataframe(out, layer="cells")
+    # every household of the township's buildings is in exactly one new cell
+    buildings = env.buildings[env.buildings.grid_code.str.startswith(township)]
+    assert blocks["households"].sum() == buildings["households"].sum() == cells["households"].sum()
+    # nested: a new cell's code starts with its village's code, and its blocks share it
+    assert (blocks["new_cell"].str[:12] == blocks["village_code"]).all()

@@ -1,0 +1,147 @@
+"""The rebalancing engine on hand-made blocks whose best answer is obvious, and properties
+that must hold on any input (contiguous, nested, totals preserved, locked cells untouched)."""
+
+import numpy as np
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridmap.rebalance.blocks import lattice
+from gridmap.rebalance.engine import Blocks, moved_share, rebalance
+
+V = "350503001001"
+
+
+def cells_of(result):
+    out = {}
+    for b, cell in enumerate(result.labels):
+        out.setdefault(cell, set()).add(b)
+    return out
+
+
+def test_a_4x4_lattice_of_equal_blocks_makes_four_2x2_squares():
+    blocks, _ = lattice(4, 4, 100.0)
+    result = rebalance(blocks, target=400)
+    cells = cells_of(result)
+    assert len(cells) == 4 and result.problems == []
+    assert sorted(len(c) for c in cells.values()) == [4, 4, 4, 4]
+    assert all(c["within"] and c["contiguous"] for c in result.cells)
+    # the obvious answer: four 2×2 squares (Polsby-Popper π/4 each)
+    squares = [{0, 1, 4, 5}, {2, 3, 6, 7}, {8, 9, 12, 13}, {10, 11, 14, 15}]
+    assert sorted(map(sorted, cells.values())) == sorted(map(sorted, squares))
+    assert all(abs(c["polsby_popper"] - np.pi / 4) < 1e-9 for c in result.cells)
+
+
+def test_a_balanced_current_plan_is_left_alone():
+    current = [f"{V}00{1 + (i % 4 >= 2) + 2 * (i // 8)}" for i in range(16)]
+    blocks, _ = lattice(4, 4, 100.0, current=current)
+    result = rebalance(blocks, target=400)
+    assert list(result.labels) == current and result.moves == 0
+    assert moved_share(blocks, result.labels) == 0
+
+
+def test_growth_moves_only_what_the_balance_needs():
+    # two columns of cells, 8 blocks each; the west cell grows by 100 households in 2 blocks
+    current = [f"{V}001" if i % 4 < 2 else f"{V}002" for i in range(16)]
+    loads = np.full(16, 50.0)
+    loads[[0, 4]] = 100.0  # west cell: 500, east: 400 → target 450, ±10% = 405–495
+    blocks, _ = lattice(4, 4, loads, current=current)
+    result = rebalance(blocks, target=450)
+    assert result.problems == [] and all(c["within"] for c in result.cells)
+    assert result.moves == 1  # one 50-household block crosses over: 450 / 450
+    assert moved_share(blocks, result.labels) == 50 / 900
+
+
+def test_a_village_whose_load_cannot_be_divided_is_reported():
+    blocks, _ = lattice(2, 2, 140.0)  # 560 households, target 400: 1 cell at +40%
+    result = rebalance(blocks, target=400)
+    assert len(set(result.labels)) == 1
+    reasons = [p.reason for p in result.problems]
+    assert any("does not divide" in r for r in reasons), reasons
+    assert any("above the band" in r for r in reasons)
+
+
+def test_a_block_above_the_upper_bound_is_reported_with_its_id():
+    loads = np.array([600.0, 100, 100, 100, 100, 100, 100, 100, 100])
+    blocks, _ = lattice(3, 3, loads)
+    result = rebalance(blocks, target=400)
+    assert any("block 0 alone has 600" in p.reason for p in result.problems)
+
+
+def test_a_block_with_a_hole_and_the_block_in_it():
+    ring = shapely.box(0, 0, 300, 300).difference(shapely.box(100, 100, 200, 200))
+    polys = np.array([ring, shapely.box(100, 100, 200, 200), shapely.box(300, 0, 600, 300)],
+                     dtype=object)  # fmt: skip
+    blocks = Blocks.from_polygons([0, 1, 2], [V] * 3, [300.0, 100, 400], polys)
+    assert blocks.neighbours[1] == {0: 400.0}  # the inner block touches only its ring
+    result = rebalance(blocks, target=400)
+    assert result.labels[0] == result.labels[1] != result.labels[2]
+    assert all(c["within"] and c["contiguous"] for c in result.cells)
+
+
+def test_a_village_in_two_parts_gets_a_cell_per_part_and_says_so():
+    polys = np.array([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100),
+                      shapely.box(500, 0, 600, 100)], dtype=object)  # fmt: skip
+    blocks = Blocks.from_polygons([0, 1, 2], [V] * 3, [150.0, 150, 100], polys)
+    result = rebalance(blocks, target=400)
+    assert result.labels[0] == result.labels[1] != result.labels[2]
+    assert all(c["contiguous"] for c in result.cells)
+    assert any("2 separate parts" in p.reason for p in result.problems)
+
+
+def test_cells_never_cross_a_village_boundary():
+    villages = np.array([V if i % 4 < 2 else "350503001002" for i in range(16)], dtype=object)
+    blocks, _ = lattice(4, 4, np.arange(16) * 10 + 50.0, village=villages)
+    result = rebalance(blocks, target=300)
+    assert all(c["nested"] for c in result.cells)
+    assert {c["cell"][:12] for c in result.cells} == {V, "350503001002"}
+
+
+def test_locked_cells_are_untouched_and_receive_nothing():
+    current = [f"{V}001" if i % 4 < 2 else f"{V}002" for i in range(16)]
+    loads = np.full(16, 50.0)
+    loads[[0, 4]] = 100.0
+    blocks, _ = lattice(4, 4, loads, current=current)
+    result = rebalance(blocks, target=450, locked={f"{V}001"})
+    assert [c for c, lab in zip(current, result.labels, strict=True) if c != lab] == []
+    assert any(p.cell == f"{V}001" for p in result.problems) is False  # locked: not judged
+
+
+def test_the_same_seed_gives_the_same_answer():
+    rng = np.random.default_rng(3)
+    blocks, _ = lattice(12, 10, rng.integers(10, 80, 120).astype(float))
+    a = rebalance(blocks, target=400, seed=7)
+    b = rebalance(blocks, target=400, seed=7)
+    assert list(a.labels) == list(b.labels)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    nx=st.integers(2, 9), ny=st.integers(2, 9), seed=st.integers(0, 10_000),
+    target=st.sampled_from([150.0, 300.0, 500.0]), with_current=st.booleans(),
+)  # fmt: skip
+def test_properties_on_random_lattices(nx, ny, seed, target, with_current):
+    rng = np.random.default_rng(seed)
+    n = nx * ny
+    loads = rng.integers(0, 120, n).astype(float)
+    villages = np.array([V if (i % nx) < nx // 2 else "350503001002" for i in range(n)],
+                        dtype=object)  # fmt: skip
+    current = None
+    if with_current:  # stripes within each village
+        current = [f"{villages[i]}{1 + (i // nx) % 2:03d}" for i in range(n)]
+    blocks, _ = lattice(nx, ny, loads, village=villages, current=current)
+    locked = {current[0]} if current else set()
+    result = rebalance(blocks, target=target, seed=seed, locked=locked)
+    assert all(isinstance(c, str) for c in result.labels)
+    for cell in result.cells:
+        assert (cell["nested"] and cell["contiguous"]) or any(
+            p.cell == cell["cell"] for p in result.problems
+        )
+    assert sum(c["load"] for c in result.cells) == loads.sum()
+    if current:
+        kept = [i for i in range(n) if current[i] == current[0]]
+        assert {result.labels[i] for i in kept} == {current[0]}
+        assert [i for i in range(n) if result.labels[i] == current[0]] == kept
+    for cell in result.cells:  # every cell outside the band is reported, never hidden
+        if not cell["within"] and cell["cell"] not in locked:
+            assert any(p.village == cell["village"] for p in result.problems), cell
