@@ -554,6 +554,9 @@ def plan_rebalance(
     ] = None,
     lock: Annotated[list[str] | None, typer.Option(help="A cell not to touch (repeatable)")] = None,
     seed_value: Annotated[int, typer.Option("--seed")] = 0,
+    draft: Annotated[
+        str | None, typer.Option(help="With --area: save the result as a draft plan of this name")
+    ] = None,
 ) -> None:
     """Draw balanced, contiguous, nested cells from blocks, close to the current plan."""
     import geopandas as gpd
@@ -564,6 +567,8 @@ def plan_rebalance(
 
     if (blocks_file is None) == (area is None):
         raise GridmapError("give --blocks FILE or --area CODE (one of them)")
+    if draft and area is None:
+        raise GridmapError("--draft needs --area: a draft replaces the cells of an area")
     if not 0 < tolerance < 1:
         raise GridmapError("--tolerance is a fraction between 0 and 1, e.g. 0.1")
     if blocks_file is not None:
@@ -596,6 +601,51 @@ def plan_rebalance(
     )
     for p in result.problems[:30]:
         console.print(f"  {p.village} {p.cell or ''}: {p.reason}")
+    if draft:
+        from gridmap.plans.drafts import draft_from_cells
+
+        engine = make_engine(database_url(_settings()))
+        with make_sessionmaker(engine).begin() as session:
+            note = f"gridmap plan rebalance --area {area} --target {target}"
+            plan = draft_from_cells(session, draft, area or "", cells.to_crs(4326), note=note)
+            plan_id = plan.id
+        engine.dispose()
+        console.print(f"draft plan {plan_id} saved: gridmap plan diff <active> {plan_id}")
+
+
+@plan_app.command("diff")
+@friendly_errors
+def plan_diff(
+    before: int,
+    after: int,
+    area: Annotated[str, typer.Option(help="Only this area (a code prefix)")] = "",
+    out: Annotated[Path | None, typer.Option("-o", help="Write the full report (JSON)")] = None,
+) -> None:
+    """Change impact of replacing plan BEFORE by AFTER: cells, households, grid workers."""
+    import json
+
+    from gridmap.plans.drafts import impact
+
+    engine = make_engine(database_url(_settings()))
+    with make_sessionmaker(engine)() as session:
+        report = impact(session, before, after, area)
+    engine.dispose()
+    console.print(
+        f"cells: {len(report['cells_added'])} added, {len(report['cells_removed'])} removed, "
+        f"{len(report['cells_changed'])} changed; households moved "
+        f"{report['households_moved']:,} of {report['households']:,} "
+        f"({report['people_moved']:,} people); grid workers affected "
+        f"{len(report['grid_workers'])}; open incidents changing cell "
+        f"{len(report['open_incidents_moving'])}"
+    )
+    for w in report["grid_workers"][:20]:
+        console.print(
+            f"  {w['username']} ({w['cell']}): {w['households_before']} → {w['households_after']}"
+            f" households (−{w['leaving']} +{w['joining']})"
+            + (", cell removed" if w["cell_removed"] else "")
+        )
+    if out:
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 @plan_app.command("activate")

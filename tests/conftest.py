@@ -139,6 +139,23 @@ def seeded(pg_cluster: Cluster):
     return url, data
 
 
+@pytest.fixture(scope="session")
+def fresh(pg_cluster):
+    """A writable database of its own with a small demo seed, for commands: (url, seed)."""
+    from seed_data.generate import SeedConfig, generate
+    from seed_data.load import load
+
+    pg_cluster.create_database("registry_cli")
+    url = pg_cluster.url("registry_cli")
+    migrate.upgrade(url)
+    data = generate(SeedConfig(scale="demo", population_fraction=0.005, seed=11))
+    engine = make_engine(url)
+    load(data, engine)
+    engine.dispose()
+    yield url, data
+    pg_cluster.drop_database("registry_cli")
+
+
 @pytest.fixture
 def seeded_client(seeded, tmp_path: Path) -> Iterator[TestClient]:
     """The API on the seeded database (requests commit for real: read-only tests only)."""

@@ -78,3 +78,29 @@ def test_rebalance_a_township_of_the_seed(env, tmp_path):
     assert blocks["households"].sum() == buildings["households"].sum() == cells["households"].sum()
     # nested: a new cell's code starts with its village's code, and its blocks share it
     assert (blocks["new_cell"].str[:12] == blocks["village_code"]).all()
+
+
+def test_a_draft_from_the_seed_and_its_diff(fresh, tmp_path, monkeypatch):
+    import json
+
+    url, data = fresh
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path / "data"))
+    township = data.areas[data.areas.level == "township"].code.iloc[1]
+    out = tmp_path / "draft.gpkg"
+    result = runner.invoke(app, ["plan", "rebalance", "--area", township, "--target", "15",
+                                 "--draft", "balanced", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    plan_id = int(result.output.split("draft plan ")[1].split()[0])
+    listed = runner.invoke(app, ["plan", "list"])
+    assert f"{plan_id}  draft" in listed.output and "balanced" in listed.output
+    report_file = tmp_path / "impact.json"
+    result = runner.invoke(app, ["plan", "diff", "1", str(plan_id), "--area", township,
+                                 "-o", str(report_file)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    # the households that change cell are those of the blocks that changed cell
+    blocks = pyogrio.read_dataframe(out, layer="blocks")
+    moved_blocks = blocks[blocks["new_cell"] != blocks["cell"]]
+    assert report["households_moved"] == int(moved_blocks["households"].sum())
+    assert f"households moved {report['households_moved']:,}" in result.output

@@ -12,29 +12,11 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from gridmap.cli import app
-from gridmap.db import migrate
 from gridmap.db.session import make_engine
 from tests.registry.conftest import id_number
 
 runner = CliRunner()
 FULL_ID = re.compile(r"\b\d{17}[\dX]\b")
-
-
-@pytest.fixture(scope="module")
-def fresh(pg_cluster):
-    """A database of its own with a small demo seed: (url, seed)."""
-    from seed_data.generate import SeedConfig, generate
-    from seed_data.load import load
-
-    pg_cluster.create_database("registry_cli")
-    url = pg_cluster.url("registry_cli")
-    migrate.upgrade(url)
-    data = generate(SeedConfig(scale="demo", population_fraction=0.005, seed=11))
-    engine = make_engine(url)
-    load(data, engine)
-    engine.dispose()
-    yield url, data
-    pg_cluster.drop_database("registry_cli")
 
 
 @pytest.fixture

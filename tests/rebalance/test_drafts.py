@@ -1,0 +1,59 @@
+"""A draft plan from new cells of one township, and the change-impact report checked by
+hand on the hand-drawn world: township 1's two cells are redrawn as a west and an east
+strip, so every household of the grid worker's cell moves to the new east cell."""
+
+import geopandas as gpd
+import shapely
+from sqlalchemy import func, select
+
+from gridmap.areas.models import Area, Plan, PlanStatus
+from gridmap.plans.drafts import draft_from_cells, impact
+from tests.registry.conftest import CELL
+from tests.registry.conftest import registry as registry  # the fixture
+from tests.world import T1, T2, V1, X0, Y0, D, report
+
+
+def test_a_draft_and_its_impact(client, session, world, registry):
+    cut = X0 + 0.3 * D  # the registry's buildings stand at 0.5 D and 0.6 D: east of the cut
+    cells = gpd.GeoDataFrame(
+        {"code": [V1 + "001", V1 + "003"]},
+        geometry=[shapely.box(X0, Y0, cut, Y0 + 2 * D), shapely.box(cut, Y0, X0 + D, Y0 + 2 * D)],
+        crs=4326,
+    )  # fmt: skip
+    incident = report(client, world, who="t1").json()  # open, in the grid worker's cell
+    draft = draft_from_cells(session, "strips", T1, cells)
+    assert draft.status == PlanStatus.draft
+    codes = set(session.scalars(select(Area.code).where(Area.plan_id == draft.id)))
+    # township 2's cells are copied, township 1's replaced
+    assert codes == {V1 + "001", V1 + "003", T2 + "001001", T2 + "001002"}
+    active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
+
+    report_ = impact(session, active, draft.id, T1)
+    assert report_["cells_added"] == [V1 + "003"]
+    assert report_["cells_removed"] == [V1 + "002"]
+    assert report_["households"] == 3  # elder, renters, family (the east household is T2's)
+    assert report_["households_moved"] == 3 and report_["people_moved"] == 5
+    assert report_["cells_changed"] == [
+        {"cell": CELL, "households_before": 3, "households_after": 0}
+    ]
+    assert report_["grid_workers"] == [{
+        "username": "grid", "cell": CELL, "households_before": 3, "households_after": 0,
+        "leaving": 3, "joining": 0, "cell_removed": False,
+    }]  # fmt: skip
+    assert report_["open_incidents_moving"] == [
+        {"code": incident["code"], "from": CELL, "to": V1 + "003"}
+    ]
+    # nothing of the registry changed: the draft is not active
+    assert session.scalar(select(func.count()).select_from(Area).where(
+        Area.plan_id == active)) == 4  # fmt: skip
+
+
+def test_a_draft_refuses_cells_outside_its_area(session, world):
+    cells = gpd.GeoDataFrame({"code": [T2 + "001009"]},
+                             geometry=[shapely.box(X0, Y0, X0 + D, Y0 + D)], crs=4326)  # fmt: skip
+    import pytest
+
+    from gridmap.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="not 15-digit cells of 350503001"):
+        draft_from_cells(session, "bad", T1, cells)
