@@ -613,6 +613,67 @@ def plan_rebalance(
         console.print(f"draft plan {plan_id} saved: gridmap plan diff <active> {plan_id}")
 
 
+@plan_app.command("import")
+@friendly_errors
+def plan_import(
+    source: Annotated[Path, typer.Argument(help="Cells (.gpkg/.geojson) with a 15-digit code")],
+    name: Annotated[str, typer.Option(help="The draft's name")],
+    area: Annotated[str, typer.Option(help="The area whose cells the file replaces")] = "350500",
+) -> None:
+    """Check a plan file and save it as a draft; every problem listed with its cell and place."""
+    from gridmap.plans.drafts import draft_from_cells
+    from gridmap.plans.validate import read_plan, validate
+
+    cells = read_plan(source)
+    engine = make_engine(database_url(_settings()))
+    with make_sessionmaker(engine).begin() as session:
+        problems = validate(session, cells, area)
+        if not problems:
+            plan = draft_from_cells(session, name, area, cells, note=f"imported from {source.name}")
+            plan_id = plan.id
+    engine.dispose()
+    if problems:
+        for p in problems[:100]:
+            where = f" near {p.lon}, {p.lat}" if p.lon is not None else ""
+            console.print(f"  {p.cell}: {p.reason}{where}")
+        console.print(f"{len(problems)} problems: nothing saved")
+        raise typer.Exit(code=1)
+    console.print(f"{len(cells):,} cells checked; draft plan {plan_id} saved")
+
+
+@plan_app.command("export")
+@friendly_errors
+def plan_export(
+    plan_id: int,
+    out: Annotated[Path, typer.Option("-o", help="GeoPackage or GeoJSON to write")],
+    area: Annotated[str, typer.Option(help="Only the cells of this area")] = "",
+) -> None:
+    """Write a plan's cells (code, name, households now) for QGIS or a later import."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from sqlalchemy import text
+
+    from gridmap.areas import codes as area_codes
+
+    prefix = area_codes.prefix(area) if area else ""
+    engine = make_engine(database_url(_settings()))
+    with make_sessionmaker(engine)() as session:
+        rows = pd.read_sql(text(
+            "SELECT code, name, ST_AsBinary(geom) AS wkb FROM area WHERE plan_id = :plan "
+            "AND code LIKE :p ORDER BY code"), session.connection(),
+            params={"plan": plan_id, "p": prefix + "%"})  # fmt: skip
+    engine.dispose()
+    if rows.empty:
+        raise GridmapError(f"plan {plan_id} has no cells{' in ' + area if area else ''}")
+    geometry = shapely.from_wkb(rows["wkb"].map(bytes).to_numpy())
+    frame = gpd.GeoDataFrame(rows.drop(columns="wkb"), crs=4326, geometry=geometry)
+    if out.exists():
+        out.unlink()
+    frame.to_file(out, driver="GeoJSON" if out.suffix.lower() in (".geojson", ".json") else "GPKG")
+    console.print(f"{len(frame):,} cells of plan {plan_id} → {out}")
+
+
 @plan_app.command("diff")
 @friendly_errors
 def plan_diff(

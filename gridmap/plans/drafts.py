@@ -22,6 +22,7 @@ import shapely
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridmap.areas import codes
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
@@ -40,7 +41,8 @@ def draft_from_cells(
     active = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
     if active is None:
         raise Conflict("no plan is active: a draft starts from the plan in force")
-    bad = [c for c in cells["code"] if not str(c).startswith(area) or len(str(c)) != 15]
+    prefix = codes.prefix(area)
+    bad = [c for c in cells["code"] if not str(c).startswith(prefix) or len(str(c)) != 15]
     if bad:
         raise InvalidInput(f"cells {bad[:5]} are not 15-digit cells of {area}")
     plan = Plan(name=name, status=PlanStatus.draft, note=note)
@@ -52,18 +54,18 @@ def draft_from_cells(
             "geom) SELECT code, name, name_en, level, parent_id, parent_level, :new, geom "
             "FROM area WHERE plan_id = :old AND code NOT LIKE :p"
         ),
-        {"new": plan.id, "old": active.id, "p": area + "%"},
+        {"new": plan.id, "old": active.id, "p": prefix + "%"},
     )
     villages = {
         a.code: a
         for a in session.scalars(
-            select(Area).where(Area.level == AreaLevel.village, Area.code.startswith(area[:12]))
+            select(Area).where(Area.level == AreaLevel.village, Area.code.startswith(prefix))
         )
     }
     old_names = dict(
         session.execute(
             select(Area.code, Area.name).where(
-                Area.plan_id == active.id, Area.code.startswith(area)
+                Area.plan_id == active.id, Area.code.startswith(prefix)
             )
         ).all()
     )
@@ -101,6 +103,7 @@ def _assign(session: Session, plan_id: int, xy: np.ndarray, area: str) -> np.nda
 
 def impact(session: Session, before: int, after: int, area: str = "") -> dict[str, Any]:
     """What changes when plan ``after`` replaces plan ``before`` (within ``area``)."""
+    area = codes.prefix(area) if area else ""
     for plan_id in (before, after):
         if session.get(Plan, plan_id) is None:
             raise NotFound(f"there is no plan {plan_id}")
@@ -118,9 +121,9 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
         load_old[str(code)] += 1
     for code in new:
         load_new[str(code)] += 1
-    codes = lambda p: set(session.scalars(  # noqa: E731
+    cells_of = lambda p: set(session.scalars(  # noqa: E731
         select(Area.code).where(Area.plan_id == p, Area.code.startswith(area))))  # fmt: skip
-    old_cells, new_cells = codes(before), codes(after)
+    old_cells, new_cells = cells_of(before), cells_of(after)
     changed = sorted(
         c for c in old_cells & new_cells
         if np.any(moved & ((old == c) | (new == c)))
