@@ -76,7 +76,19 @@ def ctx(client, world, session, registry):
         "west": report(client, world, who="t1").json(),
         "east": report(client, world, who="t2", lon=inside(2, 1)[0], lat=inside(2, 1)[1]).json(),
     }
+    from sqlalchemy import text
+
+    from gridmap.areas.models import Plan, PlanStatus
+
+    draft = Plan(name="draft", status=PlanStatus.draft)
+    session.add(draft)
+    session.flush()
+    session.execute(text(
+        "INSERT INTO area (code, name, level, parent_id, parent_level, plan_id, geom) "
+        "SELECT code, name, level, parent_id, parent_level, :d, geom FROM area "
+        "WHERE plan_id = :p"), {"d": draft.id, "p": world.plan_id})  # fmt: skip
     return {"registry": registry, "units": {"west": registry.unit, "east": east_unit},
+            "draft": draft.id,
             "tasks": tasks, "incidents": incidents, "world": world}  # fmt: skip
 
 
@@ -176,6 +188,12 @@ REQUESTS = {
     ("get", "/api/v1/units/{unit_id}"): lambda c, w: ("get", f"/units/{c['units'][w].id}", {}),
     ("patch", "/api/v1/units/{unit_id}"): lambda c, w: (
         "patch", f"/units/{c['units'][w].id}", {"json": {"version": 1, "employees": 5}}),
+    ("get", "/api/v1/plans"): lambda c, w: ("get", "/plans", {}),
+    ("get", "/api/v1/plans/{plan_id}"): lambda c, w: ("get", f"/plans/{c['draft']}", {}),
+    ("get", "/api/v1/plans/{plan_id}/impact"): lambda c, w: (
+        "get", f"/plans/{c['draft']}/impact", {"params": {"area": T1 if w == "west" else T2}}),
+    ("post", "/api/v1/plans/{plan_id}/activate"): lambda c, w: (
+        "post", f"/plans/{c['draft']}/activate", {}),
     ("get", "/api/v1/users"): lambda c, w: ("get", "/users", {}),
     ("post", "/api/v1/users"): lambda c, w: (
         "post", "/users", {"json": {"username": "newgrid", "password": "a-long-passphrase-9",
@@ -223,6 +241,9 @@ TASK_SHEET_W, TASK_SHEET_E = local(CREATED)
 TASK_SHEET = ({**TASK_SHEET_W, "t2": DENIED, "village": DENIED, "grid": DENIED},
               {**TASK_SHEET_E, "t1": DENIED, "village": DENIED, "grid": DENIED})  # fmt: skip
 
+# the change impact of a draft: planners, the city admin, a county dispatcher for the county
+PLAN_IMPACT = (admin_only(OK)[0] | {"county": OK, "planner": OK},) * 2
+
 EXPECT = {
     ("get", "/api/v1/areas/{code}"): PLACES,
     ("get", "/api/v1/areas/{code}/buildings"): PLACES,
@@ -262,6 +283,10 @@ EXPECT = {
     ("get", "/api/v1/tasks/{task_id}"): PLACES,
     ("get", "/api/v1/units/{unit_id}"): PLACES,
     ("patch", "/api/v1/units/{unit_id}"): EDIT,
+    ("get", "/api/v1/plans"): everyone(OK),
+    ("get", "/api/v1/plans/{plan_id}"): everyone(OK),
+    ("get", "/api/v1/plans/{plan_id}/impact"): PLAN_IMPACT,
+    ("post", "/api/v1/plans/{plan_id}/activate"): admin_only(OK),
     ("get", "/api/v1/users"): admin_only(OK),
     ("post", "/api/v1/users"): admin_only(CREATED),
     ("get", "/api/v1/users/{username}"): admin_only(OK),

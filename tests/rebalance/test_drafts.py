@@ -57,3 +57,31 @@ def test_a_draft_refuses_cells_outside_its_area(session, world):
 
     with pytest.raises(InvalidInput, match="not 15-digit cells of 350503001"):
         draft_from_cells(session, "bad", T1, cells)
+
+
+def test_the_plans_api_shows_the_impact_and_the_admin_activates(client, session, world,
+                                                                registry):  # fmt: skip
+    cut = X0 + 0.3 * D
+    cells = gpd.GeoDataFrame(
+        {"code": [V1 + "001", V1 + "003"]},
+        geometry=[shapely.box(X0, Y0, cut, Y0 + 2 * D), shapely.box(cut, Y0, X0 + D, Y0 + 2 * D)],
+        crs=4326,
+    )  # fmt: skip
+    report(client, world, who="t1")
+    draft = draft_from_cells(session, "strips", T1, cells)
+    listed = client.get("/api/v1/plans", headers=world.auth("planner")).json()
+    assert [(p["name"], p["status"], p["cells"]) for p in listed][-1] == ("strips", "draft", 4)
+    r = client.get(f"/api/v1/plans/{draft.id}/impact", params={"area": T1},
+                   headers=world.auth("planner"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["households_moved"] == 3 and body["open_incidents_moving"] == 1
+    assert "QZ" not in r.text  # no incident named to a planner
+    assert client.post(f"/api/v1/plans/{draft.id}/activate",
+                       headers=world.auth("planner")).status_code == 403  # fmt: skip
+    r = client.post(f"/api/v1/plans/{draft.id}/activate", headers=world.auth("admin"))
+    assert r.status_code == 200 and r.json()["status"] == "active", r.text
+    # the registry follows: the grid worker's cell now holds none of those households
+    session.expire_all()
+    moved = client.get(f"/api/v1/areas/{V1}003/households", headers=world.auth("admin")).json()
+    assert moved["total"] == 3
