@@ -15,7 +15,7 @@ from fastapi_offline import FastAPIOffline
 from api import problems
 from api.deps import preload_locator
 from api.middleware import RequestGuard, SecurityHeaders
-from api.routers import areas, auth, health, incidents, locate, maps, plans, registry, users
+from api.routers import areas, auth, health, incidents, locate, maps, ogc, plans, registry, users
 from gridmap import __version__
 from gridmap.areas.rollup import CellCounts
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(areas.router, prefix=API_PREFIX)
     app.include_router(registry.router, prefix=API_PREFIX)
     app.include_router(plans.router, prefix=API_PREFIX)
+    app.include_router(ogc.router)
     app.include_router(maps.router)
     app.mount(pages.ASSET_PREFIX, StaticFiles(directory=pages.STATIC), name="map-assets")
     app.add_middleware(

@@ -188,6 +188,14 @@ REQUESTS = {
     ("get", "/api/v1/units/{unit_id}"): lambda c, w: ("get", f"/units/{c['units'][w].id}", {}),
     ("patch", "/api/v1/units/{unit_id}"): lambda c, w: (
         "patch", f"/units/{c['units'][w].id}", {"json": {"version": 1, "employees": 5}}),
+    ("get", "/ogc"): lambda c, w: ("get", "/ogc", {}),
+    ("get", "/ogc/conformance"): lambda c, w: ("get", "/ogc/conformance", {}),
+    ("get", "/ogc/collections"): lambda c, w: ("get", "/ogc/collections", {}),
+    ("get", "/ogc/collections/{collection_id}"): lambda c, w: ("get", "/ogc/collections/grids", {}),
+    ("get", "/ogc/collections/{collection_id}/items"): lambda c, w: (
+        "get", "/ogc/collections/buildings/items", {"params": {"bbox": _bbox(w)}}),
+    ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): lambda c, w: (
+        "get", f"/ogc/collections/grids/items/{_cell(w)}", {}),
     ("get", "/api/v1/plans"): lambda c, w: ("get", "/plans", {}),
     ("get", "/api/v1/plans/{plan_id}"): lambda c, w: ("get", f"/plans/{c['draft']}", {}),
     ("get", "/api/v1/plans/{plan_id}/impact"): lambda c, w: (
@@ -283,6 +291,13 @@ EXPECT = {
     ("get", "/api/v1/tasks/{task_id}"): PLACES,
     ("get", "/api/v1/units/{unit_id}"): PLACES,
     ("patch", "/api/v1/units/{unit_id}"): EDIT,
+    # OGC API – Features: public places only (outlines, buildings, units; no people)
+    ("get", "/ogc"): everyone(OK, anon=OK),
+    ("get", "/ogc/conformance"): everyone(OK, anon=OK),
+    ("get", "/ogc/collections"): everyone(OK, anon=OK),
+    ("get", "/ogc/collections/{collection_id}"): everyone(OK, anon=OK),
+    ("get", "/ogc/collections/{collection_id}/items"): everyone(OK, anon=OK),
+    ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): everyone(OK, anon=OK),
     ("get", "/api/v1/plans"): everyone(OK),
     ("get", "/api/v1/plans/{plan_id}"): everyone(OK),
     ("get", "/api/v1/plans/{plan_id}/impact"): PLAN_IMPACT,
@@ -346,7 +361,8 @@ def test_every_role_on_every_endpoint(client, world, session, ctx, operation, wh
         with session.begin_nested() as savepoint:
             method, path, kwargs = REQUESTS[operation](ctx, where)
             headers = world.auth(role) if role else {}
-            r = client.request(method.upper(), "/api/v1" + path, headers=headers, **kwargs)
+            prefix = "" if path.startswith("/ogc") else "/api/v1"
+            r = client.request(method.upper(), prefix + path, headers=headers, **kwargs)
             got[role] = r.status_code
             assert_no_personal_data(r.text, f"{method} {path} as {role}")
             if r.status_code == OK and operation in MARK:

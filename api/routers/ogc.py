@@ -1,0 +1,191 @@
+"""OGC API – Features (Part 1 Core, GeoJSON, OpenAPI 3.0; Part 2 CRS for CGCS2000).
+
+The collections are the layers declared in ``layers/`` (gridmap/maps/collections.py):
+QGIS, GDAL's OAPIF driver and OWSLib read them unchanged. A bearer token, when sent,
+is honoured like everywhere else; without one, the public layers only.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import OptionalPrincipalDep, SessionDep
+from api.problems import responses
+from gridmap.bbox import parse_bbox
+from gridmap.errors import InvalidInput
+from gridmap.maps import collections as source
+
+router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], responses=responses(400, 404))
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CGCS2000 = "http://www.opengis.net/def/crs/EPSG/0/4490"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+GEOJSON = "application/geo+json"
+MAX_LIMIT = 1000
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+@router.get("")
+def landing(request: Request) -> dict[str, Any]:
+    """The landing page: what this service offers."""
+    base = _base(request)
+    return {
+        "title": "gridmap",
+        "description": "Grid cells, villages, townships, counties, buildings and work units "
+        "(no personal data)",
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json", "title": "this document"},
+            {"href": str(request.base_url) + "openapi.json", "rel": "service-desc",
+             "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API"},
+            {"href": base + "/conformance", "rel": "conformance", "type": "application/json",
+             "title": "conformance classes"},
+            {"href": base + "/collections", "rel": "data", "type": "application/json",
+             "title": "the collections"},
+        ],
+    }  # fmt: skip
+
+
+@router.get("/conformance")
+def conformance() -> dict[str, Any]:
+    """The conformance classes implemented."""
+    return {"conformsTo": CONFORMANCE}
+
+
+def _describe(request: Request, layer: Any, extent: list[float] | None) -> dict[str, Any]:
+    base = _base(request) + f"/collections/{layer.id}"
+    out: dict[str, Any] = {
+        "id": layer.id,
+        "title": layer.title("zh"),
+        "description": layer.title("en"),
+        "itemType": "feature",
+        "crs": [CRS84, CGCS2000],
+        "storageCrs": CRS84,
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json"},
+            {"href": base + "/items", "rel": "items", "type": GEOJSON},
+        ],
+    }
+    if extent:
+        out["extent"] = {"spatial": {"bbox": [extent], "crs": CRS84}}
+    return out
+
+
+@router.get("/collections")
+def list_collections(
+    request: Request, session: SessionDep, principal: OptionalPrincipalDep
+) -> dict[str, Any]:
+    """The collections this reader may read."""
+    role = principal.role if principal else None
+    layers = source.collections(role)
+    extent = source.extent(session, layers[0]) if layers else None
+    base = _base(request)
+    return {
+        "links": [{"href": base + "/collections", "rel": "self", "type": "application/json"}],
+        "collections": [_describe(request, layer, extent) for layer in layers],
+    }
+
+
+@router.get("/collections/{collection_id}")
+def read_collection(
+    collection_id: Annotated[str, Path(max_length=50)], request: Request, session: SessionDep,
+    principal: OptionalPrincipalDep,
+) -> dict[str, Any]:  # fmt: skip
+    """One collection."""
+    layer = source.collection(collection_id, principal.role if principal else None)
+    return _describe(request, layer, source.extent(session, layer))
+
+
+def _crs(value: str | None, what: str) -> str:
+    if value in (None, "", CRS84):
+        return CRS84
+    if value in (CGCS2000, "EPSG:4490"):
+        return CGCS2000
+    raise InvalidInput(f"{what} {value!r} is not offered: use {CRS84} or {CGCS2000}")
+
+
+def _swap(coords: Any) -> Any:
+    if isinstance(coords[0], (int, float)):
+        return [coords[1], coords[0], *coords[2:]]
+    return [_swap(c) for c in coords]
+
+
+@router.get("/collections/{collection_id}/items", response_class=JSONResponse)
+def read_items(
+    collection_id: Annotated[str, Path(max_length=50)],
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipalDep,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (bbox-crs)")] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
+    crs: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> JSONResponse:
+    """Features of a collection, a page at a time (``next`` links), GeoJSON."""
+    layer = source.collection(collection_id, principal.role if principal else None)
+    out_crs, box_crs = _crs(crs, "crs"), _crs(bbox_crs, "bbox-crs")
+    box = None
+    if bbox:
+        if box_crs == CGCS2000:  # latitude first: reorder to longitude first
+            parts = bbox.split(",")
+            bbox = ",".join(parts[i] for i in (1, 0, 3, 2)) if len(parts) == 4 else bbox
+        box = parse_bbox(bbox)
+    matched, features = source.items(session, layer, bbox=box, limit=limit, offset=offset)
+    if out_crs == CGCS2000:  # EPSG:4490's axis order is latitude, longitude
+        for f in features:
+            f["geometry"]["coordinates"] = _swap(f["geometry"]["coordinates"])
+    url = request.url
+    links = [{"href": str(url), "rel": "self", "type": GEOJSON}]
+    if offset + len(features) < matched:
+        links.append({"href": str(url.include_query_params(offset=offset + limit, limit=limit)),
+                      "rel": "next", "type": GEOJSON})  # fmt: skip
+    body = {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": links,
+    }
+    return JSONResponse(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+
+
+@router.get("/collections/{collection_id}/items/{feature_id}", response_class=JSONResponse)
+def read_item(
+    collection_id: Annotated[str, Path(max_length=50)],
+    feature_id: Annotated[str, Path(max_length=30)],
+    request: Request,
+    session: SessionDep,
+    principal: OptionalPrincipalDep,
+    crs: Annotated[str | None, Query()] = None,
+) -> JSONResponse:
+    """One feature."""
+    from gridmap.errors import NotFound
+
+    layer = source.collection(collection_id, principal.role if principal else None)
+    out_crs = _crs(crs, "crs")
+    _, features = source.items(session, layer, bbox=None, limit=1, offset=0,
+                               feature_id=feature_id)  # fmt: skip
+    if not features:
+        raise NotFound(f"there is no feature {feature_id!r} in {collection_id}")
+    feature = features[0]
+    if out_crs == CGCS2000:
+        feature["geometry"]["coordinates"] = _swap(feature["geometry"]["coordinates"])
+    base = _base(request) + f"/collections/{collection_id}"
+    feature["links"] = [
+        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": base, "rel": "collection", "type": "application/json"},
+    ]
+    return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
