@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -179,6 +180,12 @@ def preload_locator(app: Any) -> None:
             app.state.cell_counts.table(session)
     except (GridmapError, OperationalError) as exc:
         log.warning("nothing preloaded at start-up (%s): built on first use instead", exc)
+    # What start-up built (modules, the index, outlines, counts) lives as long as the process:
+    # moved out of the collector's reach, a full collection no longer walks it, and the
+    # 100–300 ms pauses it caused in one request in thirty are gone (docs/decisions.md).
+    if app.state.settings.environment != "test":  # tests make hundreds of apps in one process
+        gc.collect()
+        gc.freeze()
 
 
 def _refresh_locator(request: Request) -> Locator:
