@@ -6,7 +6,7 @@ Dask (a local cluster, or a scheduler address), with identical answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,6 +20,24 @@ from gridmap.errors import InvalidInput
 FORMATS = {".parquet": "parquet", ".gpkg": "gpkg", ".csv": "csv"}
 OUT_COLUMNS = ("grid_code", "village_code", "township_code", "county_code", "plan_id",
                "inside", "nearest_grid_code", "distance_m")  # fmt: skip
+
+
+def match_columns(
+    header: Sequence[str], aliases: Mapping[str, Sequence[str]], required: Sequence[str]
+) -> dict[str, str]:
+    """Our column name → the file's, from accepted aliases (English or Chinese headers)."""
+    found = {}
+    for name, names in aliases.items():
+        for alias in names:
+            if alias in header:
+                found[name] = alias
+                break
+    missing = [c for c in required if c not in found]
+    if missing:
+        raise InvalidInput(
+            f"the file has no column for {', '.join(missing)} (header: {', '.join(header)})"
+        )
+    return found
 
 
 def file_format(path: Path) -> str:

@@ -52,3 +52,44 @@ def test_db_status_of_a_stopped_cluster(tmp_path, monkeypatch):
 def test_seed_export_refuses_an_unknown_format(tmp_path):
     result = runner.invoke(app, ["seed-export", str(tmp_path), "--format", "shp"])
     assert result.exit_code == 1 and "gpkg or parquet" in result.output
+
+
+def test_db_start_url_status_stop_as_a_user_runs_them(tmp_path):
+    """The README's `gridmap db start|url|status|stop`, each in a fresh process, on a data
+    folder and port of their own: the cluster really starts, answers SQL with PostGIS, stops."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import psycopg
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_DATABASE_URL"}
+    env |= {"GRIDMAP_DATA_DIR": str(tmp_path), "GRIDMAP_DB_PORT": str(port)}
+    tmp_path.chmod(0o755)
+
+    def gridmap(*args):
+        command = str(Path(sys.executable).parent / "gridmap")  # the installed command
+        return subprocess.run([command, *args], env=env,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    started = gridmap("db", "start")
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        # (as root, the cluster lives where the postgres user can reach it: see FACTS)
+        assert started.stdout.startswith("running: ") and f"port {port}" in started.stdout
+        url = gridmap("db", "url").stdout.strip()
+        assert f"port={port}" in url
+        status = gridmap("db", "status")
+        assert status.returncode == 0 and "running" in status.stdout
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo) as conn:
+            assert conn.execute("SELECT postgis_version()").fetchone()[0]
+    finally:
+        stopped = gridmap("db", "stop")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    after = gridmap("db", "status")
+    assert after.returncode == 3 and "stopped" in after.stdout

@@ -14,8 +14,9 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from gridmap.bulk import match_columns
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import GridmapError, InvalidInput
+from gridmap.errors import GridmapError
 from gridmap.incidents import service
 from gridmap.incidents.schemas import IncidentCreate
 from gridmap.locate import Locator
@@ -60,18 +61,7 @@ class ImportReport:
 
 
 def _columns(header: Sequence[str]) -> dict[str, str]:
-    found = {}
-    for name, aliases in ALIASES.items():
-        for alias in aliases:
-            if alias in header:
-                found[name] = alias
-                break
-    missing = [c for c in REQUIRED if c not in found]
-    if missing:
-        raise InvalidInput(
-            f"the file has no column for {', '.join(missing)} (header: {', '.join(header)})"
-        )
-    return found
+    return match_columns(header, ALIASES, REQUIRED)
 
 
 def import_hotline(

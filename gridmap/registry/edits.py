@@ -226,6 +226,20 @@ def register_person(
     return _edited(person, event)
 
 
+def _household_for_edit(
+    session: Session, actor: Actor, household_id: int,
+    data: schemas.HouseholdMove | schemas.HouseholdOut,
+) -> tuple[Household, dict[str, Any]]:  # fmt: skip
+    """The household locked for an edit (scope, role and version checked) and its view."""
+    household = session.get(Household, household_id, with_for_update=True)
+    if household is None or not actor.covers(household.grid_code):
+        raise NotFound(f"there is no household {household_id} in your area")
+    _require_editor(actor, household.grid_code, f"household {household_id}")
+    before = _household_view(household)
+    _check_version(household, data.version, before, data.model_dump(mode="json"))
+    return household, before
+
+
 def move_household(
     session: Session, actor: Actor, household_id: int, data: schemas.HouseholdMove
 ) -> schemas.Edited:
@@ -233,12 +247,7 @@ def move_household(
     done = replayed(session, actor, data.client_id)
     if done is not None:
         return _edited(session.get(Household, done.object_id), done, duplicate=True)
-    household = session.get(Household, household_id, with_for_update=True)
-    if household is None or not actor.covers(household.grid_code):
-        raise NotFound(f"there is no household {household_id} in your area")
-    _require_editor(actor, household.grid_code, f"household {household_id}")
-    before = _household_view(household)
-    _check_version(household, data.version, before, data.model_dump(mode="json"))
+    household, before = _household_for_edit(session, actor, household_id, data)
     house = _house(session, actor, data.house_id, data.building_id, data.unit_no)
     if house.id == household.house_id:
         raise InvalidInput(f"household {household_id} already lives in house {house.id}")
@@ -262,12 +271,7 @@ def household_moved_out(
     done = replayed(session, actor, data.client_id)
     if done is not None:
         return _edited(session.get(Household, done.object_id), done, duplicate=True)
-    household = session.get(Household, household_id, with_for_update=True)
-    if household is None or not actor.covers(household.grid_code):
-        raise NotFound(f"there is no household {household_id} in your area")
-    _require_editor(actor, household.grid_code, f"household {household_id}")
-    before = _household_view(household)
-    _check_version(household, data.version, before, data.model_dump(mode="json"))
+    household, before = _household_for_edit(session, actor, household_id, data)
     if household.status == HouseholdStatus.moved_out:
         raise Conflict(f"household {household_id} has already moved out")
     household.status = HouseholdStatus.moved_out

@@ -34,6 +34,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.assign import AssignmentIndex
+from gridmap.bulk import match_columns
 from gridmap.crs import CRS, to_wgs84
 from gridmap.errors import InvalidInput
 from gridmap.registry.groups import GROUPS
@@ -150,17 +151,7 @@ def read_rows(path: Path) -> pd.DataFrame:
 
 
 def _columns(header: list[str]) -> dict[str, str]:
-    found = {}
-    for name, aliases in ALIASES.items():
-        for alias in aliases:
-            if alias in header:
-                found[name] = alias
-                break
-    missing = [c for c in REQUIRED if c not in found]
-    if missing:
-        raise InvalidInput(
-            f"the file has no column for {', '.join(missing)} (header: {', '.join(header)})"
-        )
+    found = match_columns(header, ALIASES, REQUIRED)
     if not ({"lon", "lat"} <= found.keys() or "building_id" in found or "address" in found):
         raise InvalidInput("the file needs a place: lon and lat, building_id, or address columns")
     return found
