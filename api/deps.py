@@ -17,14 +17,15 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from gridmap import audit
 from gridmap.areas.models import Plan, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import Conflict, Forbidden, GridmapError, NotAuthenticated
+from gridmap.errors import Conflict, Forbidden, GridmapError, InvalidInput, NotAuthenticated
 from gridmap.locate import Locator
 from gridmap.ratelimit import RateLimiter, Rules
-from gridmap.scope import Actor
+from gridmap.scope import Actor, require_unmask
 from gridmap.settings import Settings
 
 log = logging.getLogger("gridmap.api")
@@ -235,3 +236,33 @@ def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
         return principal
 
     return check
+
+
+def authorise_unmask(
+    request: Request, session: Session, actor: Actor, object_type: str, object_id: str,
+    fields: list[str], reason: str | None, limiter: Any, rules: Any, client: str,
+    load: Callable[[], object],
+) -> None:  # fmt: skip
+    """Allow an unmasked read (role, reason, rate limit, the object in scope) and audit it.
+
+    A refusal is audited too: noted on the request and written by the error handler after
+    the request's transaction has rolled back.
+    """
+    row: dict[str, Any] = {
+        "actor": actor, "object_type": object_type, "object_id": object_id,
+        "detail": {"fields": fields}, "reason": reason, "client_ip": client,
+    }  # fmt: skip
+    try:
+        require_unmask(actor)
+        if not reason or len(reason.strip()) < audit.MIN_REASON:
+            raise InvalidInput(
+                "reading personal data unmasked needs a reason (reason=…, at least "
+                f"{audit.MIN_REASON} characters), for the audit log"
+            )
+        limiter.hit(rules.unmask, str(actor.user_id))
+        load()
+    except GridmapError as exc:
+        row["detail"] = {**row["detail"], "refused": exc.code}
+        request.state.audit_refusals = [{"action": "read_unmasked_refused", **row}]
+        raise
+    audit.record(session, action="read_unmasked", **row)

@@ -20,11 +20,11 @@ from api.deps import (
     RulesDep,
     SessionDep,
     SettingsDep,
+    authorise_unmask,
 )
 from api.filters import FiltersDep
 from api.problems import responses
-from gridmap import audit
-from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotFound
+from gridmap.errors import Forbidden, InvalidInput, NotFound
 from gridmap.incidents import photos, queries, service, views
 from gridmap.incidents.models import OPEN, Channel, Incident
 from gridmap.incidents.schemas import (
@@ -36,9 +36,10 @@ from gridmap.incidents.schemas import (
     StatsRow,
 )
 from gridmap.incidents.workflow import Action
-from gridmap.scope import Actor, require_reporter, require_unmask
+from gridmap.scope import require_reporter
 from gridmap.settings import Settings
 
+UNMASKED_INCIDENT = ["reporter_name", "reporter_phone", "description", "notes"]
 router = APIRouter(tags=["incidents"], responses=responses(401))
 
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,100}$"  # visible ASCII: a UUID, a ULID, a phone's own id
@@ -155,7 +156,19 @@ def read(
     An open incident lists ``possible_duplicates`` the reader may see.
     """
     if unmasked:
-        _unmask_or_refuse(request, session, principal, code, reason, limiter, rules, client)
+        authorise_unmask(
+            request,
+            session,
+            principal,
+            "incident",
+            code,
+            UNMASKED_INCIDENT,
+            reason,
+            limiter,
+            rules,
+            client,
+            lambda: service.get(session=session, code=code, actor=principal),
+        )
     incident = service.get(session=session, code=code, actor=principal)
     duplicates = (
         views.nearby_duplicates(session, incident, principal) if incident.status in OPEN else None
@@ -163,38 +176,6 @@ def read(
     return views.read_model(
         session, incident, principal, history=True, unmasked=unmasked, duplicates=duplicates
     )
-
-
-def _unmask_or_refuse(
-    request: Request,
-    session: Any,
-    actor: Actor,
-    code: str,
-    reason: str | None,
-    limiter: Any,
-    rules: Any,
-    client: str,
-) -> None:
-    row: dict[str, Any] = {
-        "actor": actor, "object_type": "incident", "object_id": code,
-        "detail": {"fields": ["reporter_name", "reporter_phone", "description", "notes"]},
-        "reason": reason, "client_ip": client,
-    }  # fmt: skip
-    try:
-        require_unmask(actor)
-        if not reason or len(reason.strip()) < audit.MIN_REASON:
-            raise InvalidInput(
-                "reading personal data unmasked needs a reason (reason=…, at least "
-                f"{audit.MIN_REASON} characters), for the audit log"
-            )
-        limiter.hit(rules.unmask, str(actor.user_id))
-        service.get(session=session, code=code, actor=actor)
-    except GridmapError as exc:
-        # written by the error handler, after this request's transaction has rolled back
-        row["detail"] = {**row["detail"], "refused": exc.code}
-        request.state.audit_refusals = [{"action": "read_unmasked_refused", **row}]
-        raise
-    audit.record(session, action="read_unmasked", **row)
 
 
 @router.post(

@@ -21,17 +21,17 @@ from api.deps import (
     PrincipalDep,
     RulesDep,
     SessionDep,
+    authorise_unmask,
     require_roles,
 )
 from api.problems import responses
-from gridmap import audit
 from gridmap.areas.service import get_area
 from gridmap.auth.models import AuditLog, Role, User
-from gridmap.errors import GridmapError, InvalidInput
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import HouseholdStatus
-from gridmap.scope import Actor, require_unmask
+from gridmap.scope import Actor
 
+UNMASKED_PERSON = ["id_number", "phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
 AreaCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -240,8 +240,10 @@ def read_person(
     audited — refusals too).
     """
     if unmasked:
-        _unmask(request, session, principal, "person", str(person_id), reason, limiter, rules,
-                client, lambda: queries.person(session, principal, person_id))  # fmt: skip
+        authorise_unmask(
+            request, session, principal, "person", str(person_id), UNMASKED_PERSON, reason,
+            limiter, rules, client, lambda: queries.person(session, principal, person_id),
+        )  # fmt: skip
     found = queries.person(session, principal, person_id)
     return queries.person_view(found, unmasked=unmasked)
 
@@ -291,8 +293,10 @@ def read_unit(
 ) -> Any:
     """One work unit."""
     if unmasked:
-        _unmask(request, session, principal, "work_unit", str(unit_id), reason, limiter, rules,
-                client, lambda: queries.unit(session, principal, unit_id))  # fmt: skip
+        authorise_unmask(
+            request, session, principal, "work_unit", str(unit_id), UNMASKED_PERSON, reason,
+            limiter, rules, client, lambda: queries.unit(session, principal, unit_id),
+        )  # fmt: skip
     return queries.unit_view(queries.unit(session, principal, unit_id), unmasked=unmasked)
 
 
@@ -302,30 +306,6 @@ def update_unit(
 ) -> Any:
     """Update a work unit (name, type, employees, address, contact)."""
     return edits.update_unit(session, principal, unit_id, data)
-
-
-def _unmask(
-    request: Request, session: Any, actor: Actor, object_type: str, object_id: str,
-    reason: str | None, limiter: Any, rules: Any, client: str, load: Any,
-) -> None:  # fmt: skip
-    row: dict[str, Any] = {
-        "actor": actor, "object_type": object_type, "object_id": object_id,
-        "detail": {"fields": ["id_number", "phone"]}, "reason": reason, "client_ip": client,
-    }  # fmt: skip
-    try:
-        require_unmask(actor)
-        if not reason or len(reason.strip()) < audit.MIN_REASON:
-            raise InvalidInput(
-                "reading personal data unmasked needs a reason (reason=…, at least "
-                f"{audit.MIN_REASON} characters), for the audit log"
-            )
-        limiter.hit(rules.unmask, str(actor.user_id))
-        load()
-    except GridmapError as exc:
-        row["detail"] = {**row["detail"], "refused": exc.code}
-        request.state.audit_refusals = [{"action": "read_unmasked_refused", **row}]
-        raise
-    audit.record(session, action="read_unmasked", **row)
 
 
 # -- tasks ------------------------------------------------------------------------------------
