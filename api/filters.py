@@ -7,11 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from gridmap.areas.codes import CODE_PATTERN
 from gridmap.bbox import BBOX_PATTERN, parse_bbox
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Channel, IncidentStatus
 
-AreaQuery = Annotated[str | None, Query(pattern=r"^\d{6,15}$", description="Area code, any level")]
+AreaQuery = Annotated[
+    str | None, Query(pattern=CODE_PATTERN.pattern, description="Area code, any level")
+]
 
 
 def incident_filters(

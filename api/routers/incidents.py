@@ -222,7 +222,9 @@ def add_photo(
         allowed = (
             incident is not None
             and x_citizen_token is not None
-            and hmac.compare_digest(x_citizen_token, citizen_token(settings, incident.code))
+            and hmac.compare_digest(
+                x_citizen_token.encode(), citizen_token(settings, incident.code).encode()
+            )
             and datetime.now(UTC) - incident.created_at < CITIZEN_PHOTO_WINDOW
         )
         if not allowed:

@@ -25,6 +25,7 @@ from api.deps import (
     require_roles,
 )
 from api.problems import responses
+from gridmap.areas.codes import CODE_PATTERN
 from gridmap.areas.service import get_area
 from gridmap.auth.models import AuditLog, Role, User
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
@@ -266,7 +267,7 @@ def search_people(
             min_length=1, max_length=50, description="A name, or the last digits of an ID number"
         ),
     ],
-    area: Annotated[str | None, Query(pattern=r"^\d{6,15}$")] = None,
+    area: Annotated[str | None, Query(pattern=CODE_PATTERN.pattern)] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Any:
     """People within the user's area by name (prefix) or by the last digits of an ID number."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import Principal, SessionDep, require_roles
 from api.problems import responses
+from gridmap.areas.codes import CODE_PATTERN
 from gridmap.auth import service
 from gridmap.auth.models import Role, User
 from gridmap.errors import Conflict
@@ -96,7 +97,7 @@ def list_users(
     admin: AdminDep,
     role: Role | None = None,
     active: bool | None = None,
-    area: Annotated[str | None, Query(pattern=r"^\d{6,15}$")] = None,
+    area: Annotated[str | None, Query(pattern=CODE_PATTERN.pattern)] = None,
 ) -> list[UserRead]:
     """Accounts in the administrator's area, filtered by role, state or area."""
     within = area if area and admin.covers(area) else admin.area_code

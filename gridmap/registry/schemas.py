@@ -150,7 +150,9 @@ class PersonCreate(_Text):
     phone: str | None = Field(default=None, pattern=PHONE)
     is_household_head: bool = False
     tags: list[str] = Field(default_factory=list, max_length=10, description=TAGS_HELP)
-    client_id: str | None = Field(default=None, max_length=64, description="Offline edits: its id")
+    client_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Offline edits: its id"
+    )
 
     @field_validator("tags")
     @classmethod
@@ -176,7 +178,7 @@ class HouseholdCreate(_Text):
     unit_no: str | None = Field(default=None, max_length=20, description="New house: its number")
     rented: bool = False
     members: list[PersonCreate] = Field(min_length=1, max_length=30)
-    client_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class HouseholdMove(BaseModel):
@@ -186,7 +188,7 @@ class HouseholdMove(BaseModel):
     house_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     building_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     unit_no: str | None = Field(default=None, max_length=20)
-    client_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class HouseholdOut(BaseModel):
@@ -194,7 +196,7 @@ class HouseholdOut(BaseModel):
 
     version: int = Field(ge=1, le=2**31 - 1)
     note: str | None = Field(default=None, max_length=500)
-    client_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class PersonStatusChange(BaseModel):
@@ -203,7 +205,7 @@ class PersonStatusChange(BaseModel):
     version: int = Field(ge=1, le=2**31 - 1)
     status: Literal["moved_out", "deceased", "resident"]
     note: str | None = Field(default=None, max_length=500)
-    client_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class WorkUnitUpdate(_Text):
@@ -215,7 +217,7 @@ class WorkUnitUpdate(_Text):
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
     address: str | None = Field(default=None, max_length=300)
     contact_phone: str | None = Field(default=None, pattern=PHONE)
-    client_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class Edited(BaseModel):
@@ -245,7 +247,7 @@ class VisitCreate(_Text):
         max_length=40,
         description="Turn the finding into an incident of this category",
     )
-    client_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
     @field_validator("visited_at")
     @classmethod
@@ -354,4 +356,4 @@ class TaskItemDone(_Text):
 
     version: int = Field(ge=1, le=2**31 - 1)
     result: str = Field(min_length=1, max_length=2000)
-    client_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)

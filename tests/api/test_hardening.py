@@ -304,3 +304,13 @@ def test_incidents_in_the_database_are_untouched_by_refusals(client, world, sess
     act(client, world, "grid", inc["code"], "resolve", version, outcome="handled")
     session.refresh(before)
     assert before.version == version and before.status.value == "dispatched"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/maps/facets", "/api/v1/incidents", "/api/v1/users",
+                                  "/api/v1/people?q=陈"])  # fmt: skip
+def test_an_area_of_no_level_is_422(client, world, path):
+    """Found by the longer fuzz run: ten digits passed `\\d{6,15}` and then failed (500)
+    where the level was needed; every area parameter takes the one code pattern now."""
+    sep = "&" if "?" in path else "?"
+    r = client.get(f"{path}{sep}area=0000000000", headers=world.auth("admin"))
+    assert_problem(r, 422, "validation_error")

@@ -60,3 +60,10 @@ def test_citizens_add_photos_only_with_the_token_of_their_own_report(client, wor
     staff = report(client, world).json()
     assert "citizen_token" not in staff or staff["citizen_token"] is None
     assert_problem(upload(client, staff["code"], png_bytes(), headers=token), 404, "not_found")
+
+
+def test_a_non_ascii_citizen_token_is_refused_not_an_error(client, world):
+    """The constant-time comparison raised on non-ASCII text (a 500): bytes are compared."""
+    own = report(client, world, who=None, channel="citizen_app").json()
+    header = {"X-Citizen-Token": "令牌".encode()}  # UTF-8 bytes: the server reads latin-1
+    assert_problem(upload(client, own["code"], png_bytes(), headers=header), 404, "not_found")

@@ -271,6 +271,15 @@ def test_a_visit_uploaded_twice_is_recorded_once(client, world, registry, sessio
     )
 
 
+def test_an_empty_client_id_is_refused_not_shared(client, world, registry):
+    """Found by fuzzing: "" was one id for every upload of a user (the second got a 409)."""
+    hh = registry.households["family"]
+    r = post(
+        client, world, "grid", f"/households/{hh.id}/visits", {"findings": "x", "client_id": ""}
+    )
+    assert r.status_code == 422 and "client_id" in r.text
+
+
 # -- task sheets ----------------------------------------------------------------------------------
 
 
