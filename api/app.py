@@ -15,7 +15,19 @@ from fastapi_offline import FastAPIOffline
 from api import problems
 from api.deps import preload_locator
 from api.middleware import RequestGuard, SecurityHeaders
-from api.routers import areas, auth, health, incidents, locate, maps, ogc, plans, registry, users
+from api.routers import (
+    areas,
+    auth,
+    health,
+    incidents,
+    locate,
+    maps,
+    ogc,
+    open311,
+    plans,
+    registry,
+    users,
+)
 from gridmap import __version__
 from gridmap.areas.rollup import CellCounts
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
@@ -85,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(registry.router, prefix=API_PREFIX)
     app.include_router(plans.router, prefix=API_PREFIX)
     app.include_router(ogc.router)
+    app.include_router(open311.router)
     app.include_router(maps.router)
     app.mount(pages.ASSET_PREFIX, StaticFiles(directory=pages.STATIC), name="map-assets")
     app.add_middleware(

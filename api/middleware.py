@@ -14,6 +14,8 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from api import georeport
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -24,7 +26,15 @@ PROBLEM = b"application/problem+json"
 _TEXT_BODIES = (b"application/json", b"application/x-www-form-urlencoded", b"application/geo+json")
 
 
-async def _problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
+async def _problem(
+    send: Send, status: int, code: str, title: str, detail: str, path: str = ""
+) -> None:
+    content_type = PROBLEM
+    if georeport.is_open311(path):  # the Open311 port answers in its spec's error format
+        status, media_type, body = georeport.error_body(path, status, detail)
+        content_type = media_type.encode()
+        await _send(send, status, content_type, body)
+        return
     body = json.dumps(
         {
             "type": f"urn:gridmap:problem:{code}",
@@ -35,12 +45,16 @@ async def _problem(send: Send, status: int, code: str, title: str, detail: str) 
         },
         ensure_ascii=False,
     ).encode()
+    await _send(send, status, content_type, body)
+
+
+async def _send(send: Send, status: int, content_type: bytes, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", PROBLEM),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
                 (b"x-content-type-options", b"nosniff"),
@@ -76,7 +90,7 @@ class RequestGuard:
         elif any(b"\x00" in v for v in headers.values()):
             nul_where = "a header"
         if nul_where:
-            await _refuse_nul(send, nul_where)
+            await _refuse_nul(send, nul_where, scope.get("path", ""))
             return
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         limit = self.max_upload if content_type.startswith(b"multipart/") else self.max_body
@@ -86,11 +100,12 @@ class RequestGuard:
                 too_big = int(declared) > limit
             except ValueError:
                 await _problem(
-                    send, 400, "bad_request", "Bad Request", "Content-Length is not a number"
-                )
+                    send, 400, "bad_request", "Bad Request", "Content-Length is not a number",
+                    scope.get("path", ""),
+                )  # fmt: skip
                 return
             if too_big:
-                await _refuse_size(send, limit)
+                await _refuse_size(send, limit, scope.get("path", ""))
                 return
         if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS"):
             await self.app(scope, receive, send)
@@ -105,14 +120,14 @@ class RequestGuard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await _refuse_size(send, limit)
+                await _refuse_size(send, limit, scope.get("path", ""))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
         if content_type in _TEXT_BODIES and _has_nul(body):
-            await _refuse_nul(send, "the body")
+            await _refuse_nul(send, "the body", scope.get("path", ""))
             return
         replayed = False
 
@@ -126,23 +141,25 @@ class RequestGuard:
         await self.app(scope, replay, send)
 
 
-async def _refuse_nul(send: Send, where: str) -> None:
+async def _refuse_nul(send: Send, where: str, path: str) -> None:
     await _problem(
         send,
         422,
         "validation_error",
         "Unprocessable Content",
         f"{where} contains a NUL character (\\u0000), which no field accepts: remove it",
+        path,
     )
 
 
-async def _refuse_size(send: Send, limit: int) -> None:
+async def _refuse_size(send: Send, limit: int, path: str) -> None:
     await _problem(
         send,
         413,
         "payload_too_large",
         "Content Too Large",
         f"the request body is larger than this endpoint accepts ({limit // 1024:,} KB)",
+        path,
     )
 
 

@@ -7,18 +7,21 @@ SQL, database messages) are logged, never returned.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import georeport
 from gridmap import audit
 from gridmap.errors import GridmapError, ServiceUnavailable
 
@@ -166,11 +169,29 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal_error", "an internal error occurred; it has been logged")
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _in_each_format(handler: Handler) -> Handler:
+    """The same status and message, in GeoReport v2's error format on the Open311 port."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        path = request.url.path
+        if not georeport.is_open311(path):
+            return response
+        body = json.loads(bytes(response.body))
+        kept = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+        return georeport.error(path, response.status_code, body.get("detail", ""), kept or None)
+
+    return handle
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
-    app.add_exception_handler(GridmapError, _gridmap_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(StaleDataError, _database_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(GridmapError, _in_each_format(_gridmap_error))
+    app.add_exception_handler(RequestValidationError, _in_each_format(_validation_error))
+    app.add_exception_handler(StarletteHTTPException, _in_each_format(_http_error))
+    app.add_exception_handler(DBAPIError, _in_each_format(_database_error))
+    app.add_exception_handler(StaleDataError, _in_each_format(_database_error))
+    app.add_exception_handler(Exception, _in_each_format(_unexpected))

@@ -48,7 +48,7 @@ def throwaway_cluster(name: str = "bench") -> Iterator[tuple[str, Cluster]]:
 
 
 @contextmanager
-def api_server(url: str, workers: int = 1) -> Iterator[str]:
+def api_server(url: str, workers: int = 1, wait_s: float = 30) -> Iterator[str]:
     """A real uvicorn server for the database at ``url``; yields its base URL once healthy."""
     import httpx
 
@@ -65,7 +65,7 @@ def api_server(url: str, workers: int = 1) -> Iterator[str]:
     server = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        for _ in range(int(wait_s / 0.2)):
             try:
                 if httpx.get(base + "/api/v1/health").status_code == 200:
                     break

@@ -26,9 +26,13 @@ user_app = typer.Typer(help="User accounts.")
 plan_app = typer.Typer(help="Boundary plans (网格方案).")
 incidents_app = typer.Typer(help="Incidents (事件).")
 registry_app = typer.Typer(help="The registry (人房楼企): import residents.")
+open311_app = typer.Typer(help="The Open311 GeoReport v2 port: registered clients.")
+open311_client_app = typer.Typer(help="Clients that post reports (each has an api_key).")
 map_app = typer.Typer(help="Standalone map files (HTML, everything inside, opens offline).")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(open311_app, name="open311")
+open311_app.add_typer(open311_client_app, name="client")
 app.add_typer(plan_app, name="plan")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(map_app, name="map")
@@ -259,6 +263,58 @@ def _user_change(username: str, **changes: Any) -> None:
         user = update_user(session, get_user(session, username), **changes)
         state = "active" if user.is_active else "disabled"
         console.print(f"{user.username}: {user.role.value}, area {user.area_code}, {state}")
+
+
+@open311_client_app.command("add")
+@friendly_errors
+def open311_client_add(
+    name: str,
+    contact: Annotated[str | None, typer.Option(help="Who runs the client")] = None,
+) -> None:
+    """Register a client; its api_key is printed once (only its hash is kept)."""
+    from gridmap.open311.clients import create_client
+
+    with _session() as session:
+        client, key = create_client(session, name, contact=contact)
+    console.print(f"client {client.name} registered; its api_key (shown once): {key}")
+
+
+@open311_client_app.command("list")
+@friendly_errors
+def open311_client_list() -> None:
+    """The registered clients."""
+    from rich.table import Table
+
+    from gridmap.open311.clients import list_clients
+
+    table = Table("name", "active", "contact", "registered")
+    with _session() as session:
+        for c in list_clients(session):
+            table.add_row(c.name, "yes" if c.is_active else "no", c.contact or "",
+                          f"{c.created_at:%Y-%m-%d %H:%M}")  # fmt: skip
+    console.print(table)
+
+
+@open311_client_app.command("disable")
+@friendly_errors
+def open311_client_disable(name: str) -> None:
+    """Disable a client: its api_key stops working at once."""
+    from gridmap.open311.clients import set_active
+
+    with _session() as session:
+        set_active(session, name, False)
+    console.print(f"client {name} disabled")
+
+
+@open311_client_app.command("enable")
+@friendly_errors
+def open311_client_enable(name: str) -> None:
+    """Enable a disabled client again."""
+    from gridmap.open311.clients import set_active
+
+    with _session() as session:
+        set_active(session, name, True)
+    console.print(f"client {name} enabled")
 
 
 @contextmanager

@@ -11,10 +11,13 @@ from gridmap.auth.models import Role, User
 from gridmap.auth.service import create_user
 from gridmap.db.session import make_engine, make_sessionmaker
 from gridmap.errors import GridmapError
+from gridmap.open311.clients import create_client, list_clients
 from gridmap.settings import Settings
 from gridmap.units.models import Department
 
 DEMO_PASSWORD = "quanzhou-2025"  # documented in README; demo data only, never production
+DEMO_OPEN311_CLIENT = "demo-app"
+DEMO_OPEN311_KEY = "demo-open311-key"  # published like the password: demo only
 DEMO_COUNTY = "350503"  # Fengze
 
 
@@ -78,5 +81,10 @@ def load_demo(*, url: str, console: Console, settings: Settings) -> None:
                     console.print(
                         f"demo user {username} ({role.value}, area {area}) / {DEMO_PASSWORD}"
                     )
+            if not any(c.name == DEMO_OPEN311_CLIENT for c in list_clients(session)):
+                create_client(session, DEMO_OPEN311_CLIENT, key=DEMO_OPEN311_KEY,
+                              contact="the demo")  # fmt: skip
+                console.print(f"demo Open311 client {DEMO_OPEN311_CLIENT}: "
+                              f"api_key={DEMO_OPEN311_KEY}")  # fmt: skip
     finally:
         engine.dispose()

@@ -178,6 +178,7 @@ class Rules:
     sign_in_failures: Rule
     anonymous_intake: Rule
     unmask: Rule
+    open311_intake: Rule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rules:
@@ -193,4 +194,7 @@ class Rules:
                 "anonymous_intake", settings.rate_anonymous_intake, "anonymous reports"
             ),
             unmask=Rule("unmask", settings.rate_unmask, "unmasked reads"),
+            open311_intake=Rule(
+                "open311_intake", settings.rate_open311_intake, "reports from this client"
+            ),
         )

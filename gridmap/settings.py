@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         default="30/minute", description="Anonymous reports (citizen port) per address"
     )
     rate_unmask: str = Field(default="60/hour", description="Unmasked reads per user")
+    rate_open311_intake: str = Field(
+        default="120/minute", description="Reports per registered Open311 client"
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON and form bodies")
     max_upload_bytes: int = Field(
         default=11 * 1024 * 1024, ge=1024, description="Multipart bodies (photos, files)"
@@ -79,7 +82,7 @@ class Settings(BaseSettings):
         import limits
 
         for name in ("rate_sign_in_client", "rate_sign_in_failures", "rate_anonymous_intake",
-                     "rate_unmask"):  # fmt: skip
+                     "rate_unmask", "rate_open311_intake"):  # fmt: skip
             value = getattr(self, name)
             try:
                 limits.parse(value)

@@ -80,6 +80,18 @@ ROUTING_RULES = {
     "psychological": ("心理服务", "Psychological service", False, "territorial", None, 1, 10),
 }
 
+# the public group of each category on the citizen port (Open311 services "group")
+SERVICE_GROUPS = {
+    **dict.fromkeys(
+        ("labour", "neighbour", "marriage_family", "land_forest", "property_housing",
+         "construction", "traffic", "consumer", "medical"),
+        "矛盾纠纷",
+    ),
+    **dict.fromkeys(("safety_hazard", "public_order"), "安全隐患"),
+    **dict.fromkeys(("road_damage", "environment"), "城市管理"),
+    **dict.fromkeys(("petition", "legal_consultation", "psychological"), "群众诉求"),
+}  # fmt: skip
+
 
 def routing_rules() -> pd.DataFrame:
     """The routing rule table (属地/属事 and time limits in working days)."""
@@ -94,6 +106,7 @@ def routing_rules() -> pd.DataFrame:
                 "department_type": v[4],
                 "sign_days": v[5],
                 "resolve_days": v[6],
+                "service_group": SERVICE_GROUPS.get(k),
             }
             for k, v in ROUTING_RULES.items()
         ]

@@ -115,6 +115,35 @@ def _crs(value: str | None, what: str) -> str:
     raise InvalidInput(f"{what} {value!r} is not offered: use {CRS84} or {CGCS2000}")
 
 
+def _instant(value: str) -> datetime | None:
+    if value in ("..", ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(
+            f"datetime {value!r} is not RFC 3339: write e.g. 2026-01-01T00:00:00Z, "
+            "an interval 2026-01-01T00:00:00Z/2026-02-01T00:00:00Z, or '..' for open"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_interval(value: str | None) -> tuple[datetime | None, datetime | None]:
+    """``datetime``: an instant, or ``start/end`` with ``..`` (or nothing) for an open end."""
+    if value is None:
+        return None, None
+    if "/" not in value:
+        moment = _instant(value)
+        if moment is None:
+            raise InvalidInput("datetime '..' alone is not an instant: give a date-time")
+        return moment, moment
+    start_text, _, end_text = value.partition("/")
+    start, end = _instant(start_text), _instant(end_text)
+    if start and end and end < start:
+        raise InvalidInput(f"datetime {value!r} ends before it starts")
+    return start, end
+
+
 def _swap(coords: Any) -> Any:
     if isinstance(coords[0], (int, float)):
         return [coords[1], coords[0], *coords[2:]]
@@ -132,9 +161,18 @@ def read_items(
     crs: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    datetime_: Annotated[
+        str | None,
+        Query(
+            alias="datetime",
+            max_length=80,
+            description="An instant or interval (RFC 3339; '..' open): on collections with time",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Features of a collection, a page at a time (``next`` links), GeoJSON."""
     layer = source.collection(collection_id, principal.role if principal else None)
+    interval = parse_interval(datetime_)
     out_crs, box_crs = _crs(crs, "crs"), _crs(bbox_crs, "bbox-crs")
     box = None
     if bbox:
@@ -142,7 +180,14 @@ def read_items(
             parts = bbox.split(",")
             bbox = ",".join(parts[i] for i in (1, 0, 3, 2)) if len(parts) == 4 else bbox
         box = parse_bbox(bbox)
-    matched, features = source.items(session, layer, bbox=box, limit=limit, offset=offset)
+    if source.is_counts(layer):
+        assert principal is not None  # the counts collections need a token
+        matched, features = source.count_items(
+            session, layer, principal, now=datetime.now(UTC), bbox=box, limit=limit,
+            offset=offset, interval=interval,
+        )  # fmt: skip
+    else:
+        matched, features = source.items(session, layer, bbox=box, limit=limit, offset=offset)
     if out_crs == CGCS2000:  # EPSG:4490's axis order is latitude, longitude
         for f in features:
             f["geometry"]["coordinates"] = _swap(f["geometry"]["coordinates"])
@@ -176,8 +221,15 @@ def read_item(
 
     layer = source.collection(collection_id, principal.role if principal else None)
     out_crs = _crs(crs, "crs")
-    _, features = source.items(session, layer, bbox=None, limit=1, offset=0,
-                               feature_id=feature_id)  # fmt: skip
+    if source.is_counts(layer):
+        assert principal is not None
+        _, features = source.count_items(
+            session, layer, principal, now=datetime.now(UTC), bbox=None, limit=1, offset=0,
+            feature_id=feature_id,
+        )  # fmt: skip
+    else:
+        _, features = source.items(session, layer, bbox=None, limit=1, offset=0,
+                                   feature_id=feature_id)  # fmt: skip
     if not features:
         raise NotFound(f"there is no feature {feature_id!r} in {collection_id}")
     feature = features[0]

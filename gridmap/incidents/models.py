@@ -111,6 +111,8 @@ class Incident(GridLinked, Base):
     people_involved: Mapped[int] = mapped_column(Integer, default=1)
     reporter_name: Mapped[str | None] = mapped_column(String(50))
     reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     routing_reason: Mapped[str | None] = mapped_column(String(200))
     handling_level: Mapped[AreaLevel | None] = mapped_column(area_level_enum)

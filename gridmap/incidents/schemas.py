@@ -32,6 +32,12 @@ class IncidentCreate(BaseModel):
     reporter_name: str | None = Field(default=None, max_length=50)
     reporter_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
     reported_at: datetime | None = Field(default=None, description="Defaults to now")
+    media_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://[\x21-\x7e]+$",
+        description="A photo or video stored elsewhere (http or https URL)",
+    )
 
     @field_validator("reported_at")
     @classmethod
@@ -118,6 +124,7 @@ class IncidentRead(BaseModel):
     people_involved: int
     reporter_name: str | None
     reporter_phone: str | None
+    media_url: str | None = None
     outcome: str | None
     satisfaction: int | None
     supervised: bool

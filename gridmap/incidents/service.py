@@ -52,9 +52,12 @@ class StaleVersion(Conflict):
     title = "Stale version"
 
 
-def idempotency_scope(actor: Actor | None, key: str) -> str:
-    """The stored key: one namespace per user (and one for the anonymous citizen port)."""
-    owner = f"u{actor.user_id}" if actor is not None else "anon"
+def idempotency_scope(actor: Actor | None, key: str, api_client_id: int | None = None) -> str:
+    """The stored key: one namespace per user, per Open311 client, one for the citizen port."""
+    if actor is not None:
+        owner = f"u{actor.user_id}"
+    else:
+        owner = f"c{api_client_id}" if api_client_id is not None else "anon"
     return f"{owner}:{key}"
 
 
@@ -73,11 +76,13 @@ def create(
     actor: Actor | None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    api_client_id: int | None = None,
 ) -> tuple[Incident, bool]:
     """Report an incident: locate, assign, route, set due dates, first event — one transaction.
 
-    ``actor`` None is the system: the citizen port or an import. A signed-in reporter may
-    report only within their own area, so they can always read what they reported.
+    ``actor`` None is the system: the citizen port (``api_client_id``: the registered
+    Open311 client that sent it) or an import. A signed-in reporter may report only
+    within their own area, so they can always read what they reported.
 
     Returns the incident and whether it was created (False: a retry with the same
     Idempotency-Key, by the same user and with the same report, returned the first one).
@@ -117,7 +122,11 @@ def create(
             f"reported_at {reported_at.isoformat()} is outside the working-day calendar "
             f"({calendar.first_day} to {calendar.last_day}): check the date"
         ) from None
-    key = idempotency_scope(actor, idempotency_key) if idempotency_key is not None else None
+    key = (
+        idempotency_scope(actor, idempotency_key, api_client_id)
+        if idempotency_key is not None
+        else None
+    )
     digest = fingerprint(data) if key is not None else None
     new_id = _ids.next(session)
     values = dict(
@@ -136,6 +145,8 @@ def create(
         people_involved=data.people_involved,
         reporter_name=data.reporter_name,
         reporter_phone=data.reporter_phone,
+        media_url=data.media_url,
+        api_client_id=api_client_id,
         unit_id=unit.id if unit else None,
         routing_reason=str(reasons[0]),
         handling_level=AreaLevel.village,
@@ -170,6 +181,7 @@ _INTAKE_COLUMNS = {
     "status": "::incident_status", "title": "", "description": "",
     "location": "", "reported_crs": "", "reported_lon": "", "reported_lat": "",
     "address": "", "people_involved": "", "reporter_name": "", "reporter_phone": "",
+    "media_url": "", "api_client_id": "",
     "unit_id": "", "routing_reason": "", "handling_level": "::area_level",
     "idempotency_key": "", "idempotency_hash": "", "created_by_id": "", "reported_at": "",
     "sign_due_at": "", "resolve_due_at": "", "plan_id": "", "grid_code": "",

@@ -68,6 +68,7 @@ def read_model(
                 "plan_id",
                 "routing_reason",
                 "people_involved",
+                "media_url",
                 "outcome",
                 "satisfaction",
                 "supervised",

@@ -5,32 +5,115 @@ outlines of one level, buildings, work units) and that the reader may see; their
 properties are the layer's popup fields — the same declaration the maps read, so there
 is no second list and no personal data. Items are paged by a stable order (code or id),
 filtered by a WGS84 bounding box.
+
+An incident layer that the maps count by grid cell (its aggregation has a grid step) is
+also a collection, ``<layer>_per_cell``: the grid cells of the reader's area with the
+counts the map badges show (total, open, overdue, due soon, closed) of the incidents the
+reader may count (``incident_filter(aggregate=True)``), optionally for a ``datetime``
+interval of the layer's time field. It needs a token, like the layer.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
 
+from gridmap.areas.levels import AreaLevel
+from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.auth.models import Role
 from gridmap.errors import NotFound
-from gridmap.maps.layer import Layer, Source
+from gridmap.incidents.models import Incident
+from gridmap.maps.layer import Layer, Source, Text
+from gridmap.scope import Actor, incident_filter, within
 from layers import LAYERS
 
 COLLECTION_SOURCES = (Source.areas, Source.table)
 EXTRA_PROPERTIES = {"households"}  # computed for grid cells by the maps, not a column here
+PER_CELL = "_per_cell"
+COUNTS = ("total", "open", "overdue", "due_soon", "closed")
+
+
+def _per_cell(layer: Layer) -> Layer:
+    return replace(
+        layer,
+        id=layer.id + PER_CELL,
+        title=Text(layer.title("zh") + "（按网格汇总）", layer.title("en") + " per grid cell"),
+    )
 
 
 def collections(role: Role | None) -> list[Layer]:
     """The layers served as collections to a reader with ``role`` (None: anonymous)."""
-    return [
+    places = [
         layer for layer in LAYERS.values()
         if layer.source in COLLECTION_SOURCES and layer.visible_to(role)
     ]  # fmt: skip
+    counted = [
+        _per_cell(layer) for layer in LAYERS.values()
+        if layer.source == Source.incidents and layer.aggregation is not None
+        and any(level == AreaLevel.grid for _, level in layer.aggregation.steps)
+        and layer.visible_to(role)
+    ]  # fmt: skip
+    return places + counted
+
+
+def is_counts(layer: Layer) -> bool:
+    """True for an incident-counts collection (its items need the reader's scope)."""
+    return layer.source == Source.incidents
+
+
+def count_items(
+    session: Session, layer: Layer, actor: Actor, *, now: datetime,
+    bbox: tuple[float, float, float, float] | None, limit: int, offset: int,
+    interval: tuple[datetime | None, datetime | None] = (None, None),
+    feature_id: str | None = None,
+) -> tuple[int, list[dict[str, Any]]]:  # fmt: skip
+    """(number matched, GeoJSON features): the reader's grid cells with incident counts."""
+    from gridmap.maps.features import count_columns
+
+    time_column = getattr(Incident, layer.time_field or "reported_at")
+    start, end = interval
+    counted = (
+        select(Incident.grid_code.label("code"), *count_columns(now))
+        .where(incident_filter(actor, aggregate=True), within(Incident.grid_code, actor.area_code))
+        .group_by(Incident.grid_code)
+    )
+    if start is not None:
+        counted = counted.where(time_column >= start)
+    if end is not None:
+        counted = counted.where(time_column <= end)
+    c = counted.subquery()
+    active = select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()
+    where = [
+        Area.level == AreaLevel.grid,
+        Area.plan_id == active,
+        within(Area.code, actor.area_code),
+    ]
+    if bbox is not None:
+        where.append(Area.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)))
+    if feature_id is not None:
+        where.append(Area.code == feature_id)
+    matched = int(session.scalar(select(func.count()).select_from(Area).where(*where)) or 0)
+    rows = session.execute(
+        select(Area.code, Area.name, *(func.coalesce(c.c[n], 0) for n in COUNTS),
+               func.ST_AsGeoJSON(Area.geom, 6))
+        .outerjoin(c, and_(c.c.code == Area.code))
+        .where(*where).order_by(Area.code).limit(limit).offset(offset)
+    ).all()  # fmt: skip
+    features = []
+    for row in rows:
+        props = {
+            "code": row[0],
+            "name": row[1],
+            **{n: int(row[2 + i]) for i, n in enumerate(COUNTS)},
+        }
+        features.append({"type": "Feature", "id": row[0], "properties": props,
+                         "geometry": json.loads(row[-1])})  # fmt: skip
+    return matched, features
 
 
 def collection(layer_id: str, role: Role | None) -> Layer:

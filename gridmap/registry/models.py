@@ -85,7 +85,8 @@ class Building(GridLinked, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
-    address: Mapped[str | None] = mapped_column(String(300))
+    # indexed: Open311's address_string is matched against it exactly
+    address: Mapped[str | None] = mapped_column(String(300), index=True)
     use: Mapped[BuildingUse] = mapped_column(
         Enum(BuildingUse, name="building_use", values_callable=_values)
     )

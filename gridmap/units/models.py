@@ -88,3 +88,6 @@ class RoutingRule(Base):
     department_type: Mapped[str | None] = mapped_column(String(30))
     sign_days: Mapped[int]
     resolve_days: Mapped[int]
+    service_group: Mapped[str | None] = mapped_column(
+        String(40), doc="The group on the citizen port (Open311 services)"
+    )

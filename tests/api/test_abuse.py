@@ -189,7 +189,7 @@ def limited(settings, session, db_url):
     tight = settings.model_copy(update={
         "rate_limits_enabled": True, "rate_sign_in_client": "6/minute",
         "rate_sign_in_failures": "3/15minutes", "rate_anonymous_intake": "3/minute",
-        "rate_unmask": "2/hour"})  # fmt: skip
+        "rate_unmask": "2/hour", "rate_open311_intake": "2/minute"})  # fmt: skip
     from tests.conftest import override_for_test
 
     app = override_for_test(create_app(tight), session)
@@ -225,6 +225,23 @@ def test_anonymous_reports_are_limited_per_address(limited, world):
     assert statuses == [201, 201, 201, 429, 429]
     # signed-in staff are not held back by the anonymous limit
     assert report(limited, world, who="t1").status_code == 201
+
+
+def test_open311_reports_are_limited_per_client(limited, world, session):
+    from gridmap.open311.clients import create_client
+
+    keys = [create_client(session, name)[1] for name in ("app-a", "app-b")]
+    lon, lat = inside(1, 1)
+
+    def post(key):
+        return limited.post("/open311/v2/requests.json", data={
+            "api_key": key, "service_code": "neighbour", "lat": lat, "long": lon})  # fmt: skip
+
+    statuses = [post(keys[0]).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    refused = post(keys[0])
+    assert refused.json()[0]["code"] == 429 and int(refused.headers["retry-after"]) > 0
+    assert post(keys[1]).status_code == 201  # another client is not held back
 
 
 def test_unmasked_reads_are_limited_per_user_and_refusals_audited(limited, world, session):

@@ -87,8 +87,19 @@ def ctx(client, world, session, registry):
         "INSERT INTO area (code, name, level, parent_id, parent_level, plan_id, geom) "
         "SELECT code, name, level, parent_id, parent_level, :d, geom FROM area "
         "WHERE plan_id = :p"), {"d": draft.id, "p": world.plan_id})  # fmt: skip
+    from gridmap.open311.clients import create_client
+
+    _, key = create_client(session, "matrix-app")
+    public = {}
+    for where, township in (("west", 1), ("east", 2)):
+        lon, lat = inside(township, 1)
+        r = client.post("/open311/v2/requests.json", data={
+            "api_key": key, "service_code": "neighbour", "lat": lat, "long": lon,
+            "description": "噪音"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        public[where] = r.json()[0]
     return {"registry": registry, "units": {"west": registry.unit, "east": east_unit},
-            "draft": draft.id,
+            "draft": draft.id, "open311_key": key, "public": public,
             "tasks": tasks, "incidents": incidents, "world": world}  # fmt: skip
 
 
@@ -196,6 +207,21 @@ REQUESTS = {
         "get", "/ogc/collections/buildings/items", {"params": {"bbox": _bbox(w)}}),
     ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): lambda c, w: (
         "get", f"/ogc/collections/grids/items/{_cell(w)}", {}),
+    # the Open311 port is public: a bearer token neither opens nor narrows it
+    ("get", "/open311/v2/discovery.{fmt}"): lambda c, w: ("get", "/open311/v2/discovery.json", {}),
+    ("get", "/open311/v2/services.{fmt}"): lambda c, w: ("get", "/open311/v2/services.xml", {}),
+    ("get", "/open311/v2/services/{service_code}.{fmt}"): lambda c, w: (
+        "get", "/open311/v2/services/neighbour.json", {}),
+    ("post", "/open311/v2/requests.{fmt}"): lambda c, w: (
+        "post", "/open311/v2/requests.json", {"data": {
+            "api_key": c["open311_key"], "service_code": "neighbour",
+            "lat": inside(1 if w == "west" else 2, 1)[1],
+            "long": inside(1 if w == "west" else 2, 1)[0]}}),
+    ("get", "/open311/v2/requests.{fmt}"): lambda c, w: ("get", "/open311/v2/requests.json", {}),
+    ("get", "/open311/v2/requests/{service_request_id}.{fmt}"): lambda c, w: (
+        "get", f"/open311/v2/requests/{c['public'][w]['service_request_id']}.json", {}),
+    ("get", "/open311/v2/tokens/{token}.{fmt}"): lambda c, w: (
+        "get", f"/open311/v2/tokens/{c['public'][w]['token']}.json", {}),
     ("get", "/api/v1/plans"): lambda c, w: ("get", "/plans", {}),
     ("get", "/api/v1/plans/{plan_id}"): lambda c, w: ("get", f"/plans/{c['draft']}", {}),
     ("get", "/api/v1/plans/{plan_id}/impact"): lambda c, w: (
@@ -298,6 +324,13 @@ EXPECT = {
     ("get", "/ogc/collections/{collection_id}"): everyone(OK, anon=OK),
     ("get", "/ogc/collections/{collection_id}/items"): everyone(OK, anon=OK),
     ("get", "/ogc/collections/{collection_id}/items/{feature_id}"): everyone(OK, anon=OK),
+    ("get", "/open311/v2/discovery.{fmt}"): everyone(OK, anon=OK),
+    ("get", "/open311/v2/services.{fmt}"): everyone(OK, anon=OK),
+    ("get", "/open311/v2/services/{service_code}.{fmt}"): everyone(OK, anon=OK),
+    ("post", "/open311/v2/requests.{fmt}"): everyone(CREATED, anon=CREATED),
+    ("get", "/open311/v2/requests.{fmt}"): everyone(SEEN, anon=SEEN),
+    ("get", "/open311/v2/requests/{service_request_id}.{fmt}"): everyone(OK, anon=OK),
+    ("get", "/open311/v2/tokens/{token}.{fmt}"): everyone(OK, anon=OK),
     ("get", "/api/v1/plans"): everyone(OK),
     ("get", "/api/v1/plans/{plan_id}"): everyone(OK),
     ("get", "/api/v1/plans/{plan_id}/impact"): PLAN_IMPACT,
@@ -314,6 +347,7 @@ MARK = {
     ("get", "/api/v1/incidents"): lambda c, w: c["incidents"][w]["code"],
     ("get", "/api/v1/people"): lambda c, w: f'"id":{_person(c, w).id},',
     ("get", "/api/v1/tasks"): lambda c, w: f'"id":{c["tasks"][w][0]},',
+    ("get", "/open311/v2/requests.{fmt}"): lambda c, w: c["public"][w]["service_request_id"],
 }
 
 
@@ -361,13 +395,13 @@ def test_every_role_on_every_endpoint(client, world, session, ctx, operation, wh
         with session.begin_nested() as savepoint:
             method, path, kwargs = REQUESTS[operation](ctx, where)
             headers = world.auth(role) if role else {}
-            prefix = "" if path.startswith("/ogc") else "/api/v1"
+            prefix = "" if path.startswith(("/ogc", "/open311")) else "/api/v1"
             r = client.request(method.upper(), prefix + path, headers=headers, **kwargs)
             got[role] = r.status_code
             assert_no_personal_data(r.text, f"{method} {path} as {role}")
             if r.status_code == OK and operation in MARK:
                 got[role] = SEEN if MARK[operation](ctx, where) in r.text else EMPTY
-            if r.status_code >= 400:
+            if r.status_code >= 400 and not path.startswith("/open311"):
                 assert r.headers["content-type"] == "application/problem+json", r.text
             savepoint.rollback()
     assert got == expected

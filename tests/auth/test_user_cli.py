@@ -101,3 +101,35 @@ def test_demo_is_refused_in_production(env):
     production = env | {"GRIDMAP_ENVIRONMENT": "production", "GRIDMAP_SECRET_KEY": "x" * 40}
     r = gridmap(production, "demo", "--no-serve")
     assert r.returncode == 1 and "refused in production" in r.stdout
+
+
+def test_open311_clients_add_list_disable_enable(env):
+    """`gridmap open311 client …` as the README shows it; the key works, then stops."""
+    from gridmap.open311.clients import key_digest
+
+    env, _ = env
+    name = "cli-app"
+    r = gridmap(env, "open311", "client", "add", name, "--contact", "市12345热线")
+    assert r.returncode == 0, r.stdout + r.stderr
+    key = r.stdout.strip().rsplit(" ", 1)[-1]
+    engine = create_engine(env["GRIDMAP_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT key_sha256, is_active FROM api_client WHERE name = :n"),
+                                  {"n": name}).one()  # fmt: skip
+        assert stored == (key_digest(key), True) and key not in stored[0]  # only the hash
+        assert name in gridmap(env, "open311", "client", "list").stdout
+        again = gridmap(env, "open311", "client", "add", name)
+        assert again.returncode != 0 and "exists" in again.stdout + again.stderr
+        assert "Traceback" not in again.stderr
+        assert gridmap(env, "open311", "client", "disable", name).returncode == 0
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT is_active FROM api_client WHERE name = :n"),
+                               {"n": name}) is False  # fmt: skip
+        assert gridmap(env, "open311", "client", "enable", name).returncode == 0
+        missing = gridmap(env, "open311", "client", "disable", "cli-nobody")
+        assert missing.returncode != 0 and "no client" in missing.stdout + missing.stderr
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM api_client WHERE name LIKE 'cli-%'"))
+        engine.dispose()
