@@ -753,7 +753,8 @@ def plan_diff(
         f"{report['households_moved']:,} of {report['households']:,} "
         f"({report['people_moved']:,} people); grid workers affected "
         f"{len(report['grid_workers'])}; open incidents changing cell "
-        f"{len(report['open_incidents_moving'])}"
+        f"{len(report['open_incidents_moving'])}; households due for a visit changing cell "
+        f"{report['visits_due_moving']:,}"
     )
     for w in report["grid_workers"][:20]:
         console.print(

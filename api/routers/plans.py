@@ -79,7 +79,8 @@ def plan_impact(
     """What changes if this plan replaces ``against`` (by default the plan in force).
 
     Cells added, removed and changed with their loads, households and people moved, grid
-    workers' caseloads, and how many open incidents change cell. Counts only: no household,
+    workers' caseloads, how many open incidents change cell, and how many households due
+    for a visit move to another cell (per pair of cells). Counts only: no household,
     person or incident is named. A county dispatcher sees their own county.
     """
     if principal.role == Role.county_dispatcher:

@@ -8,7 +8,10 @@ The change-impact report assigns what the registry holds — households (with th
 people), open incidents — to the cells of both plans with the assignment engine and
 compares: cells added, removed and changed, households moved, the load of every changed
 cell before and after, the grid workers whose cell changes (and by how many households),
-and the open incidents that would change cell.
+the open incidents that would change cell, and the households due for a visit that would
+move to another cell (another grid worker's list). The responsible unit of an open
+incident cannot change: cells nest in villages, and routing goes by village and by the
+departments' jurisdictions, neither of which a boundary plan moves.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import select, text
+from sqlalchemy import select, text, true
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
@@ -28,7 +31,9 @@ from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.auth.models import Role, User
 from gridmap.errors import Conflict, InvalidInput, NotFound
+from gridmap.incidents.models import OPEN
 from gridmap.locate import build_index
+from gridmap.registry import visits
 
 
 def draft_from_cells(
@@ -129,9 +134,8 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
         if np.any(moved & ((old == c) | (new == c)))
     )  # fmt: skip
     incidents = session.execute(text(
-        "SELECT code, ST_X(location), ST_Y(location) FROM incident WHERE status IN "
-        "('reported', 'dispatched', 'in_progress') AND grid_code LIKE :p ORDER BY code"),
-        like).all()  # fmt: skip
+        "SELECT code, ST_X(location), ST_Y(location) FROM incident WHERE status = ANY(:open) "
+        "AND grid_code LIKE :p ORDER BY code"), {**like, "open": sorted(OPEN)}).all()  # fmt: skip
     ixy = np.array([(r[1], r[2]) for r in incidents], dtype=float).reshape(-1, 2)
     iold, inew = _assign(session, before, ixy, area), _assign(session, after, ixy, area)
     workers = []
@@ -148,6 +152,13 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
                 "households_after": load_new.get(cell, 0), "leaving": out_, "joining": in_,
                 "cell_removed": cell not in new_cells,
             })  # fmt: skip
+    # due visits that would land in another cell, so on another grid worker's list
+    index_of = {int(r[0]): i for i, r in enumerate(households)}
+    due_moving: dict[tuple[str, str], int] = defaultdict(int)
+    for visit in visits.due_in(session, area, true()):
+        i = index_of.get(visit.household_id)
+        if i is not None and moved[i]:
+            due_moving[(str(old[i]), str(new[i]))] += 1
     return {
         "before": before,
         "after": after,
@@ -166,5 +177,9 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
             {"code": r[0], "from": str(a), "to": str(b)}
             for r, a, b in zip(incidents, iold, inew, strict=True)
             if a != b
+        ],
+        "visits_due_moving": sum(due_moving.values()),
+        "visits_due_moving_by_cell": [
+            {"from": a, "to": b, "households": n} for (a, b), n in sorted(due_moving.items())
         ],
     }

@@ -14,7 +14,7 @@ from typing import Any
 from geoalchemy2.shape import from_shape
 from pyproj import Geod
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from gridmap.calendar import WorkingCalendar
@@ -137,13 +137,26 @@ def due(
 ) -> list[schemas.DueVisit]:
     """Households of ``area`` due for a visit, the longest overdue first (never visited first)."""
     require_people(actor)
+    return due_in(session, area, registry_filter(actor, Household.grid_code, people=True), now=now)[
+        :limit
+    ]
+
+
+def due_in(
+    session: Session, area: str, scope: ColumnElement[bool], *, now: datetime | None = None
+) -> list[schemas.DueVisit]:
+    """Every household of ``area`` (within ``scope``) due for a visit, most overdue first.
+
+    The rule of :func:`due` without a reader: also for the change-impact report, which
+    counts the due visits a new plan would hand to another grid worker.
+    """
     now = now or datetime.now(UTC)
     rows = session.execute(
         select(Household.id, Building.address, House.unit_no)
         .outerjoin(House, House.id == Household.house_id)
         .outerjoin(Building, Building.id == House.building_id)
         .where(
-            registry_filter(actor, Household.grid_code, people=True),
+            scope,
             within(Household.grid_code, area),
             Household.status == HouseholdStatus.active,
         )
@@ -185,4 +198,4 @@ def due(
                 )
             )
     out.sort(key=lambda d: (d.last_visit_at is not None, -(d.overdue_days or 0), d.household_id))
-    return out[:limit]
+    return out

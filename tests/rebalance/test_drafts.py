@@ -2,12 +2,15 @@
 hand on the hand-drawn world: township 1's two cells are redrawn as a west and an east
 strip, so every household of the grid worker's cell moves to the new east cell."""
 
+from datetime import UTC, datetime, timedelta
+
 import geopandas as gpd
 import shapely
 from sqlalchemy import func, select
 
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.plans.drafts import draft_from_cells, impact
+from gridmap.registry.models import Visit
 from tests.registry.conftest import CELL
 from tests.registry.conftest import registry as registry  # the fixture
 from tests.world import T1, T2, V1, X0, Y0, D, report
@@ -21,6 +24,10 @@ def test_a_draft_and_its_impact(client, session, world, registry):
         crs=4326,
     )  # fmt: skip
     incident = report(client, world, who="t1").json()  # open, in the grid worker's cell
+    # the family was visited last week: not due; the elder and the renters never were
+    session.add(Visit(household_id=registry.households["family"].id, grid_code=CELL,
+                      visited_at=datetime.now(UTC) - timedelta(days=7)))  # fmt: skip
+    session.flush()
     draft = draft_from_cells(session, "strips", T1, cells)
     assert draft.status == PlanStatus.draft
     codes = set(session.scalars(select(Area.code).where(Area.plan_id == draft.id)))
@@ -42,6 +49,10 @@ def test_a_draft_and_its_impact(client, session, world, registry):
     }]  # fmt: skip
     assert report_["open_incidents_moving"] == [
         {"code": incident["code"], "from": CELL, "to": V1 + "003"}
+    ]
+    assert report_["visits_due_moving"] == 2
+    assert report_["visits_due_moving_by_cell"] == [
+        {"from": CELL, "to": V1 + "003", "households": 2}
     ]
     # nothing of the registry changed: the draft is not active
     assert session.scalar(select(func.count()).select_from(Area).where(
@@ -76,6 +87,7 @@ def test_the_plans_api_shows_the_impact_and_the_admin_activates(client, session,
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["households_moved"] == 3 and body["open_incidents_moving"] == 1
+    assert body["visits_due_moving"] == 3  # nobody visited yet
     assert "QZ" not in r.text  # no incident named to a planner
     assert client.post(f"/api/v1/plans/{draft.id}/activate",
                        headers=world.auth("planner")).status_code == 403  # fmt: skip
