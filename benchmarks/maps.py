@@ -34,6 +34,7 @@ from gridmap import __version__
 from gridmap.auth.models import Role
 from gridmap.auth.service import create_user
 from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.incidents.models import OPEN
 from seed_data.generate import SeedConfig, generate
 from seed_data.load import load
 
@@ -42,7 +43,7 @@ CITY_BOX = (117.6, 24.4, 119.1, 25.6)
 FILTERS = [
     {},
     {"category": "neighbour"},
-    {"status": ["reported", "dispatched", "in_progress"]},
+    {"status": sorted(OPEN)},  # the open states
     {"since": "2025-03-01T00:00:00+08:00", "until": "2025-06-01T00:00:00+08:00"},
     {"overdue": "true"},
 ]

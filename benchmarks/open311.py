@@ -39,7 +39,7 @@ def stats(name: str, ms: list[float], first: float) -> float:
 
 def run(url: str, n: int) -> None:
     engine = make_engine(url)
-    name = f"bench-{uuid.uuid4().hex[:6]}"
+    name = f"bench-{uuid.uuid4().hex[:8]}"
     with make_sessionmaker(engine).begin() as session:
         client_row, key = create_client(session, name)
         client_id = client_row.id

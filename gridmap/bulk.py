@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from gridmap.areas import codes as area_codes
+from gridmap.areas.levels import AreaLevel
 from gridmap.assign import AssignmentIndex
 from gridmap.errors import InvalidInput
 
@@ -97,9 +99,9 @@ def assign_frame(frame: pd.DataFrame, index: AssignmentIndex, crs: str = "wgs84"
     nearest = pd.Series(index.codes_of(result.nearest), index=frame.index, dtype=object)
     return frame.drop(columns=["_lon", "_lat"]).assign(
         grid_code=codes,
-        village_code=codes.str[:12],
-        township_code=codes.str[:9],
-        county_code=codes.str[:6],
+        village_code=area_codes.ancestor_series(codes, AreaLevel.village),
+        township_code=area_codes.ancestor_series(codes, AreaLevel.township),
+        county_code=area_codes.ancestor_series(codes, AreaLevel.county),
         plan_id=index.plan_id,
         inside=result.inside,
         nearest_grid_code=nearest,

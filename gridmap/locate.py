@@ -18,6 +18,7 @@ import shapely
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridmap.areas.codes import ANCESTOR_LEVELS, CODE_LENGTH
 from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.crs import CRS, to_wgs84_checked
@@ -26,7 +27,8 @@ from gridmap.routing import Router
 from gridmap.units.models import Department, RoutingRule
 
 # Code prefix width of each level above the grid.
-PREFIX = {"village": 12, "township": 9, "county": 6}
+# the levels a grid code names by its prefix, nearest first, and their widths
+PREFIX = {level.value: CODE_LENGTH[level] for level in ANCESTOR_LEVELS}
 
 
 @dataclass(frozen=True)

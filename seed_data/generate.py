@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 from numpy.random import Generator
 
+from gridmap.areas import codes as area_codes
+from gridmap.areas.levels import AreaLevel
 from gridmap.assign import assign_points
 from gridmap.calendar import WorkingCalendar
 from gridmap.routing import Router
+from gridmap.units.codes import centre_codes
 from seed_data.areas import build_areas, county_outlines
 from seed_data.households import form_buildings, sample_households
 from seed_data.incidents import YearTargets, make_incidents
@@ -181,7 +184,10 @@ def _registry(
         grid_code=buildings["grid_code"].to_numpy()[work_units["building_id"].to_numpy() - 1]
     )
     buildings["address"] = (
-        buildings["grid_code"].str[:12] + "-" + buildings["id"].astype(str) + "号"
+        area_codes.ancestor_series(buildings["grid_code"], AreaLevel.village)
+        + "-"
+        + buildings["id"].astype(str)
+        + "号"
     )
     return buildings, houses, households, people, work_units
 
@@ -222,8 +228,8 @@ def _incidents(
         incidents["lat"].to_numpy(),
     )
     dept_id = pd.Series(departments["id"].to_numpy(), index=departments["code"].to_numpy())
-    village = "centre-" + incidents["grid_code"].str[:12]
-    township = "centre-" + incidents["grid_code"].str[:9]
+    village = pd.Series(centre_codes(incidents["grid_code"].to_numpy(), AreaLevel.village))
+    township = pd.Series(centre_codes(incidents["grid_code"].to_numpy(), AreaLevel.township))
     # Who holds the incident at each step: the routed unit; the village centre when it
     # handles it itself; the township centre once it has been escalated.
     row = events["incident_id"].to_numpy() - 1  # incident ids are 1..n in row order

@@ -14,6 +14,7 @@ from numpy.random import Generator
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.partition import as_multipolygon, voronoi_cells, weighted_kmeans
+from gridmap.units.codes import centre_code
 from seed_data.areas import reading_order
 
 COUNTY_BUREAUS = {
@@ -121,7 +122,7 @@ def make_departments(
     non_grid = areas[areas.level != "grid"]
     for a in non_grid.itertuples():
         rows.append(
-            _dept(f"centre-{a.code}", f"{a.name}综治中心", "centre", a.level, a.code, a.geometry)
+            _dept(centre_code(a.code), f"{a.name}综治中心", "centre", a.level, a.code, a.geometry)
         )
     counties = areas[areas.level == "county"]
     townships = areas[areas.level == "township"]

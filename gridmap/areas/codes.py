@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from gridmap.areas.levels import AreaLevel
@@ -104,6 +105,13 @@ def ancestor_array(codes: NDArray[np.str_], level: AreaLevel) -> NDArray[np.str_
     if level == AreaLevel.city:
         return np.char.add(codes.astype("U4"), "00")
     return codes.astype(f"U{CODE_LENGTH[level]}")
+
+
+def ancestor_series(codes: pd.Series, level: AreaLevel) -> pd.Series:
+    """:func:`ancestor` for a pandas Series of codes (missing codes stay missing)."""
+    if level == AreaLevel.city:
+        return codes.str[:4] + "00"
+    return codes.str[: CODE_LENGTH[level]]
 
 
 def sql_width(level: AreaLevel) -> int:

@@ -75,9 +75,11 @@ def draft_from_cells(
         ).all()
     )
     for code, geom in zip(cells["code"], cells.geometry, strict=True):
-        village = villages.get(str(code)[:12])
+        village = villages.get(codes.ancestor(str(code), AreaLevel.village))
         if village is None:
-            raise InvalidInput(f"cell {code}: there is no village {str(code)[:12]}")
+            raise InvalidInput(
+                f"cell {code}: there is no village {codes.ancestor(str(code), AreaLevel.village)}"
+            )
         multi = geom if geom.geom_type == "MultiPolygon" else shapely.MultiPolygon([geom])
         session.add(Area(
             code=str(code), name=old_names.get(str(code), f"{village.name}{str(code)[-3:]}网格"),

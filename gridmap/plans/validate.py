@@ -28,8 +28,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
+from gridmap.areas.levels import AreaLevel
 from gridmap.errors import InvalidInput
 from gridmap.rebalance.blocks import metric_crs
+
+
+def village_of(code: str) -> str:
+    """The village a cell code belongs to."""
+    return codes.ancestor(code, AreaLevel.village)
+
 
 MIN_AREA_M2 = 10.0
 
@@ -94,8 +101,8 @@ def validate(session: Session, cells: gpd.GeoDataFrame, area: str) -> list[PlanP
         if not code.startswith(prefix):
             problems.append(PlanProblem(code, f"the cell is not in the area {area}"))
             continue
-        if code[:12] not in village_geom:
-            problems.append(PlanProblem(code, f"there is no village {code[:12]}"))
+        if village_of(code) not in village_geom:
+            problems.append(PlanProblem(code, f"there is no village {village_of(code)}"))
             continue
         if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
             problems.append(PlanProblem(code, "the cell has no polygon"))
@@ -120,10 +127,10 @@ def validate(session: Session, cells: gpd.GeoDataFrame, area: str) -> list[PlanP
         return _at(gpd.GeoSeries([geom], crs=crs).to_crs(4326).iloc[0])
 
     for (code, _), m in zip(good, metric, strict=True):
-        outside = m.difference(vm[code[:12]])
+        outside = m.difference(vm[village_of(code)])
         if outside.area > MIN_AREA_M2:
             problems.append(PlanProblem(code, (
-                f"reaches {outside.area:,.0f} m² outside its village {code[:12]}"),
+                f"reaches {outside.area:,.0f} m² outside its village {village_of(code)}"),
                 *wgs(outside)))  # fmt: skip
     tree = shapely.STRtree(metric)
     left, right = tree.query(metric, predicate="intersects")
@@ -135,7 +142,7 @@ def validate(session: Session, cells: gpd.GeoDataFrame, area: str) -> list[PlanP
                     f"overlaps cell {good[b][0]} by {both.area:,.0f} m²"), *wgs(both)))  # fmt: skip
     by_village: dict[str, list[shapely.Geometry]] = {}
     for (code, _), m in zip(good, metric, strict=True):
-        by_village.setdefault(code[:12], []).append(m)
+        by_village.setdefault(village_of(code), []).append(m)
     for village, geom in vm.items():
         covered = by_village.get(str(village))
         if not covered:

@@ -20,6 +20,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gridmap.areas import codes as area_codes
+from gridmap.areas.levels import AreaLevel
 from gridmap.errors import InvalidInput
 from gridmap.rebalance.engine import Blocks
 
@@ -140,7 +142,7 @@ def derive_blocks(session: Session, area: str) -> gpd.GeoDataFrame:
                 rows.append((f"b{bid}", code, int(households), part))
     frame = gpd.GeoDataFrame(rows, columns=["block_id", "cell", "households", "geometry"],
                              geometry="geometry", crs=crs)  # fmt: skip
-    frame["village_code"] = frame["cell"].str[:12]
+    frame["village_code"] = area_codes.ancestor_series(frame["cell"], AreaLevel.village)
     return frame.to_crs(4326)
 
 

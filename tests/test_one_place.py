@@ -1,0 +1,60 @@
+"""Each domain rule is written once: a test that fails when one is typed out again.
+
+The rules and their one home:
+
+- area code widths and nesting: ``gridmap/areas/codes.py`` (``CODE_LENGTH``, ``ancestor``);
+- unit code formats (``centre-<area>``, bureaus, police stations): ``gridmap/units/codes.py``;
+- the open, unsigned and final states: ``gridmap/incidents/models.py`` (``OPEN``, ``FINAL``);
+- overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table).
+
+The source is scanned (migrations excepted: they are frozen snapshots of the schema).
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [p for folder in ("gridmap", "api", "layers", "seed_data", "benchmarks")
+           for p in (ROOT / folder).rglob("*.py") if "migrations" not in p.parts]  # fmt: skip
+
+RULES = [
+    # (what, pattern, the only files allowed to contain it)
+    ("an area code width typed as a slice",
+     re.compile(r"(?<!id_number)(?<!id_number\))\[:\s*(6|9|12|15)\s*\]"),
+     {"gridmap/areas/codes.py"}),
+    ("a centre code built by hand", re.compile(r"""["']centre-"""), {"gridmap/units/codes.py"}),
+    ("open or final states listed by hand",
+     re.compile(r"""["']reported["'],\s*["']dispatched["']|["']closed["'],\s*["']rejected["']"""),
+     {"gridmap/incidents/models.py"}),
+    ("a deadline comparison outside the deadline rules",
+     re.compile(r"(sign|resolve)_due_at\s*[<>]=?\s*now"),
+     {"gridmap/incidents/deadlines.py"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("what, pattern, allowed", RULES, ids=[r[0] for r in RULES])
+def test_the_rule_is_written_once(what, pattern, allowed):
+    found = []
+    for path in SOURCES:
+        rel = path.relative_to(ROOT).as_posix()
+        if rel in allowed:
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                found.append(f"{rel}:{n}: {line.strip()}")
+    assert found == [], f"{what} — use the one definition instead:\n" + "\n".join(found)
+
+
+def test_the_scan_finds_what_it_looks_for():
+    samples = {
+        "an area code width typed as a slice": "village = code[:12]",
+        "a centre code built by hand": 'unit = f"centre-{code}"',
+        "open or final states listed by hand": "status IN ('reported', 'dispatched')",
+        "a deadline comparison outside the deadline rules": "if i.resolve_due_at < now:",
+    }
+    for what, pattern, _ in RULES:
+        assert pattern.search(samples[what]), what
+    # an ID number's first six digits are its address code, not an area code slice
+    assert not RULES[0][1].search('f"{id_number[:6]}…"')
