@@ -148,15 +148,17 @@ def make_incidents(
     channel = np.where(
         appeal, np.array(APPEAL_CHANNELS)[rng.choice(4, n, p=APPEAL_CHANNEL_P)], "grid_app"
     )
-    start = np.datetime64(f"{year}-01-01T00:00:00", "s")
-    end = np.datetime64(f"{year + 1}-01-01T00:00:00", "s")
+    # the reference year is the calendar year in China time (UTC+8), stored in UTC
+    china = np.timedelta64(8, "h")
+    start = np.datetime64(f"{year}-01-01T00:00:00", "s") - china
+    end = np.datetime64(f"{year + 1}-01-01T00:00:00", "s") - china
     span = int((end - start) / np.timedelta64(1, "s"))
-    # office hours weigh more: draw the day, then an hour from a daytime-heavy profile (UTC+8)
+    # office hours weigh more: draw the day, then an hour from a daytime-heavy profile
     day = rng.integers(0, span // 86400, n)
     hour = rng.choice(24, n, p=_hour_profile())
-    reported_at = start + (
-        day * 86400 + ((hour - 8) % 24) * 3600 + rng.integers(0, 3600, n)
-    ).astype("timedelta64[s]")
+    reported_at = start + (day * 86400 + hour * 3600 + rng.integers(0, 3600, n)).astype(
+        "timedelta64[s]"
+    )
     # Final status: closed for most, open mostly among late reports.
     status = np.full(n, S.closed.value, dtype=object)
     status[kind == "rejected"] = S.rejected.value

@@ -46,7 +46,17 @@ def test_event_times_never_go_backwards_and_stay_in_the_year(city):
     at = pd.to_datetime(ev["at"])
     step_back = (at.diff() < pd.Timedelta(0)) & (ev["incident_id"].diff() == 0)
     assert not step_back.any()
-    assert at.max() < pd.Timestamp("2026-01-01")
+    assert at.max() < pd.Timestamp("2025-12-31 16:00")  # the year ends at midnight in China
+
+
+def test_the_reference_year_is_the_calendar_year_in_china_time(city):
+    """/stats?since=2025-01-01T00:00:00+08:00&until=2026-01-01T00:00:00+08:00 must count
+    every incident: the year was laid out in UTC, which moved eight hours of reports into
+    the next year (35,874 accepted instead of 35,882)."""
+    local = pd.to_datetime(city.incidents["reported_at"]) + pd.Timedelta(hours=8)
+    assert (local.dt.year == 2025).all()
+    # and the small hours of New Year's Day in China are there, not only in UTC
+    assert ((local.dt.month == 1) & (local.dt.day == 1) & (local.dt.hour < 8)).any()
 
 
 def test_mediated_only_once_handled(city):
