@@ -365,7 +365,18 @@ def _generate_and_load(config: Any, url: str) -> None:
 
     t0 = time.perf_counter()
     with console.status("generating…") as status:
-        data = generate(config, progress=lambda stage: status.update(f"generating {stage}…"))
+        begun: list[tuple[str, float]] = []
+
+        def show(stage: str) -> None:  # a line per finished stage, the current one spinning
+            if begun:
+                name, at = begun[-1]
+                console.print(f"generated {name} in {time.perf_counter() - at:.1f} s")
+            begun.append((stage, time.perf_counter()))
+            status.update(f"generating {stage}…")
+
+        data = generate(config, progress=show)
+        if begun:
+            console.print(f"generated {begun[-1][0]} in {time.perf_counter() - begun[-1][1]:.1f} s")
     engine = make_engine(url)
     columns = (
         TextColumn("loading {task.description}"),

@@ -110,10 +110,13 @@ def generate(config: SeedConfig, progress: Progress | None = None) -> Seed:
         timings[name] = time.perf_counter() - t0
 
     codes = DEMO_COUNTIES if config.scale == "demo" else None
-    with stage("areas"):
+    with stage("county outlines"):
         counties = county_outlines(codes)
+    with stage("households' places"):
         households_xy = sample_households(rng, counties, config.population_fraction)
+    with stage("buildings"):
         building_xy, building_of = form_buildings(households_xy)
+    with stage("townships, villages and grid cells"):
         areas = build_areas(rng, counties, building_xy)
     with stage("registry"):
         buildings, houses, households, people, work_units = _registry(

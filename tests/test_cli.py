@@ -93,3 +93,31 @@ def test_db_start_url_status_stop_as_a_user_runs_them(tmp_path):
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     after = gridmap("db", "status")
     assert after.returncode == 3 and "stopped" in after.stdout
+
+
+def test_seed_shows_each_stage_as_it_goes(pg_cluster, tmp_path):
+    """`gridmap seed` in a fresh process on an empty, migrated database: a line per
+    generation stage (the city seed was silent for its first ~160 s), then the load."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gridmap.db import migrate
+
+    pg_cluster.create_database("seed_cli")
+    url = pg_cluster.url("seed_cli")
+    migrate.upgrade(url)
+    env = os.environ | {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_DATA_DIR": str(tmp_path),
+                        "COLUMNS": "200"}  # fmt: skip
+    gridmap = str(Path(sys.executable).parent / "gridmap")
+    r = subprocess.run([gridmap, "seed", "--scale", "demo", "--fraction", "0.05"], env=env,
+                       capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    stages = [line.split(" in ")[0] for line in r.stdout.splitlines()
+              if line.startswith("generated ")]  # fmt: skip
+    assert stages == [
+        "generated county outlines", "generated households' places", "generated buildings",
+        "generated townships, villages and grid cells", "generated registry", "generated units",
+        "generated incidents",
+    ]  # fmt: skip
