@@ -2,8 +2,9 @@
 
 The routing rule of the category decides:
 
-- territorial (属地): the governance centre of the village where it happened (矛盾不上交:
-  the lowest level first);
+- territorial (属地): the governance centre, at the rule's level, of the place where it
+  happened — the township by default: the county command platform "将接收的矛盾纠纷和安全隐患
+  按照属地或者属事的原则，分发调度、及时流转给乡镇和部门"; a rule may name the village;
 - functional (属事): the department of the rule's type whose jurisdiction covers the point;
   where several do (a police station and the county bureau), the most local one wins
   (lowest level, then smallest jurisdiction);
@@ -54,6 +55,11 @@ class Router:
             str(k): (None if v is None or v != v else str(v))
             for k, v in self.rules["department_type"].items()
         }
+        levels = self.rules.get("territorial_level")
+        self._level = {
+            str(k): AreaLevel(getattr(v, "value", v)) if isinstance(v, str) else AreaLevel.township
+            for k, v in (levels.items() if levels is not None else [])
+        }
         self._known = set(self.departments["code"])
         for kind, rows in self.departments.groupby("type", sort=False):
             geoms = rows["jurisdiction"].to_numpy()
@@ -84,8 +90,12 @@ class Router:
         reason = np.empty(n, dtype=object)
         territorial = np.array([self._mode[c] == "territorial" for c in categories], dtype=bool)
         dept_type = np.array([self._type[c] or "" for c in categories], dtype=object)
-        unit[territorial] = centre_codes(grid_codes[territorial], AreaLevel.village)
-        reason[territorial] = "territorial: village centre"
+        for level in {self._level.get(c, AreaLevel.township) for c in categories[territorial]}:
+            chosen = territorial & np.array(
+                [self._level.get(c, AreaLevel.township) == level for c in categories], dtype=bool
+            )
+            unit[chosen] = centre_codes(grid_codes[chosen], level)
+            reason[chosen] = f"territorial: {level.value} centre"
         for kind in set(dept_type[~territorial].tolist()):
             wanted = np.flatnonzero((dept_type == kind) & ~territorial)
             found = self._most_local(kind, lon[wanted], lat[wanted])
@@ -98,7 +108,7 @@ class Router:
         missing = np.array([u not in self._known for u in unit], dtype=bool)
         if missing.any():
             unit[missing] = centre_codes(grid_codes[missing], AreaLevel.township)
-            reason[missing] = "fallback: township centre (no village centre)"
+            reason[missing] = "fallback: township centre (no centre at the rule's level)"
         return unit.astype(str), reason.astype(str)
 
     def _most_local(

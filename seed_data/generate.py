@@ -231,18 +231,23 @@ def _incidents(
         incidents["lat"].to_numpy(),
     )
     dept_id = pd.Series(departments["id"].to_numpy(), index=departments["code"].to_numpy())
-    village = pd.Series(centre_codes(incidents["grid_code"].to_numpy(), AreaLevel.village))
-    township = pd.Series(centre_codes(incidents["grid_code"].to_numpy(), AreaLevel.township))
-    # Who holds the incident at each step: the routed unit; the village centre when it
-    # handles it itself; the township centre once it has been escalated.
+    grid = incidents["grid_code"].to_numpy()
+    village = centre_codes(grid, AreaLevel.village)
+    township = centre_codes(grid, AreaLevel.township)
+    county = centre_codes(grid, AreaLevel.county)
+    # 属地 incidents start with the township centre (the routed unit), the rest at the village
+    at_township = unit == township
+    # Who holds the incident at each step: the routed unit; the receiving centre when it
+    # handles it itself (the township for 属地, else the village); the next level's centre
+    # once it has been escalated.
     row = events["incident_id"].to_numpy() - 1  # incident ids are 1..n in row order
     escalated_yet = (events["action"] == "escalate").groupby(
         events["incident_id"]
     ).cumsum().to_numpy() > 0
-    holder = np.where(
-        incidents["path"].to_numpy()[row] == "self_handle", village.to_numpy()[row], unit[row]
-    )
-    holder = np.where(escalated_yet, township.to_numpy()[row], holder)
+    own = np.where(at_township, township, village)
+    up = np.where(at_township, county, township)
+    holder = np.where(incidents["path"].to_numpy()[row] == "self_handle", own[row], unit[row])
+    holder = np.where(escalated_yet, up[row], holder)
     holder = np.where(events["action"].to_numpy() == "report", None, holder)
     events["unit_id"] = pd.Series(holder).map(dept_id).astype("Int64").to_numpy()
     current = pd.Series(holder).groupby(row).last().reindex(range(len(incidents)))
@@ -258,7 +263,11 @@ def _incidents(
     incidents = incidents.assign(
         unit_id=current.fillna(pd.Series(unit)).map(dept_id).to_numpy(),
         routing_reason=reason,
-        handling_level=np.where(escalated, "township", "village"),
+        handling_level=np.where(
+            escalated,
+            np.where(at_township, "county", "township"),
+            np.where(at_township, "township", "village"),
+        ),
         signed_at=signed.to_numpy(),
         resolved_at=ids.map(first_at["resolve"]).to_numpy(),
         closed_at=ids.map(first_at["close"]).to_numpy(),

@@ -108,6 +108,8 @@ def routing_rules() -> pd.DataFrame:
                 "sign_days": v[5],
                 "resolve_days": v[6],
                 "service_group": SERVICE_GROUPS.get(k),
+                # 属地 goes to the township centre (the county platform dispatches to townships)
+                "territorial_level": "township" if v[3] == "territorial" else None,
             }
             for k, v in ROUTING_RULES.items()
         ]

@@ -62,6 +62,7 @@ def make_rule(
         is_dispute=dispute,
         mode=RoutingMode.functional if department_type else RoutingMode.territorial,
         department_type=department_type,
+        territorial_level=None if department_type else AreaLevel.township,
         sign_days=sign_days,
         resolve_days=resolve_days,
     )

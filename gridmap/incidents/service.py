@@ -25,7 +25,7 @@ from gridmap.incidents.deadlines import is_overdue
 from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentStatus, IncidentUnit
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
 from gridmap.incidents.workflow import TRANSITIONS, Action, By, next_status
-from gridmap.locate import Locator
+from gridmap.locate import Locator, UnitRef
 from gridmap.scope import REPORTERS, Actor, incident_filter
 from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department
@@ -149,7 +149,7 @@ def create(
         api_client_id=api_client_id,
         unit_id=unit.id if unit else None,
         routing_reason=str(reasons[0]),
-        handling_level=AreaLevel.village,
+        handling_level=_handling_level(unit),
         idempotency_key=key,
         idempotency_hash=digest,
         created_by_id=actor.user_id if actor else None,
@@ -225,6 +225,17 @@ def _insert_with_first_event(
     params["assigned_at"] = now
     row = session.connection().exec_driver_sql(_INTAKE_SQL, params).first()
     return row is not None
+
+
+def _handling_level(unit: UnitRef | None) -> AreaLevel:
+    """The level an incident starts at: its centre's (a township for 属地), else the village.
+
+    A dispatcher acts on incidents handled at their level or above it: a township-held
+    incident is the township's and the county's to dispatch, not the village's.
+    """
+    if unit is not None and unit_codes.is_centre(unit.code):
+        return area_codes.level_of(unit_codes.area_of_centre(unit.code))
+    return AreaLevel.village
 
 
 def incident_code(reported_at: datetime, incident_id: int) -> str:

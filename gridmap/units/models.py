@@ -76,6 +76,12 @@ class RoutingRule(Base):
             "(mode = 'functional') = (department_type IS NOT NULL)", name="functional_has_type"
         ),
         CheckConstraint("sign_days > 0 AND resolve_days >= sign_days", name="limits_order"),
+        CheckConstraint(
+            "(mode = 'territorial') = (territorial_level IS NOT NULL) "
+            "AND territorial_level IS DISTINCT FROM 'grid' "
+            "AND territorial_level IS DISTINCT FROM 'city'",
+            name="territorial_level",
+        ),
     )
 
     category: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -86,6 +92,9 @@ class RoutingRule(Base):
         Enum(RoutingMode, name="routing_mode", values_callable=lambda e: [m.value for m in e])
     )
     department_type: Mapped[str | None] = mapped_column(String(30))
+    # 属地: the level whose centre takes it — the township by the source ("分发调度、及时流转给
+    # 乡镇和部门"); a rule may name the village (or the county)
+    territorial_level: Mapped[AreaLevel | None] = mapped_column(area_level_enum)
     sign_days: Mapped[int]
     resolve_days: Mapped[int]
     service_group: Mapped[str | None] = mapped_column(

@@ -54,8 +54,8 @@ def test_category_routes_to_a_unit_with_the_reason(seeded_client, sample):
     neighbour = seeded_client.get(
         "/api/v1/locate", params={"lon": point.x, "lat": point.y, "category": "neighbour"}
     ).json()
-    assert neighbour["unit"]["code"] == f"centre-{cell.code[:12]}"
-    assert neighbour["routing_reason"].startswith("territorial")
+    assert neighbour["unit"]["code"] == f"centre-{cell.code[:9]}"  # 属地: the township
+    assert neighbour["routing_reason"] == "territorial: township centre"
     police = seeded_client.get(
         "/api/v1/locate", params={"lon": point.x, "lat": point.y, "category": "public_order"}
     ).json()

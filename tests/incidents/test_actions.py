@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from gridmap.auth.models import AuditLog
 from gridmap.incidents.models import Incident
 from tests.api.test_auth import assert_problem
-from tests.world import COUNTY, T1, V1, act, inside, report
+from tests.world import COUNTY, T1, act, inside, report
 
 
 def test_full_path_dispatch_sign_resolve_follow_up_close(client, world):
@@ -120,8 +120,8 @@ def test_joint_handling_lets_co_units_see_it(client, world):
 
 
 def test_escalation_climbs_one_level_at_a_time(client, world):
-    inc = report(client, world, category="neighbour").json()
-    assert inc["unit_code"] == f"centre-{V1}"
+    inc = report(client, world, category="labour").json()  # a department's: village level
+    assert inc["unit_code"] == f"labour-{COUNTY}"
     r = act(client, world, "t1", inc["code"], "escalate", 1)
     assert r.json()["unit_code"] == f"centre-{T1}" and r.json()["status"] == "dispatched"
     r = act(client, world, "county", inc["code"], "escalate", 2)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from gridmap.crs import from_wgs84
 from gridmap.incidents.models import Incident, IncidentEvent
 from tests.api.test_auth import assert_problem
-from tests.world import COUNTY, V1, inside, report
+from tests.world import COUNTY, V1, act, inside, report
 
 
 def test_report_is_assigned_routed_and_given_due_dates(client, world):
@@ -32,9 +32,29 @@ def test_report_is_assigned_routed_and_given_due_dates(client, world):
     assert "dispatch" in as_dispatcher.json()["allowed_actions"]
 
 
-def test_territorial_category_goes_to_the_village_centre(client, world):
+def test_territorial_category_goes_to_the_township_centre(client, world):
+    """属地 per the source: the county platform hands it to the township (乡镇)."""
+    body = report(client, world, category="neighbour").json()
+    assert body["unit_code"] == f"centre-{V1[:9]}"
+    assert body["routing_reason"] == "territorial: township centre"
+    # held at the township: the village worker cannot dispatch it, the township can
+    assert "dispatch" not in client.get(f"/api/v1/incidents/{body['code']}",
+                                        headers=world.auth("village")).json()["allowed_actions"]  # fmt: skip
+    r = act(client, world, "t1", body["code"], "dispatch", 1, unit_code=f"centre-{V1}")
+    assert r.status_code == 200 and r.json()["unit_code"] == f"centre-{V1}"
+    # the village centre now holds it, and the village worker signs for it as its handler
+    r = act(client, world, "village", body["code"], "sign", 2)
+    assert r.status_code == 200 and r.json()["status"] == "in_progress"
+
+
+def test_a_rule_may_name_the_village_level(client, world, session):
+    from gridmap.units.models import RoutingRule
+
+    session.get(RoutingRule, "neighbour").territorial_level = "village"
+    session.flush()
     body = report(client, world, category="neighbour").json()
     assert body["unit_code"] == f"centre-{V1}"
+    assert body["routing_reason"] == "territorial: village centre"
 
 
 def test_fallback_to_the_township_centre_when_no_department_covers(client, world):

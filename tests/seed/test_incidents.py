@@ -102,7 +102,12 @@ def test_reported_coordinates_round_trip_to_the_stored_point(city):
 def test_handling_level_and_unit_follow_the_history(city):
     escalated = set(city.events.loc[city.events["action"] == "escalate", "incident_id"])
     inc = city.incidents
-    assert ((inc["handling_level"] == "township") == inc["id"].isin(escalated)).all()
+    # 属地 starts at the township centre, the rest at the village; escalation: one level up
+    territorial = inc["routing_reason"].str.startswith("territorial")
+    start = territorial.map({True: "township", False: "village"})
+    up = territorial.map({True: "county", False: "township"})
+    expected = start.where(~inc["id"].isin(escalated), up)
+    assert (inc["handling_level"] == expected).all()
     last_unit = city.events.dropna(subset=["unit_id"]).groupby("incident_id")["unit_id"].last()
     acted = inc[inc["id"].isin(last_unit.index)]
     assert (acted["unit_id"].to_numpy() == last_unit.reindex(acted["id"]).to_numpy()).all()

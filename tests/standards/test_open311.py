@@ -251,7 +251,7 @@ def test_get_requests_publishes_status_and_no_personal_data(client, world, sessi
     (one,) = r.json()
     assert set(one) == REQUEST_FIELDS
     assert one["status"] == "open" and one["status_notes"] == "已受理，等待派单"
-    assert one["service_code"] == "neighbour" and one["agency_responsible"] == f"centre-{V1}"
+    assert one["service_code"] == "neighbour" and one["agency_responsible"] == f"centre-{T1}"
     for field in ("requested_datetime", "updated_datetime", "expected_datetime"):
         assert one[field].endswith("+08:00"), one[field]  # ISO 8601 with the offset
     text = r.text + client.get(f"{BASE}/requests.json").text + client.get(
