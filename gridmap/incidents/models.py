@@ -119,6 +119,11 @@ class Incident(GridLinked, Base):
     outcome: Mapped[str | None] = mapped_column(String(30))
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     supervised: Mapped[bool] = mapped_column(default=False)
+    # 督办: the latest supervision — when, by which unit, the deadline it set, the answer
+    supervised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    supervised_by_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    supervision_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    supervision_answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     # "<owner>:<key>": one namespace per user; the hash tells a retry from another report
     idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True)

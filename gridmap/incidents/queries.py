@@ -107,6 +107,10 @@ def stats(
             func.coalesce(func.sum(Incident.people_involved).filter(accepted), 0).label(
                 "people_served"
             ),
+            count(and_(live, Incident.supervised_at.is_not(None))).label("supervised"),
+            count(and_(live, Incident.supervision_answered_at.is_not(None))).label(
+                "supervision_answered"
+            ),
         )
         .join(RoutingRule, RoutingRule.category == Incident.category)
         .outerjoin(Department, Department.id == Incident.unit_id)
@@ -123,6 +127,9 @@ def stats(
             r["disputes_resolved"] / r["disputes_screened"] if r["disputes_screened"] else None
         )
         r["on_time_rate"] = r["closed_on_time"] / r["closed"] if r["closed"] else None
+        r["supervision_answer_rate"] = (
+            r["supervision_answered"] / r["supervised"] if r["supervised"] else None
+        )
         for k in ("mean_hours_to_sign", "mean_hours_to_close", "satisfaction_rate"):
             r[k] = float(r[k]) if r[k] is not None else None
         out.append(r)

@@ -78,6 +78,16 @@ class ActionIn(BaseModel):
     merged_into: str | None = Field(
         default=None, max_length=30, description="merge: the incident code kept"
     )
+    deadline: datetime | None = Field(
+        default=None, description="supervise: the new deadline to resolve by (with a time zone)"
+    )
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline_aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("deadline needs a time zone, e.g. 2026-03-01T18:00:00+08:00")
+        return value
 
 
 class EventRead(BaseModel):
@@ -128,6 +138,10 @@ class IncidentRead(BaseModel):
     outcome: str | None
     satisfaction: int | None
     supervised: bool
+    supervised_by: str | None = Field(default=None, description="督办: the supervising unit")
+    supervised_at: datetime | None = None
+    supervision_due_at: datetime | None = None
+    supervision_answered_at: datetime | None = None
     overdue: bool
     reported_at: datetime
     sign_due_at: datetime | None
@@ -178,6 +192,9 @@ class StatsRow(BaseModel):
     mean_hours_to_close: float | None
     satisfaction_rate: float | None
     people_served: int
+    supervised: int = Field(description="督办: incidents under supervision")
+    supervision_answered: int = Field(description="supervisions the holder has answered")
+    supervision_answer_rate: float | None
 
 
 class IncidentPage(BaseModel):

@@ -16,12 +16,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap.areas import codes as area_codes
-from gridmap.areas.levels import AreaLevel
+from gridmap.areas.levels import AreaLevel, above
 from gridmap.auth.models import Role
 from gridmap.calendar import WorkingCalendar
 from gridmap.crs import to_wgs84_checked
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gridmap.incidents.deadlines import is_overdue
 from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentStatus, IncidentUnit
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
 from gridmap.incidents.workflow import TRANSITIONS, Action, By, next_status
@@ -42,7 +41,8 @@ NEXT_LEVEL = {
 
 # columns a new incident leaves empty (set on the attached object so none is read back)
 UNSET_AT_INTAKE = ("outcome", "satisfaction", "merged_into_id", "signed_at", "resolved_at",
-                   "closed_at")  # fmt: skip
+                   "closed_at", "supervised_at", "supervised_by_id", "supervision_due_at",
+                   "supervision_answered_at")  # fmt: skip
 
 
 class StaleVersion(Conflict):
@@ -407,6 +407,20 @@ def check_allowed(session: Session, incident: Incident, action: Action, actor: A
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
     if not policy.dispatches and actor.role != Role.department_handler:
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
+    if by == By.above:
+        held = incident.handling_level or AreaLevel.village
+        mine = policy.level
+        if (
+            policy.dispatches
+            and mine is not None
+            and actor.covers(incident.grid_code)
+            and above(mine, held)
+        ):
+            return
+        raise Forbidden(
+            f"incident {incident.code} is held at {held.value} level: only a higher level "
+            f"supervises it (督办)"
+        )
     as_dispatcher = (
         policy.dispatches
         and actor.covers(incident.grid_code)
@@ -549,12 +563,35 @@ def _reject(step: Step) -> None:
 
 
 def _supervise(step: Step) -> None:
-    if not is_overdue(step.incident, step.now):
-        raise Conflict(
-            f"incident {step.incident.code} is not overdue: supervision (督办) is for overdue "
-            "incidents"
-        )
-    step.incident.supervised = True
+    """督办: a higher level's centre supervises, with a reason and a new deadline."""
+    if not (step.data.note or "").strip():
+        raise InvalidInput("supervising needs a reason (note): what the holder must do")
+    deadline = step.data.deadline
+    if deadline is None:
+        raise InvalidInput("supervising needs a deadline: when it must be resolved by")
+    if deadline <= step.now:
+        raise InvalidInput(f"the deadline {deadline.isoformat()} has passed: give a later one")
+    own = step.session.scalar(
+        select(Department).where(Department.code == unit_codes.centre_code(step.actor.area_code))
+    )
+    incident = step.incident
+    incident.supervised = True
+    incident.supervised_at = step.now
+    incident.supervised_by_id = own.id if own is not None else None
+    incident.supervision_due_at = deadline
+    incident.supervision_answered_at = None
+    incident.resolve_due_at = deadline
+    step.payload.update(by=own.code if own else None, deadline=deadline.isoformat())
+
+
+def _respond(step: Step) -> None:
+    """督办回复: the holder answers the supervision (what was done, what happens next)."""
+    if not (step.data.note or "").strip():
+        raise InvalidInput("an answer to a supervision needs its text (note)")
+    incident = step.incident
+    if incident.supervised_at is None or incident.supervision_answered_at is not None:
+        raise Conflict(f"incident {incident.code} has no supervision waiting for an answer")
+    incident.supervision_answered_at = step.now
 
 
 def _escalate(step: Step) -> None:
@@ -607,6 +644,7 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.reject: _reject,
     Action.merge: _merge,
     Action.supervise: _supervise,
+    Action.respond: _respond,
     Action.escalate: _escalate,
     Action.note: _note,
 }

@@ -89,6 +89,10 @@ def read_model(
         "unit_name": unit.name if unit else None,
         "reporter_name": name,
         "reporter_phone": phone,
+        "supervised_by": _unit_code(session, incident.supervised_by_id, units),
+        "supervised_at": incident.supervised_at,
+        "supervision_due_at": incident.supervision_due_at,
+        "supervision_answered_at": incident.supervision_answered_at,
         "overdue": is_overdue(incident, now),
         "allowed_actions": [
             a
@@ -118,6 +122,19 @@ def read_model(
             for e, unit_code, username in rows
         ]
     return view
+
+
+def _unit_code(
+    session: Session, unit_id: int | None, units: dict[int, UnitRef] | None
+) -> str | None:
+    if unit_id is None:
+        return None
+    known = (units or {}).get(unit_id)
+    return (
+        known.code
+        if known
+        else session.scalar(select(Department.code).where(Department.id == unit_id))
+    )
 
 
 def _same(value: str | None) -> str | None:

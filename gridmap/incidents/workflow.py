@@ -33,7 +33,8 @@ class Action(enum.StrEnum):
     reopen = "reopen"  # 重办: the citizen is not satisfied
     reject = "reject"  # 驳回: invalid
     merge = "merge"  # 合并: a duplicate merged into another incident
-    supervise = "supervise"  # 督办: flag an overdue incident (state unchanged)
+    supervise = "supervise"  # 督办: a higher level sets a reason and a deadline (state unchanged)
+    respond = "respond"  # 督办回复: the holder answers a supervision (state unchanged)
     escalate = "escalate"  # 上报: to the next level's centre
     note = "note"  # 跟踪落实: a follow-up note (rectification seen, a call made); state unchanged
 
@@ -45,6 +46,7 @@ class By(enum.StrEnum):
     handler = "handler"  # the unit holding the incident (or a dispatcher for its centre)
     either = "either"
     area = "area"  # anyone working the incident: its area's grid workers and dispatchers, its units
+    above = "above"  # a dispatcher of the area at a level above the one holding it (督办)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ TRANSITIONS: Mapping[Action, Transition] = {
     Action.reopen: Transition(frozenset({S.follow_up}), S.in_progress, By.dispatcher),
     Action.reject: Transition(frozenset({S.reported}), S.rejected, By.dispatcher),
     Action.merge: Transition(frozenset({S.reported, S.dispatched}), S.rejected, By.dispatcher),
-    Action.supervise: Transition(OPEN, SAME, By.dispatcher),
+    Action.supervise: Transition(OPEN, SAME, By.above),
+    Action.respond: Transition(OPEN, SAME, By.handler),
     Action.escalate: Transition(OPEN, S.dispatched, By.dispatcher),
     Action.note: Transition(OPEN | {S.resolved, S.follow_up}, SAME, By.area),
 }

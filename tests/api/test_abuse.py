@@ -43,6 +43,10 @@ DISPATCHER_EAST = DISPATCHER_WEST | {"t1": HIDDEN, "t2": OK, "village": HIDDEN, 
 HANDLER_WEST = DISPATCHER_WEST | {"admin": DENIED, "county": DENIED, "t1": DENIED,
                                   "village": DENIED, "labour": OK}  # fmt: skip
 HANDLER_EAST = HANDLER_WEST | {"t1": HIDDEN, "t2": DENIED, "village": HIDDEN, "grid": HIDDEN}
+# Supervision (督办): a dispatcher of the place at a level above the village, where a labour
+# incident is held — the village worker is a dispatcher, but of the same level.
+SUPERVISOR_WEST = DISPATCHER_WEST | {"village": DENIED}
+SUPERVISOR_EAST = DISPATCHER_EAST
 # Transfer: either the unit or a dispatcher.
 EITHER_WEST = DISPATCHER_WEST | {"labour": OK}
 EITHER_EAST = DISPATCHER_EAST | {"labour": OK}
@@ -59,7 +63,9 @@ CASES = {
               DISPATCHER_WEST, DISPATCHER_EAST),
     "reject": ([], {"note": "无效"}, DISPATCHER_WEST, DISPATCHER_EAST),
     "escalate": ([], {}, DISPATCHER_WEST, DISPATCHER_EAST),
-    "supervise": (["overdue"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
+    "supervise": ([], {"note": "限期化解", "deadline": "2099-01-01T18:00:00+08:00"},
+                  SUPERVISOR_WEST, SUPERVISOR_EAST),
+    "respond": (["supervise"], {"note": "已约谈企业，本周内支付"}, HANDLER_WEST, HANDLER_EAST),
     "merge": (["twin"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
     "sign": (["dispatch"], {}, HANDLER_WEST, HANDLER_EAST),
     "return": (["dispatch"], {"note": "不归我们"}, HANDLER_WEST, HANDLER_EAST),
@@ -77,6 +83,7 @@ PREP = {
     "sign": ("labour", {}),
     "resolve": ("labour", {"outcome": "mediated"}),
     "follow_up": ("admin", {"satisfaction": 5}),
+    "supervise": ("admin", {"note": "限期化解", "deadline": "2099-01-01T18:00:00+08:00"}),
 }
 
 

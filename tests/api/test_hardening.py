@@ -145,7 +145,8 @@ def test_after_escalation_to_the_city_the_village_cannot_act(client, world):
         v = r.json()["version"]
     assert r.json()["unit_code"] == "centre-350500"
     for action, payload in (("transfer", {"unit_code": f"labour-{COUNTY}"}),
-                            ("supervise", {}), ("escalate", {})):  # fmt: skip
+                            ("supervise", {"note": "催办", "deadline": "2099-01-01T00:00:00Z"}),
+                            ("escalate", {})):  # fmt: skip
         r = act(client, world, "village", code, action, v, **payload)
         assert_problem(r, 403, "forbidden")
     assert act(client, world, "admin", code, "sign", v).status_code == 200

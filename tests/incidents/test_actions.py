@@ -3,10 +3,9 @@
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from gridmap.auth.models import AuditLog
-from gridmap.incidents.models import Incident
 from tests.api.test_auth import assert_problem
 from tests.world import COUNTY, T1, act, inside, report
 
@@ -131,20 +130,42 @@ def test_escalation_climbs_one_level_at_a_time(client, world):
     assert_problem(act(client, world, "admin", inc["code"], "escalate", 4), 409, "conflict")
 
 
-def test_supervision_only_for_overdue(client, world, session):
-    inc = report(client, world).json()
-    assert_problem(act(client, world, "t1", inc["code"], "supervise", 1), 409, "conflict")
-    session.execute(
-        update(Incident)
-        .where(Incident.code == inc["code"])
-        .values(sign_due_at=datetime.now(UTC) - timedelta(hours=1))
+def test_supervision_by_a_higher_level_with_a_reason_a_deadline_and_an_answer(client, world):
+    """督办: any higher level, any open incident (not only overdue ones); the holder answers."""
+    inc = report(client, world).json()  # labour: held by the bureau, at village level
+    code = inc["code"]
+    deadline = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    # the village worker is not above the village level; a reason and a deadline are needed
+    r = act(client, world, "village", code, "supervise", 1, note="催办", deadline=deadline)
+    assert_problem(r, 403, "forbidden")
+    assert_problem(act(client, world, "t1", code, "supervise", 1, deadline=deadline), 422,
+                   "invalid_input")  # fmt: skip
+    assert_problem(
+        act(client, world, "t1", code, "supervise", 1, note="催办"), 422, "invalid_input"
     )
-    r = act(client, world, "t1", inc["code"], "supervise", 1)
-    assert r.status_code == 200 and r.json()["supervised"] and r.json()["overdue"]
-    listed = client.get(
-        "/api/v1/incidents", params={"overdue": True}, headers=world.auth("t1")
-    ).json()
-    assert [i["code"] for i in listed["items"]] == [inc["code"]]
+    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert_problem(act(client, world, "t1", code, "supervise", 1, note="催办", deadline=past), 422,
+                   "invalid_input")  # fmt: skip
+    # nothing to answer yet
+    r = act(client, world, "labour", code, "respond", 1, note="已处理")
+    assert_problem(r, 409, "conflict")
+    r = act(client, world, "county", code, "supervise", 1, note="三日内化解", deadline=deadline)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["supervised"] and body["supervised_by"] == f"centre-{COUNTY}"
+    assert body["status"] == "reported" and not body["overdue"]  # not overdue, still supervised
+    assert body["resolve_due_at"] == body["supervision_due_at"]
+    assert datetime.fromisoformat(body["supervision_due_at"]) == datetime.fromisoformat(deadline)
+    # only the holder answers, once
+    assert_problem(act(client, world, "t1", code, "respond", 2, note="好"), 403, "forbidden")
+    r = act(client, world, "labour", code, "respond", 2, note="已约谈企业，三日内支付")
+    assert r.status_code == 200 and r.json()["supervision_answered_at"] is not None
+    assert_problem(act(client, world, "labour", code, "respond", 3, note="再答"), 409, "conflict")
+    history = client.get(f"/api/v1/incidents/{code}", headers=world.auth("county")).json()
+    assert [e["action"] for e in history["history"]][-2:] == ["supervise", "respond"]
+    stats = client.get("/api/v1/stats", headers=world.auth("county")).json()[0]
+    assert (stats["supervised"], stats["supervision_answered"]) == (1, 1)
+    assert stats["supervision_answer_rate"] == 1.0
 
 
 def test_merge_and_reject(client, world):

@@ -37,6 +37,9 @@ EXPECTED = {
     (S.reported, Action.reject): S.rejected,
     (S.reported, Action.merge): S.rejected,
     (S.reported, Action.supervise): S.reported,
+    (S.reported, Action.respond): S.reported,
+    (S.dispatched, Action.respond): S.dispatched,
+    (S.in_progress, Action.respond): S.in_progress,
     (S.reported, Action.escalate): S.dispatched,
     (S.dispatched, Action.sign): S.in_progress,
     (S.dispatched, Action.return_): S.reported,
@@ -86,8 +89,9 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
     Every refusal is checked against an oracle written here from the table and the business
     rules: an action the table forbids must fail as an illegal transition, and an action
     the table allows may fail only for the reason the oracle predicts (no note where one is
-    needed, merging into itself, supervising what is not overdue, transferring to the unit
-    that already holds it, joint handling twice, escalating above the city).
+    needed, merging into itself, supervising without a reason or at the city's own level,
+    transferring to the unit that already holds it, joint handling twice, escalating above
+    the city).
     """
     locator = Locator.from_database(session)
     calendar = WorkingCalendar.chinese(2024, 2028)
@@ -124,7 +128,12 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
                 Action.reject: (service.InvalidInput, "needs a note"),
                 Action.note: (service.InvalidInput, "needs its text"),
                 Action.merge: (service.InvalidInput, "into itself"),
-                Action.supervise: (service.Conflict, "not overdue"),
+                # the city admin supervises (one level above) anything but the city's own
+                Action.supervise: (service.Forbidden, "higher level")
+                if self.level == AreaLevel.city else (service.InvalidInput, "needs a reason"),
+                # the admin answers only for a centre; and an answer needs its text
+                Action.respond: (service.InvalidInput, "needs its text")
+                if unit_codes.is_centre(self.unit) else (service.Forbidden, "handling unit"),
                 Action.transfer: (service.InvalidInput, "already with") if self.unit == centre
                 else None,
                 Action.joint: (service.Conflict, "already handled jointly") if self.joint
@@ -164,7 +173,7 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
                         data=payload,
                         actor=admin,
                     )
-            except (service.Conflict, service.InvalidInput) as refused:
+            except (service.Conflict, service.InvalidInput, service.Forbidden) as refused:
                 assert expected is not None, f"{action} from {self.state} refused: {refused}"
                 kind, words = expected
                 assert isinstance(refused, kind) and words in refused.detail, refused.detail
