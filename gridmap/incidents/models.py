@@ -174,6 +174,10 @@ class IncidentUnit(Base):
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
     role: Mapped[str] = mapped_column(String(4))
+    # a co-unit's part: signed for (会办签收), then done with what it did (会办反馈)
+    signed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    part_note: Mapped[str | None] = mapped_column(Text)
 
 
 class IncidentPhoto(Base):

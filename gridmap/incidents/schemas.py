@@ -81,6 +81,11 @@ class ActionIn(BaseModel):
     deadline: datetime | None = Field(
         default=None, description="supervise: the new deadline to resolve by (with a time zone)"
     )
+    override: bool = Field(
+        default=False,
+        description="resolve: close a joint incident before every co-unit's part is in "
+        "(the note gives the reason)",
+    )
 
     @field_validator("deadline")
     @classmethod
@@ -88,6 +93,16 @@ class ActionIn(BaseModel):
         if value is not None and value.tzinfo is None:
             raise ValueError("deadline needs a time zone, e.g. 2026-03-01T18:00:00+08:00")
         return value
+
+
+class JointUnitRead(BaseModel):
+    """A unit of joint handling (联办) and its part."""
+
+    unit_code: str
+    role: Literal["lead", "co"]
+    signed_at: datetime | None
+    done_at: datetime | None
+    part_note: str | None
 
 
 class EventRead(BaseModel):
@@ -142,6 +157,7 @@ class IncidentRead(BaseModel):
     supervised_at: datetime | None = None
     supervision_due_at: datetime | None = None
     supervision_answered_at: datetime | None = None
+    joint_units: list[JointUnitRead] = Field(default_factory=list, description="联办: the parts")
     overdue: bool
     reported_at: datetime
     sign_due_at: datetime | None

@@ -407,6 +407,13 @@ def check_allowed(session: Session, incident: Incident, action: Action, actor: A
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
     if not policy.dispatches and actor.role != Role.department_handler:
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
+    if by == By.co_unit:
+        if co_part(session, incident, actor) is not None:
+            return
+        raise Forbidden(
+            f"only a co-unit of incident {incident.code}'s joint handling (联办) can "
+            f"{action.value} it"
+        )
     if by == By.above:
         held = incident.handling_level or AreaLevel.village
         mine = policy.level
@@ -443,17 +450,32 @@ def check_allowed(session: Session, incident: Incident, action: Action, actor: A
 
 
 def _is_handler(session: Session, incident: Incident, actor: Actor) -> bool:
-    if incident.unit_id is None:
+    return _acts_for(session, actor, incident.unit_id)
+
+
+def _acts_for(session: Session, actor: Actor, unit_id: int | None) -> bool:
+    """True if ``actor`` works for the unit (its handler, or a dispatcher for its centre)."""
+    if unit_id is None:
         return False
     if actor.role == Role.department_handler:
-        return incident.unit_id == actor.department_id
-    unit = session.get(Department, incident.unit_id)
+        return unit_id == actor.department_id
+    unit = session.get(Department, unit_id)
     return (
         actor.policy.dispatches
         and unit is not None
         and unit.type == unit_codes.CENTRE
         and actor.covers(unit.area_code)
     )
+
+
+def co_part(session: Session, incident: Incident, actor: Actor) -> IncidentUnit | None:
+    """The co-unit part of a joint incident that ``actor`` works for, if any."""
+    parts = session.scalars(
+        select(IncidentUnit).where(
+            IncidentUnit.incident_id == incident.id, IncidentUnit.role == "co"
+        )
+    )
+    return next((p for p in parts if _acts_for(session, actor, p.unit_id)), None)
 
 
 def _target_unit(step: Step, code: str | None) -> Department:
@@ -538,6 +560,22 @@ def _resolve(step: Step) -> None:
             "resolving needs an outcome: mediated, referred_arbitration, referred_court, "
             "handled or other"
         )
+    pending = step.session.scalars(
+        select(Department.code)
+        .join(IncidentUnit, IncidentUnit.unit_id == Department.id)
+        .where(IncidentUnit.incident_id == step.incident.id, IncidentUnit.role == "co",
+               IncidentUnit.done_at.is_(None))
+        .order_by(Department.code)
+    ).all()  # fmt: skip
+    if pending and not step.data.override:
+        raise Conflict(
+            f"joint handling (联办): waiting for the parts of {', '.join(pending)}; resolve "
+            "when they are in, or with override and a note giving the reason"
+        )
+    if pending:
+        if not (step.data.note or "").strip():
+            raise InvalidInput("resolving before every part is in needs a reason (note)")
+        step.payload["overridden"] = list(pending)
     step.incident.outcome = step.data.outcome
     step.incident.resolved_at = step.now
 
@@ -630,6 +668,35 @@ def _note(step: Step) -> None:
         raise InvalidInput("a note needs its text: what was seen or done (跟踪落实)")
 
 
+def _co_sign(step: Step) -> None:
+    """会办签收: the co-unit takes on its part."""
+    part = co_part(step.session, step.incident, step.actor)
+    assert part is not None  # check_allowed found it
+    if part.signed_at is not None:
+        raise Conflict("your unit has already signed for its part of this joint incident")
+    part.signed_at = step.now
+    step.payload["unit"] = _unit_code_of(step.session, part.unit_id)
+
+
+def _co_report(step: Step) -> None:
+    """会办反馈: the co-unit records its part as done, saying what it did."""
+    part = co_part(step.session, step.incident, step.actor)
+    assert part is not None
+    if not (step.data.note or "").strip():
+        raise InvalidInput("recording your part needs a note: what your unit did")
+    if part.signed_at is None:
+        raise Conflict("sign for your part (co_sign) before recording it as done")
+    if part.done_at is not None:
+        raise Conflict("your unit's part of this joint incident is already recorded")
+    part.done_at = step.now
+    part.part_note = step.data.note
+    step.payload["unit"] = _unit_code_of(step.session, part.unit_id)
+
+
+def _unit_code_of(session: Session, unit_id: int) -> str | None:
+    return session.scalar(select(Department.code).where(Department.id == unit_id))
+
+
 EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.dispatch: _dispatch,
     Action.self_handle: _self_handle,
@@ -645,6 +712,8 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.merge: _merge,
     Action.supervise: _supervise,
     Action.respond: _respond,
+    Action.co_sign: _co_sign,
+    Action.co_report: _co_report,
     Action.escalate: _escalate,
     Action.note: _note,
 }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.auth.models import User
 from gridmap.incidents.deadlines import is_overdue
-from gridmap.incidents.models import FINAL, Incident, IncidentEvent
+from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentUnit
 from gridmap.incidents.service import may
 from gridmap.incidents.workflow import allowed_actions
 from gridmap.locate import UnitRef
@@ -93,6 +93,21 @@ def read_model(
         "supervised_at": incident.supervised_at,
         "supervision_due_at": incident.supervision_due_at,
         "supervision_answered_at": incident.supervision_answered_at,
+        "joint_units": [
+            {
+                "unit_code": code,
+                "role": part.role,
+                "signed_at": part.signed_at,
+                "done_at": part.done_at,
+                "part_note": text_of(part.part_note),
+            }
+            for part, code in session.execute(
+                select(IncidentUnit, Department.code)
+                .join(Department, Department.id == IncidentUnit.unit_id)
+                .where(IncidentUnit.incident_id == incident.id)
+                .order_by(IncidentUnit.role.desc(), Department.code)
+            )
+        ],
         "overdue": is_overdue(incident, now),
         "allowed_actions": [
             a

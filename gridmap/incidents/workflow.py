@@ -35,6 +35,8 @@ class Action(enum.StrEnum):
     merge = "merge"  # 合并: a duplicate merged into another incident
     supervise = "supervise"  # 督办: a higher level sets a reason and a deadline (state unchanged)
     respond = "respond"  # 督办回复: the holder answers a supervision (state unchanged)
+    co_sign = "co_sign"  # 会办签收: a co-unit of joint handling signs for its part
+    co_report = "co_report"  # 会办反馈: a co-unit records its part as done
     escalate = "escalate"  # 上报: to the next level's centre
     note = "note"  # 跟踪落实: a follow-up note (rectification seen, a call made); state unchanged
 
@@ -47,6 +49,7 @@ class By(enum.StrEnum):
     either = "either"
     area = "area"  # anyone working the incident: its area's grid workers and dispatchers, its units
     above = "above"  # a dispatcher of the area at a level above the one holding it (督办)
+    co_unit = "co_unit"  # a co-unit of the incident's joint handling (联办)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ TRANSITIONS: Mapping[Action, Transition] = {
     Action.merge: Transition(frozenset({S.reported, S.dispatched}), S.rejected, By.dispatcher),
     Action.supervise: Transition(OPEN, SAME, By.above),
     Action.respond: Transition(OPEN, SAME, By.handler),
+    Action.co_sign: Transition(frozenset({S.dispatched, S.in_progress}), SAME, By.co_unit),
+    Action.co_report: Transition(frozenset({S.dispatched, S.in_progress}), SAME, By.co_unit),
     Action.escalate: Transition(OPEN, S.dispatched, By.dispatcher),
     Action.note: Transition(OPEN | {S.resolved, S.follow_up}, SAME, By.area),
 }

@@ -47,6 +47,11 @@ HANDLER_EAST = HANDLER_WEST | {"t1": HIDDEN, "t2": DENIED, "village": HIDDEN, "g
 # incident is held — the village worker is a dispatcher, but of the same level.
 SUPERVISOR_WEST = DISPATCHER_WEST | {"village": DENIED}
 SUPERVISOR_EAST = DISPATCHER_EAST
+# A co-unit's part of joint handling (联办): only the co-unit (the housing bureau) — the lead
+# bureau and the dispatchers cannot act for it.
+CO_WEST = DISPATCHER_WEST | {"admin": DENIED, "county": DENIED, "t1": DENIED, "village": DENIED,
+                             "housing": OK}  # fmt: skip
+CO_EAST = CO_WEST | {"t1": HIDDEN, "t2": DENIED, "village": HIDDEN, "grid": HIDDEN}
 # Transfer: either the unit or a dispatcher.
 EITHER_WEST = DISPATCHER_WEST | {"labour": OK}
 EITHER_EAST = DISPATCHER_EAST | {"labour": OK}
@@ -66,6 +71,8 @@ CASES = {
     "supervise": ([], {"note": "限期化解", "deadline": "2099-01-01T18:00:00+08:00"},
                   SUPERVISOR_WEST, SUPERVISOR_EAST),
     "respond": (["supervise"], {"note": "已约谈企业，本周内支付"}, HANDLER_WEST, HANDLER_EAST),
+    "co_sign": (["joint"], {}, CO_WEST, CO_EAST),
+    "co_report": (["joint", "co_sign"], {"note": "已核查房屋租赁合同"}, CO_WEST, CO_EAST),
     "merge": (["twin"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
     "sign": (["dispatch"], {}, HANDLER_WEST, HANDLER_EAST),
     "return": (["dispatch"], {"note": "不归我们"}, HANDLER_WEST, HANDLER_EAST),
@@ -84,6 +91,8 @@ PREP = {
     "resolve": ("labour", {"outcome": "mediated"}),
     "follow_up": ("admin", {"satisfaction": 5}),
     "supervise": ("admin", {"note": "限期化解", "deadline": "2099-01-01T18:00:00+08:00"}),
+    "joint": ("admin", {"unit_code": f"labour-{COUNTY}", "co_unit_codes": [f"housing-{COUNTY}"]}),
+    "co_sign": ("housing", {}),
 }
 
 

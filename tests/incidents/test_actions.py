@@ -168,6 +168,62 @@ def test_supervision_by_a_higher_level_with_a_reason_a_deadline_and_an_answer(cl
     assert stats["supervision_answer_rate"] == 1.0
 
 
+def test_joint_handling_waits_for_each_co_units_part(client, world):
+    """联办: the lead resolves only when every co-unit has signed for and recorded its part,
+    or overrides with a reason."""
+    inc = report(client, world).json()
+    code = inc["code"]
+
+    def version():
+        return client.get(f"/api/v1/incidents/{code}", headers=world.auth("admin")).json()[
+            "version"]  # fmt: skip
+
+    r = act(client, world, "t1", code, "joint", 1, unit_code=f"labour-{COUNTY}",
+            co_unit_codes=[f"housing-{COUNTY}"])  # fmt: skip
+    assert r.status_code == 200, r.text
+    parts = {p["unit_code"]: p for p in r.json()["joint_units"]}
+    assert (
+        parts[f"labour-{COUNTY}"]["role"] == "lead" and parts[f"housing-{COUNTY}"]["role"] == "co"
+    )
+    # the co-unit reads it and works its part; the lead bureau cannot act for it
+    assert client.get(f"/api/v1/incidents/{code}", headers=world.auth("housing")).status_code == 200
+    assert_problem(act(client, world, "labour", code, "co_sign", version()), 403, "forbidden")
+    r = act(client, world, "housing", code, "co_report", version(), note="查了")
+    assert_problem(r, 409, "conflict")  # sign for the part first
+    assert act(client, world, "housing", code, "co_sign", version()).status_code == 200
+    assert_problem(act(client, world, "housing", code, "co_sign", version()), 409, "conflict")
+    assert act(client, world, "labour", code, "sign", version()).status_code == 200
+    # the lead cannot resolve while the housing bureau's part is missing...
+    r = act(client, world, "labour", code, "resolve", version(), outcome="handled")
+    body = assert_problem(r, 409, "conflict")
+    assert f"housing-{COUNTY}" in body["detail"]
+    # ...unless it overrides, with a reason
+    assert_problem(act(client, world, "labour", code, "resolve", version(), outcome="handled",
+                       override=True), 422, "invalid_input")  # fmt: skip
+    assert_problem(act(client, world, "housing", code, "co_report", version()), 422,
+                   "invalid_input")  # fmt: skip
+    r = act(client, world, "housing", code, "co_report", version(), note="已核查租赁合同，责令整改")
+    assert r.status_code == 200
+    part = {p["unit_code"]: p for p in r.json()["joint_units"]}[f"housing-{COUNTY}"]
+    assert part["signed_at"] and part["done_at"] and part["part_note"] == "已核查租赁合同，责令整改"
+    r = act(client, world, "labour", code, "resolve", version(), outcome="handled")
+    assert r.status_code == 200 and r.json()["status"] == "resolved"
+
+
+def test_the_lead_may_override_a_missing_part_with_a_reason(client, world):
+    inc = report(client, world).json()
+    code = inc["code"]
+    r = act(client, world, "t1", code, "joint", 1, unit_code=f"labour-{COUNTY}",
+            co_unit_codes=[f"housing-{COUNTY}"])  # fmt: skip
+    r = act(client, world, "labour", code, "sign", r.json()["version"])
+    assert r.status_code == 200
+    r = act(client, world, "labour", code, "resolve", r.json()["version"], outcome="mediated",
+            override=True, note="住建部门未反馈，已调解成功")  # fmt: skip
+    assert r.status_code == 200, r.text
+    history = client.get(f"/api/v1/incidents/{code}", headers=world.auth("t1")).json()["history"]
+    assert history[-1]["action"] == "resolve" and "未反馈" in history[-1]["note"]
+
+
 def test_merge_and_reject(client, world):
     a = report(client, world).json()
     b = report(client, world).json()

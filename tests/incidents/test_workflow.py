@@ -40,6 +40,10 @@ EXPECTED = {
     (S.reported, Action.respond): S.reported,
     (S.dispatched, Action.respond): S.dispatched,
     (S.in_progress, Action.respond): S.in_progress,
+    (S.dispatched, Action.co_sign): S.dispatched,
+    (S.in_progress, Action.co_sign): S.in_progress,
+    (S.dispatched, Action.co_report): S.dispatched,
+    (S.in_progress, Action.co_report): S.in_progress,
     (S.reported, Action.escalate): S.dispatched,
     (S.dispatched, Action.sign): S.in_progress,
     (S.dispatched, Action.return_): S.reported,
@@ -90,6 +94,7 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
     rules: an action the table forbids must fail as an illegal transition, and an action
     the table allows may fail only for the reason the oracle predicts (no note where one is
     needed, merging into itself, supervising without a reason or at the city's own level,
+    co-unit actions by someone who is not the co-unit, resolving before the co-unit's part,
     transferring to the unit that already holds it, joint handling twice, escalating above
     the city).
     """
@@ -138,6 +143,11 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
                 else None,
                 Action.joint: (service.Conflict, "already handled jointly") if self.joint
                 else None,
+                # the co-unit is the housing bureau: the admin never works for it
+                Action.co_sign: (service.Forbidden, "co-unit"),
+                Action.co_report: (service.Forbidden, "co-unit"),
+                # the housing bureau's part is never in, and the walk does not override
+                Action.resolve: (service.Conflict, "waiting for") if self.joint else None,
                 Action.escalate: (service.Conflict, "city level") if self.level == AreaLevel.city
                 else None,
             }.get(action)  # fmt: skip
