@@ -512,6 +512,9 @@ def _transfer(step: Step) -> None:
         raise InvalidInput("transfer needs unit_code: the unit that takes the incident over")
     if step.data.unit_code == _current_unit_code(step.session, step.incident):
         raise InvalidInput(f"the incident is already with {step.data.unit_code}")
+    _target_unit(step, step.data.unit_code)  # a unit responsible for the place (403 if not)
+    if not (step.data.note or "").strip():
+        raise InvalidInput("transferring needs a reason (note): why the other unit should take it")
     _dispatch(step)
 
 

@@ -133,6 +133,9 @@ def test_no_transfer_to_a_unit_of_another_county(client, world, other_county):
     body = assert_problem(r, 403, "forbidden")
     assert "works in area 350502" in body["detail"]
     r = act(client, world, "labour", inc["code"], "transfer", 2, unit_code=f"centre-{V1}")
+    assert_problem(r, 422, "invalid_input")  # 转办 needs a reason
+    r = act(client, world, "labour", inc["code"], "transfer", 2, unit_code=f"centre-{V1}",
+            note="不属劳动争议，属邻里纠纷")  # fmt: skip
     assert r.status_code == 200, r.text
 
 

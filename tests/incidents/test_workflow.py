@@ -140,7 +140,7 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
                 Action.respond: (service.InvalidInput, "needs its text")
                 if unit_codes.is_centre(self.unit) else (service.Forbidden, "handling unit"),
                 Action.transfer: (service.InvalidInput, "already with") if self.unit == centre
-                else None,
+                else (service.InvalidInput, "needs a reason"),
                 Action.joint: (service.Conflict, "already handled jointly") if self.joint
                 else None,
                 # the co-unit is the housing bureau: the admin never works for it
