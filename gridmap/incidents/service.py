@@ -382,6 +382,8 @@ def may(session: Session, incident: Incident, action: Action, actor: Actor) -> b
     row = TRANSITIONS.get(action)
     if row is None or incident.status not in row.sources:
         return False
+    if action == Action.respond and not _awaits_answer(incident):
+        return False  # nothing to answer: not offered (and no unit looked up for it)
     try:
         check_allowed(session, incident, action, actor)
     except Forbidden:
@@ -625,12 +627,17 @@ def _supervise(step: Step) -> None:
     step.payload.update(by=own.code if own else None, deadline=deadline.isoformat())
 
 
+def _awaits_answer(incident: Incident) -> bool:
+    """True while a supervision (督办) waits for the holder's answer."""
+    return incident.supervised_at is not None and incident.supervision_answered_at is None
+
+
 def _respond(step: Step) -> None:
     """督办回复: the holder answers the supervision (what was done, what happens next)."""
     if not (step.data.note or "").strip():
         raise InvalidInput("an answer to a supervision needs its text (note)")
     incident = step.incident
-    if incident.supervised_at is None or incident.supervision_answered_at is not None:
+    if not _awaits_answer(incident):
         raise Conflict(f"incident {incident.code} has no supervision waiting for an answer")
     incident.supervision_answered_at = step.now
 

@@ -32,13 +32,15 @@ def read_model(
     unmasked: bool = False,
     duplicates: list[str] | None = None,
     units: dict[int, UnitRef] | None = None,
+    new: bool = False,
 ) -> dict[str, object]:
     """The API view of an incident, personal data masked unless ``unmasked``.
 
     The caller has checked and audited an unmasked read (``gridmap.audit``). ID numbers and
     phone numbers typed into the free text are masked like the structured fields.
     ``allowed_actions`` lists what this reader may do now (state and role). ``units`` (the
-    locator's, by id) saves a query for the unit's code and name.
+    locator's, by id) saves a query for the unit's code and name; ``new`` (an incident just
+    reported: no joint units yet) saves the query for its joint units.
     """
     now = now or datetime.now(UTC)
     point = to_shape(incident.location)
@@ -93,7 +95,9 @@ def read_model(
         "supervised_at": incident.supervised_at,
         "supervision_due_at": incident.supervision_due_at,
         "supervision_answered_at": incident.supervision_answered_at,
-        "joint_units": [
+        "joint_units": []
+        if new
+        else [
             {
                 "unit_code": code,
                 "role": part.role,

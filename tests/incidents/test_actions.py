@@ -146,7 +146,9 @@ def test_supervision_by_a_higher_level_with_a_reason_a_deadline_and_an_answer(cl
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     assert_problem(act(client, world, "t1", code, "supervise", 1, note="催办", deadline=past), 422,
                    "invalid_input")  # fmt: skip
-    # nothing to answer yet
+    # nothing to answer yet: not offered, and refused
+    held = client.get(f"/api/v1/incidents/{code}", headers=world.auth("labour")).json()
+    assert "respond" not in held["allowed_actions"]
     r = act(client, world, "labour", code, "respond", 1, note="已处理")
     assert_problem(r, 409, "conflict")
     r = act(client, world, "county", code, "supervise", 1, note="三日内化解", deadline=deadline)
@@ -156,10 +158,13 @@ def test_supervision_by_a_higher_level_with_a_reason_a_deadline_and_an_answer(cl
     assert body["status"] == "reported" and not body["overdue"]  # not overdue, still supervised
     assert body["resolve_due_at"] == body["supervision_due_at"]
     assert datetime.fromisoformat(body["supervision_due_at"]) == datetime.fromisoformat(deadline)
-    # only the holder answers, once
+    # only the holder answers, once; the answer is offered only while one is awaited
+    held = client.get(f"/api/v1/incidents/{code}", headers=world.auth("labour")).json()
+    assert "respond" in held["allowed_actions"]
     assert_problem(act(client, world, "t1", code, "respond", 2, note="好"), 403, "forbidden")
     r = act(client, world, "labour", code, "respond", 2, note="已约谈企业，三日内支付")
     assert r.status_code == 200 and r.json()["supervision_answered_at"] is not None
+    assert "respond" not in r.json()["allowed_actions"]
     assert_problem(act(client, world, "labour", code, "respond", 3, note="再答"), 409, "conflict")
     history = client.get(f"/api/v1/incidents/{code}", headers=world.auth("county")).json()
     assert [e["action"] for e in history["history"]][-2:] == ["supervise", "respond"]
