@@ -9,7 +9,7 @@ to Monday–Friday.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 END_OF_DAY_UTC = np.timedelta64(15 * 3600 + 59 * 60 + 59, "s")
 CHINA_OFFSET = np.timedelta64(8 * 3600, "s")
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+OFFICE_OPENS, OFFICE_CLOSES = time(8, 30), time(17, 30)  # office hours for hour limits
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,34 @@ class WorkingCalendar:
             raise ValueError("the working-day calendar does not reach the due date: extend it")
         due: NDArray[np.datetime64] = self.workdays[index].astype("datetime64[s]") + END_OF_DAY_UTC  # type: ignore[assignment]
         return due
+
+    def is_workday(self, day: date) -> bool:
+        """True if ``day`` is a working day."""
+        d = np.datetime64(day, "D")
+        i = int(np.searchsorted(self.workdays, d))
+        return i < len(self.workdays) and self.workdays[i] == d
+
+    def add_working_hours(self, at: datetime, hours: float) -> datetime:
+        """The moment ``hours`` of office time after ``at`` (08:30–17:30 China, working days).
+
+        A whistle at 16:30 with two hours is due at 09:30 the next working day.
+
+        Raises
+        ------
+        ValueError
+            If the calendar ends first.
+        """
+        local = at.astimezone(CHINA_TZ)
+        left = timedelta(hours=hours)
+        last = np.datetime64(self.last_day, "D").astype(date)
+        while True:
+            if local.date() > last:
+                raise ValueError("the working-day calendar does not reach the deadline: extend it")
+            opens = datetime.combine(local.date(), OFFICE_OPENS, CHINA_TZ)
+            closes = datetime.combine(local.date(), OFFICE_CLOSES, CHINA_TZ)
+            if self.is_workday(local.date()) and local < closes:
+                local = max(local, opens)
+                if local + left <= closes:
+                    return local + left
+                left -= closes - local
+            local = datetime.combine(local.date() + timedelta(days=1), time(0), CHINA_TZ)

@@ -133,7 +133,7 @@ def incident_filter(actor: Actor, *, aggregate: bool = False) -> ColumnElement[b
     Forbidden
         When the role sees only aggregates and rows were asked for.
     """
-    from gridmap.incidents.models import Incident, IncidentUnit
+    from gridmap.incidents.models import Incident, IncidentUnit, IncidentWhistle
 
     access = actor.policy.incidents
     if access == IncidentAccess.aggregate and not aggregate:
@@ -145,7 +145,15 @@ def incident_filter(actor: Actor, *, aggregate: bool = False) -> ColumnElement[b
         if actor.department_id is None:
             return own
         joined = select(IncidentUnit.incident_id).where(IncidentUnit.unit_id == actor.department_id)
-        return or_(Incident.unit_id == actor.department_id, Incident.id.in_(joined), own)
+        summoned = select(IncidentWhistle.incident_id).where(
+            IncidentWhistle.unit_id == actor.department_id
+        )
+        return or_(
+            Incident.unit_id == actor.department_id,
+            Incident.id.in_(joined),
+            Incident.id.in_(summoned),
+            own,
+        )
     return or_(within(Incident.grid_code, actor.area_code), own)
 
 

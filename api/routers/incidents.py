@@ -34,6 +34,7 @@ from gridmap.incidents.schemas import (
     IncidentRead,
     PhotoRead,
     StatsRow,
+    WhistleStatsRow,
 )
 from gridmap.incidents.workflow import Action
 from gridmap.scope import require_reporter
@@ -189,11 +190,14 @@ def act(
     data: ActionIn,
     session: SessionDep,
     principal: PrincipalDep,
+    calendar: CalendarDep,
 ) -> Any:
     """Take a workflow action. Illegal for the current state, or a stale ``version``: 409."""
     if action == Action.report:
         raise InvalidInput("report is not an action on an existing incident: POST /incidents")
-    incident = service.act(session=session, code=code, action=action, data=data, actor=principal)
+    incident = service.act(
+        session=session, code=code, action=action, data=data, actor=principal, calendar=calendar
+    )
     return views.read_model(session, incident, principal, history=True)
 
 
@@ -264,3 +268,15 @@ def stats(
         group_by=group_by,
         filters=filters,
     )
+
+
+@router.get("/stats/whistles", response_model=list[WhistleStatsRow])
+def whistle_stats(
+    session: SessionDep, principal: PrincipalDep, filters: FiltersDep
+) -> list[dict[str, Any]]:
+    """吹哨报到 per summoned department: summoned, checked in, on time, rates, mean minutes.
+
+    Of the incidents in the reader's scope, with the filters of ``GET /incidents``.
+    """
+    return queries.whistle_stats(session=session, actor=principal, now=datetime.now(UTC),
+                                 filters=filters)  # fmt: skip

@@ -3,7 +3,13 @@
 from gridmap.areas.models import Area, Plan
 from gridmap.auth.models import AuditLog, RateLimitCounter, User
 from gridmap.db.base import Base
-from gridmap.incidents.models import Incident, IncidentEvent, IncidentPhoto, IncidentUnit
+from gridmap.incidents.models import (
+    Incident,
+    IncidentEvent,
+    IncidentPhoto,
+    IncidentUnit,
+    IncidentWhistle,
+)
 from gridmap.open311.models import ApiClient
 from gridmap.registry.models import Building, House, Household, Person, WorkUnit
 from gridmap.units.models import Department, RoutingRule
@@ -21,6 +27,7 @@ __all__ = [
     "IncidentEvent",
     "IncidentPhoto",
     "IncidentUnit",
+    "IncidentWhistle",
     "Person",
     "Plan",
     "RateLimitCounter",

@@ -20,6 +20,7 @@ DEADLINES: tuple[tuple[frozenset[IncidentStatus], str], ...] = (
 )
 DUE_SOON_COLUMN = "resolve_due_at"  # "due soon" looks at the resolution deadline
 DUE_SOON = timedelta(days=2)  # the default horizon of "due soon" on maps and reminders
+CHECK_IN_HOURS = 2.0  # 吹哨报到: a summoned department checks in within two office hours
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:

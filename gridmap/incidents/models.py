@@ -180,6 +180,21 @@ class IncidentUnit(Base):
     part_note: Mapped[str | None] = mapped_column(Text)
 
 
+class IncidentWhistle(Base):
+    """吹哨报到: a department summoned to an incident, and when it checked in (报到)."""
+
+    __tablename__ = "incident_whistle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    called_by_unit_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    called_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class IncidentPhoto(Base):
     """A photo attached to an incident; the file lives under the data folder, not a web root."""
 

@@ -81,6 +81,9 @@ class ActionIn(BaseModel):
     deadline: datetime | None = Field(
         default=None, description="supervise: the new deadline to resolve by (with a time zone)"
     )
+    summoned: list[str] = Field(
+        default_factory=list, max_length=20, description="whistle: the departments summoned"
+    )
     override: bool = Field(
         default=False,
         description="resolve: close a joint incident before every co-unit's part is in "
@@ -103,6 +106,16 @@ class JointUnitRead(BaseModel):
     signed_at: datetime | None
     done_at: datetime | None
     part_note: str | None
+
+
+class WhistleRead(BaseModel):
+    """A department summoned by a whistle (吹哨) and its check-in (报到)."""
+
+    unit_code: str
+    called_at: datetime
+    due_at: datetime
+    checked_in_at: datetime | None
+    on_time: bool | None
 
 
 class EventRead(BaseModel):
@@ -158,6 +171,7 @@ class IncidentRead(BaseModel):
     supervision_due_at: datetime | None = None
     supervision_answered_at: datetime | None = None
     joint_units: list[JointUnitRead] = Field(default_factory=list, description="联办: the parts")
+    whistles: list[WhistleRead] = Field(default_factory=list, description="吹哨报到")
     overdue: bool
     reported_at: datetime
     sign_due_at: datetime | None
@@ -211,6 +225,18 @@ class StatsRow(BaseModel):
     supervised: int = Field(description="督办: incidents under supervision")
     supervision_answered: int = Field(description="supervisions the holder has answered")
     supervision_answer_rate: float | None
+
+
+class WhistleStatsRow(BaseModel):
+    """吹哨报到 KPIs of one summoned department; rates are null where nothing is counted."""
+
+    unit_code: str
+    summoned: int
+    checked_in: int
+    checked_in_on_time: int
+    check_in_rate: float | None
+    on_time_rate: float | None
+    mean_minutes_to_check_in: float | None
 
 
 class IncidentPage(BaseModel):

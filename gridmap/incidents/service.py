@@ -21,7 +21,15 @@ from gridmap.auth.models import Role
 from gridmap.calendar import WorkingCalendar
 from gridmap.crs import to_wgs84_checked
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentStatus, IncidentUnit
+from gridmap.incidents.deadlines import CHECK_IN_HOURS
+from gridmap.incidents.models import (
+    FINAL,
+    Incident,
+    IncidentEvent,
+    IncidentStatus,
+    IncidentUnit,
+    IncidentWhistle,
+)
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
 from gridmap.incidents.workflow import TRANSITIONS, Action, By, next_status
 from gridmap.locate import Locator, UnitRef
@@ -340,6 +348,7 @@ class Step:
     actor: Actor
     now: datetime
     payload: dict[str, object] = field(default_factory=dict)
+    calendar: WorkingCalendar | None = None
 
 
 def act(
@@ -350,6 +359,7 @@ def act(
     data: ActionIn,
     actor: Actor,
     now: datetime | None = None,
+    calendar: WorkingCalendar | None = None,
 ) -> Incident:
     """Take ``action`` on an incident: scope, version, state, who may, then its effect.
 
@@ -369,7 +379,7 @@ def act(
     before = incident.status
     after = next_status(before, action)
     check_allowed(session, incident, action, actor)
-    step = Step(session, incident, data, actor, now)
+    step = Step(session, incident, data, actor, now, calendar=calendar)
     EFFECTS[action](step)
     incident.status = after
     _event(session, incident, action, before, after, actor, data.note, now, step.payload or None)
@@ -409,6 +419,18 @@ def check_allowed(session: Session, incident: Incident, action: Action, actor: A
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
     if not policy.dispatches and actor.role != Role.department_handler:
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
+    if by == By.whistler:
+        if policy.level in (AreaLevel.township, AreaLevel.county) and actor.covers(
+            incident.grid_code
+        ):
+            return
+        raise Forbidden(
+            "only a township or county dispatcher of the place blows the whistle (吹哨)"
+        )
+    if by == By.summoned:
+        if _summons(session, incident, actor) is not None:
+            return
+        raise Forbidden(f"your unit has not been summoned to incident {incident.code} (报到)")
     if by == By.co_unit:
         if co_part(session, incident, actor) is not None:
             return
@@ -703,6 +725,57 @@ def _co_report(step: Step) -> None:
     step.payload["unit"] = _unit_code_of(step.session, part.unit_id)
 
 
+def _summons(session: Session, incident: Incident, actor: Actor) -> IncidentWhistle | None:
+    """The whistle summoning ``actor``'s department to ``incident``, not yet answered."""
+    if actor.role != Role.department_handler or actor.department_id is None:
+        return None
+    return session.scalar(
+        select(IncidentWhistle).where(
+            IncidentWhistle.incident_id == incident.id,
+            IncidentWhistle.unit_id == actor.department_id,
+            IncidentWhistle.checked_in_at.is_(None),
+        )
+    )
+
+
+def _whistle(step: Step) -> None:
+    """吹哨: summon departments; each must check in within the office-hour limit."""
+    if not step.data.summoned:
+        raise InvalidInput("a whistle names the departments summoned (summoned)")
+    if step.calendar is None:  # pragma: no cover - the API always passes it
+        raise InvalidInput("a whistle needs the working-day calendar")
+    try:
+        due = step.calendar.add_working_hours(step.now, CHECK_IN_HOURS)
+    except ValueError:
+        raise InvalidInput("the working-day calendar does not reach the check-in time") from None
+    units = [_target_unit(step, code) for code in dict.fromkeys(step.data.summoned)]
+    for unit in units:
+        if unit.type == unit_codes.CENTRE:
+            raise InvalidInput(f"{unit.code} is a centre: a whistle summons departments")
+        waiting = step.session.scalar(select(IncidentWhistle.id).where(
+            IncidentWhistle.incident_id == step.incident.id, IncidentWhistle.unit_id == unit.id,
+            IncidentWhistle.checked_in_at.is_(None)))  # fmt: skip
+        if waiting is not None:
+            raise Conflict(f"{unit.code} is already summoned and has not checked in yet")
+    caller = step.session.scalar(
+        select(Department.id).where(Department.code == unit_codes.centre_code(step.actor.area_code))
+    )
+    for unit in units:
+        step.session.add(IncidentWhistle(
+            incident_id=step.incident.id, unit_id=unit.id, called_by_unit_id=caller,
+            called_at=step.now, due_at=due))  # fmt: skip
+    step.payload.update(summoned=[u.code for u in units], due=due.isoformat())
+
+
+def _check_in(step: Step) -> None:
+    """报到: the summoned department checks in (what it will do, in the note)."""
+    summons = _summons(step.session, step.incident, step.actor)
+    assert summons is not None  # check_allowed found it
+    summons.checked_in_at = step.now
+    summons.note = step.data.note
+    step.payload["on_time"] = step.now <= summons.due_at
+
+
 def _unit_code_of(session: Session, unit_id: int) -> str | None:
     return session.scalar(select(Department.code).where(Department.id == unit_id))
 
@@ -724,6 +797,8 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.respond: _respond,
     Action.co_sign: _co_sign,
     Action.co_report: _co_report,
+    Action.whistle: _whistle,
+    Action.check_in: _check_in,
     Action.escalate: _escalate,
     Action.note: _note,
 }

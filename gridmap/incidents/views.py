@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.auth.models import User
 from gridmap.incidents.deadlines import is_overdue
-from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentUnit
+from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentUnit, IncidentWhistle
 from gridmap.incidents.service import may
 from gridmap.incidents.workflow import allowed_actions
 from gridmap.locate import UnitRef
@@ -95,6 +95,7 @@ def read_model(
         "supervised_at": incident.supervised_at,
         "supervision_due_at": incident.supervision_due_at,
         "supervision_answered_at": incident.supervision_answered_at,
+        "whistles": [] if new else _whistles(session, incident, now),
         "joint_units": []
         if new
         else [
@@ -141,6 +142,24 @@ def read_model(
             for e, unit_code, username in rows
         ]
     return view
+
+
+def _whistles(session: Session, incident: Incident, now: datetime) -> list[dict[str, object]]:
+    rows = session.execute(
+        select(IncidentWhistle, Department.code)
+        .join(Department, Department.id == IncidentWhistle.unit_id)
+        .where(IncidentWhistle.incident_id == incident.id)
+        .order_by(IncidentWhistle.id)
+    ).all()
+    out: list[dict[str, object]] = []
+    for w, code in rows:
+        if w.checked_in_at is not None:
+            on_time: bool | None = w.checked_in_at <= w.due_at
+        else:
+            on_time = False if now > w.due_at else None
+        out.append({"unit_code": code, "called_at": w.called_at, "due_at": w.due_at,
+                    "checked_in_at": w.checked_in_at, "on_time": on_time})  # fmt: skip
+    return out
 
 
 def _unit_code(

@@ -37,6 +37,8 @@ class Action(enum.StrEnum):
     respond = "respond"  # 督办回复: the holder answers a supervision (state unchanged)
     co_sign = "co_sign"  # 会办签收: a co-unit of joint handling signs for its part
     co_report = "co_report"  # 会办反馈: a co-unit records its part as done
+    whistle = "whistle"  # 吹哨: a township or county dispatcher summons departments
+    check_in = "check_in"  # 报到: a summoned department checks in
     escalate = "escalate"  # 上报: to the next level's centre
     note = "note"  # 跟踪落实: a follow-up note (rectification seen, a call made); state unchanged
 
@@ -50,6 +52,8 @@ class By(enum.StrEnum):
     area = "area"  # anyone working the incident: its area's grid workers and dispatchers, its units
     above = "above"  # a dispatcher of the area at a level above the one holding it (督办)
     co_unit = "co_unit"  # a co-unit of the incident's joint handling (联办)
+    whistler = "whistler"  # a township or county dispatcher of the place (吹哨)
+    summoned = "summoned"  # a department summoned by a whistle, not yet checked in (报到)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ TRANSITIONS: Mapping[Action, Transition] = {
     Action.respond: Transition(OPEN, SAME, By.handler),
     Action.co_sign: Transition(frozenset({S.dispatched, S.in_progress}), SAME, By.co_unit),
     Action.co_report: Transition(frozenset({S.dispatched, S.in_progress}), SAME, By.co_unit),
+    Action.whistle: Transition(OPEN, SAME, By.whistler),
+    Action.check_in: Transition(OPEN, SAME, By.summoned),
     Action.escalate: Transition(OPEN, S.dispatched, By.dispatcher),
     Action.note: Transition(OPEN | {S.resolved, S.follow_up}, SAME, By.area),
 }

@@ -52,6 +52,9 @@ SUPERVISOR_EAST = DISPATCHER_EAST
 CO_WEST = DISPATCHER_WEST | {"admin": DENIED, "county": DENIED, "t1": DENIED, "village": DENIED,
                              "housing": OK}  # fmt: skip
 CO_EAST = CO_WEST | {"t1": HIDDEN, "t2": DENIED, "village": HIDDEN, "grid": HIDDEN}
+# A whistle (吹哨): township and county dispatchers of the place — not the city, not the village.
+WHISTLER_WEST = DISPATCHER_WEST | {"admin": DENIED, "village": DENIED}
+WHISTLER_EAST = DISPATCHER_EAST | {"admin": DENIED}
 # Transfer: either the unit or a dispatcher.
 EITHER_WEST = DISPATCHER_WEST | {"labour": OK}
 EITHER_EAST = DISPATCHER_EAST | {"labour": OK}
@@ -72,6 +75,9 @@ CASES = {
                   SUPERVISOR_WEST, SUPERVISOR_EAST),
     "respond": (["supervise"], {"note": "已约谈企业，本周内支付"}, HANDLER_WEST, HANDLER_EAST),
     "co_sign": (["joint"], {}, CO_WEST, CO_EAST),
+    "whistle": ([], {"summoned": [f"housing-{COUNTY}"]}, WHISTLER_WEST, WHISTLER_EAST),
+    # 报到: only the summoned department (the housing bureau), as for a co-unit's part
+    "check_in": (["whistle"], {"note": "已派员到场"}, CO_WEST, CO_EAST),
     "co_report": (["joint", "co_sign"], {"note": "已核查房屋租赁合同"}, CO_WEST, CO_EAST),
     "merge": (["twin"], {}, DISPATCHER_WEST, DISPATCHER_EAST),
     "sign": (["dispatch"], {}, HANDLER_WEST, HANDLER_EAST),
@@ -94,6 +100,7 @@ PREP = {
     "supervise": ("admin", {"note": "限期化解", "deadline": "2099-01-01T18:00:00+08:00"}),
     "joint": ("admin", {"unit_code": f"labour-{COUNTY}", "co_unit_codes": [f"housing-{COUNTY}"]}),
     "co_sign": ("housing", {}),
+    "whistle": ("county", {"summoned": [f"housing-{COUNTY}"]}),
 }
 
 

@@ -188,6 +188,8 @@ REQUESTS = {
     ("post", "/api/v1/people/{person_id}/status"): lambda c, w: (
         "post", f"/people/{_person(c, w).id}/status", {"json": {"version": 1, "status": "deceased"}}),
     ("get", "/api/v1/stats"): lambda c, w: ("get", "/stats", {"params": {"area": _cell(w)}}),
+    ("get", "/api/v1/stats/whistles"): lambda c, w: (
+        "get", "/stats/whistles", {"params": {"area": _cell(w)}}),
     ("post", "/api/v1/task-items/{item_id}/complete"): lambda c, w: (
         "post", f"/task-items/{c['tasks'][w][1]}/complete", {"json": {"version": 1, "result": "已查"}}),
     ("get", "/api/v1/tasks"): lambda c, w: ("get", "/tasks", {}),
@@ -311,6 +313,7 @@ EXPECT = {
     ("get", "/api/v1/people/{person_id}"): PEOPLE,
     ("post", "/api/v1/people/{person_id}/status"): EDIT,
     ("get", "/api/v1/stats"): everyone(OK),
+    ("get", "/api/v1/stats/whistles"): everyone(OK),
     ("post", "/api/v1/task-items/{item_id}/complete"): EDIT,
     ("get", "/api/v1/tasks"): local(SEEN, others=SEEN),
     ("post", "/api/v1/tasks"): TASK_SHEET,

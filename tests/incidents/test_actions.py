@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from gridmap.auth.models import AuditLog
 from tests.api.test_auth import assert_problem
-from tests.world import COUNTY, T1, act, inside, report
+from tests.world import COUNTY, T1, V1, act, inside, report
 
 
 def test_full_path_dispatch_sign_resolve_follow_up_close(client, world):
@@ -229,6 +229,46 @@ def test_the_lead_may_override_a_missing_part_with_a_reason(client, world):
     assert history[-1]["action"] == "resolve" and "未反馈" in history[-1]["note"]
 
 
+def test_whistle_summons_departments_who_check_in(client, world):
+    """吹哨报到: the township summons departments; each checks in within two office hours;
+    the check-in rate and time per department are KPIs."""
+    code = report(client, world).json()["code"]  # labour, held by the labour bureau
+    summon = {"summoned": [f"housing-{COUNTY}", f"labour-{COUNTY}"]}
+    assert_problem(act(client, world, "village", code, "whistle", 1, **summon), 403, "forbidden")
+    assert_problem(act(client, world, "admin", code, "whistle", 1, **summon), 403, "forbidden")
+    assert_problem(act(client, world, "t1", code, "whistle", 1), 422, "invalid_input")
+    r = act(client, world, "t1", code, "whistle", 1, summoned=[f"centre-{V1}"])
+    assert_problem(r, 422, "invalid_input")  # centres are not summoned: departments are
+    # the housing bureau cannot see the incident before it is summoned
+    assert client.get(f"/api/v1/incidents/{code}", headers=world.auth("housing")).status_code == 404
+    r = act(client, world, "t1", code, "whistle", 1, **summon)
+    assert r.status_code == 200, r.text
+    whistles = {w["unit_code"]: w for w in r.json()["whistles"]}
+    assert set(whistles) == {f"housing-{COUNTY}", f"labour-{COUNTY}"}
+    due = datetime.fromisoformat(whistles[f"housing-{COUNTY}"]["due_at"])
+    called = datetime.fromisoformat(whistles[f"housing-{COUNTY}"]["called_at"])
+    assert timedelta(hours=2) <= due - called <= timedelta(days=5)  # two office hours
+    # summoned again before checking in: refused
+    again = act(client, world, "t1", code, "whistle", 1, summoned=[f"housing-{COUNTY}"])
+    assert_problem(again, 409, "conflict")
+    # the summoned bureau now reads it and checks in, once; a bureau not summoned cannot
+    seen = client.get(f"/api/v1/incidents/{code}", headers=world.auth("housing")).json()
+    assert "check_in" in seen["allowed_actions"]
+    r = act(client, world, "housing", code, "check_in", 1, note="已派员到场")
+    assert r.status_code == 200, r.text
+    mine = {w["unit_code"]: w for w in r.json()["whistles"]}[f"housing-{COUNTY}"]
+    assert mine["checked_in_at"] is not None and mine["on_time"] is True
+    assert_problem(act(client, world, "housing", code, "check_in", 1), 403, "forbidden")
+    rows = {r["unit_code"]: r for r in
+            client.get("/api/v1/stats/whistles", headers=world.auth("county")).json()}  # fmt: skip
+    assert rows[f"housing-{COUNTY}"]["summoned"] == 1
+    assert rows[f"housing-{COUNTY}"]["check_in_rate"] == 1.0
+    assert rows[f"housing-{COUNTY}"]["on_time_rate"] == 1.0
+    assert rows[f"labour-{COUNTY}"]["checked_in"] == 0
+    assert rows[f"labour-{COUNTY}"]["check_in_rate"] == 0.0
+    assert rows[f"labour-{COUNTY}"]["mean_minutes_to_check_in"] is None
+
+
 def test_merge_and_reject(client, world):
     a = report(client, world).json()
     b = report(client, world).json()
@@ -336,3 +376,23 @@ def test_list_filters_and_paging(client, world):
         client.get("/api/v1/incidents", params={"due_within_days": 60}, headers=h).json()["total"]
         == 5
     )
+
+
+def test_office_hours_for_the_check_in_limit():
+    from datetime import timezone
+
+    from gridmap.calendar import WorkingCalendar
+
+    cal = WorkingCalendar.chinese(2025, 2026)
+    tz = timezone(timedelta(hours=8))
+    at = lambda *a: datetime(*a, tzinfo=tz)  # noqa: E731
+    assert cal.add_working_hours(at(2025, 3, 4, 10, 0), 2) == at(2025, 3, 4, 12, 0)
+    assert cal.add_working_hours(at(2025, 3, 4, 7, 0), 2) == at(
+        2025, 3, 4, 10, 30
+    )  # before opening
+    # Friday 16:30 + 2 h: one hour on Friday, one on Monday
+    assert cal.add_working_hours(at(2025, 3, 7, 16, 30), 2) == at(2025, 3, 10, 9, 30)
+    # National Day week 2025: from 30 September 17:00 to the first working day, 9 October
+    assert cal.add_working_hours(at(2025, 9, 30, 17, 0), 2) == at(2025, 10, 9, 10, 0)
+    # the makeup Saturday of 28 September 2025 is a working day
+    assert cal.add_working_hours(at(2025, 9, 28, 9, 0), 1) == at(2025, 9, 28, 10, 0)

@@ -44,6 +44,12 @@ EXPECTED = {
     (S.in_progress, Action.co_sign): S.in_progress,
     (S.dispatched, Action.co_report): S.dispatched,
     (S.in_progress, Action.co_report): S.in_progress,
+    (S.reported, Action.whistle): S.reported,
+    (S.dispatched, Action.whistle): S.dispatched,
+    (S.in_progress, Action.whistle): S.in_progress,
+    (S.reported, Action.check_in): S.reported,
+    (S.dispatched, Action.check_in): S.dispatched,
+    (S.in_progress, Action.check_in): S.in_progress,
     (S.reported, Action.escalate): S.dispatched,
     (S.dispatched, Action.sign): S.in_progress,
     (S.dispatched, Action.return_): S.reported,
@@ -146,6 +152,9 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
                 # the co-unit is the housing bureau: the admin never works for it
                 Action.co_sign: (service.Forbidden, "co-unit"),
                 Action.co_report: (service.Forbidden, "co-unit"),
+                # the city admin neither whistles (townships and counties do) nor is summoned
+                Action.whistle: (service.Forbidden, "township or county"),
+                Action.check_in: (service.Forbidden, "summoned"),
                 # the housing bureau's part is never in, and the walk does not override
                 Action.resolve: (service.Conflict, "waiting for") if self.joint else None,
                 Action.escalate: (service.Conflict, "city level") if self.level == AreaLevel.city
