@@ -32,6 +32,9 @@ def incident_filters(
     bbox: Annotated[
         str | None, Query(pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat")
     ] = None,
+    fast_track: Annotated[
+        bool | None, Query(description="民意事件速办: true only those, false none of them")
+    ] = None,
 ) -> IncidentFilter:
     """The filters of ``GET /incidents``, shared by ``/stats`` and the map layers."""
     return IncidentFilter(
@@ -45,6 +48,7 @@ def incident_filters(
         since=since,
         until=until,
         bbox=parse_bbox(bbox) if bbox else None,
+        fast_track=fast_track,
     )
 
 

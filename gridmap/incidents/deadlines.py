@@ -21,6 +21,9 @@ DEADLINES: tuple[tuple[frozenset[IncidentStatus], str], ...] = (
 DUE_SOON_COLUMN = "resolve_due_at"  # "due soon" looks at the resolution deadline
 DUE_SOON = timedelta(days=2)  # the default horizon of "due soon" on maps and reminders
 CHECK_IN_HOURS = 2.0  # 吹哨报到: a summoned department checks in within two office hours
+# 民意事件速办: signed for within two office hours, resolved by the end of the next working day
+FAST_TRACK_SIGN_HOURS = 2.0
+FAST_TRACK_RESOLVE_DAYS = 1
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:

@@ -28,6 +28,7 @@ class IncidentFilter:
     since: datetime | None = None
     until: datetime | None = None
     bbox: BBox | None = None
+    fast_track: bool | None = None  # 民意事件速办: only (True) or none (False) of them
 
     def clauses(self, now: datetime) -> list[ColumnElement[bool]]:
         """The SQL conditions (to combine with the user's scope)."""
@@ -51,6 +52,8 @@ class IncidentFilter:
             where.append(Incident.reported_at >= self.since)
         if self.until:
             where.append(Incident.reported_at < self.until)
+        if self.fast_track is not None:
+            where.append(Incident.fast_track.is_(self.fast_track))
         if self.bbox:
             where.append(Incident.location.op("&&")(func.ST_MakeEnvelope(*self.bbox, 4326)))
         return where

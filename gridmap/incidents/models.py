@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -119,6 +120,8 @@ class Incident(GridLinked, Base):
     outcome: Mapped[str | None] = mapped_column(String(30))
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     supervised: Mapped[bool] = mapped_column(default=False)
+    # 民意事件速办: hour limits instead of day limits (gridmap/incidents/deadlines.py)
+    fast_track: Mapped[bool] = mapped_column(default=False, server_default=false())
     # 督办: the latest supervision — when, by which unit, the deadline it set, the answer
     supervised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     supervised_by_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))

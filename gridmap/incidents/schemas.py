@@ -32,6 +32,11 @@ class IncidentCreate(BaseModel):
     reporter_name: str | None = Field(default=None, max_length=50)
     reporter_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
     reported_at: datetime | None = Field(default=None, description="Defaults to now")
+    fast_track: bool = Field(
+        default=False,
+        description="民意事件速办 (staff only): sign for within 2 office hours, resolve by the "
+        "end of the next working day",
+    )
     media_url: str | None = Field(
         default=None,
         max_length=500,
@@ -166,6 +171,7 @@ class IncidentRead(BaseModel):
     outcome: str | None
     satisfaction: int | None
     supervised: bool
+    fast_track: bool = False
     supervised_by: str | None = Field(default=None, description="督办: the supervising unit")
     supervised_at: datetime | None = None
     supervision_due_at: datetime | None = None

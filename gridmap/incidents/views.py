@@ -74,6 +74,7 @@ def read_model(
                 "outcome",
                 "satisfaction",
                 "supervised",
+                "fast_track",
                 "reported_at",
                 "sign_due_at",
                 "resolve_due_at",

@@ -143,3 +143,30 @@ def test_possible_duplicates_are_suggested_to_the_dispatcher(client, world):
     assert set(hints(first["code"])) == {second["code"]}
     assert far["code"] not in hints(first["code"])
     assert hints(third["code"]) == []
+
+
+def test_fast_track_has_hour_limits_and_is_shown_apart(client, world):
+    """民意事件速办: signed for within two office hours, resolved by the end of the next
+    working day; staff mark it (not the anonymous port); lists and KPIs filter on it."""
+    from datetime import datetime
+
+    from gridmap.calendar import CHINA_TZ
+
+    monday = "2025-03-10T10:00:00+08:00"  # a working Monday, office hours
+    fast = report(client, world, category="labour", reported_at=monday, fast_track=True).json()
+    slow = report(client, world, category="labour", reported_at=monday).json()
+    assert fast["fast_track"] is True and slow["fast_track"] is False
+    sign_due = datetime.fromisoformat(fast["sign_due_at"]).astimezone(CHINA_TZ)
+    resolve_due = datetime.fromisoformat(fast["resolve_due_at"]).astimezone(CHINA_TZ)
+    assert sign_due.isoformat() == "2025-03-10T12:00:00+08:00"
+    assert resolve_due.isoformat() == "2025-03-11T23:59:59+08:00"
+    # the ordinary labour limits: 1 working day to sign, 15 to resolve
+    assert datetime.fromisoformat(slow["resolve_due_at"]) > resolve_due
+    r = report(client, world, who=None, channel="citizen_app", fast_track=True)
+    assert r.status_code == 403
+    listed = client.get("/api/v1/incidents", params={"fast_track": True},
+                        headers=world.auth("county")).json()  # fmt: skip
+    assert [i["code"] for i in listed["items"]] == [fast["code"]]
+    stats = client.get("/api/v1/stats", params={"fast_track": True},
+                       headers=world.auth("county")).json()  # fmt: skip
+    assert stats[0]["open"] == 1
