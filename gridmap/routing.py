@@ -57,7 +57,8 @@ class Router:
         }
         levels = self.rules.get("territorial_level")
         self._level = {
-            str(k): AreaLevel(getattr(v, "value", v)) if isinstance(v, str) else AreaLevel.township
+            # a missing level (an older rule table) is the township's
+            str(k): AreaLevel(v) if isinstance(v, str) else AreaLevel.township
             for k, v in (levels.items() if levels is not None else [])
         }
         self._known = set(self.departments["code"])
@@ -90,12 +91,11 @@ class Router:
         reason = np.empty(n, dtype=object)
         territorial = np.array([self._mode[c] == "territorial" for c in categories], dtype=bool)
         dept_type = np.array([self._type[c] or "" for c in categories], dtype=object)
-        for level in {self._level.get(c, AreaLevel.township) for c in categories[territorial]}:
-            chosen = territorial & np.array(
-                [self._level.get(c, AreaLevel.township) == level for c in categories], dtype=bool
-            )
-            unit[chosen] = centre_codes(grid_codes[chosen], level)
-            reason[chosen] = f"territorial: {level.value} centre"
+        level = np.array([self._level.get(c, AreaLevel.township) for c in categories], dtype=object)
+        for lvl in set(level[territorial].tolist()):
+            chosen = territorial & (level == lvl)
+            unit[chosen] = centre_codes(grid_codes[chosen], lvl)
+            reason[chosen] = f"territorial: {lvl.value} centre"
         for kind in set(dept_type[~territorial].tolist()):
             wanted = np.flatnonzero((dept_type == kind) & ~territorial)
             found = self._most_local(kind, lon[wanted], lat[wanted])

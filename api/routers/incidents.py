@@ -103,7 +103,7 @@ def report(
     )
     if not created:
         response.status_code = 200
-    view = views.read_model(session, incident, principal, units=locator.units_by_id, new=created)
+    view = views.read_model(session, incident, principal, units=locator.units_by_id)
     if principal is None:
         view["citizen_token"] = citizen_token(settings, incident.code)
     return view

@@ -19,7 +19,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from api import georeport
-from api.deps import CalendarDep, LimiterDep, LocatorDep, RulesDep, SessionDep, SettingsDep
+from api.deps import (
+    CalendarDep,
+    LimiterDep,
+    LocatorDep,
+    RulesDep,
+    SessionDep,
+    SettingsDep,
+)
 from api.routers.incidents import IDEMPOTENCY_KEY, citizen_token
 from gridmap.errors import NotFound
 from gridmap.incidents import service
@@ -28,7 +35,6 @@ from gridmap.open311 import clients, requests, services
 from gridmap.open311.requests import RequestFilter
 from gridmap.settings import Settings
 
-router = APIRouter(prefix=georeport.PREFIX, tags=["Open311 GeoReport v2"])
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-27T00:00:00+08:00"  # when the services or this port last changed
 Format = Annotated[Literal["json", "xml"], Path(description="The format: json or xml")]
@@ -157,12 +163,21 @@ def _jurisdiction(locator: Locator, jurisdiction_id: str | None) -> None:
         )
 
 
-Jurisdiction = Annotated[str | None, Query(max_length=40)]
+def check_jurisdiction(
+    locator: LocatorDep, jurisdiction_id: Annotated[str | None, Query(max_length=40)] = None
+) -> None:
+    """Every data route's optional ``jurisdiction_id`` (a posted form's is checked too)."""
+    _jurisdiction(locator, jurisdiction_id)
 
 
 def request_token(settings: Settings, code: str) -> str:
     """The token handed to the reporter: the request's id and the citizen photo token."""
     return f"{code}-{citizen_token(settings, code)}"
+
+
+router = APIRouter(prefix=georeport.PREFIX, tags=["Open311 GeoReport v2"])
+# everything but discovery: services and requests of this jurisdiction
+data = APIRouter(dependencies=[Depends(check_jurisdiction)])
 
 
 @router.get("/discovery.{fmt}", responses=_answers(Discovery, 400))
@@ -180,25 +195,19 @@ def discovery(request: Request, fmt: Format, settings: SettingsDep) -> Response:
     })  # fmt: skip
 
 
-@router.get("/services.{fmt}", responses=_answers(list[Service], 400, 404))
-def service_list(
-    fmt: Format, session: SessionDep, locator: LocatorDep, jurisdiction_id: Jurisdiction = None
-) -> Response:
+@data.get("/services.{fmt}", responses=_answers(list[Service], 400, 404))
+def service_list(fmt: Format, session: SessionDep) -> Response:
     """The services: one per category, with Chinese names and groups."""
-    _jurisdiction(locator, jurisdiction_id)
     return georeport.render(fmt, "services", services.service_list(session))
 
 
-@router.get("/services/{service_code}.{fmt}", responses=_answers(ServiceDefinition, 400, 404))
+@data.get("/services/{service_code}.{fmt}", responses=_answers(ServiceDefinition, 400, 404))
 def service_definition(
     service_code: Annotated[str, Path(max_length=100)],
     fmt: Format,
     session: SessionDep,
-    locator: LocatorDep,
-    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """A service's definition: its attributes."""
-    _jurisdiction(locator, jurisdiction_id)
     return georeport.render(
         fmt, "service_definition", services.service_definition(session, service_code)
     )
@@ -218,7 +227,7 @@ FormText = Annotated[str | None, Form(max_length=5000)]
 FormShort = Annotated[str | None, Form(max_length=300)]
 
 
-@router.post("/requests.{fmt}", status_code=201,
+@data.post("/requests.{fmt}", status_code=201,
              responses=_answers(list[CreatedRequest], 400, 403, 404, 409, 429, ok=201))  # fmt: skip
 def create_request(
     request: Request,
@@ -268,7 +277,7 @@ def create_request(
         "description": description, "media_url": media_url,
     }  # fmt: skip
     report = requests.report_from_form(
-        session, {k: v for k, v in form.items() if v is not None}, attributes
+        session, locator, {k: v for k, v in form.items() if v is not None}, attributes
     )
     incident, created = service.create(
         session=session,
@@ -279,7 +288,7 @@ def create_request(
         idempotency_key=idempotency_key,
         api_client_id=client.id,
     )
-    rule = services.rule_of(session, incident.category)
+    rule = locator.rules.get(incident.category)
     answer = [{
         "service_request_id": incident.code,
         "token": request_token(settings, incident.code),
@@ -289,7 +298,7 @@ def create_request(
     return georeport.render(fmt, "service_requests", answer, status=201 if created else 200)
 
 
-@router.get("/requests.{fmt}", responses=_answers(list[ServiceRequest], 400, 404))
+@data.get("/requests.{fmt}", responses=_answers(list[ServiceRequest], 400, 404))
 def list_requests(
     fmt: Format,
     session: SessionDep,
@@ -299,7 +308,6 @@ def list_requests(
     start_date: Annotated[str | None, Query(max_length=40)] = None,
     end_date: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(max_length=20)] = None,
-    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """Citizens' requests, newest first (at most 1000; the last 90 days by default).
 
@@ -307,7 +315,6 @@ def list_requests(
     without personal data: no description, reporter or media; the location of the grid
     cell, the address of its village.
     """
-    _jurisdiction(locator, jurisdiction_id)
     filters = requests.read_filter(
         service_request_id=service_request_id,
         service_code=service_code,
@@ -320,37 +327,36 @@ def list_requests(
     )
 
 
-@router.get("/requests/{service_request_id}.{fmt}",
+@data.get("/requests/{service_request_id}.{fmt}",
             responses=_answers(list[ServiceRequest], 400, 404))  # fmt: skip
 def read_request(
     service_request_id: Annotated[str, Path(max_length=30)],
     fmt: Format,
     session: SessionDep,
     locator: LocatorDep,
-    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """One request (as a list of one, as the spec's examples show)."""
-    _jurisdiction(locator, jurisdiction_id)
     rows = requests.public_requests(session, locator, RequestFilter(ids=[service_request_id]))
     if not rows:
         raise NotFound(f"there is no service request {service_request_id}")
     return georeport.render(fmt, "service_requests", rows)
 
 
-@router.get("/tokens/{token}.{fmt}", responses=_answers(list[TokenAnswer], 400, 404))
+@data.get("/tokens/{token}.{fmt}", responses=_answers(list[TokenAnswer], 400, 404))
 def read_token(
     token: Annotated[str, Path(max_length=100)],
     fmt: Format,
     session: SessionDep,
     settings: SettingsDep,
     locator: LocatorDep,
-    jurisdiction_id: Jurisdiction = None,
 ) -> Response:
     """The service request id a token (from the answer to a post) stands for."""
-    _jurisdiction(locator, jurisdiction_id)
     code, _, _ = token.partition("-")
     if not code or not hmac.compare_digest(token.encode(), request_token(settings, code).encode()):
         raise NotFound("this token is not one this server handed out")
     if not requests.public_requests(session, locator, RequestFilter(ids=[code])):
         raise NotFound("this token is not one this server handed out")
     return georeport.render(fmt, "service_requests", [{"service_request_id": code, "token": token}])
+
+
+router.include_router(data)

@@ -176,8 +176,12 @@ class IncidentRead(BaseModel):
     supervised_at: datetime | None = None
     supervision_due_at: datetime | None = None
     supervision_answered_at: datetime | None = None
-    joint_units: list[JointUnitRead] = Field(default_factory=list, description="联办: the parts")
-    whistles: list[WhistleRead] = Field(default_factory=list, description="吹哨报到")
+    joint_units: list[JointUnitRead] | None = Field(
+        default=None, description="联办: the parts (one incident's full view only)"
+    )
+    whistles: list[WhistleRead] | None = Field(
+        default=None, description="吹哨报到 (one incident's full view only)"
+    )
     overdue: bool
     reported_at: datetime
     sign_due_at: datetime | None

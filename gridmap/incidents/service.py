@@ -568,11 +568,16 @@ def _joint(step: Step) -> None:
     step.payload["co_units"] = [c.code for c in co]
 
 
+def _own_centre(step: Step) -> Department | None:
+    """The acting user's own governance centre (the centre of their area), if there is one."""
+    own = unit_codes.centre_code(step.actor.area_code)
+    return step.session.scalar(select(Department).where(Department.code == own))
+
+
 def _self_handle(step: Step) -> None:
     """自办: the acting centre keeps it (a county centre that steps in holds it itself)."""
     incident = step.incident
-    own = unit_codes.centre_code(step.actor.area_code)
-    centre = step.session.scalar(select(Department).where(Department.code == own))
+    centre = _own_centre(step)
     if centre is None or not area_codes.contains(centre.area_code, incident.grid_code):
         centre = step.session.scalar(
             select(Department).where(
@@ -649,9 +654,7 @@ def _supervise(step: Step) -> None:
         raise InvalidInput("supervising needs a deadline: when it must be resolved by")
     if deadline <= step.now:
         raise InvalidInput(f"the deadline {deadline.isoformat()} has passed: give a later one")
-    own = step.session.scalar(
-        select(Department).where(Department.code == unit_codes.centre_code(step.actor.area_code))
-    )
+    own = _own_centre(step)
     incident = step.incident
     incident.supervised = True
     incident.supervised_at = step.now
@@ -770,12 +773,11 @@ def _whistle(step: Step) -> None:
             IncidentWhistle.checked_in_at.is_(None)))  # fmt: skip
         if waiting is not None:
             raise Conflict(f"{unit.code} is already summoned and has not checked in yet")
-    caller = step.session.scalar(
-        select(Department.id).where(Department.code == unit_codes.centre_code(step.actor.area_code))
-    )
+    caller = _own_centre(step)
     for unit in units:
         step.session.add(IncidentWhistle(
-            incident_id=step.incident.id, unit_id=unit.id, called_by_unit_id=caller,
+            incident_id=step.incident.id, unit_id=unit.id,
+            called_by_unit_id=caller.id if caller else None,
             called_at=step.now, due_at=due))  # fmt: skip
     step.payload.update(summoned=[u.code for u in units], due=due.isoformat())
 

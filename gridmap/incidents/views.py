@@ -32,15 +32,14 @@ def read_model(
     unmasked: bool = False,
     duplicates: list[str] | None = None,
     units: dict[int, UnitRef] | None = None,
-    new: bool = False,
 ) -> dict[str, object]:
     """The API view of an incident, personal data masked unless ``unmasked``.
 
     The caller has checked and audited an unmasked read (``gridmap.audit``). ID numbers and
     phone numbers typed into the free text are masked like the structured fields.
     ``allowed_actions`` lists what this reader may do now (state and role). ``units`` (the
-    locator's, by id) saves a query for the unit's code and name; ``new`` (an incident just
-    reported: no joint units yet) saves the query for its joint units.
+    locator's, by id) saves a query for the unit's code and name. ``history`` (one incident's
+    full view) adds its events, its whistles and its joint units: lists do without them.
     """
     now = now or datetime.now(UTC)
     point = to_shape(incident.location)
@@ -96,24 +95,6 @@ def read_model(
         "supervised_at": incident.supervised_at,
         "supervision_due_at": incident.supervision_due_at,
         "supervision_answered_at": incident.supervision_answered_at,
-        "whistles": [] if new else _whistles(session, incident, now),
-        "joint_units": []
-        if new
-        else [
-            {
-                "unit_code": code,
-                "role": part.role,
-                "signed_at": part.signed_at,
-                "done_at": part.done_at,
-                "part_note": text_of(part.part_note),
-            }
-            for part, code in session.execute(
-                select(IncidentUnit, Department.code)
-                .join(Department, Department.id == IncidentUnit.unit_id)
-                .where(IncidentUnit.incident_id == incident.id)
-                .order_by(IncidentUnit.role.desc(), Department.code)
-            )
-        ],
         "overdue": is_overdue(incident, now),
         "allowed_actions": [
             a
@@ -123,6 +104,17 @@ def read_model(
         "possible_duplicates": duplicates,
     }
     if history:
+        view["whistles"] = _whistles(session, incident, now)
+        view["joint_units"] = [
+            {"unit_code": code, "role": part.role, "signed_at": part.signed_at,
+             "done_at": part.done_at, "part_note": text_of(part.part_note)}
+            for part, code in session.execute(
+                select(IncidentUnit, Department.code)
+                .join(Department, Department.id == IncidentUnit.unit_id)
+                .where(IncidentUnit.incident_id == incident.id)
+                .order_by(IncidentUnit.role.desc(), Department.code)
+            )
+        ]  # fmt: skip
         rows = session.execute(
             select(IncidentEvent, Department.code, User.username)
             .outerjoin(Department, Department.id == IncidentEvent.unit_id)

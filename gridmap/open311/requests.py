@@ -31,7 +31,7 @@ from gridmap.incidents.kpi import APPEAL_CHANNELS
 from gridmap.incidents.models import OPEN, Channel, Incident, IncidentEvent, IncidentStatus
 from gridmap.incidents.schemas import IncidentCreate
 from gridmap.locate import PREFIX, Locator
-from gridmap.open311.services import read_attributes, rule_of
+from gridmap.open311.services import read_attributes
 from gridmap.registry.models import Building
 
 MAX_RESULTS = 1000  # the spec's suggested ceiling for GET requests
@@ -88,13 +88,13 @@ def _building_point(session: Session, where: Any, what: str) -> tuple[float, flo
 
 
 def report_from_form(
-    session: Session, form: dict[str, str], attributes: dict[str, str]
+    session: Session, locator: Locator, form: dict[str, str], attributes: dict[str, str]
 ) -> IncidentCreate:
     """The report a GeoReport v2 form describes; every problem named by its parameter."""
     service_code = form.get("service_code", "").strip()
     if not service_code:
         raise InvalidInput("service_code is missing: pick one from services.json")
-    if rule_of(session, service_code) is None:
+    if service_code not in locator.rules:  # the routing rules intake routes by
         raise InvalidInput(f"service_code {service_code!r} is not a service: see services.json")
     crs = form.get("crs", "wgs84").strip() or "wgs84"
     address = (form.get("address_string") or "").strip() or None

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridmap.errors import InvalidInput, NotFound
+from gridmap.locate import RuleRef
 from gridmap.units.models import RoutingRule
 
 
@@ -92,7 +93,7 @@ def service_definition(session: Session, service_code: str) -> dict[str, Any]:
     return {"service_code": service_code, "attributes": [a.as_spec() for a in ATTRIBUTES]}
 
 
-def service_notice(rule: RoutingRule) -> str:
+def service_notice(rule: RuleRef) -> str:
     """What the citizen is told on reporting: the time limits of the category."""
     return f"已受理。按规定 {rule.sign_days} 个工作日内签收，{rule.resolve_days} 个工作日内办结。"
 

@@ -22,7 +22,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import select, text, true
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
@@ -34,6 +34,7 @@ from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.incidents.models import OPEN
 from gridmap.locate import build_index
 from gridmap.registry import visits
+from gridmap.registry.models import Household
 
 
 def draft_from_cells(
@@ -155,11 +156,12 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
                 "cell_removed": cell not in new_cells,
             })  # fmt: skip
     # due visits that would land in another cell, so on another grid worker's list
-    index_of = {int(r[0]): i for i, r in enumerate(households)}
+    # (only the moved households are asked about: the rest keep their worker)
+    index_of = {int(households[i][0]): i for i in np.flatnonzero(moved).tolist()}
     due_moving: dict[tuple[str, str], int] = defaultdict(int)
-    for visit in visits.due_in(session, area, true()):
-        i = index_of.get(visit.household_id)
-        if i is not None and moved[i]:
+    if index_of:
+        for visit in visits.due_in(session, area, Household.id.in_(list(index_of))):
+            i = index_of[visit.household_id]
             due_moving[(str(old[i]), str(new[i]))] += 1
     return {
         "before": before,

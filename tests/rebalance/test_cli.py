@@ -4,11 +4,11 @@ from the registry of a seeded database."""
 import geopandas as gpd
 import numpy as np
 import pyogrio
-import pytest
 from typer.testing import CliRunner
 
 from gridmap.cli import app
 from gridmap.rebalance.blocks import lattice
+from tests.test_cli import env as env  # the seeded database, for commands
 
 runner = CliRunner()
 
@@ -55,14 +55,6 @@ def test_a_file_with_a_missing_column_or_a_broken_polygon_is_refused(tmp_path):
     result = runner.invoke(app, ["plan", "rebalance", "--blocks", str(tmp_path / "b.gpkg"),
                                  "-o", str(tmp_path / "o.gpkg")])  # fmt: skip
     assert result.exit_code == 1 and "invalid or empty polygons: [1]" in result.output
-
-
-@pytest.fixture
-def env(seeded, tmp_path, monkeypatch):
-    url, data = seeded
-    monkeypatch.setenv("GRIDMAP_DATABASE_URL", url)
-    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path / "data"))
-    return data
 
 
 def test_rebalance_a_township_of_the_seed(env, tmp_path):
