@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         if not hasattr(app.state, "audit_sessionmaker"):  # tests bind it to their transaction
             app.state.audit_sessionmaker = app.state.sessionmaker
+        if not hasattr(app.state, "jobs_sessionmaker"):  # background work, e.g. preparing plans
+            app.state.jobs_sessionmaker = app.state.sessionmaker
         app.state.limiter = RateLimiter(
             PostgresStorage(engine), enabled=settings.rate_limits_enabled
         )

@@ -777,20 +777,66 @@ def plan_diff(
         out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+@plan_app.command("prepare")
+@friendly_errors
+def plan_prepare(plan_id: int) -> None:
+    """Prepare a draft: store the moves it would make, save its index; the registry stays open."""
+    import time
+
+    from gridmap.plans.service import prepare
+
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    start = time.perf_counter()
+    with make_sessionmaker(engine).begin() as session, console.status("assigning the registry…"):
+        moves = prepare(session=session, plan_id=plan_id, cache_dir=settings.data_dir / "index")
+    engine.dispose()
+    moved = ", ".join(f"{t} {moves.moved[t]:,} of {moves.items[t]:,}" for t in moves.items)
+    console.print(
+        f"plan {plan_id} prepared in {time.perf_counter() - start:.1f} s; would move: {moved}; "
+        f"{moves.outside:,} outside every cell. Activate with: gridmap plan activate {plan_id}"
+    )
+
+
 @plan_app.command("activate")
 @friendly_errors
 def plan_activate(plan_id: int) -> None:
-    """Activate a plan: retire the one in force and re-link the registry, in one transaction."""
-    from gridmap.plans.service import activate
+    """Activate a plan: retire the one in force, move what changes cell; people follow."""
+    import time
 
-    engine = make_engine(database_url(_settings()))
-    with make_sessionmaker(engine).begin() as session, console.status("re-linking the registry…"):
-        counts = activate(session=session, plan_id=plan_id)
-    engine.dispose()
+    from gridmap.plans.service import activate, follow
+
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    start = time.perf_counter()
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session, console.status("switching plans…"):
+        counts = activate(session=session, plan_id=plan_id, cache_dir=settings.data_dir / "index")
+    switched = time.perf_counter() - start
+    how = "prepared" if counts.pop("prepared") else "not prepared: assigned the whole registry now"
     console.print(
-        f"plan {plan_id} is active; re-linked: "
+        f"plan {plan_id} is active in {switched:.1f} s ({how}); moved: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
     )
+    with console.status("houses and people following…"):
+        followed = follow(factory, plan_id)
+    engine.dispose()
+    console.print(
+        f"followed in {time.perf_counter() - start - switched:.1f} s: "
+        + ", ".join(f"{k} {v:,}" for k, v in followed.items())
+    )
+
+
+@plan_app.command("follow")
+@friendly_errors
+def plan_follow(plan_id: int) -> None:
+    """Finish an interrupted activation: houses and people follow their moved parents."""
+    from gridmap.plans.service import follow
+
+    engine = make_engine(database_url(_settings()))
+    followed = follow(make_sessionmaker(engine), plan_id)
+    engine.dispose()
+    console.print("followed: " + ", ".join(f"{k} {v:,}" for k, v in followed.items()))
 
 
 @incidents_app.command("import")

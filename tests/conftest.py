@@ -108,6 +108,7 @@ def override_for_test(application: FastAPI, session: Session) -> FastAPI:
     application.state.audit_sessionmaker = sessionmaker(
         bind=session.connection(), join_transaction_mode="create_savepoint"
     )
+    application.state.jobs_sessionmaker = application.state.audit_sessionmaker
     return application
 
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from api.deps import PrincipalDep, SessionDep, require_roles
+from api.deps import PrincipalDep, SessionDep, SettingsDep, require_roles
 from api.problems import responses
-from gridmap.areas.models import Area, Plan
+from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.auth.models import Role
-from gridmap.errors import NotFound
+from gridmap.errors import Conflict, GridmapError, NotFound
 from gridmap.plans import drafts, service
 from gridmap.scope import Actor
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["plans"], responses=responses(401, 403, 404))
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PLANNERS = (Role.planner, Role.city_admin, Role.county_dispatcher)
@@ -33,6 +35,7 @@ class PlanRead(BaseModel):
     created_at: datetime
     activated_at: datetime | None
     retired_at: datetime | None
+    prepared_at: datetime | None
 
 
 def _plans(session: Any, plan_id: int | None = None) -> list[dict[str, Any]]:
@@ -46,7 +49,8 @@ def _plans(session: Any, plan_id: int | None = None) -> list[dict[str, Any]]:
         query = query.where(Plan.id == plan_id)
     return [
         {"id": p.id, "name": p.name, "status": p.status.value, "note": p.note, "cells": n,
-         "created_at": p.created_at, "activated_at": p.activated_at, "retired_at": p.retired_at}
+         "created_at": p.created_at, "activated_at": p.activated_at, "retired_at": p.retired_at,
+         "prepared_at": p.prepared_at}
         for p, n in session.execute(query)
     ]  # fmt: skip
 
@@ -96,13 +100,56 @@ def plan_impact(
     return report
 
 
+@router.post("/plans/{plan_id}/prepare", response_model=PlanRead, status_code=202)
+def prepare_plan(
+    plan_id: PlanId,
+    request: Request,
+    tasks: BackgroundTasks,
+    session: SessionDep,
+    principal: Annotated[Actor, Depends(require_roles(Role.planner, Role.city_admin))],
+) -> Any:
+    """Prepare a draft for a fast activation, in the background (202; see ``prepared_at``).
+
+    Stores the moves the draft would make against the plan in force and saves its
+    assignment index; the registry is not locked. Preparing again replaces the moves.
+    """
+    plan = session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"there is no plan {plan_id}")
+    if plan.status != PlanStatus.draft:
+        raise Conflict(f"plan {plan_id} is {plan.status.value}: only a draft is prepared")
+    tasks.add_task(_prepare_in_background, request.app.state, plan_id)
+    return _plans(session, plan_id)[0]
+
+
+def _prepare_in_background(state: Any, plan_id: int) -> None:
+    try:
+        with state.jobs_sessionmaker.begin() as session:
+            service.prepare(
+                session=session, plan_id=plan_id, cache_dir=state.settings.data_dir / "index"
+            )
+    except GridmapError as exc:  # e.g. activated meanwhile: nothing to prepare any more
+        log.warning("plan %s not prepared: %s", plan_id, exc)
+
+
 @router.post("/plans/{plan_id}/activate", response_model=PlanRead)
 def activate_plan(
     plan_id: PlanId,
+    request: Request,
+    tasks: BackgroundTasks,
     session: SessionDep,
+    settings: SettingsDep,
     principal: Annotated[Actor, Depends(require_roles(Role.city_admin))],
 ) -> Any:
-    """Put a plan in force and re-link the registry, in one transaction (city admin only)."""
-    service.activate(session=session, plan_id=plan_id)
+    """Put a plan in force (city admin only): seconds for a prepared draft, in one transaction.
+
+    Writes to buildings, households and work units wait for the switch; reads go on.
+    Houses and people follow in the background, in short transactions. A draft not
+    prepared (or prepared against another plan in force) is prepared inside the
+    transaction: about a minute at city scale.
+    """
+    service.activate(session=session, plan_id=plan_id, cache_dir=settings.data_dir / "index")
     session.flush()
+    # after the commit (background tasks run once the response is sent): houses and people
+    tasks.add_task(service.follow, request.app.state.jobs_sessionmaker, plan_id)
     return _plans(session, plan_id)[0]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gridmap.areas.codes import CODE_LENGTH
@@ -61,6 +62,32 @@ class Plan(Base):
     created_at: Mapped[datetime] = created_at_column()
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by gridmap.plans.service.prepare: against which plan in force and which cells the
+    # moves in plan_assignment were computed, and the registry's high-water marks then
+    # (largest id per located table, last registry event) to catch what changed since.
+    prepared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    prepared_against: Mapped[int | None] = mapped_column()
+    prepared_digest: Mapped[str | None] = mapped_column(String(32))
+    prepared_marks: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+
+
+class PlanAssignment(Base):
+    """A registry item's cell under a draft plan, kept only where it differs from today's.
+
+    Versioned assignments as MapIt versions areas by generation, but sparse: a plan is
+    prepared while it is a draft, writing one row per building, household or work unit
+    whose cell would change (``grid_code`` null: outside every new cell). Activation
+    applies exactly these rows; the rows stay as the record of what the plan moved.
+    """
+
+    __tablename__ = "plan_assignment"
+
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("plan.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_table: Mapped[str] = mapped_column(String(20), primary_key=True)
+    item_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    grid_code: Mapped[str | None] = mapped_column(String(15))
 
 
 class Area(Base):

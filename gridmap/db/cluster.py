@@ -38,6 +38,21 @@ MAX_SOCKET_PATH = 100
 TUNING = {"random_page_cost": "1.1", "effective_cache_size": "4GB"}
 
 
+def memory_tuning() -> dict[str, str]:
+    """Shared buffers of 1/8 of the machine's memory (128 MB to 4 GB), and room for WAL.
+
+    PostgreSQL's default of 128 MB thrashes when a plan activation updates half a million
+    people: each non-HOT update touches every index of the table, and with 128 MB nearly
+    every index page is read and written back again (docs/benchmarks.md, activation).
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 0
+    megabytes = max(128, min(4096, total // 8 // 2**20))
+    return {"shared_buffers": f"{megabytes}MB", "max_wal_size": "4GB"}
+
+
 def find_pg_bin() -> Path:
     """Return the bin folder of the newest installed PostgreSQL that has PostGIS.
 
@@ -265,7 +280,7 @@ class Cluster:
                 )
             options = (
                 f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                + " ".join(f"-c {k}={v}" for k, v in TUNING.items())
+                + " ".join(f"-c {k}={v}" for k, v in (TUNING | memory_tuning()).items())
             )
             self._run(
                 "pg_ctl",

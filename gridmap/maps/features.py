@@ -192,9 +192,8 @@ class MapData:
 
     def _count_households(self, session: Session, plan_id: int) -> dict[str, int]:
         rows = session.execute(
-            select(Household.grid_code, func.count())
-            .where(Household.plan_id == plan_id)
-            .group_by(Household.grid_code)
+            # every household's code is a cell of the plan in force (see plans.service)
+            select(Household.grid_code, func.count()).group_by(Household.grid_code)
         ).all()
         counts = {str(code): int(n) for code, n in rows if code is not None}
         self._households[plan_id] = (time.monotonic(), counts)

@@ -135,7 +135,7 @@ def derive_blocks(session: Session, area: str) -> gpd.GeoDataFrame:
         regions = shapely.voronoi_polygons(
             shapely.multipoints(group[["px", "py"]].to_numpy()), extend_to=geom, ordered=True
         )
-        parts = shapely.intersection(shapely.get_parts(regions), geom)
+        parts = _clip(shapely.get_parts(regions), geom)
         for bid, households, part in zip(group["id"], group["households"], parts, strict=True):
             part = _polygonal(part)
             if part is not None:
@@ -144,6 +144,20 @@ def derive_blocks(session: Session, area: str) -> gpd.GeoDataFrame:
                              geometry="geometry", crs=crs)  # fmt: skip
     frame["village_code"] = area_codes.ancestor_series(frame["cell"], AreaLevel.village)
     return frame.to_crs(4326)
+
+
+def _clip(regions: np.ndarray, geom: shapely.Geometry) -> np.ndarray:
+    """Voronoi regions clipped to their cell; robustly where the exact overlay fails.
+
+    Near-collinear buildings give regions GEOS cannot intersect exactly ("side location
+    conflict"): those are intersected again with snap-rounding to 1 mm, after repairing
+    the cell if reprojection made it invalid.
+    """
+    try:
+        return np.asarray(shapely.intersection(regions, geom))
+    except shapely.errors.GEOSException:
+        fixed = shapely.make_valid(geom)
+        return np.asarray(shapely.intersection(shapely.make_valid(regions), fixed, grid_size=1e-3))
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry | None:

@@ -339,9 +339,7 @@ def _places(
     buildings: dict[int, Building] = {}
     ids = {r.building_id for r in rows if r.building_id is not None}
     if ids:
-        found = session.scalars(
-            select(Building).where(Building.id.in_(ids), Building.plan_id == index.plan_id)
-        )
+        found = session.scalars(select(Building).where(Building.id.in_(ids)))
         buildings = {b.id: b for b in found}
     addresses = {r.address for r in rows if r.address and r.lon is None and r.building_id is None}
     by_address: dict[str, list[Building]] = defaultdict(list)

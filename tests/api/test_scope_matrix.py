@@ -15,7 +15,7 @@ from tests.world import T1, T2, inside, report
 
 ROLES = ["admin", "county", "t1", "t2", "village", "grid", "labour", "housing", "analyst",
          "planner", None]  # fmt: skip
-OK, CREATED, DENIED, HIDDEN, ANON = 200, 201, 403, 404, 401
+OK, CREATED, ACCEPTED, DENIED, HIDDEN, ANON = 200, 201, 202, 403, 404, 401
 
 
 SEEN, EMPTY = "seen", "empty"  # 200, and the object is (or is not) in the list answered
@@ -228,6 +228,8 @@ REQUESTS = {
     ("get", "/api/v1/plans/{plan_id}"): lambda c, w: ("get", f"/plans/{c['draft']}", {}),
     ("get", "/api/v1/plans/{plan_id}/impact"): lambda c, w: (
         "get", f"/plans/{c['draft']}/impact", {"params": {"area": T1 if w == "west" else T2}}),
+    ("post", "/api/v1/plans/{plan_id}/prepare"): lambda c, w: (
+        "post", f"/plans/{c['draft']}/prepare", {}),
     ("post", "/api/v1/plans/{plan_id}/activate"): lambda c, w: (
         "post", f"/plans/{c['draft']}/activate", {}),
     ("get", "/api/v1/users"): lambda c, w: ("get", "/users", {}),
@@ -337,6 +339,8 @@ EXPECT = {
     ("get", "/api/v1/plans"): everyone(OK),
     ("get", "/api/v1/plans/{plan_id}"): everyone(OK),
     ("get", "/api/v1/plans/{plan_id}/impact"): PLAN_IMPACT,
+    ("post", "/api/v1/plans/{plan_id}/prepare"): (admin_only(ACCEPTED)[0] | {"planner": ACCEPTED},)
+    * 2,
     ("post", "/api/v1/plans/{plan_id}/activate"): admin_only(OK),
     ("get", "/api/v1/users"): admin_only(OK),
     ("post", "/api/v1/users"): admin_only(CREATED),

@@ -96,3 +96,57 @@ def test_a_draft_from_the_seed_and_its_diff(fresh, tmp_path, monkeypatch):
     moved_blocks = blocks[blocks["new_cell"] != blocks["cell"]]
     assert report["households_moved"] == int(moved_blocks["households"].sum())
     assert f"households moved {report['households_moved']:,}" in result.output
+
+
+def test_prepare_then_activate_a_draft_through_the_commands(pg_cluster, tmp_path, monkeypatch):
+    """A planner's draft prepared and put in force on a demo seed of its own: the registry
+    moves as the change-impact report said, and agrees with PostGIS afterwards."""
+    import json
+
+    from sqlalchemy import text
+
+    from gridmap.db import migrate
+    from gridmap.db.session import make_engine
+    from seed_data.generate import SeedConfig, generate
+    from seed_data.load import load
+
+    pg_cluster.create_database("activate_cli")
+    url = pg_cluster.url("activate_cli")
+    migrate.upgrade(url)
+    data = generate(SeedConfig(scale="demo", population_fraction=0.005, seed=13))
+    engine = make_engine(url)
+    load(data, engine)
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path / "data"))
+    township = data.households.grid_code.str[:9].value_counts().index[0]  # the most lived-in
+    result = runner.invoke(app, ["plan", "rebalance", "--area", township, "--target", "8",
+                                 "--draft", "balanced", "-o", str(tmp_path / "d.gpkg")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rebalanced = result.output
+    plan_id = int(result.output.split("draft plan ")[1].split()[0])
+    report_file = tmp_path / "impact.json"
+    result = runner.invoke(app, ["plan", "diff", "1", str(plan_id), "-o", str(report_file)])
+    moved = json.loads(report_file.read_text(encoding="utf-8"))["households_moved"]
+    assert result.exit_code == 0 and moved > 0, result.output + rebalanced
+
+    result = runner.invoke(app, ["plan", "prepare", str(plan_id)])
+    assert result.exit_code == 0, result.output
+    assert f"household {moved:,} of" in result.output
+    assert list((tmp_path / "data" / "index").glob(f"plan-{plan_id}-*.npz"))  # saved for servers
+    result = runner.invoke(app, ["plan", "activate", str(plan_id)])
+    assert result.exit_code == 0, result.output
+    assert "(prepared)" in result.output and f"household {moved:,}," in result.output
+    with engine.connect() as conn:
+        wrong = conn.execute(text(
+            "SELECT count(*) FROM household h WHERE NOT EXISTS (SELECT 1 FROM area a "
+            "WHERE a.plan_id = :p AND a.code = h.grid_code AND ST_Covers(a.geom, h.location))"),
+            {"p": plan_id}).scalar_one()  # fmt: skip
+        astray = conn.execute(text(
+            "SELECT count(*) FROM person p JOIN household h ON h.id = p.household_id "
+            "WHERE p.grid_code IS DISTINCT FROM h.grid_code")).scalar_one()  # fmt: skip
+        in_force = conn.execute(text("SELECT id FROM plan WHERE status = 'active'")).all()
+    again = runner.invoke(app, ["plan", "prepare", str(plan_id)])
+    engine.dispose()
+    pg_cluster.drop_database("activate_cli")
+    assert (wrong, astray, in_force) == (0, 0, [(plan_id,)])
+    assert again.exit_code == 1 and "only a draft is prepared" in again.output

@@ -91,8 +91,16 @@ def test_the_plans_api_shows_the_impact_and_the_admin_activates(client, session,
     assert "QZ" not in r.text  # no incident named to a planner
     assert client.post(f"/api/v1/plans/{draft.id}/activate",
                        headers=world.auth("planner")).status_code == 403  # fmt: skip
+    # the planner prepares it (in the background): the moves are stored, nothing moves yet
+    r = client.post(f"/api/v1/plans/{draft.id}/prepare", headers=world.auth("planner"))
+    assert r.status_code == 202 and r.json()["prepared_at"] is None, r.text
+    session.expire_all()  # the job wrote through a session of its own
+    shown = client.get(f"/api/v1/plans/{draft.id}", headers=world.auth("planner")).json()
+    assert shown["prepared_at"] is not None and shown["status"] == "draft"
     r = client.post(f"/api/v1/plans/{draft.id}/activate", headers=world.auth("admin"))
     assert r.status_code == 200 and r.json()["status"] == "active", r.text
+    r = client.post(f"/api/v1/plans/{draft.id}/prepare", headers=world.auth("planner"))
+    assert r.status_code == 409 and "only a draft" in r.text
     # the registry follows: the grid worker's cell now holds none of those households
     session.expire_all()
     moved = client.get(f"/api/v1/areas/{V1}003/households", headers=world.auth("admin")).json()
