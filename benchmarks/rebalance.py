@@ -117,6 +117,9 @@ def main() -> None:
         before = cell_table(after, ours.labels, args.target, 0.1)
         print(f"  growth: the plan in force now has {np.mean([c['within'] for c in before]):.1%}"
               " within ±10%")  # fmt: skip
+        bound, changed, total = unavoidable_moves(after, ours.labels, args.target)
+        print(f"  growth: {changed} of {total} villages change their number of cells, so "
+              f"with every cell within ±10% at least {bound:.1%} of households must move")  # fmt: skip
         t0 = time.perf_counter()
         again = rebalance(after, args.target)
         report("gridmap from the plan", after, again.labels, time.perf_counter() - t0,
@@ -149,6 +152,33 @@ def township(url: str, area: str, target: float) -> None:
     labels, seconds = metis(blocks, target)
     report("METIS (contiguous)", blocks, labels, seconds, target,
            _moved_by_overlap(blocks, blocks.current, labels))  # fmt: skip
+
+
+def unavoidable_moves(
+    blocks: Blocks, old: np.ndarray, target: float, tolerance: float = 0.1
+) -> tuple[float, int, int]:
+    """A lower bound on the households any balanced plan must move from ``old``.
+
+    A village whose load now calls for more cells (round(load / target)) must fill each
+    extra cell with at least the band's floor of households, all from other cells; one
+    that calls for fewer must empty as many cells, at best its smallest. Returns the share
+    of households, and the villages that change their number of cells out of all.
+    """
+    moved = 0.0
+    changed = 0
+    villages = sorted(set(blocks.village.tolist()))
+    for v in villages:
+        here = blocks.village == v
+        loads = defaultdict(float)
+        for cell, w in zip(old[here], blocks.load[here], strict=True):
+            loads[cell] += float(w)
+        k_old, k_new = len(loads), max(1, round(float(blocks.load[here].sum()) / target))
+        if k_new > k_old:
+            moved += (k_new - k_old) * (1 - tolerance) * target
+        elif k_new < k_old:
+            moved += sum(sorted(loads.values())[: k_old - k_new])
+        changed += k_new != k_old
+    return moved / float(blocks.load.sum()), changed, len(villages)
 
 
 def explain(blocks: Blocks, result: object, target: float) -> str:

@@ -165,18 +165,19 @@ def follow(
                 ),
                 {"plan": plan_id, "parent": parent},
             ).all()
+        copy = text(
+            f"UPDATE {table} t SET grid_code = p.grid_code, plan_id = p.plan_id, "
+            f"assigned_at = p.assigned_at FROM {parent} p WHERE p.id = t.{key} "
+            "AND p.id = ANY(:ids) AND (t.grid_code IS DISTINCT FROM p.grid_code "
+            "OR t.plan_id IS DISTINCT FROM p.plan_id)"
+        )
         done[table] = 0
         for start in range(0, len(ids), batch):
             with factory.begin() as session:
-                done[table] += session.connection().execute(
-                    text(
-                        f"UPDATE {table} t SET grid_code = p.grid_code, plan_id = p.plan_id, "
-                        f"assigned_at = p.assigned_at FROM {parent} p WHERE p.id = t.{key} "
-                        "AND p.id = ANY(:ids) AND (t.grid_code IS DISTINCT FROM p.grid_code "
-                        "OR t.plan_id IS DISTINCT FROM p.plan_id)"
-                    ),
-                    {"ids": list(ids[start : start + batch])},
-                ).rowcount
+                result = session.connection().execute(
+                    copy, {"ids": list(ids[start : start + batch])}
+                )
+                done[table] += result.rowcount
     return done
 
 

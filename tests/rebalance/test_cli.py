@@ -146,7 +146,9 @@ def test_prepare_then_activate_a_draft_through_the_commands(pg_cluster, tmp_path
             "WHERE p.grid_code IS DISTINCT FROM h.grid_code")).scalar_one()  # fmt: skip
         in_force = conn.execute(text("SELECT id FROM plan WHERE status = 'active'")).all()
     again = runner.invoke(app, ["plan", "prepare", str(plan_id)])
+    finish = runner.invoke(app, ["plan", "follow", str(plan_id)])  # nothing left to follow
     engine.dispose()
     pg_cluster.drop_database("activate_cli")
     assert (wrong, astray, in_force) == (0, 0, [(plan_id,)])
     assert again.exit_code == 1 and "only a draft is prepared" in again.output
+    assert finish.exit_code == 0 and "house 0, person 0" in finish.output, finish.output
