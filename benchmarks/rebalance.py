@@ -21,27 +21,10 @@ import time
 from collections import defaultdict
 
 import numpy as np
-import shapely
 
-from gridmap.rebalance.engine import Blocks, cell_table, moved_share, rebalance
-
-SIDE = 20_000.0
-
-
-def synthetic(n: int, seed: int = 1) -> tuple[Blocks, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    pts = rng.uniform(0, SIDE, (n, 2))
-    box = shapely.box(0, 0, SIDE, SIDE)
-    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=box,
-                                                        ordered=True))  # fmt: skip
-    polys = shapely.intersection(cells, box)
-    vseeds = rng.uniform(0, SIDE, (max(1, n // 60), 2))
-    centroids = np.column_stack([shapely.get_x(shapely.centroid(polys)),
-                                 shapely.get_y(shapely.centroid(polys))])  # fmt: skip
-    nearest = np.argmin(((centroids[:, None, :] - vseeds[None, :, :]) ** 2).sum(-1), axis=1)
-    villages = np.array([f"350503{v:06d}" for v in nearest], dtype=object)
-    load = np.round(rng.lognormal(np.log(25), 0.7, n))
-    return Blocks.from_polygons(list(range(n)), list(villages), list(load), polys), polys
+from gridmap.rebalance.blocks import grow
+from gridmap.rebalance.blocks import random_blocks as synthetic
+from gridmap.rebalance.engine import Blocks, cell_table, moved_share, moves_lower_bound, rebalance
 
 
 def metis(blocks: Blocks, target: float) -> tuple[np.ndarray, float]:
@@ -105,19 +88,11 @@ def main() -> None:
         labels, seconds = metis(blocks, args.target)
         report("METIS (contiguous)", blocks, labels, seconds, args.target)
 
-        # growth: 3% of blocks +100–250 households, 5% −30%
-        rng = np.random.default_rng(7)
-        grown = blocks.load.copy()
-        up = rng.choice(n, int(0.03 * n), replace=False)
-        down = rng.choice(np.setdiff1d(np.arange(n), up), int(0.05 * n), replace=False)
-        grown[up] += rng.integers(100, 251, len(up))
-        grown[down] = np.round(grown[down] * 0.7)
-        after = Blocks(blocks.ids, blocks.village, grown, blocks.x, blocks.y, blocks.area,
-                       blocks.perimeter, blocks.neighbours, current=ours.labels.copy())  # fmt: skip
+        after = grow(blocks, ours.labels)  # 3% of blocks +100–250 households, 5% −30%
         before = cell_table(after, ours.labels, args.target, 0.1)
         print(f"  growth: the plan in force now has {np.mean([c['within'] for c in before]):.1%}"
               " within ±10%")  # fmt: skip
-        bound, changed, total = unavoidable_moves(after, ours.labels, args.target)
+        bound, changed, total = moves_lower_bound(after, ours.labels, args.target)
         print(f"  growth: {changed} of {total} villages change their number of cells, so "
               f"with every cell within ±10% at least {bound:.1%} of households must move")  # fmt: skip
         t0 = time.perf_counter()
@@ -152,33 +127,6 @@ def township(url: str, area: str, target: float) -> None:
     labels, seconds = metis(blocks, target)
     report("METIS (contiguous)", blocks, labels, seconds, target,
            _moved_by_overlap(blocks, blocks.current, labels))  # fmt: skip
-
-
-def unavoidable_moves(
-    blocks: Blocks, old: np.ndarray, target: float, tolerance: float = 0.1
-) -> tuple[float, int, int]:
-    """A lower bound on the households any balanced plan must move from ``old``.
-
-    A village whose load now calls for more cells (round(load / target)) must fill each
-    extra cell with at least the band's floor of households, all from other cells; one
-    that calls for fewer must empty as many cells, at best its smallest. Returns the share
-    of households, and the villages that change their number of cells out of all.
-    """
-    moved = 0.0
-    changed = 0
-    villages = sorted(set(blocks.village.tolist()))
-    for v in villages:
-        here = blocks.village == v
-        loads = defaultdict(float)
-        for cell, w in zip(old[here], blocks.load[here], strict=True):
-            loads[cell] += float(w)
-        k_old, k_new = len(loads), max(1, round(float(blocks.load[here].sum()) / target))
-        if k_new > k_old:
-            moved += (k_new - k_old) * (1 - tolerance) * target
-        elif k_new < k_old:
-            moved += sum(sorted(loads.values())[: k_old - k_new])
-        changed += k_new != k_old
-    return moved / float(blocks.load.sum()), changed, len(villages)
 
 
 def explain(blocks: Blocks, result: object, target: float) -> str:

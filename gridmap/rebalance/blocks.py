@@ -28,6 +28,48 @@ from gridmap.rebalance.engine import Blocks
 REQUIRED = ("block_id", "village_code", "households")
 
 
+SIDE = 20_000.0  # metres: the square of random_blocks
+
+
+def random_blocks(n: int, seed: int = 1) -> tuple[Blocks, np.ndarray]:
+    """Synthetic blocks: a Voronoi diagram of ``n`` random points in a 20 km square.
+
+    Villages are a coarser Voronoi diagram over the same square (one per ~60 blocks),
+    households per block log-normal (median 25, a long tail). The benchmark's and the
+    tests' stand-in for a city's blocks.
+    """
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, SIDE, (n, 2))
+    box = shapely.box(0, 0, SIDE, SIDE)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=box,
+                                                        ordered=True))  # fmt: skip
+    polys = shapely.intersection(cells, box)
+    vseeds = rng.uniform(0, SIDE, (max(1, n // 60), 2))
+    centres = shapely.centroid(polys)
+    xy = np.column_stack([shapely.get_x(centres), shapely.get_y(centres)])
+    nearest = np.argmin(((xy[:, None, :] - vseeds[None, :, :]) ** 2).sum(-1), axis=1)
+    villages = [f"350503{v:06d}" for v in nearest]
+    load = np.round(rng.lognormal(np.log(25), 0.7, n))
+    return Blocks.from_polygons(list(range(n)), villages, list(load), polys), polys
+
+
+def grow(blocks: Blocks, current: np.ndarray, seed: int = 7) -> Blocks:
+    """The blocks after growth, with ``current`` as the plan in force.
+
+    3% of blocks gain 100–250 households and 5% lose 30% (the issue's scenario).
+    """
+    rng = np.random.default_rng(seed)
+    n = len(blocks)
+    load = blocks.load.copy()
+    up = rng.choice(n, int(0.03 * n), replace=False)
+    down = rng.choice(np.setdiff1d(np.arange(n), up), int(0.05 * n), replace=False)
+    load[up] += rng.integers(100, 251, len(up))
+    load[down] = np.round(load[down] * 0.7)
+    b = blocks
+    return Blocks(b.ids, b.village, load, b.x, b.y, b.area, b.perimeter, b.neighbours,
+                  current=np.asarray(current).copy())  # fmt: skip
+
+
 def metric_crs(frame: gpd.GeoDataFrame) -> str:
     """A transverse Mercator centred on ``frame`` (metres, little distortion nearby)."""
     lon = float(frame.to_crs(4326).geometry.union_all().centroid.x) if len(frame) else 118.6

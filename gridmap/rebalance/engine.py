@@ -9,27 +9,39 @@ village every connected part on its own (a cell is one connected polygon, so a v
 two pieces needs a cell per piece). A part gets ``k = max(1, round(load / target))`` cells.
 
 1. **Start.** From the current plan where there is one: blocks keep their cell. Cells that
-   are now too many are merged (the lightest into its lightest neighbour); too few, and the
-   heaviest is split in two by growing a region from its far end. Without a current plan,
-   ``k`` seeds are spread by farthest-point sampling and grown block by block, the lightest
-   region first, each taking the frontier block nearest its seed; then each region is
-   reseeded at its load-weighted centre and grown again, a few rounds (Lloyd-style).
-2. **Balance.** While a cell is outside the band ``target × (1 ± tolerance)``, move one
-   boundary block between neighbouring cells: the move that most reduces the sum of
-   squared deviations from the part's mean (so load can flow along a chain of cells),
-   keeping the donor connected; ties go to a block returning to its current cell, then to
-   the more compact result (Polsby-Popper from areas and shared boundary lengths, exact and
-   incremental). The loop stops as soon as every cell is in the band: blocks that need not
-   move do not move.
-3. **Report.** What cannot be balanced is reported with its reason, never hidden: a part
+   are now too many are merged (the lightest into its lightest neighbour). Too few, and a
+   new cell is *carved* from the heaviest cell's border with its heaviest neighbour, taking
+   frontier blocks from whichever cell can best spare them — or, the other way tried, the
+   heaviest cell is *split* in two from its far end. Without a current plan, ``k`` seeds are
+   spread by farthest-point sampling and grown block by block, the lightest region first,
+   each taking the frontier block nearest its seed; then each region is reseeded at its
+   load-weighted centre and grown again, a few rounds (Lloyd-style), from a few first seeds.
+2. **Repair.** An out-of-band cell gives (or takes) a boundary block; a neighbour pushed
+   out of the band passes load on, along a chain of up to ``CHAIN`` cells (a depth-first
+   search, undone where it leads nowhere). Blocks returning to their current cell and the
+   smallest block that covers the need go first, so the fewest households move. This
+   finds what a descent on squared deviations cannot: load flowing through a cell that is
+   already in the band.
+3. **Balance.** While a cell is still outside the band ``target × (1 ± tolerance)``, move
+   one boundary block between neighbouring cells: the move that most reduces the sum of
+   squared deviations from the part's mean, keeping the donor connected; ties go to a block
+   returning to its current cell, then to the more compact result. Then repair again.
+4. **Settle.** Moves that never cost balance: blocks go back to their current cell where it
+   borders them; in a part solved afresh, boundary blocks join the neighbour they share
+   more boundary with (shorter cuts, more compact cells).
+5. **Choose.** From a current plan, the part is solved with carving and with splitting, and
+   afresh (cells named after the current cells they overlap most) if both leave a cell out
+   of the band while the load divides. The best has the fewest cells out of the band, then
+   the fewest households moved: balance first, then as little change as it allows.
+6. **Report.** What cannot be balanced is reported with its reason, never hidden: a part
    whose mean is outside the band (its load does not divide into ``k`` cells), a block
    heavier than the upper bound, a cell that no contiguous move brings into the band.
 
 Why it is safe: contiguity is an invariant (checked before each move; a current cell in
 pieces is reported, then left for the planner), nesting holds by construction, totals are
 preserved (blocks are only relabelled), locked cells are never touched (their blocks do not
-move and nothing moves into them). Deterministic: no randomness but the first seed, drawn
-from ``seed``.
+move and nothing moves into them), a repair chain that fails is undone move by move from
+a journal. Deterministic: no randomness but the first seed, drawn from ``seed``.
 """
 
 from __future__ import annotations
@@ -45,6 +57,7 @@ from numpy.typing import NDArray
 
 CODE_WIDTH = 3  # a cell's digits after its village code
 STARTS = 4  # growths from different first seeds, for a part without a current plan
+CHAIN, WIDTH, REPAIR_BUDGET = 4, 6, 1000
 
 
 @dataclass
@@ -143,12 +156,46 @@ def rebalance(
                     f"the village is in {len(parts)} separate parts: it gets {got} cells "
                     f"(one at least per part) where its load would give {want}")))  # fmt: skip
         for part in parts:
-            solver = _Part(blocks, part, target, lo, hi, locked, namer, seed)
-            moves += solver.solve(max_moves)
+            solver = _solve_part(blocks, part, target, lo, hi, locked, namer, seed, max_moves)
+            namer = solver.namer
+            moves += solver.moves
             problems.extend(Problem(village, c, r) for c, r in solver.problems)
             for b, cell in solver.label.items():
                 labels[b] = cell
     return Result(labels, cell_table(blocks, labels, target, tolerance), problems, moves)
+
+
+def _solve_part(
+    blocks: Blocks, part: list[int], target: float, lo: float, hi: float, locked: set[str],
+    namer: _Namer, seed: int, max_moves: int | None,
+) -> _Part:  # fmt: skip
+    """Solve one part every way that applies and keep the best.
+
+    From a current plan: new cells carved out of the cells that grew, or cut from the
+    heaviest cell; and, if both leave a cell out of the band while the part's load divides
+    and nothing in it is locked, the part solved afresh (its cells named after the current
+    cells they overlap most). The best is the one with the fewest cells out of the band,
+    then the fewest households moved, then the first of that order — balance first, then
+    as close to the current plan as the balance allows.
+    """
+    has_current = blocks.current is not None and any(blocks.current[b] is not None for b in part)
+    ways = ["carve", "split", "fresh"] if has_current else ["fresh"]
+    best: tuple[tuple[int, float], _Part] | None = None
+    for way in ways:
+        if way == "fresh" and best is not None:
+            solver = best[1]
+            mean = solver.total / solver.k
+            if best[0][0] == 0 or not lo <= mean <= hi or locked & set(solver.members):
+                break
+        solver = _Part(blocks, part, target, lo, hi, locked, namer.copy(), seed, way)
+        solver.moves = solver.solve(max_moves)
+        if way == "fresh" and has_current:
+            solver.keep_current_names()
+        key = (solver.out_of_band(), solver.moved())
+        if best is None or key < best[0]:
+            best = (key, solver)
+    assert best is not None
+    return best[1]
 
 
 class _Namer:
@@ -158,6 +205,11 @@ class _Namer:
         self.village = village
         self.taken = set(taken)
         self.next = 1
+
+    def copy(self) -> _Namer:
+        other = _Namer(self.village, self.taken)
+        other.next = self.next
+        return other
 
     def __call__(self) -> str:
         while True:
@@ -193,9 +245,11 @@ class _Part:
 
     def __init__(
         self, blocks: Blocks, part: list[int], target: float, lo: float, hi: float,
-        locked: set[str], namer: _Namer, seed: int,
+        locked: set[str], namer: _Namer, seed: int, way: str = "carve",
     ) -> None:  # fmt: skip
         self.b = blocks
+        self.way = way
+        self.moves = 0
         self.blocks = part
         self.inside = set(part)
         self.target, self.lo, self.hi = target, lo, hi
@@ -208,6 +262,14 @@ class _Part:
         self.members: dict[str, set[int]] = defaultdict(set)
         self.load: dict[str, float] = defaultdict(float)
         self.problems: list[tuple[str | None, str]] = []
+        self.journal: list[tuple[int, str]] = []  # (block, cell it left), for undo
+
+    def _undo(self, mark: int) -> None:
+        """Take back every move since the journal was ``mark`` long."""
+        while len(self.journal) > mark:
+            b, cell = self.journal.pop()
+            self._set(b, cell)
+            self.journal.pop()  # the move back is not itself a move to undo
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -219,6 +281,8 @@ class _Part:
             if not self.members[old]:
                 del self.members[old]
                 del self.load[old]
+        if old is not None:
+            self.journal.append((b, old))
         self.label[b] = cell
         self.members[cell].add(b)
         self.load[cell] += self.b.load[b]
@@ -252,14 +316,56 @@ class _Part:
 
     def solve(self, max_moves: int | None) -> int:
         current = self.b.current
-        if current is not None and any(current[b] is not None for b in self.blocks):
+        if (
+            self.way != "fresh"
+            and current is not None
+            and any(current[b] is not None for b in self.blocks)
+        ):
             self._from_current()
         else:
             self._grow_best(STARTS)
         self._check_blocks()
-        moves = self._balance(max_moves)
+        moves = self._repair() if max_moves != 0 else 0
+        moves += self._balance(max_moves)
+        moves += self._repair() if max_moves != 0 else 0
+        moves += self._settle() if max_moves != 0 else 0
         self._report()
         return moves
+
+    def out_of_band(self) -> int:
+        """Free cells outside the band."""
+        return sum(self._free(c) and self._out_of_band(c) > 1e-9 for c in self.members)
+
+    def moved(self) -> float:
+        """Households whose cell differs from the current plan."""
+        current = self.b.current
+        if current is None:
+            return 0.0
+        return float(sum(self.b.load[b] for b in self.blocks
+                         if current[b] is not None and current[b] != self.label[b]))  # fmt: skip
+
+    def keep_current_names(self) -> None:
+        """Name fresh cells after the current cells they share most households with."""
+        assert self.b.current is not None
+        shared: dict[tuple[str, str], float] = defaultdict(float)
+        for b in self.blocks:
+            if self.b.current[b] is not None:
+                shared[(self.label[b], str(self.b.current[b]))] += self.b.load[b] + 1e-9
+        rename: dict[str, str] = {}
+        used: set[str] = set()
+        for (new, old), _ in sorted(shared.items(), key=lambda kv: (-kv[1], kv[0])):
+            if new not in rename and old not in used:
+                rename[new] = old
+                used.add(old)
+        for b in self.blocks:
+            cell = self.label[b]
+            if cell in rename:
+                self.label[b] = rename[cell]
+        self.members = defaultdict(set)
+        self.load = defaultdict(float)
+        for b in self.blocks:
+            self.members[self.label[b]].add(b)
+            self.load[self.label[b]] += self.b.load[b]
 
     def _from_current(self) -> None:
         assert self.b.current is not None
@@ -311,7 +417,8 @@ class _Part:
             if not free:
                 break
             heavy = max(sorted(free), key=self.load.__getitem__)
-            if not self._split(heavy):
+            cut = self._carve if self.way == "carve" else self._split
+            if not cut(heavy):
                 unsplittable.add(heavy)
 
     def _split(self, cell: str) -> bool:
@@ -337,6 +444,212 @@ class _Part:
                     d = (self.b.x[n] - self.b.x[far]) ** 2 + (self.b.y[n] - self.b.y[far]) ** 2
                     heapq.heappush(frontier, (d, n))
         return taken > 0 or new in self.members
+
+    def _carve(self, cell: str) -> bool:
+        """Cut a new cell out of ``cell`` and its neighbours; False if nothing moved.
+
+        The new cell starts at the block of ``cell`` bordering the heaviest neighbouring
+        cell and takes frontier blocks from whichever cell can best spare them (the most
+        load left above the floor after giving), so a new cell is paid for by the cells
+        that grew rather than by halving one of them. It stops at the floor of the band,
+        or later while its donors are still above the ceiling: every household it takes
+        beyond that would only have to move again.
+        """
+        near = self._adjacent_cells(cell)
+        edge = [
+            b for b in self.members[cell]
+            if any(n in self.inside and self.label[n] != cell for n in self.b.neighbours[b])
+        ]  # fmt: skip
+        if near and edge:
+            heavy = max(sorted(near), key=self.load.__getitem__)
+            edge = [
+                b for b in edge
+                if any(n in self.inside and self.label[n] == heavy for n in self.b.neighbours[b])
+            ] or edge  # fmt: skip
+        first = min(sorted(edge or self.members[cell]), key=lambda b: self.b.load[b])
+        if not self._connected(self.members[cell], first) or len(self.members[cell]) < 2:
+            return False
+        new = self.namer()
+        self._set(first, new)
+        sx, sy = self.b.x[first], self.b.y[first]
+        while True:
+            options = []
+            for x in self.members[new]:
+                for b in self.b.neighbours[x]:
+                    if b not in self.inside or self.label[b] == new:
+                        continue
+                    donor = self.label[b]
+                    w = self.b.load[b]
+                    if not self._free(donor) or self.load[new] + w > self.hi + 1e-9:
+                        continue
+                    if self.load[new] >= self.lo and self.load[donor] <= self.hi + 1e-9:
+                        continue  # the new cell is full enough and the donor need not give
+                    spare = self.load[donor] - w - self.lo
+                    d = (self.b.x[b] - sx) ** 2 + (self.b.y[b] - sy) ** 2
+                    options.append((spare < 0, -spare if spare >= 0 else d, d, b))
+            moved = False
+            for *_, b in sorted(options):
+                donor = self.label[b]
+                if len(self.members[donor]) > 1 and self._connected(self.members[donor], b):
+                    self._set(b, new)
+                    moved = True
+                    break
+            if not moved:
+                return True
+
+    def _settle(self, passes: int = 8) -> int:
+        """Last touches that never cost balance: blocks go home, boundaries shorten.
+
+        A block away from its current cell goes back to it if that cell borders it; in a
+        part solved afresh, a boundary block joins the neighbouring cell it shares more
+        boundary with than with its own (the cut gets shorter, the cells more compact).
+        Either only when no cell goes further out of the band and the giver stays in one
+        piece. Returns the number of block moves.
+        """
+        current = self.b.current if self.way != "fresh" else None
+        moves = 0
+        for _ in range(passes):
+            changed = False
+            for b in self.blocks:
+                cell = self.label[b]
+                if not self._free(cell) or len(self.members[cell]) < 2:
+                    continue
+                shared: dict[str, float] = defaultdict(float)
+                for n, length in self.b.neighbours[b].items():
+                    if n in self.inside:
+                        shared[self.label[n]] += length
+                if current is not None:
+                    home = current[b]
+                    goals = [str(home)] if home is not None and home != cell else []
+                else:
+                    goals = [c for c in sorted(shared) if shared[c] > shared[cell] + 1e-6]
+                for to in goals:
+                    if to not in shared or to == cell or not self._free(to):
+                        continue
+                    w = self.b.load[b]
+                    la, lb = self.load[cell], self.load[to]
+                    worse = (self._band_gap(la - w) + self._band_gap(lb + w)
+                             > self._band_gap(la) + self._band_gap(lb) + 1e-9)  # fmt: skip
+                    if worse or not self._connected(self.members[cell], b):
+                        continue
+                    self._set(b, to)
+                    moves += 1
+                    changed = True
+                    break
+            if not changed:
+                break
+        return moves
+
+    def _band_gap(self, load: float) -> float:
+        return max(0.0, load - self.hi) + max(0.0, self.lo - load)
+
+    # -- repair: load along a chain of cells --------------------------------------------
+
+    def _repair(self) -> int:
+        """Bring out-of-band cells into the band by chains of single-block moves.
+
+        An overfull cell gives a boundary block to a neighbour; if that overfills the
+        neighbour, it gives on in turn (a depth-first search, at most ``CHAIN`` cells long,
+        the ``WIDTH`` most promising blocks at each step, undone when it leads nowhere).
+        Underfull cells take the same way. Blocks going back to their current cell and the
+        smallest block that covers the need are tried first: the fewest households move.
+        Returns the number of block moves kept.
+        """
+        before = dict(self.label)
+        self.journal.clear()
+        for _ in range(3):
+            bad = sorted(c for c in self.members if self._free(c) and self._out_of_band(c) > 1e-9)
+            progress = False
+            for cell in bad:
+                if cell not in self.members or self._out_of_band(cell) <= 1e-9:
+                    continue
+                budget = [REPAIR_BUDGET]
+                if self.load[cell] > self.hi:
+                    progress |= self._shed(cell, {cell}, CHAIN, budget)
+                else:
+                    progress |= self._take(cell, {cell}, CHAIN, budget)
+            if not progress:
+                break
+        return sum(before[b] != self.label[b] for b in before)
+
+    def _order(self, w: float, need: float, home: bool, spill: bool) -> tuple[object, ...]:
+        cover = (0, w) if w >= need - 1e-9 else (1, -w)  # the smallest that covers, or the largest
+        return (spill, not home, cover)
+
+    def _shed(self, cell: str, path: set[str], depth: int, budget: list[int]) -> bool:
+        """Move load out of ``cell`` down to the ceiling (never below the floor)."""
+        mark = len(self.journal)
+        while self.load[cell] > self.hi + 1e-9:
+            need = self.load[cell] - self.hi
+            options = []
+            for b in sorted(self.members[cell]):
+                w = self.b.load[b]
+                if w <= 0 or self.load[cell] - w < self.lo - 1e-9:
+                    continue
+                for to in sorted({self.label[n] for n in self.b.neighbours[b] if n in self.inside}):
+                    if to in path or not self._free(to):
+                        continue
+                    spill = self.load[to] + w > self.hi + 1e-9
+                    if spill and depth <= 1:
+                        continue
+                    home = self.b.current is not None and self.b.current[b] == to
+                    options.append((self._order(w, need, home, spill), b, to))
+            if not self._chain(cell, sorted(options), path, depth, budget, out=True):
+                self._undo(mark)
+                return False
+        return True
+
+    def _take(self, cell: str, path: set[str], depth: int, budget: list[int]) -> bool:
+        """Move load into ``cell`` up to the floor (never above the ceiling)."""
+        mark = len(self.journal)
+        while self.load[cell] < self.lo - 1e-9:
+            need = self.lo - self.load[cell]
+            options = []
+            border = {n for x in self.members[cell] for n in self.b.neighbours[x]}
+            for b in sorted(border):
+                if b not in self.inside:
+                    continue
+                src, w = self.label[b], self.b.load[b]
+                if src in path or not self._free(src):
+                    continue
+                if w <= 0 or self.load[cell] + w > self.hi + 1e-9:
+                    continue
+                spill = self.load[src] - w < self.lo - 1e-9
+                if spill and depth <= 1:
+                    continue
+                home = self.b.current is not None and self.b.current[b] == cell
+                options.append((self._order(w, need, home, spill), b, src))
+            if not self._chain(cell, sorted(options), path, depth, budget, out=False):
+                self._undo(mark)
+                return False
+        return True
+
+    def _chain(
+        self, cell: str, options: list[tuple[object, int, str]], path: set[str], depth: int,
+        budget: list[int], *, out: bool,
+    ) -> bool:  # fmt: skip
+        """Try the best ``WIDTH`` options: one block moves, the other cell is repaired on."""
+        for _, b, other in options[:WIDTH]:
+            budget[0] -= 1
+            if budget[0] < 0:
+                return False
+            giver = cell if out else other
+            if len(self.members[giver]) < 2 or not self._connected(self.members[giver], b):
+                continue
+            mark = len(self.journal)
+            self._set(b, other if out else cell)
+            if out and (
+                self.load[other] <= self.hi + 1e-9
+                or self._shed(other, path | {other}, depth - 1, budget)
+            ):
+                return True
+            if not out and (
+                self.load[other] >= self.lo - 1e-9
+                or self._take(other, path | {other}, depth - 1, budget)
+            ):
+                return True
+            self._undo(mark)
+        return False
 
     def _grow_best(self, starts: int) -> None:
         """Grow from a few first seeds; keep the most balanced, then the shortest cut."""
@@ -374,9 +687,11 @@ class _Part:
         region = np.zeros(len(blocks), dtype=np.int64)
         for _ in range(rounds):
             region = self._grow_once(blocks, points)
-            centres = np.array([np.average(xy[region == r], axis=0, weights=w[region == r])
-                                if (region == r).any() else points[r]
-                                for r in range(len(points))])  # fmt: skip
+            mass = np.bincount(region, weights=w, minlength=len(points))
+            sums = np.column_stack(
+                [np.bincount(region, weights=w * xy[:, i], minlength=len(points)) for i in (0, 1)]
+            )
+            centres = np.where(mass[:, None] > 0, sums / np.maximum(mass, 1e-300)[:, None], points)
             if np.allclose(centres, points):
                 break
             points = centres
@@ -569,3 +884,31 @@ def moved_share(blocks: Blocks, labels: NDArray[np.object_]) -> float:
     moved = np.array([c is not None and c != lab for c, lab in zip(blocks.current, labels,
                                                                      strict=True)])  # fmt: skip
     return float(blocks.load[moved].sum() / blocks.load.sum()) if blocks.load.sum() else 0.0
+
+
+def moves_lower_bound(
+    blocks: Blocks, old: NDArray[np.object_], target: float, tolerance: float = 0.1
+) -> tuple[float, int, int]:
+    """A lower bound on the share of load any balanced plan must move from ``old``.
+
+    A village whose load now calls for more cells (``round(load / target)``) must fill each
+    extra cell with at least the band's floor, all of it from other cells; one that calls
+    for fewer must empty as many cells, at best its lightest. Returns the share, and the
+    villages whose number of cells changes out of all.
+    """
+    moved = 0.0
+    changed = 0
+    villages = sorted(set(blocks.village.tolist()))
+    for v in villages:
+        here = blocks.village == v
+        loads: dict[object, float] = defaultdict(float)
+        for cell, w in zip(old[here], blocks.load[here], strict=True):
+            loads[cell] += float(w)
+        k_old, k_new = len(loads), max(1, round(float(blocks.load[here].sum()) / target))
+        if k_new > k_old:
+            moved += (k_new - k_old) * (1 - tolerance) * target
+        elif k_new < k_old:
+            moved += sum(sorted(loads.values())[: k_old - k_new])
+        changed += k_new != k_old
+    total = float(blocks.load.sum())
+    return (moved / total if total else 0.0), changed, len(villages)
