@@ -113,3 +113,25 @@ class WorkingCalendar:
                     return local + left
                 left -= closes - local
             local = datetime.combine(local.date() + timedelta(days=1), time(0), CHINA_TZ)
+
+    def opening_before(self, at: datetime) -> datetime:
+        """The opening (08:30 China) of the last working day that opens before ``at``.
+
+        A deadline at the end of Friday gives Friday 08:30; one at 08:00 on Monday gives the
+        previous Friday's (or the makeup Sunday's) 08:30. The moment a "due soon" reminder
+        arises: the start of the last working day left.
+
+        Raises
+        ------
+        ValueError
+            If the calendar has no working day that early.
+        """
+        local = at.astimezone(CHINA_TZ)
+        day = local.date() if local.timetz().replace(tzinfo=None) > OFFICE_OPENS else None
+        if day is None:
+            day = local.date() - timedelta(days=1)
+        i = int(np.searchsorted(self.workdays, np.datetime64(day, "D"), side="right")) - 1
+        if i < 0:
+            raise ValueError("the working-day calendar starts after that date: extend it")
+        found: date = self.workdays[i].astype(date)
+        return datetime.combine(found, OFFICE_OPENS, CHINA_TZ)

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
         default=None, description="Working days, one ISO date a line; default: China's calendar"
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # reminders: how often a notification stream looks for new ones, and how long it lives
+    # (the client reconnects with Last-Event-ID; a revoked token ends it at the next look)
+    notification_poll_seconds: float = Field(default=5.0, gt=0, le=300)
+    notification_stream_seconds: int = Field(default=300, ge=1, le=3600)
     # abuse limits (docs/security.md); every worker process shares the counters
     rate_limits_enabled: bool = True
     rate_sign_in_client: str = Field(

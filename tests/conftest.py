@@ -84,6 +84,8 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         secret_key=TEST_SECRET,
         rate_limits_enabled=False,
+        notification_poll_seconds=0.1,
+        notification_stream_seconds=1,
     )
 
 

@@ -9,6 +9,8 @@ from gridmap.incidents.models import (
     IncidentPhoto,
     IncidentUnit,
     IncidentWhistle,
+    Notification,
+    NotificationRead,
 )
 from gridmap.open311.models import ApiClient
 from gridmap.registry.models import Building, House, Household, Person, WorkUnit
@@ -28,6 +30,8 @@ __all__ = [
     "IncidentPhoto",
     "IncidentUnit",
     "IncidentWhistle",
+    "Notification",
+    "NotificationRead",
     "Person",
     "Plan",
     "RateLimitCounter",

@@ -217,3 +217,55 @@ class IncidentPhoto(Base):
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class NotificationKind(enum.StrEnum):
+    """What a reminder is about (the rules that make each: gridmap/incidents/reminders.py)."""
+
+    due_soon = "due_soon"  # 临期
+    overdue = "overdue"  # 超期
+    supervised = "supervised"  # 督办
+    whistle = "whistle"  # 吹哨: a department summoned
+    check_in_late = "check_in_late"  # 报到超时: a summoned department has not checked in
+    returned = "returned"  # 退单: back with the dispatcher
+
+
+class Notification(Base):
+    """A reminder (提醒) addressed to a unit: due soon, overdue, supervised, summoned, returned.
+
+    Made by :func:`gridmap.incidents.reminders.sweep` from the incidents' state, once per
+    (unit, incident, kind, moment): a deadline that moves gives a new one. The text is
+    composed when read, from the kind and the incident, so it never goes stale.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("unit_id", "incident_id", "kind", "at", name="uq_notification_once"),
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k.value}'" for k in NotificationKind) + ")",
+            name="kind_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # the moment it arose
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # the deadline
+    created_at: Mapped[datetime] = created_at_column()
+
+
+Index("ix_notification_inbox", Notification.unit_id, Notification.id)
+
+
+class NotificationRead(Base):
+    """A user has read a notification (read/unread is per person, not per unit)."""
+
+    __tablename__ = "notification_read"
+
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notification.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

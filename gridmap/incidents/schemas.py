@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from gridmap.crs import CRS
-from gridmap.incidents.models import Channel, IncidentStatus
+from gridmap.incidents.models import Channel, IncidentStatus, NotificationKind
 from gridmap.incidents.workflow import Action
 
 PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
@@ -256,3 +256,32 @@ class IncidentPage(BaseModel):
     page: int
     page_size: int
     items: list[IncidentRead]
+
+
+class NotificationRead(BaseModel):
+    """One reminder in an inbox (gridmap/incidents/reminders.py)."""
+
+    id: int
+    kind: NotificationKind
+    incident_code: str
+    unit_code: str = Field(description="The unit it is addressed to")
+    at: datetime = Field(description="When it arose (a deadline, a supervision, a summons)")
+    due_at: datetime | None = Field(description="The deadline it is about, if any")
+    read: bool
+    still_open: bool = Field(description="The incident is still being handled")
+    message: str
+    message_en: str
+
+
+class NotificationPage(BaseModel):
+    """An inbox: its items and how many are unread in all."""
+
+    items: list[NotificationRead]
+    unread: int
+
+
+class MarkRead(BaseModel):
+    """Which notifications to mark read: ``ids``, or ``all``."""
+
+    ids: list[int] | None = Field(default=None, max_length=1000)
+    all: bool = False

@@ -190,6 +190,10 @@ REQUESTS = {
     ("get", "/api/v1/stats"): lambda c, w: ("get", "/stats", {"params": {"area": _cell(w)}}),
     ("get", "/api/v1/stats/whistles"): lambda c, w: (
         "get", "/stats/whistles", {"params": {"area": _cell(w)}}),
+    ("get", "/api/v1/notifications"): lambda c, w: ("get", "/notifications", {}),
+    ("post", "/api/v1/notifications/read"): lambda c, w: (
+        "post", "/notifications/read", {"json": {"all": True}}),
+    ("get", "/api/v1/notifications/stream"): lambda c, w: ("get", "/notifications/stream", {}),
     ("post", "/api/v1/task-items/{item_id}/complete"): lambda c, w: (
         "post", f"/task-items/{c['tasks'][w][1]}/complete", {"json": {"version": 1, "result": "已查"}}),
     ("get", "/api/v1/tasks"): lambda c, w: ("get", "/tasks", {}),
@@ -316,6 +320,10 @@ EXPECT = {
     ("post", "/api/v1/people/{person_id}/status"): EDIT,
     ("get", "/api/v1/stats"): everyone(OK),
     ("get", "/api/v1/stats/whistles"): everyone(OK),
+    # each reads only their own unit's inbox (empty for roles without one)
+    ("get", "/api/v1/notifications"): everyone(OK),
+    ("post", "/api/v1/notifications/read"): everyone(OK),
+    ("get", "/api/v1/notifications/stream"): everyone(OK),
     ("post", "/api/v1/task-items/{item_id}/complete"): EDIT,
     ("get", "/api/v1/tasks"): local(SEEN, others=SEEN),
     ("post", "/api/v1/tasks"): TASK_SHEET,

@@ -25,12 +25,12 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def serve(url: str, data_dir) -> Iterator[str]:
+def serve(url: str, data_dir, **overrides) -> Iterator[str]:
     """A uvicorn server on loopback for the database at ``url``; yields its base URL."""
     from gridmap.settings import Settings
 
     settings = Settings(environment="test", database_url=url, data_dir=data_dir,
-                        secret_key=TEST_SECRET, rate_limits_enabled=False)  # fmt: skip
+                        secret_key=TEST_SECRET, rate_limits_enabled=False, **overrides)  # fmt: skip
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
