@@ -25,6 +25,7 @@ from api.routers import (
     notifications,
     ogc,
     open311,
+    organisation,
     plans,
     registry,
     users,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(incidents.router, prefix=API_PREFIX)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(areas.router, prefix=API_PREFIX)
+    app.include_router(organisation.router, prefix=API_PREFIX)
     app.include_router(registry.router, prefix=API_PREFIX)
     app.include_router(plans.router, prefix=API_PREFIX)
     app.include_router(ogc.router)

@@ -30,7 +30,7 @@ from seed_data.registry import (
     make_work_units,
     or_none,
 )
-from seed_data.units import make_departments, routing_rules
+from seed_data.units import category_groups, make_departments, make_organisation, routing_rules
 
 MIGRANT_SHARE = {
     "350582": 0.35,
@@ -71,6 +71,9 @@ class Seed:
     incidents: pd.DataFrame
     events: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
+    category_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
+    centre_profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
+    centre_windows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""
@@ -86,6 +89,9 @@ class Seed:
             "work_units",
             "departments",
             "routing_rules",
+            "category_groups",
+            "centre_profiles",
+            "centre_windows",
             "incidents",
             "events",
         ):
@@ -127,6 +133,9 @@ def generate(config: SeedConfig, progress: Progress | None = None) -> Seed:
         departments = make_departments(rng, areas, buildings)
     with stage("incidents"):
         incidents, events = _incidents(rng, config, buildings, work_units, rules, departments)
+    with stage("organisation"):
+        # a stream of its own: profiles never shift the draws of the tables before them
+        profiles, windows = make_organisation(np.random.default_rng([config.seed, 6]), departments)
     return Seed(
         config,
         areas,
@@ -140,6 +149,9 @@ def generate(config: SeedConfig, progress: Progress | None = None) -> Seed:
         incidents,
         events,
         timings,
+        category_groups=category_groups(),
+        centre_profiles=profiles,
+        centre_windows=windows,
     )
 
 

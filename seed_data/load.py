@@ -29,8 +29,11 @@ SEED_TABLES = (
     "house",
     "work_unit",
     "building",
+    "centre_window",
+    "centre_profile",
     "department",
     "routing_rule",
+    "category_group",
     "area",
     "plan",
 )
@@ -93,6 +96,7 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
                 "geom": ewkb(areas.geometry.values),
             }
         ),
+        "category_group": seed.category_groups,
         "routing_rule": seed.routing_rules,
         "department": pd.DataFrame(
             {
@@ -102,9 +106,12 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
                 "type": seed.departments["type"],
                 "level": seed.departments["level"],
                 "area_code": seed.departments["area_code"],
+                "parent_id": seed.departments["parent_id"],
                 "jurisdiction": ewkb(seed.departments.geometry.values),
             }
         ),
+        "centre_profile": seed.centre_profiles,
+        "centre_window": seed.centre_windows,
         "building": pd.DataFrame(
             {
                 "id": b["id"],
@@ -215,6 +222,8 @@ def load(
     ``only`` names the tables to fill (the others are left empty), e.g. areas and units
     without the registry for a lookup benchmark.
     """
+    if only is not None and "routing_rule" in only:
+        only = only | {"category_group"}  # the rules' groups come with them
     tables = {k: v for k, v in frames(seed).items() if only is None or k in only}
     raw = engine.raw_connection()
     try:

@@ -13,8 +13,11 @@ import shapely
 from numpy.random import Generator
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.areas import codes as area_codes
+from gridmap.areas.levels import AreaLevel
 from gridmap.partition import as_multipolygon, voronoi_cells, weighted_kmeans
-from gridmap.units.codes import centre_code
+from gridmap.units.codes import CENTRE, bureau_code, centre_code, police_station_code
+from gridmap.units.organisation import COUNTY_WINDOWS, LEVEL_DUTIES
 from seed_data.areas import reading_order
 
 COUNTY_BUREAUS = {
@@ -79,19 +82,41 @@ ROUTING_RULES = {
     "petition": ("信访事项", "Petition", False, "functional", "petition", 1, 60),
     "legal_consultation": ("法律咨询", "Legal consultation", False, "functional", "justice", 1, 5),
     "psychological": ("心理服务", "Psychological service", False, "territorial", None, 1, 10),
+    # 投诉举报: the township looks into it and hands on what belongs to a department
+    "complaint": ("投诉举报", "Complaint or report", False, "territorial", None, 1, 15),
 }
 
-# the public group of each category on the citizen port (Open311 services "group")
-SERVICE_GROUPS = {
-    **dict.fromkeys(
-        ("labour", "neighbour", "marriage_family", "land_forest", "property_housing",
-         "construction", "traffic", "consumer", "medical"),
-        "矛盾纠纷",
-    ),
-    **dict.fromkeys(("safety_hazard", "public_order"), "安全隐患"),
-    **dict.fromkeys(("road_damage", "environment"), "城市管理"),
-    **dict.fromkeys(("petition", "legal_consultation", "psychological"), "群众诉求"),
-}  # fmt: skip
+# the category groups, in display order: (code, 中文, English)
+CATEGORY_GROUPS = [
+    ("dispute", "纠纷化解", "Dispute resolution"),
+    ("petition", "信访诉求", "Petitions and appeals"),
+    ("complaint", "投诉举报", "Complaints and reports"),
+    ("legal", "法律咨询", "Legal advice"),
+    ("psychological", "心理服务", "Psychological services"),
+    ("hazard", "安全隐患", "Safety hazards"),
+    ("city", "城市管理", "City management"),
+]
+# the group of each category that is not a dispute (disputes are all 纠纷化解)
+GROUP_OF = {
+    "petition": "petition",
+    "complaint": "complaint",
+    "environment": "complaint",
+    "legal_consultation": "legal",
+    "psychological": "psychological",
+    "safety_hazard": "hazard",
+    "public_order": "hazard",
+    "road_damage": "city",
+}
+
+
+def category_groups() -> pd.DataFrame:
+    """The category groups (纠纷化解, 信访诉求, 投诉举报 …) with their display order."""
+    return pd.DataFrame(
+        [
+            {"code": c, "name": n, "name_en": e, "position": i}
+            for i, (c, n, e) in enumerate(CATEGORY_GROUPS, 1)
+        ]
+    )
 
 
 def routing_rules() -> pd.DataFrame:
@@ -107,7 +132,7 @@ def routing_rules() -> pd.DataFrame:
                 "department_type": v[4],
                 "sign_days": v[5],
                 "resolve_days": v[6],
-                "service_group": SERVICE_GROUPS.get(k),
+                "group_code": "dispute" if v[2] else GROUP_OF[k],
                 # 属地 goes to the township centre (the county platform dispatches to townships)
                 "territorial_level": "township" if v[3] == "territorial" else None,
             }
@@ -131,7 +156,14 @@ def make_departments(
     for c in counties.itertuples():
         for kind, label in COUNTY_BUREAUS.items():
             rows.append(
-                _dept(f"{kind}-{c.code}", f"{c.name}{label}", kind, "county", c.code, c.geometry)
+                _dept(
+                    bureau_code(kind, c.code),
+                    f"{c.name}{label}",
+                    kind,
+                    "county",
+                    c.code,
+                    c.geometry,
+                )
             )
         # Police stations (派出所): their own jurisdictions, not the townships'.
         n_townships = int((townships.parent_code == c.code).sum())
@@ -147,7 +179,7 @@ def make_departments(
         for i, idx in enumerate(reading_order(cells)):
             rows.append(
                 _dept(
-                    f"police-{c.code}-{i + 1:02d}",
+                    police_station_code(c.code, i + 1),
                     f"{c.name}第{i + 1}派出所",
                     "police",
                     "township",
@@ -157,11 +189,89 @@ def make_departments(
             )
     for t in townships.itertuples():
         rows.append(
-            _dept(f"justice-{t.code}", f"{t.name}司法所", "justice", "township", t.code, t.geometry)
+            _dept(
+                bureau_code("justice", t.code),
+                f"{t.name}司法所",
+                "justice",
+                "township",
+                t.code,
+                t.geometry,
+            )
         )
     frame = gpd.GeoDataFrame(rows, geometry="jurisdiction", crs="EPSG:4326")
     frame.insert(0, "id", np.arange(1, len(frame) + 1))
+    frame["parent_id"] = _parents(frame)
     return frame
+
+
+def _parents(units: pd.DataFrame) -> pd.Series:
+    """The tree of units.
+
+    A centre's parent is the centre of its parent area (the city's has none); a police
+    station's is the county bureau; a township justice office's the county bureau.
+    """
+    id_of = pd.Series(units["id"].to_numpy(), index=units["code"].to_numpy())
+
+    def parent(row: pd.Series) -> str | None:
+        if row["type"] == CENTRE:
+            up = area_codes.parent_code(row["area_code"])
+            return centre_code(up) if up else None
+        if row["level"] == "township":  # a police station or a justice office
+            return bureau_code(row["type"], area_codes.ancestor(row["area_code"], AreaLevel.county))
+        return None
+
+    return units.apply(parent, axis=1).map(id_of).astype("Int64")
+
+
+# 六有 by level: (staff range, premises m² range, yearly funding range in yuan, platform)
+PROFILE_BY_LEVEL = {
+    "city": ((30, 45), (2500, 4000), (4_000_000, 6_000_000), "泉州市综治中心信息平台"),
+    "county": ((18, 40), (1200, 3000), (1_500_000, 3_500_000), "县级矛盾纠纷指挥调度平台"),
+    "township": ((6, 15), (300, 900), (200_000, 600_000), "泉州市综治中心信息平台（乡镇端）"),
+    "village": ((2, 5), (60, 220), (20_000, 80_000), "网格通移动端"),
+}
+RULES_TEXT = "首问负责、分级分类办理、限时办结、督查督办、考核评价"
+UNREPORTED_SHARE = 0.04  # villages whose funding and platform are not yet on file
+
+
+def make_organisation(
+    rng: Generator, departments: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each centre's 六有 profile and the windows stationed in the centres' halls.
+
+    County centres host the source's nine windows of their county's departments; a
+    township centre hosts its justice office (司法所).
+    """
+    centres = departments[departments["type"] == CENTRE]
+    rows = []
+    for c in centres.itertuples():
+        staff, premises, funding, platform = PROFILE_BY_LEVEL[c.level]
+        unreported = c.level == "village" and rng.random() < UNREPORTED_SHARE
+        rows.append({
+            "department_id": c.id,
+            "staff": int(rng.integers(*staff, endpoint=True)),
+            "premises_m2": int(rng.integers(*premises, endpoint=True)) // 10 * 10,
+            "duties": LEVEL_DUTIES[AreaLevel(c.level)].zh,
+            "rules": RULES_TEXT,
+            "funding_yuan": None if unreported else int(rng.integers(*funding)) // 1000 * 1000,
+            "platform": None if unreported else platform,
+        })  # fmt: skip
+    profiles = pd.DataFrame(rows).astype({"funding_yuan": "Int64"})
+    id_of = pd.Series(departments["id"].to_numpy(), index=departments["code"].to_numpy())
+    name_of = pd.Series(departments["name"].to_numpy(), index=departments["code"].to_numpy())
+    windows = []
+    for c in centres.itertuples():
+        if c.level == "county":
+            hosted = [bureau_code(kind, c.area_code) for kind in COUNTY_WINDOWS]
+        elif c.level == "township":
+            hosted = [bureau_code("justice", c.area_code)]
+        else:
+            continue
+        for code in hosted:
+            if code in id_of.index:
+                windows.append({"centre_id": c.id, "department_id": int(id_of[code]),
+                                "label": f"{name_of[code]}窗口"})  # fmt: skip
+    return profiles, pd.DataFrame(windows, columns=["centre_id", "department_id", "label"])
 
 
 def _dept(

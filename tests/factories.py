@@ -51,8 +51,12 @@ def make_rule(
     dispute: bool = True,
     sign_days: int = 1,
     resolve_days: int = 10,
+    group: str | None = None,
 ):
-    """A routing rule: functional when a department type is given, territorial otherwise."""
+    """A routing rule: functional when a department type is given, territorial otherwise.
+
+    Its group is one the migrations create: ``dispute`` for a dispute, else ``complaint``.
+    """
     from gridmap.units.models import RoutingMode, RoutingRule
 
     rule = RoutingRule(
@@ -65,6 +69,7 @@ def make_rule(
         territorial_level=None if department_type else AreaLevel.township,
         sign_days=sign_days,
         resolve_days=resolve_days,
+        group_code=group or ("dispute" if dispute else "complaint"),
     )
     session.add(rule)
     return rule

@@ -85,7 +85,12 @@ def build_world(session) -> World:
     make_rule(session, "labour", department_type="labour", resolve_days=15)
     make_rule(session, "neighbour")
     make_rule(
-        session, "road_damage", department_type="urban_management", dispute=False, resolve_days=5
+        session,
+        "road_damage",
+        department_type="urban_management",
+        dispute=False,
+        resolve_days=5,
+        group="city",
     )
     session.flush()
     people = {

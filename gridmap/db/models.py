@@ -14,7 +14,13 @@ from gridmap.incidents.models import (
 )
 from gridmap.open311.models import ApiClient
 from gridmap.registry.models import Building, House, Household, Person, WorkUnit
-from gridmap.units.models import Department, RoutingRule
+from gridmap.units.models import (
+    CategoryGroup,
+    CentreProfile,
+    CentreWindow,
+    Department,
+    RoutingRule,
+)
 
 __all__ = [
     "ApiClient",
@@ -22,6 +28,9 @@ __all__ = [
     "AuditLog",
     "Base",
     "Building",
+    "CategoryGroup",
+    "CentreProfile",
+    "CentreWindow",
     "Department",
     "House",
     "Household",

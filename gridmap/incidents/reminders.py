@@ -292,10 +292,7 @@ def inbox(
     units = inbox_units(session, actor)
     if not units:
         return []
-    read = exists().where(
-        NotificationRead.notification_id == Notification.id,
-        NotificationRead.user_id == actor.user_id,
-    )
+    read = _read_by(actor)
     query = (
         select(Notification, Incident.code, Incident.status, Department.code, RoutingRule.name,
                RoutingRule.name_en, read.label("read"))
@@ -323,15 +320,20 @@ def inbox(
     return out
 
 
+def _read_by(actor: Actor) -> ColumnElement[bool]:
+    """True for a notification ``actor`` has read (read receipts are per person)."""
+    return exists().where(
+        NotificationRead.notification_id == Notification.id,
+        NotificationRead.user_id == actor.user_id,
+    )
+
+
 def unread_count(session: Session, actor: Actor) -> int:
     """How many of the actor's notifications they have not read."""
     units = inbox_units(session, actor)
     if not units:
         return 0
-    read = exists().where(
-        NotificationRead.notification_id == Notification.id,
-        NotificationRead.user_id == actor.user_id,
-    )
+    read = _read_by(actor)
     return int(
         session.scalar(select(func.count()).where(Notification.unit_id.in_(units), ~read)) or 0
     )

@@ -43,6 +43,12 @@ class IncidentCreate(BaseModel):
         pattern=r"^https?://[\x21-\x7e]+$",
         description="A photo or video stored elsewhere (http or https URL)",
     )
+    window: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Taken at a department's window stationed in your centre (channel window): "
+        "its unit code, e.g. labour-350503; the report goes straight to that department",
+    )
 
     @field_validator("reported_at")
     @classmethod
@@ -258,7 +264,7 @@ class IncidentPage(BaseModel):
     items: list[IncidentRead]
 
 
-class NotificationRead(BaseModel):
+class NotificationItem(BaseModel):
     """One reminder in an inbox (gridmap/incidents/reminders.py)."""
 
     id: int
@@ -276,7 +282,7 @@ class NotificationRead(BaseModel):
 class NotificationPage(BaseModel):
     """An inbox: its items and how many are unread in all."""
 
-    items: list[NotificationRead]
+    items: list[NotificationItem]
     unread: int
 
 

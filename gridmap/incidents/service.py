@@ -28,6 +28,7 @@ from gridmap.incidents.deadlines import (
 )
 from gridmap.incidents.models import (
     FINAL,
+    Channel,
     Incident,
     IncidentEvent,
     IncidentStatus,
@@ -37,9 +38,10 @@ from gridmap.incidents.models import (
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
 from gridmap.incidents.workflow import TRANSITIONS, Action, By, next_status
 from gridmap.locate import Locator, UnitRef
-from gridmap.scope import REPORTERS, Actor, incident_filter
+from gridmap.scope import DISPATCHERS, REPORTERS, Actor, incident_filter
 from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department
+from gridmap.units.organisation import WindowUnit, window_unit
 
 __all__ = ["Actor", "StaleVersion", "act", "create", "get"]
 
@@ -120,10 +122,15 @@ def create(
             f"the location is in grid cell {grid_code}, outside your area {actor.area_code}: "
             "report it to the centre responsible for that place"
         )
-    unit_code, reasons = locator.router.route(
-        np.array([data.category]), np.array([grid_code]), np.array([lon]), np.array([lat])
-    )
-    unit = locator.units.get(str(unit_code[0]))
+    if data.window is not None:
+        window = _window(session, actor, data)
+        unit = locator.units.get(window.code)
+        reason = f"window: {window.code} stationed at {window.centre_code}"
+    else:
+        unit_code, reasons = locator.router.route(
+            np.array([data.category]), np.array([grid_code]), np.array([lon]), np.array([lat])
+        )
+        unit, reason = locator.units.get(str(unit_code[0])), str(reasons[0])
     reported_at = data.reported_at or now
     if data.fast_track and actor is None:
         raise Forbidden("the citizen port cannot ask for fast track (速办): the centre marks it")
@@ -168,7 +175,7 @@ def create(
         media_url=data.media_url,
         api_client_id=api_client_id,
         unit_id=unit.id if unit else None,
-        routing_reason=str(reasons[0]),
+        routing_reason=reason,
         handling_level=_handling_level(unit),
         idempotency_key=key,
         idempotency_hash=digest,
@@ -246,6 +253,18 @@ def _insert_with_first_event(
     params["assigned_at"] = now
     row = session.connection().exec_driver_sql(_INTAKE_SQL, params).first()
     return row is not None
+
+
+def _window(session: Session, actor: Actor | None, data: IncidentCreate) -> WindowUnit:
+    """The department whose window in the actor's centre took the report (进驻窗口)."""
+    if data.channel != Channel.window:
+        raise InvalidInput(f"window is for reports taken at a window (channel window), not "
+                           f"{data.channel.value}: leave it out")  # fmt: skip
+    if actor is None or actor.role not in DISPATCHERS:
+        raise Forbidden("only the staff of a centre take reports at its windows")
+    return window_unit(
+        session, unit_codes.centre_code(actor.area_code), data.window or "", data.category
+    )
 
 
 def _handling_level(unit: UnitRef | None) -> AreaLevel:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.locate import RuleRef
-from gridmap.units.models import RoutingRule
+from gridmap.units.models import CategoryGroup, RoutingRule
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ ATTRIBUTES = (
 ATTRIBUTE_CODES = {a.code: a for a in ATTRIBUTES}
 
 
-def _service(rule: RoutingRule) -> dict[str, Any]:
+def _service(rule: RoutingRule, group: str) -> dict[str, Any]:
     limits = f"{rule.sign_days} 个工作日内签收，{rule.resolve_days} 个工作日内办结"
     return {
         "service_code": rule.category,
@@ -70,15 +70,18 @@ def _service(rule: RoutingRule) -> dict[str, Any]:
         "metadata": True,
         "type": "realtime",
         "keywords": ", ".join(dict.fromkeys([rule.name, rule.name_en.lower(), rule.category])),
-        "group": rule.service_group or ("矛盾纠纷" if rule.is_dispute else "其他"),
+        "group": group,
     }
 
 
 def service_list(session: Session) -> list[dict[str, Any]]:
-    """``GET services``: every category, in the order of its group and name."""
-    rules = session.scalars(select(RoutingRule).order_by(RoutingRule.category))
-    services = [_service(r) for r in rules]
-    return sorted(services, key=lambda s: (s["group"], s["service_code"]))
+    """``GET services``: every category, in the order of its group and code."""
+    rows = session.execute(
+        select(RoutingRule, CategoryGroup.name)
+        .join(CategoryGroup, CategoryGroup.code == RoutingRule.group_code)
+        .order_by(CategoryGroup.position, RoutingRule.category)
+    )
+    return [_service(rule, group) for rule, group in rows]
 
 
 def rule_of(session: Session, service_code: str) -> RoutingRule | None:

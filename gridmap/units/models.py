@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gridmap.areas.models import AreaLevel, area_level_enum
@@ -67,6 +67,57 @@ class Department(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
+class CentreProfile(Base):
+    """A governance centre's 六有 (six haves): staff, premises, duties, rules, funding, platform.
+
+    One row per centre (``department.type = 'centre'``); a field left empty is one the centre
+    has not yet reported, which the organisation view shows as missing.
+    """
+
+    __tablename__ = "centre_profile"
+    __table_args__ = (
+        CheckConstraint(
+            "staff >= 0 AND premises_m2 >= 0 AND funding_yuan >= 0", name="not_negative"
+        ),
+    )
+
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    staff: Mapped[int | None] = mapped_column(doc="有人员: full-time staff")
+    premises_m2: Mapped[int | None] = mapped_column(doc="有场所: floor area of the centre")
+    duties: Mapped[str | None] = mapped_column(Text, doc="有职责: what this level does")
+    rules: Mapped[str | None] = mapped_column(Text, doc="有制度: the working rules in force")
+    funding_yuan: Mapped[int | None] = mapped_column(BigInteger, doc="有经费: yearly budget")
+    platform: Mapped[str | None] = mapped_column(String(200), doc="有平台: the system it uses")
+
+
+class CentreWindow(Base):
+    """A department's window (窗口) stationed in a centre's reception hall (进驻)."""
+
+    __tablename__ = "centre_window"
+    __table_args__ = (CheckConstraint("centre_id <> department_id", name="not_itself"),)
+
+    centre_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True
+    )
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("department.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    label: Mapped[str] = mapped_column(String(100), doc="The sign over the window")
+
+
+class CategoryGroup(Base):
+    """A group of incident categories (纠纷化解, 信访诉求, 投诉举报 …), in display order."""
+
+    __tablename__ = "category_group"
+
+    code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    position: Mapped[int] = mapped_column(SmallInteger)
+
+
 class RoutingRule(Base):
     """How an incident category is routed and how long each step may take (working days)."""
 
@@ -97,6 +148,6 @@ class RoutingRule(Base):
     territorial_level: Mapped[AreaLevel | None] = mapped_column(area_level_enum)
     sign_days: Mapped[int]
     resolve_days: Mapped[int]
-    service_group: Mapped[str | None] = mapped_column(
-        String(40), doc="The group on the citizen port (Open311 services)"
+    group_code: Mapped[str] = mapped_column(
+        String(30), ForeignKey("category_group.code"), index=True, doc="Its group (also Open311's)"
     )

@@ -194,6 +194,9 @@ REQUESTS = {
     ("post", "/api/v1/notifications/read"): lambda c, w: (
         "post", "/notifications/read", {"json": {"all": True}}),
     ("get", "/api/v1/notifications/stream"): lambda c, w: ("get", "/notifications/stream", {}),
+    ("get", "/api/v1/centres"): lambda c, w: ("get", "/centres", {}),
+    ("get", "/api/v1/centres/{code}"): lambda c, w: ("get", f"/centres/centre-{T1}", {}),
+    ("get", "/api/v1/categories"): lambda c, w: ("get", "/categories", {}),
     ("post", "/api/v1/task-items/{item_id}/complete"): lambda c, w: (
         "post", f"/task-items/{c['tasks'][w][1]}/complete", {"json": {"version": 1, "result": "已查"}}),
     ("get", "/api/v1/tasks"): lambda c, w: ("get", "/tasks", {}),
@@ -324,6 +327,10 @@ EXPECT = {
     ("get", "/api/v1/notifications"): everyone(OK),
     ("post", "/api/v1/notifications/read"): everyone(OK),
     ("get", "/api/v1/notifications/stream"): everyone(OK),
+    # the organisation and the categories are public information, for any signed-in user
+    ("get", "/api/v1/centres"): everyone(OK),
+    ("get", "/api/v1/centres/{code}"): everyone(OK),
+    ("get", "/api/v1/categories"): everyone(OK),
     ("post", "/api/v1/task-items/{item_id}/complete"): EDIT,
     ("get", "/api/v1/tasks"): local(SEEN, others=SEEN),
     ("post", "/api/v1/tasks"): TASK_SHEET,

@@ -1,5 +1,6 @@
 import hashlib
 
+import pandas as pd
 import shapely
 
 from seed_data.export import export
@@ -33,6 +34,57 @@ def test_routing_rules_cover_every_category(city):
     rules = city.routing_rules.set_index("category")
     assert set(city.incidents["category"]) <= set(rules.index)
     assert (rules["resolve_days"] >= rules["sign_days"]).all()
+
+
+def test_centres_form_a_four_level_tree(city):
+    from gridmap.areas import codes as area_codes
+
+    units = city.departments.set_index("id")
+    centres = units[units["type"] == "centre"]
+    code_of = units["code"]
+    for c in centres.itertuples():
+        up = area_codes.parent_code(c.area_code)
+        if c.level == "city":
+            assert pd.isna(c.parent_id)
+            continue
+        parent = units.loc[int(c.parent_id)]
+        # the parent is the centre of the parent area, one level up
+        assert parent["type"] == "centre" and parent["area_code"] == up, code_of[c.Index]
+    # every police station hangs under its county's bureau
+    stations = units[(units["type"] == "police") & (units["level"] == "township")]
+    parents = units.loc[stations["parent_id"].astype(int)]
+    assert (parents["type"].to_numpy() == "police").all()
+    assert (parents["level"].to_numpy() == "county").all()
+    assert (parents["area_code"].to_numpy() == stations["area_code"].to_numpy()).all()
+
+
+def test_county_halls_host_the_nine_windows_and_every_centre_has_a_profile(city):
+    from gridmap.units.organisation import COUNTY_WINDOWS
+
+    units = city.departments.set_index("id")
+    windows = city.centre_windows.join(units[["level", "area_code"]], on="centre_id")
+    hosted = windows.join(
+        units[["type", "area_code"]].rename(columns={"area_code": "area_code_unit"}),
+        on="department_id",
+    )
+    counties = hosted[hosted["level"] == "county"]
+    for _, rows in counties.groupby("centre_id"):
+        assert sorted(rows["type"]) == sorted(COUNTY_WINDOWS)
+        assert (rows["area_code"] == rows["area_code_unit"]).all()  # its own county's bureaus
+    assert counties["centre_id"].nunique() == 13
+    centres = units[units["type"] == "centre"]
+    assert sorted(city.centre_profiles["department_id"]) == sorted(centres.index)
+    # a few villages have not reported funding and platform; every centre has staff
+    missing = city.centre_profiles["funding_yuan"].isna().mean()
+    assert 0 < missing < 0.1 and city.centre_profiles["staff"].gt(0).all()
+
+
+def test_every_category_has_a_group_and_complaints_exist(city):
+    rules = city.routing_rules.set_index("category")
+    assert set(rules["group_code"]) <= set(city.category_groups["code"])
+    assert rules.loc["complaint", "name"] == "投诉举报"
+    assert (rules.loc[rules["is_dispute"], "group_code"] == "dispute").all()
+    assert (city.incidents["category"] == "complaint").sum() > 0
 
 
 def _digest(paths):

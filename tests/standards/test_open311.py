@@ -82,7 +82,10 @@ def test_services_in_json_and_xml(client, world):
     for s in services.values():
         assert set(s) == SERVICE_FIELDS
         assert s["metadata"] is True and s["type"] == "realtime"
-    assert services["labour"]["group"] == "矛盾纠纷"  # a dispute category without a group
+    assert services["labour"]["group"] == "纠纷化解"  # the category group's name
+    assert services["road_damage"]["group"] == "城市管理"
+    # in the groups' order (纠纷化解 first), then by code
+    assert [s["service_code"] for s in r.json()] == ["labour", "neighbour", "road_damage"]
     assert "15 个工作日内办结" in services["labour"]["description"]  # its time limit
     r = client.get(f"{BASE}/services.xml")
     assert r.headers["content-type"].startswith("text/xml")
