@@ -193,14 +193,30 @@ class AssignmentIndex:
         if self._tree is None:
             self._tree = shapely.STRtree(self.cells)
         points = shapely.points(x, y)
-        # candidates by planar distance with longitude shrunk by cos(latitude), then the
-        # geodesic distance to the closest point of the chosen cell
-        pt_idx, cell_idx = self._tree.query_nearest(points, all_matches=False)
         nearest = np.full(len(x), -1, dtype=np.int64)
-        nearest[pt_idx] = cell_idx
-        closest = shapely.get_coordinates(shapely.shortest_line(points, self.cells[nearest]))[1::2]
-        _, _, dist = _GEOD.inv(x, y, closest[:, 0], closest[:, 1])
-        return nearest, np.asarray(dist, dtype=float)
+        dist = np.full(len(x), np.nan)
+        # The nearest cell in plain degrees is d away; a degree of longitude is only
+        # cos(latitude) as long, so a cell nearer on the ground lies within d / cos(latitude)
+        # degrees. Every cell that close is a candidate; the geodesic distance to its closest
+        # point decides (ties: the smaller code, i.e. the lower index).
+        (pt_idx, _), planar = self._tree.query_nearest(
+            points, all_matches=False, return_distance=True
+        )
+        if not len(pt_idx):
+            return nearest, dist
+        reach = np.full(len(x), np.nan)
+        reach[pt_idx] = planar / np.cos(np.radians(np.clip(y[pt_idx], -89.0, 89.0))) + 1e-12
+        valid = np.flatnonzero(~np.isnan(reach))
+        pts, cells = self._tree.query(points[valid], predicate="dwithin", distance=reach[valid])
+        pts = valid[pts]
+        line = shapely.shortest_line(points[pts], self.cells[cells])
+        closest = shapely.get_coordinates(line)[1::2]
+        _, _, metres = _GEOD.inv(x[pts], y[pts], closest[:, 0], closest[:, 1])
+        order = np.lexsort((cells, metres, pts))
+        first = order[np.unique(pts[order], return_index=True)[1]]
+        nearest[pts[first]] = cells[first]
+        dist[pts[first]] = np.asarray(metres, dtype=float)[first]
+        return nearest, dist
 
     # -- persistence -------------------------------------------------------------------------
 

@@ -18,8 +18,9 @@ from gridmap.areas.levels import AreaLevel
 from gridmap.assign import assign_points
 from gridmap.calendar import WorkingCalendar
 from gridmap.routing import Router
-from gridmap.units.codes import centre_codes
+from gridmap.units.codes import bureau_codes, centre_codes
 from seed_data.areas import build_areas, county_outlines
+from seed_data.histories import details
 from seed_data.households import form_buildings, sample_households
 from seed_data.incidents import YearTargets, make_incidents
 from seed_data.quanzhou import COUNTIES, DEMO_COUNTIES
@@ -74,6 +75,8 @@ class Seed:
     category_groups: pd.DataFrame = field(default_factory=pd.DataFrame)
     centre_profiles: pd.DataFrame = field(default_factory=pd.DataFrame)
     centre_windows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    incident_units: pd.DataFrame = field(default_factory=pd.DataFrame)
+    incident_whistles: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def counts(self) -> dict[str, int]:
         """Rows per table."""
@@ -92,6 +95,8 @@ class Seed:
             "category_groups",
             "centre_profiles",
             "centre_windows",
+            "incident_units",
+            "incident_whistles",
             "incidents",
             "events",
         ):
@@ -132,7 +137,9 @@ def generate(config: SeedConfig, progress: Progress | None = None) -> Seed:
         rules = routing_rules()
         departments = make_departments(rng, areas, buildings)
     with stage("incidents"):
-        incidents, events = _incidents(rng, config, buildings, work_units, rules, departments)
+        incidents, events, incident_units, whistles = _incidents(
+            rng, config, buildings, work_units, rules, departments
+        )
     with stage("organisation"):
         # a stream of its own: profiles never shift the draws of the tables before them
         profiles, windows = make_organisation(np.random.default_rng([config.seed, 6]), departments)
@@ -152,6 +159,8 @@ def generate(config: SeedConfig, progress: Progress | None = None) -> Seed:
         category_groups=category_groups(),
         centre_profiles=profiles,
         centre_windows=windows,
+        incident_units=incident_units,
+        incident_whistles=whistles,
     )
 
 
@@ -214,7 +223,7 @@ def _incidents(
     work_units: pd.DataFrame,
     rules: pd.DataFrame,
     departments: gpd.GeoDataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     total = sum(c.population for c in COUNTIES)
     factor = (
         1.0
@@ -223,9 +232,12 @@ def _incidents(
     )
     weights = buildings["households"].to_numpy(float)
     homes = buildings.iloc[rng.choice(len(buildings), 40_000, p=weights / weights.sum())]
-    places = pd.concat(
-        [homes[["lon", "lat", "grid_code"]], work_units[["lon", "lat", "grid_code"]]]
+    workplaces = work_units[["lon", "lat", "grid_code"]].assign(
+        town=buildings["town"].to_numpy()[work_units["building_id"].to_numpy() - 1]
     )
+    places = pd.concat(
+        [homes[["lon", "lat", "grid_code", "town"]], workplaces], ignore_index=True
+    ).rename(columns={"town": "urban"})
     rules_by_cat = rules.set_index("category")
     calendar = WorkingCalendar.chinese(config.year, config.year + 1)
     incidents, events = make_incidents(
@@ -258,9 +270,17 @@ def _incidents(
     ).cumsum().to_numpy() > 0
     own = np.where(at_township, township, village)
     up = np.where(at_township, county, township)
+    # 转办: a department hands it to the township centre; the township centre to its
+    # justice office (司法所) for people's mediation
+    justice = bureau_codes("justice", area_codes.ancestor_array(grid, AreaLevel.township))
+    moved = np.where(at_township, justice, township)
+    transferred_yet = (events["action"] == "transfer").groupby(
+        events["incident_id"]
+    ).cumsum().to_numpy() > 0
     holder = np.where(incidents["path"].to_numpy()[row] == "self_handle", own[row], unit[row])
     holder = np.where(escalated_yet, up[row], holder)
-    holder = np.where(events["action"].to_numpy() == "report", None, holder)
+    holder = np.where(transferred_yet, moved[row], holder)
+    holder = or_none(events["action"].to_numpy() != "report", holder)
     events["unit_id"] = pd.Series(holder).map(dept_id).astype("Int64").to_numpy()
     current = pd.Series(holder).groupby(row).last().reindex(range(len(incidents)))
     escalated = np.bincount(row, weights=escalated_yet, minlength=len(incidents)) > 0
@@ -285,4 +305,5 @@ def _incidents(
         closed_at=ids.map(first_at["close"]).to_numpy(),
         satisfaction=satisfaction,
     )
-    return incidents, events
+    more = details(incidents, events, holder, departments, calendar)
+    return more.incidents, more.events, more.units, more.whistles

@@ -15,7 +15,7 @@ BUILDING_SPACING_M = {True: 55.0, False: 14.0}  # town: apartment blocks; rural:
 
 
 def household_sizes(rng: Generator, n: int) -> np.ndarray:
-    """Household sizes drawn from the city's size distribution (mean ≈ 3)."""
+    """Household sizes drawn from the city's size distribution (mean ≈ 2.7)."""
     sizes = np.array(list(HOUSEHOLD_SIZE_P))
     p = np.array(list(HOUSEHOLD_SIZE_P.values()))
     return rng.choice(sizes, n, p=p / p.sum())

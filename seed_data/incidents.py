@@ -21,6 +21,7 @@ from numpy.random import Generator
 from gridmap.calendar import WorkingCalendar
 from gridmap.crs import from_wgs84
 from gridmap.incidents.models import IncidentStatus as S
+from gridmap.incidents.service import incident_code
 from gridmap.incidents.workflow import Action, next_status
 from seed_data.names import person_names
 from seed_data.quanzhou import REFERENCE_YEAR
@@ -54,8 +55,27 @@ PATHS = {
         Action.follow_up,
         Action.close,
     ],
-}
-PATH_P = {"dispatch": 0.68, "self_handle": 0.22, "returned": 0.05, "escalated": 0.05}
+    # 转办: the first unit hands it on, with a reason
+    "transferred": [Action.dispatch, Action.transfer, Action.sign, Action.resolve,
+                    Action.follow_up, Action.close],
+    # 联办: a lead unit and a co-unit, whose part is in before the lead resolves
+    "joint": [Action.joint, Action.sign, Action.co_sign, Action.co_report, Action.resolve,
+              Action.follow_up, Action.close],
+    # 督办: the level above supervises, the holder answers
+    "supervised": [Action.dispatch, Action.sign, Action.supervise, Action.respond,
+                   Action.resolve, Action.follow_up, Action.close],
+    # 吹哨报到: the township summons a department, which checks in
+    "whistled": [Action.dispatch, Action.sign, Action.whistle, Action.check_in, Action.resolve,
+                 Action.follow_up, Action.close],
+    # 重办: the citizen was not satisfied at the follow-up
+    "reopened": [Action.dispatch, Action.sign, Action.resolve, Action.follow_up, Action.reopen,
+                 Action.resolve, Action.follow_up, Action.close],
+}  # fmt: skip
+PATH_P = {"dispatch": 0.55, "self_handle": 0.20, "returned": 0.04, "escalated": 0.04,
+          "transferred": 0.05, "joint": 0.04, "supervised": 0.03, "whistled": 0.02,
+          "reopened": 0.03}  # fmt: skip
+MERGED_SHARE = 0.3  # of the incidents not accepted: duplicates merged into an earlier report
+MERGE_WINDOW = np.timedelta64(10, "D")  # a duplicate comes within days of the first report
 # Typical delay before each action, hours (lognormal median).
 DELAY_H = {
     Action.dispatch: 2,
@@ -67,6 +87,16 @@ DELAY_H = {
     Action.follow_up: 30,
     Action.close: 6,
     Action.reject: 4,
+    Action.transfer: 8,
+    Action.joint: 3,
+    Action.co_sign: 5,
+    Action.co_report: 60,
+    Action.supervise: 96,
+    Action.respond: 20,
+    Action.whistle: 12,
+    Action.check_in: 1.5,
+    Action.reopen: 8,
+    Action.merge: 3,
 }
 OPEN_STATUS_P = {
     S.reported: 0.1,
@@ -121,8 +151,6 @@ def make_incidents(
     calendar: WorkingCalendar,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Incidents and their events. ``places`` has lon, lat, grid_code (where people are)."""
-    disputes_cats = rules.index[rules["is_dispute"]].to_numpy()
-    other_cats = rules.index[~rules["is_dispute"]].to_numpy()
     d_appeal = round(targets.accepted * DISPUTE_SHARE_OF_APPEALS)
     groups = {
         # (channel kind, dispute?, count)
@@ -140,11 +168,9 @@ def make_incidents(
     n = len(kind)
     is_dispute = np.isin(kind, ["appeal_dispute", "patrol_dispute"])
     appeal = np.isin(kind, ["appeal_dispute", "appeal_other", "rejected"])
-    category = np.where(
-        is_dispute,
-        disputes_cats[rng.integers(0, len(disputes_cats), n)],
-        other_cats[rng.integers(0, len(other_cats), n)],
-    )
+    # Where: at people's homes and workplaces; what: the mix of the place (town or country)
+    at = rng.integers(0, len(places), n)
+    category = _categories(rng, rules, is_dispute, places["urban"].to_numpy(bool)[at])
     channel = np.where(
         appeal, np.array(APPEAL_CHANNELS)[rng.choice(4, n, p=APPEAL_CHANNEL_P)], "grid_app"
     )
@@ -185,8 +211,6 @@ def make_incidents(
         rng.random(len(dispute_done)) < 0.6, "referred_arbitration", "referred_court"
     )
     outcome[mediated] = "mediated"
-    # Where: at people's homes and workplaces.
-    at = rng.integers(0, len(places), n)
     lon, lat = places["lon"].to_numpy()[at], places["lat"].to_numpy()[at]
     grid_code = places["grid_code"].to_numpy()[at]
     people = np.where(is_dispute, 2 + rng.poisson(0.9, n), 1 + rng.poisson(0.5, n))
@@ -210,7 +234,10 @@ def make_incidents(
     incidents = pd.DataFrame(
         {
             "id": np.arange(1, n + 1),
-            "code": [f"QZ{year}{i:07d}" for i in range(1, n + 1)],
+            "code": [
+                incident_code(pd.Timestamp(t, tz="UTC").to_pydatetime(), i)
+                for i, t in enumerate(reported_at, 1)
+            ],
             "category": category,
             "channel": channel,
             "status": status,
@@ -232,11 +259,71 @@ def make_incidents(
             "reported_at": reported_at,
             "sign_due_at": sign_due,
             "resolve_due_at": resolve_due,
-            "path": np.where(kind == "rejected", "rejected", path),
+            "path": np.where(
+                kind == "rejected",
+                np.where(rng.random(n) < MERGED_SHARE, "merged", "rejected"),
+                path,
+            ),
         }
     )
+    incidents["merged_into_id"] = _merge_targets(incidents)
     events = _histories(rng, incidents, end)
     return incidents, events
+
+
+# (town, country) weight of each category within its kind: neighbour, family, labour-wage,
+# property, consumer and traffic disputes are town matters; land and forest the country's
+CATEGORY_MIX = {
+    "labour": (20, 9), "neighbour": (22, 26), "marriage_family": (14, 18),
+    "land_forest": (1, 22), "property_housing": (16, 3), "construction": (6, 7),
+    "traffic": (10, 7), "consumer": (9, 3), "medical": (2, 1.5),
+    "safety_hazard": (22, 30), "road_damage": (15, 9), "public_order": (12, 9),
+    "environment": (9, 13), "petition": (8, 9), "legal_consultation": (12, 10),
+    "psychological": (5, 4), "complaint": (14, 9),
+}  # fmt: skip
+
+
+def _categories(
+    rng: Generator, rules: pd.DataFrame, is_dispute: np.ndarray, urban: np.ndarray
+) -> np.ndarray:
+    """A category per incident from the mix of its kind and place.
+
+    A rule without a mix entry gets weight 1: rules are data.
+    """
+    out = np.empty(len(is_dispute), dtype=object)
+    for dispute in (True, False):
+        cats = rules.index[rules["is_dispute"] == dispute].to_numpy()
+        for town, col in ((True, 0), (False, 1)):
+            rows = np.flatnonzero((is_dispute == dispute) & (urban == town))
+            w = np.array([CATEGORY_MIX.get(c, (1, 1))[col] for c in cats], dtype=float)
+            out[rows] = cats[rng.choice(len(cats), len(rows), p=w / w.sum())]
+    return out
+
+
+def _merge_targets(incidents: pd.DataFrame) -> pd.Series:
+    """The incident a duplicate is merged into.
+
+    The latest earlier report of the same category in the same township, within
+    ``MERGE_WINDOW``, that is not itself refused. A duplicate with no such report is an
+    ordinary rejection (its path becomes ``rejected``).
+    """
+    from gridmap.areas import codes as area_codes
+    from gridmap.areas.levels import AreaLevel
+
+    frame = incidents[["id", "category", "grid_code", "reported_at", "path"]].copy()
+    frame["township"] = area_codes.ancestor_array(frame["grid_code"].to_numpy(), AreaLevel.township)
+    frame = frame.sort_values("reported_at")
+    dupes = frame[frame["path"] == "merged"]
+    kept = frame[~frame["path"].isin(["merged", "rejected"])].rename(columns={"id": "into"})
+    found = pd.merge_asof(
+        dupes, kept[["reported_at", "township", "category", "into"]], on="reported_at",
+        by=["township", "category"], direction="backward", tolerance=pd.Timedelta(MERGE_WINDOW),
+        allow_exact_matches=False,
+    ).set_index("id")["into"]  # fmt: skip
+    into = incidents["id"].map(found).astype("Int64")
+    unmatched = (incidents["path"] == "merged") & into.isna()
+    incidents.loc[unmatched, "path"] = "rejected"
+    return into
 
 
 def _hour_profile() -> np.ndarray:
@@ -267,14 +354,15 @@ def _histories(rng: Generator, incidents: pd.DataFrame, end: np.datetime64) -> p
     records = []
     paths = {k: v for k, v in PATHS.items()}
     paths["rejected"] = [Action.reject]
+    paths["merged"] = [Action.merge]
     for path_name, group in incidents.groupby("path", sort=False):
         actions = paths[str(path_name)]
         # the walk's states after each action
         states = [S.reported]
         for a in actions:
             states.append(next_status(states[-1], a))
-        final = group["status"].map(lambda s, st=states: _last_index(st, S(s))).to_numpy()
         n = len(group)
+        final = _stop(rng, states, group["status"].to_numpy())
         t = group["reported_at"].to_numpy()
         ids = group["id"].to_numpy()
         records.append(
@@ -326,6 +414,15 @@ def _histories(rng: Generator, incidents: pd.DataFrame, end: np.datetime64) -> p
     return events.reset_index(drop=True)
 
 
-def _last_index(states: list[S], final: S) -> int:
-    """The step at which a walk along ``states`` first reaches ``final``."""
-    return states.index(final)
+def _stop(rng: Generator, states: list[S], final: np.ndarray) -> np.ndarray:
+    """The step at which each walk along ``states`` stops in its ``final`` state.
+
+    A state the walk passes more than once (in progress before and after a supervision or
+    a reopening) is left at one of its visits, drawn evenly.
+    """
+    steps = np.zeros(len(final), dtype=int)
+    for state in set(final.tolist()):
+        visits = np.flatnonzero(np.array([s.value for s in states]) == state)
+        rows = np.flatnonzero(final == state)
+        steps[rows] = visits[rng.integers(0, len(visits), len(rows))]
+    return steps

@@ -21,6 +21,7 @@ SEED_TABLES = (
     "incident_event",
     "incident_photo",
     "incident_unit",
+    "incident_whistle",
     "incident",
     "audit_log",
     "app_user",
@@ -187,7 +188,12 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
                 "handling_level": inc["handling_level"],
                 "outcome": inc["outcome"],
                 "satisfaction": pd.array(inc["satisfaction"], dtype="Int64"),
-                "supervised": False,
+                "supervised": inc["supervised"],
+                "supervised_at": timestamps(inc["supervised_at"]),
+                "supervised_by_id": inc["supervised_by_id"],
+                "supervision_due_at": timestamps(inc["supervision_due_at"]),
+                "supervision_answered_at": timestamps(inc["supervision_answered_at"]),
+                "merged_into_id": inc["merged_into_id"],
                 "reported_at": timestamps(inc["reported_at"]),
                 "sign_due_at": timestamps(inc["sign_due_at"]),
                 "resolve_due_at": timestamps(inc["resolve_due_at"]),
@@ -208,8 +214,19 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
                 "from_status": seed.events["from_status"],
                 "to_status": seed.events["to_status"],
                 "unit_id": pd.array(seed.events["unit_id"], dtype="Int64"),
+                "note": seed.events["note"],
+                "data": seed.events["data"],
                 "at": timestamps(seed.events["at"]),
             }
+        ),
+        "incident_unit": seed.incident_units.assign(
+            signed_at=timestamps(seed.incident_units["signed_at"]),
+            done_at=timestamps(seed.incident_units["done_at"]),
+        ),
+        "incident_whistle": seed.incident_whistles.assign(
+            called_at=timestamps(seed.incident_whistles["called_at"]),
+            due_at=timestamps(seed.incident_whistles["due_at"]),
+            checked_in_at=timestamps(seed.incident_whistles["checked_in_at"]),
         ),
     }
 

@@ -13,7 +13,15 @@ import pandas as pd
 import shapely
 from numpy.random import Generator
 
-from gridmap.registry.ids import ID_CHECK, ID_WEIGHTS, id_check_digit, valid_id_number
+from gridmap.registry.ids import (
+    CREDIT_CHARS,
+    ID_CHECK,
+    ID_WEIGHTS,
+    credit_check_char,
+    id_check_digit,
+    org_check_char,
+    valid_id_number,
+)
 from seed_data.areas import M_PER_DEG_LAT, M_PER_DEG_LON
 from seed_data.households import BUILDING_SPACING_M, household_sizes
 from seed_data.names import PLACE_CHARS, person_names
@@ -44,11 +52,43 @@ def _choice(rng: Generator, options: dict[str, float], n: int) -> np.ndarray:
     return keys[rng.choice(len(keys), n, p=p / p.sum())]
 
 
+# mobile number segments (号段) allocated to the three carriers and in public use
+MOBILE_PREFIXES = np.array([
+    str(p) for p in (*range(130, 140), 147, 150, 151, 152, 153, 155, 156, 157, 158, 159, 166,
+                     172, 173, 175, 176, 177, 178, *range(180, 190), 191, 193, *range(195, 200))
+])  # fmt: skip
+
+
 def phones(rng: Generator, n: int) -> np.ndarray:
-    """``n`` mainland mobile numbers."""
-    prefix = np.array(["13", "15", "17", "18", "19"])[rng.integers(0, 5, n)]
-    rest = rng.integers(0, 10**9, n)
-    return np.char.add(prefix, np.char.zfill(rest.astype(str), 9))
+    """``n`` mainland mobile numbers, from allocated segments only."""
+    prefix = MOBILE_PREFIXES[rng.integers(0, len(MOBILE_PREFIXES), n)]
+    rest = rng.integers(0, 10**8, n)
+    return np.char.add(prefix, np.char.zfill(rest.astype(str), 8))
+
+
+# the registration authority and kind (GB 32100's first two characters): 91 an enterprise,
+# 92 an individual business (个体工商户), 12 a public institution (事业单位)
+CREDIT_KIND = {"shop": "92", "restaurant": "92", "school": "12", "clinic": "92"}
+
+
+def credit_codes(rng: Generator, kind: np.ndarray, county: np.ndarray) -> np.ndarray:
+    """Distinct unified social credit codes with valid GB 11714 and GB 32100 check characters.
+
+    The division is the unit's county (a functional zone's, its home county's); the
+    organisation code is eight digits for older units, ``MA`` and six characters for those
+    registered since 2015.
+    """
+    n = len(kind)
+    head = np.array([CREDIT_KIND.get(k, "91") for k in kind])
+    division = np.array([ZONE_HOME.get(c, c) for c in county])
+    number = rng.choice(10**8, n, replace=False)
+    old = np.char.zfill(number.astype(str), 8)
+    chars = np.array(list(CREDIT_CHARS))
+    recent = np.char.add("MA", np.array(["".join(r) for r in chars[(number[:, None] // 31 **
+                         np.arange(6)) % 31]]))  # fmt: skip
+    body = np.where(rng.random(n) < 0.55, recent, old)
+    first17 = np.char.add(np.char.add(np.char.add(head, division), body), org_check_char(body))
+    return np.char.add(first17, credit_check_char(first17))
 
 
 def make_buildings(rng: Generator, buildings: pd.DataFrame) -> pd.DataFrame:
@@ -125,14 +165,32 @@ def make_households(
     return houses, households
 
 
+# Age pyramid close to the 2020 census for Quanzhou: about 20% aged 0–14, 65% 15–59, 15%
+# 60 and over (10% 65 and over). (lower bound of the band, share)
+AGE_BANDS = np.array([0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 95])
+AGE_P = np.array([0.065, 0.07, 0.065, 0.055, 0.06, 0.08, 0.10, 0.085, 0.075, 0.075, 0.065,
+                  0.055, 0.047, 0.04, 0.028, 0.018, 0.011, 0.007])  # fmt: skip
+HEAD_MIN_AGE = 20
+
+
 def _ages(rng: Generator, n: int, head: np.ndarray) -> np.ndarray:
-    """Ages from a plausible pyramid; household heads are adults."""
-    bands = np.array([0, 7, 15, 25, 35, 45, 55, 65, 75, 85, 95])
-    p = np.array([0.08, 0.09, 0.12, 0.16, 0.15, 0.14, 0.11, 0.08, 0.05, 0.02])
-    band = rng.choice(len(p), n, p=p / p.sum())
-    age = bands[band] + rng.integers(0, 10, n) * (bands[band + 1] - bands[band]) // 10
-    head_age = rng.integers(22, 86, n)
-    return np.where(head, head_age, age)
+    """Ages from the census pyramid; household heads are adults.
+
+    Heads are drawn from the adult part of the pyramid and the others from what that
+    leaves, so that everyone together follows the pyramid.
+    """
+    p = AGE_P / AGE_P.sum()
+    adult = AGE_BANDS[:-1] >= HEAD_MIN_AGE
+    p_head = np.where(adult, p, 0.0) / p[adult].sum()
+    h = float(head.mean()) if n else 0.0
+    p_rest = np.clip(p - h * p_head, 0.0, None)
+    band = np.where(
+        head,
+        rng.choice(len(p), n, p=p_head),
+        rng.choice(len(p), n, p=p_rest / p_rest.sum()),
+    )
+    width = AGE_BANDS[band + 1] - AGE_BANDS[band]
+    return AGE_BANDS[band] + (rng.random(n) * width).astype(int)
 
 
 def make_people(rng: Generator, households: pd.DataFrame, rural: np.ndarray) -> pd.DataFrame:
@@ -219,13 +277,13 @@ def make_work_units(rng: Generator, buildings: pd.DataFrame, people: int) -> pd.
     chars = np.array(PLACE_CHARS)
     stem = np.char.add(chars[rng.integers(0, len(chars), n)], chars[rng.integers(0, len(chars), n)])
     name = np.char.add(np.char.add("泉州市", stem), suffix)
-    seq = np.char.zfill(np.arange(1, n + 1).astype(str), 9)
+    credit_code = credit_codes(rng, kind, buildings["county_code"].to_numpy()[at])
     return pd.DataFrame(
         {
             "id": np.arange(1, n + 1),
             "name": name,
             "type": kind,
-            "credit_code": np.char.add(np.char.add("91350500", seq), "X"),
+            "credit_code": credit_code,
             "employees": employees,
             "contact_phone": phones(rng, n),
             "building_id": at + 1,

@@ -119,5 +119,5 @@ def test_seed_shows_each_stage_as_it_goes(pg_cluster, tmp_path):
     assert stages == [
         "generated county outlines", "generated households' places", "generated buildings",
         "generated townships, villages and grid cells", "generated registry", "generated units",
-        "generated incidents",
+        "generated incidents", "generated organisation",
     ]  # fmt: skip

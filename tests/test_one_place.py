@@ -5,7 +5,8 @@ The rules and their one home:
 - area code widths and nesting: ``gridmap/areas/codes.py`` (``CODE_LENGTH``, ``ancestor``);
 - unit code formats (``centre-<area>``, bureaus, police stations): ``gridmap/units/codes.py``;
 - the open, unsigned and final states: ``gridmap/incidents/models.py`` (``OPEN``, ``FINAL``);
-- overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table).
+- overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table);
+- the incident code ``QZ<year><8 digits>``: ``incident_code`` in ``gridmap/incidents/service.py``.
 
 The source is scanned (migrations excepted: they are frozen snapshots of the schema).
 """
@@ -28,6 +29,8 @@ RULES = [
     ("open or final states listed by hand",
      re.compile(r"""["']reported["'],\s*["']dispatched["']|["']closed["'],\s*["']rejected["']"""),
      {"gridmap/incidents/models.py"}),
+    ("an incident code built by hand", re.compile(r"""f["']QZ\{"""),
+     {"gridmap/incidents/service.py"}),
     ("a deadline comparison outside the deadline rules",
      re.compile(r"(sign|resolve)_due_at\s*[<>]=?\s*now"),
      {"gridmap/incidents/deadlines.py"}),
@@ -53,6 +56,7 @@ def test_the_scan_finds_what_it_looks_for():
         "a centre code built by hand": 'unit = f"centre-{code}"',
         "open or final states listed by hand": "status IN ('reported', 'dispatched')",
         "a deadline comparison outside the deadline rules": "if i.resolve_due_at < now:",
+        "an incident code built by hand": 'code = f"QZ{year}{i:07d}"',
     }
     for what, pattern, _ in RULES:
         assert pattern.search(samples[what]), what

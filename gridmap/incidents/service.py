@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from gridmap.areas import codes as area_codes
 from gridmap.areas.levels import AreaLevel, above
 from gridmap.auth.models import Role
-from gridmap.calendar import WorkingCalendar
+from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.crs import to_wgs84_checked
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.incidents.deadlines import (
@@ -279,8 +279,11 @@ def _handling_level(unit: UnitRef | None) -> AreaLevel:
 
 
 def incident_code(reported_at: datetime, incident_id: int) -> str:
-    """The public code of an incident: ``QZ<year><id, 8 digits>``."""
-    return f"QZ{reported_at.year}{incident_id:08d}"
+    """The public code of an incident: ``QZ<year in China time><id, 8 digits>``.
+
+    The seed names its incidents with this function too, so every code has one width.
+    """
+    return f"QZ{reported_at.astimezone(CHINA_TZ).year}{incident_id:08d}"
 
 
 class _IdBlocks:

@@ -50,6 +50,12 @@ def bureau_code(kind: str, area_code: str) -> str:
     return f"{kind}-{area_code}"
 
 
+def bureau_codes(kinds: ArrayLike, areas: ArrayLike) -> NDArray[np.str_]:
+    """Vectorised :func:`bureau_code`."""
+    return np.char.add(np.char.add(np.asarray(kinds).astype(str), "-"),
+                       np.asarray(areas).astype(str))  # fmt: skip
+
+
 def police_station_code(county_code: str, number: int) -> str:
     """The ``number``-th police station (派出所) of a county."""
     return f"police-{county_code}-{number:02d}"

@@ -148,3 +148,21 @@ def test_assign_points_helper():
 def test_duplicate_codes_are_refused():
     with pytest.raises(ValueError, match="unique"):
         AssignmentIndex.build([box(0, 0, 1, 1), box(1, 0, 2, 1)], ["a", "a"])
+
+
+def test_nearest_cell_is_nearest_on_the_ground_not_in_degrees():
+    """At 60°N a degree of longitude is half a degree of latitude on the ground: the cell
+    0.9° east (about 50 km) is nearer than the one 0.6° north (about 67 km)."""
+    from pyproj import Geod
+    from shapely.geometry import box
+
+    from gridmap.assign import AssignmentIndex
+
+    east = box(0.9, 59.5, 1.9, 60.5)
+    north = box(-0.5, 60.6, 0.5, 61.6)
+    index = AssignmentIndex.build([north, east], ["n", "e"])
+    cell, metres = index.nearest(0.0, 60.0)
+    assert index.codes[cell] == "e"
+    expected = Geod(ellps="WGS84").inv(0.0, 60.0, 0.9, 60.0)[2]
+    assert metres == pytest.approx(expected, rel=1e-6)
+    assert metres < Geod(ellps="WGS84").inv(0.0, 60.0, 0.0, 60.6)[2]

@@ -111,3 +111,60 @@ def test_handling_level_and_unit_follow_the_history(city):
     last_unit = city.events.dropna(subset=["unit_id"]).groupby("incident_id")["unit_id"].last()
     acted = inc[inc["id"].isin(last_unit.index)]
     assert (acted["unit_id"].to_numpy() == last_unit.reindex(acted["id"]).to_numpy()).all()
+
+
+def test_histories_use_every_way_of_handling_in_plausible_shares(city):
+    inc, ev = city.incidents, city.events
+    n = len(inc)
+    share = {a: ev.loc[ev["action"] == a, "incident_id"].nunique() / n
+             for a in ("transfer", "joint", "supervise", "whistle", "return", "reopen", "merge",
+                       "escalate", "self_handle")}  # fmt: skip
+    for action, s in share.items():
+        assert 0.002 < s < 0.3, (action, s)
+    assert share["self_handle"] > share["transfer"] > share["whistle"]
+
+
+def test_side_rows_match_the_histories(city):
+    inc, ev = city.incidents.set_index("id"), city.events
+    first = ev.groupby(["incident_id", "action"])["at"].first()
+    # 联办: one lead and one co-unit per joint incident; a co-unit's part is in before resolve
+    units = city.incident_units
+    joint = set(ev.loc[ev["action"] == "joint", "incident_id"])
+    assert set(units["incident_id"]) == joint
+    assert (units.groupby("incident_id")["role"].apply(sorted) == pd.Series(
+        [["co", "lead"]] * len(joint), index=sorted(joint))).all()  # fmt: skip
+    co = units[units["role"] == "co"].set_index("incident_id")
+    resolved = [i for i in co.index if (i, "resolve") in first.index]
+    assert co.loc[resolved, "done_at"].notna().all()
+    assert (co.loc[resolved, "done_at"].to_numpy()
+            <= first.loc[[(i, "resolve") for i in resolved]].to_numpy()).all()  # fmt: skip
+    # 吹哨: called when the whistle blew, due after it, checked in when the event says
+    w = city.incident_whistles.set_index("incident_id")
+    assert set(w.index) == set(ev.loc[ev["action"] == "whistle", "incident_id"])
+    assert (w["called_at"].to_numpy() == first.loc[[(i, "whistle") for i in w.index]]).all()
+    assert (w["due_at"] > w["called_at"]).all()
+    # 督办: supervised by the centre above, with a later deadline that is the resolution's
+    sup = inc[inc["supervised"]]
+    assert set(sup.index) == set(ev.loc[ev["action"] == "supervise", "incident_id"])
+    assert (sup["supervision_due_at"] > sup["supervised_at"]).all()
+    assert (sup["resolve_due_at"] == sup["supervision_due_at"]).all()
+    answered = sup["supervision_answered_at"].dropna()
+    assert (answered >= sup.loc[answered.index, "supervised_at"]).all()
+    # 合并: into an earlier incident of the same category that is itself being handled
+    merged = inc[inc["merged_into_id"].notna()]
+    kept = inc.loc[merged["merged_into_id"].astype(int)]
+    assert len(merged) > 0 and (merged["status"] == "rejected").all()
+    assert (kept["category"].to_numpy() == merged["category"].to_numpy()).all()
+    assert (kept["reported_at"].to_numpy() < merged["reported_at"].to_numpy()).all()
+    assert (kept["status"] != "rejected").all()
+
+
+def test_categories_follow_the_place_town_or_country(city):
+    disputes = city.incidents[city.incidents["is_dispute"]]
+    urban = disputes["grid_code"].str[:6].isin(["350502", "350503"])  # Licheng, Fengze
+    land = disputes["category"] == "land_forest"
+    # the urban districts keep some villages (a fifth of their households live outside town)
+    assert land[urban].mean() < 0.06 and land[~urban].mean() > 1.6 * land[urban].mean()
+    common = disputes.loc[urban, "category"].value_counts(normalize=True)
+    assert set(common.index[:4]) <= {"neighbour", "labour", "property_housing",
+                                     "marriage_family", "traffic"}  # fmt: skip

@@ -36,7 +36,7 @@ def test_population_matches_the_counties(demo):
     expected = sum(c.population for c in COUNTIES if c.code in DEMO_COUNTIES)
     assert abs(len(demo.people) - expected) / expected < 0.05
     sizes = demo.households["size"]
-    assert 2.7 < sizes.mean() < 3.3
+    assert 2.6 < sizes.mean() < 2.8  # the 2020 census: 2.6–2.8 people per household
     assert sizes.groupby(sizes).size().index.tolist() == [1, 2, 3, 4, 5, 6]
 
 
@@ -90,3 +90,41 @@ def test_tags_are_consistent(demo):
 def test_work_unit_codes_unique(demo, col):
     assert demo.work_units[col].is_unique
     assert demo.work_units[col].str.len().eq(18).all()
+
+
+def test_known_credit_codes_check_out():
+    from gridmap.registry.ids import valid_credit_code
+
+    # published codes of three companies (GB 32100 and the GB 11714 code inside)
+    for code in ("914403001922038216", "91440300708461136T", "91330100799655058B"):
+        assert valid_credit_code(code), code
+    assert not valid_credit_code("914403001922038217")  # last character off by one
+    assert not valid_credit_code("914403001922038316")  # organisation check wrong
+    assert not valid_credit_code("91440300192203821I")  # I is not in the alphabet
+
+
+def test_work_units_have_valid_credit_codes_in_their_county(demo):
+    from gridmap.registry.ids import valid_credit_code
+
+    codes = demo.work_units["credit_code"]
+    assert codes.map(valid_credit_code).all() and codes.is_unique
+    assert codes.str[2:8].isin(["350502", "350503"]).all()  # the demo's two districts
+    assert set(codes.str[:2]) >= {"91", "92"}
+
+
+def test_phones_come_from_allocated_mobile_segments(demo):
+    from seed_data.registry import MOBILE_PREFIXES
+
+    phones = pd.concat([demo.people["phone"].dropna(), demo.work_units["contact_phone"]])
+    assert phones.str.fullmatch(r"1\d{10}").all()
+    assert phones.str[:3].isin(MOBILE_PREFIXES).all()
+    assert not phones.str[:3].isin(["140", "154", "160", "174", "179", "192", "194"]).any()
+
+
+def test_age_structure_is_close_to_the_census(demo):
+    age = (pd.Timestamp("2025-12-31") - pd.to_datetime(demo.people["birth_date"])).dt.days
+    years = age / 365.25
+    assert 0.14 < (years >= 60).mean() < 0.165  # 2020 census for Quanzhou: about 15%
+    assert 0.18 < (years < 15).mean() < 0.22
+    heads = demo.people["is_household_head"].to_numpy(bool)
+    assert (years[heads] >= 19.9).all()
