@@ -13,6 +13,7 @@ from gridmap.db.session import make_engine, make_sessionmaker
 from gridmap.errors import GridmapError
 from gridmap.open311.clients import create_client, list_clients
 from gridmap.settings import Settings
+from gridmap.units.codes import centre_code
 from gridmap.units.models import Department
 
 DEMO_PASSWORD = "quanzhou-2025"  # documented in README; demo data only, never production
@@ -58,6 +59,9 @@ def demo_users(session: Session) -> list[tuple[str, Role, str, int | None]]:
     ]
     if labour is not None:
         users.append(("labour", Role.department_handler, DEMO_COUNTY, labour))
+    centre = session.scalar(select(Department.id).where(Department.code == centre_code(township)))
+    if centre is not None:  # 调解员 of the township's centre
+        users.append(("mediator", Role.mediator, township, centre))
     return users
 
 

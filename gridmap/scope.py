@@ -49,6 +49,8 @@ class RolePolicy:
     dispatches: bool  # takes the dispatcher's workflow actions
     edits_registry: bool  # information collection (信息采集)
     level: AreaLevel | None  # the centre level a dispatcher works at
+    unit: bool = False  # works for one unit (``department_id``): its incidents, its inbox
+    centre_only: bool = False  # that unit is a governance centre (a mediator's)
 
 
 POLICIES: dict[Role, RolePolicy] = {
@@ -65,7 +67,14 @@ POLICIES: dict[Role, RolePolicy] = {
     Role.grid_worker: RolePolicy(
         IncidentAccess.area, True, True, True, False, True, AreaLevel.grid
     ),
-    Role.department_handler: RolePolicy(IncidentAccess.unit, False, True, True, False, False, None),
+    Role.department_handler: RolePolicy(
+        IncidentAccess.unit, False, True, True, False, False, None, unit=True
+    ),
+    # a mediator (调解员) of a centre: handles what the centre holds (signs, mediates,
+    # resolves, answers supervision), reads no registry, dispatches nothing
+    Role.mediator: RolePolicy(
+        IncidentAccess.unit, False, True, True, False, False, None, unit=True, centre_only=True
+    ),
     Role.planner: RolePolicy(IncidentAccess.aggregate, False, False, False, False, False, None),
     Role.analyst: RolePolicy(IncidentAccess.area, False, False, False, False, False, None),
 }
@@ -75,6 +84,7 @@ REPORTERS = frozenset(r for r, p in POLICIES.items() if p.reports)
 UNMASKERS = frozenset(r for r, p in POLICIES.items() if p.unmask)
 PEOPLE_READERS = frozenset(r for r, p in POLICIES.items() if p.people)
 REGISTRY_EDITORS = frozenset(r for r, p in POLICIES.items() if p.edits_registry)
+UNIT_MEMBERS = frozenset(r for r, p in POLICIES.items() if p.unit)
 
 
 @dataclass(frozen=True)
@@ -167,7 +177,7 @@ def registry_filter(
     """
     if people and not actor.policy.people:
         return false()
-    if actor.role == Role.department_handler and people:
+    if actor.policy.unit and people:
         return false()
     return within(column, actor.area_code)
 

@@ -104,6 +104,7 @@ def build_world(session) -> World:
         "analyst": (Role.analyst, "350500", None),
         "planner": (Role.planner, "350500", None),
         "village": (Role.village_worker, V1, None),
+        "mediator": (Role.mediator, T1, units["t1"].id),  # 调解员 of township 1's centre
     }
     tokens, ids = {}, {}
     for name, (role, area, dept_id) in people.items():

@@ -21,6 +21,7 @@ class Role(enum.StrEnum):
     village_worker = "village_worker"
     grid_worker = "grid_worker"
     department_handler = "department_handler"
+    mediator = "mediator"  # 调解员: works the incidents the centre they are attached to holds
     planner = "planner"
     analyst = "analyst"
 

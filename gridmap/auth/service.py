@@ -15,6 +15,7 @@ from gridmap.auth.security import hash_password, verify_password
 from gridmap.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from gridmap.ratelimit import RateLimiter, Rules
 from gridmap.scope import POLICIES, Actor
+from gridmap.units.codes import CENTRE
 from gridmap.units.models import Department
 
 # A fixed hash checked when the user does not exist or is disabled, so every failed sign-in
@@ -63,9 +64,14 @@ def check_password(password: str, username: str = "") -> None:
 def _check_placement(
     session: Session, role: Role, area_code: str, department_id: int | None
 ) -> None:
-    """The area exists and suits the role; department handlers belong to a department."""
-    if role == Role.department_handler and department_id is None:
-        raise InvalidInput(f"a {role.value} must belong to a department: give its unit code")
+    """The area exists and suits the role; unit members belong to a unit.
+
+    A department handler belongs to any unit, a mediator to a governance centre.
+    """
+    policy = POLICIES[role]
+    if policy.unit and department_id is None:
+        kind = "governance centre" if policy.centre_only else "department"
+        raise InvalidInput(f"a {role.value} must belong to a {kind}: give its unit code")
     if not area_codes.is_area_code(area_code):
         raise InvalidInput(f"{area_code!r} is not an area code (6, 9, 12 or 15 digits)")
     if session.scalar(select(Area.id).where(Area.code == area_code).limit(1)) is None:
@@ -76,10 +82,14 @@ def _check_placement(
             f"a {role.value} works in a {wanted.value} area; {area_code} is a "
             f"{area_codes.level_of(area_code).value}"
         )
-    if role == Role.department_handler:
+    if policy.unit:
         dept = session.get(Department, department_id)
         if dept is None:
             raise InvalidInput(f"there is no department {department_id}")
+        if policy.centre_only and dept.type != CENTRE:
+            raise InvalidInput(
+                f"a mediator is attached to a governance centre (centre-…), not to {dept.code}"
+            )
         if not area_codes.contains(area_code, dept.area_code) and not area_codes.contains(
             dept.area_code, area_code
         ):
@@ -87,7 +97,9 @@ def _check_placement(
                 f"department {dept.code} works in {dept.area_code}, not in {area_code}"
             )
     elif department_id is not None:
-        raise InvalidInput(f"only a department handler belongs to a department, not a {role.value}")
+        raise InvalidInput(
+            f"only a department handler or a mediator belongs to a unit, not a {role.value}"
+        )
 
 
 def department_id_of(session: Session, unit_code: str | None) -> int | None:
@@ -119,7 +131,7 @@ def create_user(
     if session.scalar(select(User.id).where(func.lower(User.username) == username.lower())):
         raise Conflict(f"a user named {username!r} already exists")
     check_password(password, username)
-    if role == Role.department_handler and department_id is not None and not area_code:
+    if POLICIES[role].unit and department_id is not None and not area_code:
         dept = session.get(Department, department_id)
         area_code = dept.area_code if dept else ""
     _check_placement(session, role, area_code, department_id)
@@ -178,7 +190,7 @@ def update_user(
     new_area = area_code or user.area_code
     new_dept: int | None
     if department_id is KEEP:
-        new_dept = user.department_id if new_role == Role.department_handler else None
+        new_dept = user.department_id if POLICIES[new_role].unit else None
     else:
         new_dept = department_id  # type: ignore[assignment]
     if (new_role, new_area, new_dept) != (user.role, user.area_code, user.department_id):

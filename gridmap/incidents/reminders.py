@@ -102,7 +102,7 @@ DISPATCHING_ROLES = frozenset(
 
 def inbox_units(session: Session, actor: Actor) -> list[int]:
     """The units whose notifications ``actor`` reads (see the module docstring)."""
-    if actor.role == Role.department_handler:
+    if actor.policy.unit:
         return [actor.department_id] if actor.department_id is not None else []
     if actor.role in DISPATCHING_ROLES:
         own = session.scalar(

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap.areas import codes as area_codes
 from gridmap.areas.levels import AreaLevel, above
-from gridmap.auth.models import Role
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.crs import to_wgs84_checked
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -448,11 +447,11 @@ def check_allowed(session: Session, incident: Incident, action: Action, actor: A
     if by == By.area:
         # the caller read the incident through its scope: a unit sees what it holds or
         # takes part in, the others see their area
-        works_here = actor.role == Role.department_handler or actor.covers(incident.grid_code)
+        works_here = actor.policy.unit or actor.covers(incident.grid_code)
         if policy.reports and works_here:
             return
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
-    if not policy.dispatches and actor.role != Role.department_handler:
+    if not policy.dispatches and not policy.unit:
         raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
     if by == By.whistler:
         if policy.level in (AreaLevel.township, AreaLevel.county) and actor.covers(
@@ -516,7 +515,7 @@ def _acts_for(session: Session, actor: Actor, unit_id: int | None) -> bool:
     """True if ``actor`` works for the unit (its handler, or a dispatcher for its centre)."""
     if unit_id is None:
         return False
-    if actor.role == Role.department_handler:
+    if actor.policy.unit:
         return unit_id == actor.department_id
     unit = session.get(Department, unit_id)
     return (
@@ -765,7 +764,7 @@ def _co_report(step: Step) -> None:
 
 def _summons(session: Session, incident: Incident, actor: Actor) -> IncidentWhistle | None:
     """The whistle summoning ``actor``'s department to ``incident``, not yet answered."""
-    if actor.role != Role.department_handler or actor.department_id is None:
+    if not actor.policy.unit or actor.department_id is None:
         return None
     return session.scalar(
         select(IncidentWhistle).where(

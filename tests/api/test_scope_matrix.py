@@ -14,7 +14,7 @@ from tests.registry.conftest import registry as registry  # the fixture
 from tests.world import T1, T2, inside, report
 
 ROLES = ["admin", "county", "t1", "t2", "village", "grid", "labour", "housing", "analyst",
-         "planner", None]  # fmt: skip
+         "planner", "mediator", None]  # fmt: skip
 OK, CREATED, ACCEPTED, DENIED, HIDDEN, ANON = 200, 201, 202, 403, 404, 401
 
 
@@ -22,20 +22,23 @@ SEEN, EMPTY = "seen", "empty"  # 200, and the object is (or is not) in the list 
 
 
 def local(ok, *, others=DENIED, anon=ANON, labour=None, housing=None, analyst=None,
-          planner=None):  # fmt: skip
+          planner=None, mediator=None, mediator_east=None):  # fmt: skip
     """Expectations for an object in the grid worker's cell (west) and in township 2 (east).
 
     The city admin and the county see both; township 1, its village and the grid worker the
     west one; township 2 the east one; the other side's object is hidden (404). ``others``
-    is the departments', the analyst's and the planner's answer unless given one by one.
+    is the departments', the analyst's, the planner's and (west) the mediator's answer
+    unless given one by one; township 1's mediator sees nothing east, as township 1.
     """
     rest = {"labour": labour or others, "housing": housing or others,
-            "analyst": analyst or others, "planner": planner or others, None: anon}  # fmt: skip
+            "analyst": analyst or others, "planner": planner or others,
+            "mediator": mediator or others, None: anon}  # fmt: skip
     hidden = EMPTY if ok == SEEN else HIDDEN
     west = {"admin": ok, "county": ok, "t1": ok, "t2": hidden, "village": ok, "grid": ok}
     east = {"admin": ok, "county": ok, "t1": hidden, "t2": ok, "village": hidden,
             "grid": hidden}  # fmt: skip
-    return west | rest, east | rest
+    # the mediator of township 1's centre works in township 1: the east side is hidden
+    return west | rest, east | rest | {"mediator": mediator_east or hidden}
 
 
 def everyone(ok, anon=ANON):
@@ -271,20 +274,27 @@ PNG = _png()
 # with residents; edits by the roles that collect information; another area's object is 404.
 PEOPLE = local(OK)
 EDIT = local(OK)
+# refused by role before the place is looked at: the mediator (no registry) gets 403 east too
+PEOPLE_ROLE_FIRST = local(OK, mediator_east=DENIED)
+EDIT_ROLE_FIRST = local(OK, mediator_east=DENIED)
 PLACES = local(OK, others=OK)
-INCIDENT = local(OK, labour=OK, housing=HIDDEN, analyst=OK, planner=DENIED)
-INCIDENT_LIST = local(SEEN, labour=SEEN, housing=EMPTY, analyst=SEEN, planner=DENIED)
-INCIDENT_WRITE = local(OK, labour=OK, housing=HIDDEN, analyst=DENIED, planner=DENIED)
+# the mediator reads what township 1's centre holds; the incident here is the labour bureau's
+INCIDENT = local(OK, labour=OK, housing=HIDDEN, analyst=OK, planner=DENIED, mediator=HIDDEN)
+INCIDENT_LIST = local(SEEN, labour=SEEN, housing=EMPTY, analyst=SEEN, planner=DENIED,
+                      mediator=EMPTY)  # fmt: skip
+INCIDENT_WRITE = local(OK, labour=OK, housing=HIDDEN, analyst=DENIED, planner=DENIED,
+                       mediator=HIDDEN)  # fmt: skip
 PHOTO = local(CREATED, labour=CREATED, housing=HIDDEN, analyst=DENIED, planner=DENIED,
-              anon=HIDDEN)  # fmt: skip
+              anon=HIDDEN, mediator=HIDDEN)  # fmt: skip
 REPORT_WEST, REPORT_EAST = local(CREATED, others=CREATED, analyst=DENIED, planner=DENIED,
                                  anon=DENIED)  # fmt: skip
 # reporting outside one's own area is refused (403), not hidden: the place is no secret
 REPORT = ({**REPORT_WEST, "t2": DENIED}, {**REPORT_EAST, "t1": DENIED, "village": DENIED,
-                                          "grid": DENIED})  # fmt: skip
+                                          "grid": DENIED, "mediator": DENIED})  # fmt: skip
 TASK_SHEET_W, TASK_SHEET_E = local(CREATED)
 TASK_SHEET = ({**TASK_SHEET_W, "t2": DENIED, "village": DENIED, "grid": DENIED},
-              {**TASK_SHEET_E, "t1": DENIED, "village": DENIED, "grid": DENIED})  # fmt: skip
+              {**TASK_SHEET_E, "t1": DENIED, "village": DENIED, "grid": DENIED,
+               "mediator": DENIED})  # fmt: skip
 
 # the change impact of a draft: planners, the city admin, a county dispatcher for the county
 PLAN_IMPACT = (admin_only(OK)[0] | {"county": OK, "planner": OK},) * 2
@@ -295,8 +305,8 @@ EXPECT = {
     ("get", "/api/v1/areas/{code}/units"): PLACES,
     ("get", "/api/v1/areas/{code}/households"): PEOPLE,
     ("post", "/api/v1/areas/{code}/households"): local(CREATED),
-    ("get", "/api/v1/areas/{code}/pack"): PEOPLE,
-    ("post", "/api/v1/areas/{code}/sync"): EDIT,
+    ("get", "/api/v1/areas/{code}/pack"): PEOPLE_ROLE_FIRST,
+    ("post", "/api/v1/areas/{code}/sync"): EDIT_ROLE_FIRST,
     ("get", "/api/v1/areas/{code}/task-items"): PEOPLE,
     ("get", "/api/v1/areas/{code}/visits-due"): PEOPLE,
     ("get", "/api/v1/audit"): admin_only(OK),
@@ -304,11 +314,11 @@ EXPECT = {
     ("post", "/api/v1/auth/token"): everyone(ANON),  # a wrong password, whoever asks
     ("get", "/api/v1/buildings/{building_id}"): PLACES,
     ("get", "/api/v1/health"): everyone(OK, anon=OK),
-    ("get", "/api/v1/households/{household_id}"): PEOPLE,
+    ("get", "/api/v1/households/{household_id}"): PEOPLE_ROLE_FIRST,
     ("post", "/api/v1/households/{household_id}/move"): EDIT,
     ("post", "/api/v1/households/{household_id}/moved-out"): EDIT,
     ("post", "/api/v1/households/{household_id}/people"): local(CREATED),
-    ("post", "/api/v1/households/{household_id}/visits"): local(CREATED),
+    ("post", "/api/v1/households/{household_id}/visits"): local(CREATED, mediator_east=DENIED),
     ("get", "/api/v1/incidents"): INCIDENT_LIST,
     ("post", "/api/v1/incidents"): REPORT,
     ("get", "/api/v1/incidents/{code}"): INCIDENT,
@@ -318,8 +328,8 @@ EXPECT = {
     ("get", "/api/v1/layers/{layer_id}/features"): everyone(OK, anon=HIDDEN),
     ("get", "/api/v1/locate"): everyone(OK, anon=OK),
     ("get", "/api/v1/maps/facets"): everyone(OK),
-    ("get", "/api/v1/people"): local(SEEN),
-    ("get", "/api/v1/people/{person_id}"): PEOPLE,
+    ("get", "/api/v1/people"): local(SEEN, mediator_east=DENIED),
+    ("get", "/api/v1/people/{person_id}"): PEOPLE_ROLE_FIRST,
     ("post", "/api/v1/people/{person_id}/status"): EDIT,
     ("get", "/api/v1/stats"): everyone(OK),
     ("get", "/api/v1/stats/whistles"): everyone(OK),

@@ -43,7 +43,10 @@ def test_only_city_admins_administer_users(client, world, who):
         ({"area_code": "350503009001001"}, 422, "there is no area"),
         ({"role": "department_handler", "area_code": ""}, 422, "must belong to a department"),
         ({"role": "township_dispatcher", "area_code": T1, "department": "labour-350503"}, 422,
-         "only a department handler"),
+         "only a department handler or a mediator"),
+        ({"role": "mediator", "area_code": T1}, 422, "must belong to a governance centre"),
+        ({"role": "mediator", "area_code": "", "department": "labour-350503"}, 422,
+         "attached to a governance centre (centre-…), not to labour-350503"),
         ({"username": "x"}, 422, "username"),
     ],
 )  # fmt: skip

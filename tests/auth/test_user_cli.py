@@ -79,6 +79,8 @@ def test_the_password_prompt_works(env):
          "must belong to a department"),
         (["--role", "department_handler", "--department", "nope-1", "--password", "Good-pass-123"],
          "there is no unit 'nope-1'"),
+        (["--role", "mediator", "--department", "labour-350503", "--password", "Good-pass-123"],
+         "attached to a governance centre"),
     ],
 )  # fmt: skip
 def test_bad_input_is_a_message_not_a_traceback(env, args, message):
@@ -94,6 +96,15 @@ def test_a_department_handler_takes_the_department_area(env):
                 "--department", "labour-350503", "--password", "Labour-pass-2025")  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "area 350503" in r.stdout
+
+
+def test_a_mediator_is_attached_to_a_centre_and_takes_its_area(env):
+    env, data = env
+    township = data.areas[data.areas.level == "township"].code.iloc[0]
+    r = gridmap(env, "user", "create", "cli-mediator", "--role", "mediator",
+                "--department", f"centre-{township}", "--password", "Mediator-pass-2025")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"area {township}" in r.stdout
 
 
 def test_demo_is_refused_in_production(env):
@@ -132,4 +143,35 @@ def test_open311_clients_add_list_disable_enable(env):
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM api_client WHERE name LIKE 'cli-%'"))
+        engine.dispose()
+
+
+def test_demo_creates_one_user_per_role_once(fresh, tmp_path):
+    """`gridmap demo --no-serve` on a seeded database: every role gets its demo user, once."""
+    from gridmap.auth.models import Role
+    from gridmap.auth.security import verify_password
+    from gridmap.demo import DEMO_PASSWORD
+
+    url, _ = fresh
+    env = os.environ | {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_DATA_DIR": str(tmp_path),
+                        "COLUMNS": "200"}  # fmt: skip
+    engine = create_engine(url)
+    try:
+        r = gridmap(env, "demo", "--no-serve")
+        assert r.returncode == 0, r.stdout + r.stderr
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT u.username, u.role, u.area_code, d.code, u.password_hash FROM app_user u "
+                "LEFT JOIN department d ON d.id = u.department_id")).all()  # fmt: skip
+        assert {row.role for row in rows} == {role.name for role in Role}
+        by_name = {row.username: row for row in rows}
+        mediator = by_name["mediator"]
+        assert mediator.code == f"centre-{mediator.area_code}"  # its township's centre
+        assert all(verify_password(row.password_hash, DEMO_PASSWORD) for row in rows)
+        again = gridmap(env, "demo", "--no-serve")
+        assert again.returncode == 0 and "demo user" not in again.stdout
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM app_user WHERE username NOT LIKE 'cli-%'"))
+            conn.execute(text("DELETE FROM api_client"))
         engine.dispose()

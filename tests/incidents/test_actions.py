@@ -396,3 +396,36 @@ def test_office_hours_for_the_check_in_limit():
     assert cal.add_working_hours(at(2025, 9, 30, 17, 0), 2) == at(2025, 10, 9, 10, 0)
     # the makeup Saturday of 28 September 2025 is a working day
     assert cal.add_working_hours(at(2025, 9, 28, 9, 0), 1) == at(2025, 9, 28, 10, 0)
+
+
+def test_a_mediator_works_what_the_centre_holds_and_dispatches_nothing(client, world):
+    """调解员: signs, answers supervision and resolves for the centre; follows up nothing."""
+    inc = report(client, world).json()  # the labour bureau's: not the centre's
+    code = inc["code"]
+    assert_problem(client.get(f"/api/v1/incidents/{code}", headers=world.auth("mediator")), 404,
+                   "not_found")  # fmt: skip
+    assert_problem(act(client, world, "mediator", code, "sign", 1), 404, "not_found")
+    r = act(client, world, "t1", code, "escalate", 1)  # now township 1's centre holds it
+    assert r.json()["unit_code"] == f"centre-{T1}" and r.json()["status"] == "dispatched"
+    held = client.get(f"/api/v1/incidents/{code}", headers=world.auth("mediator")).json()
+    assert "sign" in held["allowed_actions"] and "escalate" not in held["allowed_actions"]
+    assert_problem(act(client, world, "mediator", code, "escalate", 2), 403, "forbidden")
+    r = act(client, world, "mediator", code, "joint", 2, unit_code=f"centre-{T1}",
+            co_unit_codes=[f"housing-{COUNTY}"])  # fmt: skip
+    assert_problem(r, 403, "forbidden")
+    r = act(client, world, "mediator", code, "sign", 2)
+    assert r.status_code == 200 and r.json()["status"] == "in_progress", r.text
+    assert r.json()["history"][-1]["actor"] == "mediator"
+    deadline = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    assert_problem(act(client, world, "mediator", code, "supervise", 3, note="催", deadline=deadline),
+                   403, "forbidden")  # fmt: skip
+    r = act(client, world, "county", code, "supervise", 3, note="两日内化解", deadline=deadline)
+    assert r.status_code == 200, r.text
+    r = act(client, world, "mediator", code, "respond", 4, note="已约双方调解")
+    assert r.status_code == 200 and r.json()["supervision_answered_at"], r.text
+    r = act(client, world, "mediator", code, "resolve", 5, outcome="mediated", note="达成协议")
+    assert r.status_code == 200 and r.json()["status"] == "resolved", r.text
+    # following up and closing are the dispatcher's
+    assert_problem(act(client, world, "mediator", code, "follow_up", 6, satisfaction=5), 403,
+                   "forbidden")  # fmt: skip
+    assert act(client, world, "t1", code, "follow_up", 6, satisfaction=5).status_code == 200
