@@ -49,8 +49,12 @@ class RolePolicy:
     dispatches: bool  # takes the dispatcher's workflow actions
     edits_registry: bool  # information collection (信息采集)
     level: AreaLevel | None  # the centre level a dispatcher works at
-    unit: bool = False  # works for one unit (``department_id``): its incidents, its inbox
-    centre_only: bool = False  # that unit is a governance centre (a mediator's)
+    centre_only: bool = False  # their unit is a governance centre (a mediator's)
+
+    @property
+    def unit(self) -> bool:
+        """Works for one unit (``department_id``): its incidents, its inbox, no registry."""
+        return self.incidents == IncidentAccess.unit
 
 
 POLICIES: dict[Role, RolePolicy] = {
@@ -67,13 +71,11 @@ POLICIES: dict[Role, RolePolicy] = {
     Role.grid_worker: RolePolicy(
         IncidentAccess.area, True, True, True, False, True, AreaLevel.grid
     ),
-    Role.department_handler: RolePolicy(
-        IncidentAccess.unit, False, True, True, False, False, None, unit=True
-    ),
+    Role.department_handler: RolePolicy(IncidentAccess.unit, False, True, True, False, False, None),
     # a mediator (调解员) of a centre: handles what the centre holds (signs, mediates,
     # resolves, answers supervision), reads no registry, dispatches nothing
     Role.mediator: RolePolicy(
-        IncidentAccess.unit, False, True, True, False, False, None, unit=True, centre_only=True
+        IncidentAccess.unit, False, True, True, False, False, None, centre_only=True
     ),
     Role.planner: RolePolicy(IncidentAccess.aggregate, False, False, False, False, False, None),
     Role.analyst: RolePolicy(IncidentAccess.area, False, False, False, False, False, None),
@@ -84,7 +86,6 @@ REPORTERS = frozenset(r for r, p in POLICIES.items() if p.reports)
 UNMASKERS = frozenset(r for r, p in POLICIES.items() if p.unmask)
 PEOPLE_READERS = frozenset(r for r, p in POLICIES.items() if p.people)
 REGISTRY_EDITORS = frozenset(r for r, p in POLICIES.items() if p.edits_registry)
-UNIT_MEMBERS = frozenset(r for r, p in POLICIES.items() if p.unit)
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,7 @@ def registry_filter(
     ``people`` marks rows about persons and households: only roles allowed to read people
     get them; buildings and work units without personal data are readable in the area.
     """
-    if people and not actor.policy.people:
-        return false()
-    if actor.policy.unit and people:
+    if people and not actor.policy.people:  # unit members (handlers, mediators) read none
         return false()
     return within(column, actor.area_code)
 

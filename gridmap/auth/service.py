@@ -88,7 +88,7 @@ def _check_placement(
             raise InvalidInput(f"there is no department {department_id}")
         if policy.centre_only and dept.type != CENTRE:
             raise InvalidInput(
-                f"a mediator is attached to a governance centre (centre-…), not to {dept.code}"
+                f"a {role.value} is attached to a governance centre (centre-…), not to {dept.code}"
             )
         if not area_codes.contains(area_code, dept.area_code) and not area_codes.contains(
             dept.area_code, area_code

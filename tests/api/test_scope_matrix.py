@@ -275,8 +275,7 @@ PNG = _png()
 PEOPLE = local(OK)
 EDIT = local(OK)
 # refused by role before the place is looked at: the mediator (no registry) gets 403 east too
-PEOPLE_ROLE_FIRST = local(OK, mediator_east=DENIED)
-EDIT_ROLE_FIRST = local(OK, mediator_east=DENIED)
+ROLE_FIRST = local(OK, mediator_east=DENIED)
 PLACES = local(OK, others=OK)
 # the mediator reads what township 1's centre holds; the incident here is the labour bureau's
 INCIDENT = local(OK, labour=OK, housing=HIDDEN, analyst=OK, planner=DENIED, mediator=HIDDEN)
@@ -305,8 +304,8 @@ EXPECT = {
     ("get", "/api/v1/areas/{code}/units"): PLACES,
     ("get", "/api/v1/areas/{code}/households"): PEOPLE,
     ("post", "/api/v1/areas/{code}/households"): local(CREATED),
-    ("get", "/api/v1/areas/{code}/pack"): PEOPLE_ROLE_FIRST,
-    ("post", "/api/v1/areas/{code}/sync"): EDIT_ROLE_FIRST,
+    ("get", "/api/v1/areas/{code}/pack"): ROLE_FIRST,
+    ("post", "/api/v1/areas/{code}/sync"): ROLE_FIRST,
     ("get", "/api/v1/areas/{code}/task-items"): PEOPLE,
     ("get", "/api/v1/areas/{code}/visits-due"): PEOPLE,
     ("get", "/api/v1/audit"): admin_only(OK),
@@ -314,7 +313,7 @@ EXPECT = {
     ("post", "/api/v1/auth/token"): everyone(ANON),  # a wrong password, whoever asks
     ("get", "/api/v1/buildings/{building_id}"): PLACES,
     ("get", "/api/v1/health"): everyone(OK, anon=OK),
-    ("get", "/api/v1/households/{household_id}"): PEOPLE_ROLE_FIRST,
+    ("get", "/api/v1/households/{household_id}"): ROLE_FIRST,
     ("post", "/api/v1/households/{household_id}/move"): EDIT,
     ("post", "/api/v1/households/{household_id}/moved-out"): EDIT,
     ("post", "/api/v1/households/{household_id}/people"): local(CREATED),
@@ -329,7 +328,7 @@ EXPECT = {
     ("get", "/api/v1/locate"): everyone(OK, anon=OK),
     ("get", "/api/v1/maps/facets"): everyone(OK),
     ("get", "/api/v1/people"): local(SEEN, mediator_east=DENIED),
-    ("get", "/api/v1/people/{person_id}"): PEOPLE_ROLE_FIRST,
+    ("get", "/api/v1/people/{person_id}"): ROLE_FIRST,
     ("post", "/api/v1/people/{person_id}/status"): EDIT,
     ("get", "/api/v1/stats"): everyone(OK),
     ("get", "/api/v1/stats/whistles"): everyone(OK),
