@@ -253,8 +253,12 @@ def stats(
     principal: PrincipalDep,
     filters: FiltersDep,
     group_by: queries.GroupBy | None = None,
+    monthly: bool = False,
 ) -> list[dict[str, Any]]:
     """KPIs, overall or per county, township, village, grid, category, unit, channel, month.
+
+    ``monthly=true`` splits each group into calendar months (China time): a unit's or a
+    township's monthly series, one row per group and month.
 
     Accepted, closed, completion rate, disputes screened/resolved, on-time rate, open,
     overdue and due soon now, mean hours to sign-for and to close, satisfaction, people
@@ -266,6 +270,7 @@ def stats(
         actor=principal,
         now=datetime.now(UTC),
         group_by=group_by,
+        monthly=monthly,
         filters=filters,
     )
 

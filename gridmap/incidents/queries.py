@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, String, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from gridmap.areas.codes import CODE_LENGTH
 from gridmap.areas.levels import AreaLevel
+from gridmap.calendar import CHINA_TZ
 from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.kpi import APPEAL_CHANNELS
@@ -61,9 +62,15 @@ def stats(
     actor: Actor,
     now: datetime,
     group_by: GroupBy | None = None,
+    monthly: bool = False,
     filters: IncidentFilter = IncidentFilter(),  # noqa: B008 (frozen: safe as a default)
 ) -> list[dict[str, Any]]:
-    """KPIs (definitions in gridmap/incidents/kpi.py), overall or per group, in scope."""
+    """KPIs (definitions in gridmap/incidents/kpi.py), overall or per group, in scope.
+
+    ``monthly`` splits every group into calendar months (China time) of the report: the
+    time series of a unit, a township or the whole city, one row per group and month that
+    has incidents, ordered by group then month.
+    """
     live = Incident.status != S.rejected
     accepted = and_(live, Incident.channel.in_(sorted(APPEAL_CHANNELS)))
     dispute = and_(live, RoutingRule.is_dispute)
@@ -75,6 +82,8 @@ def stats(
 
     hours = func.extract("epoch", Incident.signed_at - Incident.reported_at) / 3600
     close_hours = func.extract("epoch", Incident.closed_at - Incident.reported_at) / 3600
+    month = func.to_char(func.timezone(CHINA_TZ.tzname(None), Incident.reported_at), "YYYY-MM")
+    series = monthly and group_by != "month"
     key: Any
     if group_by in GROUP_LEVELS:
         key = func.substr(Incident.grid_code, 1, GROUP_LEVELS[group_by])
@@ -85,12 +94,13 @@ def stats(
     elif group_by == "unit":
         key = Department.code
     elif group_by == "month":
-        key = func.to_char(func.timezone("Asia/Shanghai", Incident.reported_at), "YYYY-MM")
+        key = month
     else:
         key = literal("all")
     query = (
         select(
             key.label("key"),
+            (month if series else literal(None, String)).label("month"),
             count(accepted).label("accepted"),
             count(closed).label("closed"),
             count(dispute).label("disputes_screened"),
@@ -115,8 +125,8 @@ def stats(
         .join(RoutingRule, RoutingRule.category == Incident.category)
         .outerjoin(Department, Department.id == Incident.unit_id)
         .where(incident_filter(actor, aggregate=True))
-        .group_by(key)
-        .order_by(key)
+        .group_by(key, *([month] if series else []))
+        .order_by(key, *([month] if series else []))
     )
     query = query.where(*filters.clauses(now))
     out = []

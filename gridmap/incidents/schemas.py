@@ -223,6 +223,9 @@ class StatsRow(BaseModel):
     """KPIs for one group (or ``all``); rates are null where the denominator is 0."""
 
     key: str | None
+    month: str | None = Field(
+        None, description="YYYY-MM (China time) of the reports, with ``monthly=true``"
+    )
     accepted: int
     closed: int
     completion_rate: float | None

@@ -26,6 +26,8 @@ def add(
     people=1,
     satisfaction=None,
     closed_late=False,
+    at=T0,
+    unit_id=None,
 ):
     for _ in range(n):
         lon, lat = inside(1 if village == V1 else 2)
@@ -42,15 +44,16 @@ def add(
                 people_involved=people,
                 outcome=outcome,
                 satisfaction=satisfaction,
-                reported_at=T0,
-                signed_at=T0 + timedelta(hours=2),
-                sign_due_at=T0 + timedelta(days=1),
-                resolve_due_at=T0 + timedelta(days=10),
-                closed_at=(T0 + timedelta(days=20 if closed_late else 5))
+                reported_at=at,
+                signed_at=at + timedelta(hours=2),
+                sign_due_at=at + timedelta(days=1),
+                resolve_due_at=at + timedelta(days=10),
+                closed_at=(at + timedelta(days=20 if closed_late else 5))
                 if status == S.closed
                 else None,
                 plan_id=plan_id,
                 grid_code=village + "001",
+                unit_id=unit_id,
             )
         )
         add.seq += 1
@@ -126,6 +129,49 @@ def test_kpis_on_a_small_set(client, world, session):
     # a township dispatcher sees only their township
     [own] = client.get("/api/v1/stats", headers=world.auth("t2")).json()
     assert own["accepted"] == 2
+
+
+def test_monthly_series_per_unit_on_a_small_set(client, world, session):
+    """One row per unit and China-time month; the month boundary is China's, not UTC's."""
+    p, labour, t1 = world.plan_id, world.units["labour"].id, world.units["t1"].id
+    march, april = T0, datetime(2025, 4, 10, 2, 0, tzinfo=UTC)
+    # 2025-03-31 17:00 UTC is 1 April 01:00 in Quanzhou: an April report
+    april_in_china = datetime(2025, 3, 31, 17, 0, tzinfo=UTC)
+    add(session, p, 3, channel=Channel.hotline, status=S.closed, outcome="handled",
+        at=march, unit_id=labour)  # fmt: skip
+    add(session, p, 1, channel=Channel.hotline, status=S.in_progress, at=march, unit_id=labour)
+    add(session, p, 2, channel=Channel.hotline, status=S.closed, outcome="handled",
+        closed_late=True, at=april, unit_id=labour)  # fmt: skip
+    add(session, p, 1, channel=Channel.online, status=S.in_progress, at=april_in_china, unit_id=t1)
+    add(session, p, 2, channel=Channel.online, status=S.closed, outcome="handled",
+        at=march, unit_id=t1)  # fmt: skip
+    session.flush()
+    h = world.auth("county")
+    rows = client.get(
+        "/api/v1/stats", params={"group_by": "unit", "monthly": "true"}, headers=h
+    ).json()
+    series = {(r["key"], r["month"]): r for r in rows}
+    lab, cen = world.units["labour"].code, world.units["t1"].code
+    assert list(series) == sorted(series)  # by unit, then month
+    assert set(series) == {(lab, "2025-03"), (lab, "2025-04"), (cen, "2025-03"), (cen, "2025-04")}
+    assert (series[lab, "2025-03"]["accepted"], series[lab, "2025-03"]["closed"]) == (4, 3)
+    assert series[lab, "2025-03"]["completion_rate"] == 0.75
+    assert series[lab, "2025-04"]["closed"] == 2 and series[lab, "2025-04"]["on_time_rate"] == 0
+    assert series[cen, "2025-04"]["accepted"] == 1 and series[cen, "2025-04"]["closed"] == 0
+    # the months of a unit add up to its total
+    [total] = [r for r in client.get("/api/v1/stats", params={"group_by": "unit"},
+                                     headers=h).json() if r["key"] == lab]  # fmt: skip
+    assert total["month"] is None and total["accepted"] == 6 and total["closed"] == 5
+    # the city's own series: monthly without a group; month as the group needs no split
+    overall = client.get("/api/v1/stats", params={"monthly": "true"}, headers=h).json()
+    assert [(r["key"], r["month"], r["accepted"]) for r in overall] == [
+        ("all", "2025-03", 6),
+        ("all", "2025-04", 3),
+    ]
+    by_month = client.get(
+        "/api/v1/stats", params={"group_by": "month", "monthly": "true"}, headers=h
+    ).json()
+    assert [(r["key"], r["month"]) for r in by_month] == [("2025-03", None), ("2025-04", None)]
 
 
 def test_sql_kpis_equal_the_pandas_definitions_on_the_seed(seeded):
