@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.affinity
 from numpy.random import Generator
 from shapely.geometry.base import BaseGeometry
 
@@ -28,9 +29,11 @@ from seed_data.quanzhou import (
     CITY_NAME,
     CITY_NAME_EN,
     COUNTIES,
+    ETDZ_BLOCK_M,
     ETDZ_CENTRE,
     ETDZ_FROM,
     ETDZ_RADIUS_KM,
+    ETDZ_STREET_BEARING,
     TAISHANG_BOX,
     TAISHANG_FROM,
     County,
@@ -53,17 +56,47 @@ def _cnmaps_outline(adcode: str) -> BaseGeometry:
     return wgs if wgs.is_valid else shapely.make_valid(wgs)
 
 
+def street_block_outline(
+    centre: tuple[float, float], radius_m: float, block_m: float, bearing: float, seed: int
+) -> BaseGeometry:
+    """A zone drawn along streets: the blocks of a rotated street grid near ``centre``.
+
+    A development zone's boundary follows its roads, so the outline is the union of whole
+    blocks (``block_m`` squares of a grid turned ``bearing`` degrees) whose centres lie
+    within a ragged radius (0.85–1.1 × ``radius_m``, fixed by ``seed``): straight edges
+    with corners at the junctions, no circle. One piece, holes filled. WGS84 lon/lat.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(np.ceil(1.2 * radius_m / block_m))
+    i, j = np.meshgrid(np.arange(-n, n), np.arange(-n, n))
+    x, y = (i.ravel() + 0.5) * block_m, (j.ravel() + 0.5) * block_m
+    keep = np.hypot(x, y) <= radius_m * rng.uniform(0.85, 1.1, x.size)
+    half = block_m / 2
+    blocks = shapely.box(x[keep] - half, y[keep] - half, x[keep] + half, y[keep] + half)
+    merged = shapely.union_all(blocks)
+    largest = max(getattr(merged, "geoms", [merged]), key=lambda g: g.area)
+    zone = shapely.Polygon(largest.exterior)
+    turned = shapely.affinity.rotate(zone, -bearing, origin=(0, 0))  # bearing: clockwise
+    lon0, lat0 = centre
+    return shapely.transform(
+        turned,
+        lambda c: np.column_stack([lon0 + c[:, 0] / M_PER_DEG_LON, lat0 + c[:, 1] / M_PER_DEG_LAT]),
+    )
+
+
 def county_outlines(codes: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
     """The 13 county-level units in WGS84, with the two functional zones carved out."""
     geoms = {c.code: _cnmaps_outline(c.code) for c in COUNTIES if not c.code.startswith("35059")}
     taishang_box = shapely.box(*TAISHANG_BOX)
     geoms["350590"] = geoms[TAISHANG_FROM].intersection(taishang_box)
     geoms[TAISHANG_FROM] = geoms[TAISHANG_FROM].difference(taishang_box)
-    disc = shapely.Point(*ETDZ_CENTRE).buffer(ETDZ_RADIUS_KM * 1000 / M_PER_DEG_LAT, quad_segs=16)
+    zone = street_block_outline(
+        ETDZ_CENTRE, ETDZ_RADIUS_KM * 1000, ETDZ_BLOCK_M, ETDZ_STREET_BEARING, seed=350591
+    )
     parts = []
     for code in ETDZ_FROM:
-        parts.append(geoms[code].intersection(disc))
-        geoms[code] = geoms[code].difference(disc)
+        parts.append(geoms[code].intersection(zone))
+        geoms[code] = geoms[code].difference(zone)
     geoms["350591"] = shapely.union_all(parts)
     rows = [
         {

@@ -177,7 +177,9 @@ TAISHANG_FROM = "350521"  # southern Hui'an
 TAISHANG_BOX = (118.60, 24.85, 118.82, 25.005)
 ETDZ_FROM = ("350503", "350504")  # between Fengze and Luojiang
 ETDZ_CENTRE = (118.632, 24.950)
-ETDZ_RADIUS_KM = 2.6
+ETDZ_RADIUS_KM = 2.6  # how far its street blocks reach from the centre, about
+ETDZ_BLOCK_M = 550  # an industrial park's street block (arterial roads ~550 m apart)
+ETDZ_STREET_BEARING = 28.0  # degrees: its street grid runs NNE–SSW, along the coast roads
 
 DEMO_COUNTIES = ("350502", "350503")  # the two urban districts of the demo scale
 

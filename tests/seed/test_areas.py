@@ -129,3 +129,32 @@ def test_cells_hold_about_400_households(demo):
     sized = per_cell.reindex(grids[multi].code).fillna(0)
     assert 300 <= sized.median() <= 500
     assert sized.between(150, 900).mean() > 0.8
+
+
+def test_the_development_zone_is_drawn_along_streets_not_as_a_disc():
+    """Its outline is whole street blocks: every edge runs along or across the street grid."""
+    from seed_data.areas import M_PER_DEG_LAT, M_PER_DEG_LON, street_block_outline
+    from seed_data.quanzhou import (
+        ETDZ_BLOCK_M,
+        ETDZ_CENTRE,
+        ETDZ_RADIUS_KM,
+        ETDZ_STREET_BEARING,
+    )
+
+    zone = street_block_outline(
+        ETDZ_CENTRE, ETDZ_RADIUS_KM * 1000, ETDZ_BLOCK_M, ETDZ_STREET_BEARING, seed=350591
+    )
+    assert zone.geom_type == "Polygon" and zone.is_valid and not zone.interiors
+    xy = np.asarray(zone.exterior.coords)
+    dx = np.diff(xy[:, 0]) * M_PER_DEG_LON
+    dy = np.diff(xy[:, 1]) * M_PER_DEG_LAT
+    bearing = np.degrees(np.arctan2(dx, dy)) % 90  # compass bearing of each edge, mod 90°
+    off = np.minimum(abs(bearing - ETDZ_STREET_BEARING), 90 - abs(bearing - ETDZ_STREET_BEARING))
+    assert off.max() < 1e-6, "an edge that is not a street"
+    # edges are whole blocks long, and there are corners enough to be no polygonised circle
+    lengths = np.hypot(dx, dy) / ETDZ_BLOCK_M
+    assert np.allclose(lengths, np.round(lengths), atol=1e-6) and lengths.min() >= 1 - 1e-6
+    assert len(xy) > 20
+    r = ETDZ_RADIUS_KM * 1000
+    km2 = zone.area * M_PER_DEG_LON * M_PER_DEG_LAT / 1e6
+    assert 0.6 * np.pi * (r / 1000) ** 2 < km2 < 1.4 * np.pi * (r / 1000) ** 2
