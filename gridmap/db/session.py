@@ -21,10 +21,12 @@ MAX_OVERFLOW = 20
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """An engine with pre-ping and a pool as large as the API's worker threads.
+    """An engine with a pool as large as the API's worker threads; pre-ping unless told.
 
-    Pre-ping: a restarted database does not break the next request. Pool size: under load
-    connections are reused, never opened and closed per request.
+    Pre-ping is the default for commands and scripts: a restarted database does not break
+    their next statement. The API turns it off (``api/app.py``): there one request after a
+    restart answers 503 and the pool is renewed, instead of every request paying a round
+    trip. Pool size: under load connections are reused, never opened and closed per request.
     """
     options: dict[str, object] = {
         "pool_pre_ping": True,
