@@ -30,7 +30,7 @@ from gridmap.areas.service import get_area
 from gridmap.auth.models import AuditLog, Role, User
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import HouseholdStatus
-from gridmap.scope import Actor
+from gridmap.scope import Actor, require_editor, require_people
 
 UNMASKED_PERSON = ["id_number", "phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
@@ -60,6 +60,7 @@ def area_households(
     status: HouseholdStatus | None = HouseholdStatus.active,
 ) -> dict[str, Any]:
     """The households of an area with their members (ID numbers and phones masked)."""
+    require_people(principal)  # the role before the place: 403 wherever the area is
     get_area(session, code, principal)
     total, items = queries.households(
         session, principal, area=code, page=page, page_size=page_size, tag=tag,
@@ -108,6 +109,7 @@ def visits_due(code: AreaCode, session: SessionDep, principal: PrincipalDep) -> 
 
     Special groups are visited more often (elderly people living alone monthly).
     """
+    require_people(principal)  # the role before the place: 403 wherever the area is
     get_area(session, code, principal)
     return visits.due(session, principal, code)
 
@@ -120,6 +122,7 @@ def area_task_items(
     open_only: Annotated[bool, Query(alias="open")] = True,
 ) -> Any:
     """The task rows of the area (a grid worker's cell), open ones by default."""
+    require_people(principal)  # the role before the place: 403 wherever the area is
     get_area(session, code, principal)
     return tasks.items(session, principal, code, open_only=open_only)
 
@@ -169,6 +172,7 @@ def register_household(
     code: AreaCode, data: schemas.HouseholdCreate, session: SessionDep, principal: PrincipalDep
 ) -> Any:
     """Register a household and its members (信息采集) in a house of the area."""
+    require_editor(principal)  # the role before the place, as every edit
     get_area(session, code, principal)
     return edits.register_household(session, principal, data)
 

@@ -9,15 +9,16 @@ upload answers with what the first did).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from geoalchemy2.shape import to_shape
 from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.registry import schemas
 from gridmap.registry.ids import valid_id_number
 from gridmap.registry.models import (
@@ -31,7 +32,17 @@ from gridmap.registry.models import (
     WorkUnit,
 )
 from gridmap.registry.queries import person_view, unit_view
-from gridmap.scope import REGISTRY_EDITORS, Actor
+from gridmap.scope import Actor, require_editor
+
+E = TypeVar("E", Household, Person, WorkUnit)
+
+
+class _Versioned(Protocol):
+    """An edit that names the version it was made against."""
+
+    version: int
+
+    def model_dump(self, *, mode: str) -> dict[str, Any]: ...
 
 
 class StaleObject(Conflict):
@@ -39,13 +50,6 @@ class StaleObject(Conflict):
 
     code = "stale_version"
     title = "Stale version"
-
-
-def _require_editor(actor: Actor, grid_code: str | None, what: str) -> None:
-    if actor.role not in REGISTRY_EDITORS:
-        raise Forbidden(f"a {actor.role.value} does not edit the registry")
-    if not actor.covers(grid_code):
-        raise NotFound(f"there is no {what} in your area")
 
 
 def _check_version(obj: Any, version: int, view: dict[str, Any], submitted: dict[str, Any]) -> None:
@@ -60,7 +64,12 @@ def _check_version(obj: Any, version: int, view: dict[str, Any], submitted: dict
 
 
 def replayed(session: Session, actor: Actor, client_id: str | None) -> RegistryEvent | None:
-    """The event an offline edit with this ``client_id`` already made, if it was applied."""
+    """The event an offline edit with this ``client_id`` already made, if it was applied.
+
+    Every edit starts here, so the role is checked first (403 before any object is looked
+    up: the same answer whatever the id, in or outside the editor's area).
+    """
+    require_editor(actor)
     if client_id is None:
         return None
     return session.scalar(
@@ -157,7 +166,6 @@ def register_household(
     if done is not None:
         return _edited(session.get(Household, done.object_id), done, duplicate=True)
     house = _house(session, actor, data.house_id, data.building_id, data.unit_no, data.rented)
-    _require_editor(actor, house.grid_code, f"house {house.id}")
     building = session.get(Building, house.building_id)
     assert building is not None
     household = Household(
@@ -211,7 +219,6 @@ def register_person(
     household = session.get(Household, household_id)
     if household is None or not actor.covers(household.grid_code):
         raise NotFound(f"there is no household {household_id} in your area")
-    _require_editor(actor, household.grid_code, f"household {household_id}")
     if household.status != HouseholdStatus.active:
         raise Conflict(f"household {household_id} has moved out: register a new household")
     person = _add_person(session, actor, household, data)
@@ -226,18 +233,21 @@ def register_person(
     return _edited(person, event)
 
 
-def _household_for_edit(
-    session: Session, actor: Actor, household_id: int,
-    data: schemas.HouseholdMove | schemas.HouseholdOut,
-) -> tuple[Household, dict[str, Any]]:  # fmt: skip
-    """The household locked for an edit (scope, role and version checked) and its view."""
-    household = session.get(Household, household_id, with_for_update=True)
-    if household is None or not actor.covers(household.grid_code):
-        raise NotFound(f"there is no household {household_id} in your area")
-    _require_editor(actor, household.grid_code, f"household {household_id}")
-    before = _household_view(household)
-    _check_version(household, data.version, before, data.model_dump(mode="json"))
-    return household, before
+def _for_edit(
+    session: Session, actor: Actor, model: type[E], obj_id: int, what: str,
+    view: Callable[[E], dict[str, Any]], data: _Versioned,
+) -> tuple[E, dict[str, Any]]:  # fmt: skip
+    """The object locked for an edit, and its view before the edit.
+
+    In the actor's area (404 otherwise) and at the submitted version (409 with both
+    versions otherwise); the role was checked by :func:`replayed`.
+    """
+    obj = session.get(model, obj_id, with_for_update=True)
+    if obj is None or not actor.covers(obj.grid_code):
+        raise NotFound(f"there is no {what} {obj_id} in your area")
+    before = view(obj)
+    _check_version(obj, data.version, before, data.model_dump(mode="json"))
+    return obj, before
 
 
 def move_household(
@@ -247,7 +257,9 @@ def move_household(
     done = replayed(session, actor, data.client_id)
     if done is not None:
         return _edited(session.get(Household, done.object_id), done, duplicate=True)
-    household, before = _household_for_edit(session, actor, household_id, data)
+    household, before = _for_edit(
+        session, actor, Household, household_id, "household", _household_view, data
+    )
     house = _house(session, actor, data.house_id, data.building_id, data.unit_no)
     if house.id == household.house_id:
         raise InvalidInput(f"household {household_id} already lives in house {house.id}")
@@ -271,7 +283,9 @@ def household_moved_out(
     done = replayed(session, actor, data.client_id)
     if done is not None:
         return _edited(session.get(Household, done.object_id), done, duplicate=True)
-    household, before = _household_for_edit(session, actor, household_id, data)
+    household, before = _for_edit(
+        session, actor, Household, household_id, "household", _household_view, data
+    )
     if household.status == HouseholdStatus.moved_out:
         raise Conflict(f"household {household_id} has already moved out")
     household.status = HouseholdStatus.moved_out
@@ -291,12 +305,7 @@ def set_person_status(
     done = replayed(session, actor, data.client_id)
     if done is not None:
         return _edited(session.get(Person, done.object_id), done, duplicate=True)
-    person = session.get(Person, person_id, with_for_update=True)
-    if person is None or not actor.covers(person.grid_code):
-        raise NotFound(f"there is no person {person_id} in your area")
-    _require_editor(actor, person.grid_code, f"person {person_id}")
-    before = person_view(person)
-    _check_version(person, data.version, before, data.model_dump(mode="json"))
+    person, before = _for_edit(session, actor, Person, person_id, "person", person_view, data)
     if person.status.value == data.status:
         raise InvalidInput(f"person {person_id} is already {data.status}")
     person.status = PersonStatus(data.status)
@@ -317,12 +326,7 @@ def update_unit(
     done = replayed(session, actor, data.client_id)
     if done is not None:
         return _edited(session.get(WorkUnit, done.object_id), done, duplicate=True)
-    unit = session.get(WorkUnit, unit_id, with_for_update=True)
-    if unit is None or not actor.covers(unit.grid_code):
-        raise NotFound(f"there is no work unit {unit_id} in your area")
-    _require_editor(actor, unit.grid_code, f"work unit {unit_id}")
-    before = unit_view(unit)
-    _check_version(unit, data.version, before, data.model_dump(mode="json"))
+    unit, before = _for_edit(session, actor, WorkUnit, unit_id, "work unit", unit_view, data)
     changes = data.model_dump(exclude={"version", "client_id"}, exclude_unset=True)
     if not changes:
         raise InvalidInput("nothing to change: give at least one field")
