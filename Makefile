@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/python -m benchmarks.assign --sizes 1000000
 	$(BIN)/python -m benchmarks.intake
 	$(BIN)/python -m benchmarks.rebalance
+	$(BIN)/python -m benchmarks.reminders
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
