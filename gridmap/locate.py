@@ -189,7 +189,10 @@ def cached_index(session: Session, plan: Plan, cache_dir: Path | None) -> Assign
         return build_index(session, plan.id)
     path = cache_dir / f"plan-{plan.id}-{plan_digest(session, plan.id)}.npz"
     if path.exists():
-        return AssignmentIndex.load(path)
+        try:
+            return AssignmentIndex.load(path)
+        except FileNotFoundError:  # pruned by another process meanwhile: build it again
+            pass
     index = build_index(session, plan.id)
     cache_dir.mkdir(parents=True, exist_ok=True)
     # several worker processes may build the same index at once: each writes its own
@@ -200,4 +203,30 @@ def cached_index(session: Session, plan: Plan, cache_dir: Path | None) -> Assign
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+    prune_index_cache(session, cache_dir, keep=path)
     return index
+
+
+def prune_index_cache(session: Session, cache_dir: Path, keep: Path) -> list[Path]:
+    """Remove cached indexes that can never be read again; the paths removed.
+
+    Run after a new index is written (so at most once per change of cells, never per
+    request): another digest of the same plan (its cells changed, or the seed was
+    replaced) and the indexes of plans the database no longer has. Other plans' current
+    indexes stay. Each is an ``.npz`` (12 MB for the demo's plan); before this, every
+    reseed or edit of cells left one behind. It is a cache, so a wrong removal costs a
+    rebuild, never an answer: a process that already opened a removed file keeps reading
+    it (POSIX unlink), and one that finds its file gone builds it again (a plan another
+    transaction has not committed yet looks like a plan the database does not have).
+    """
+    plans = set(session.scalars(select(Plan.id)))
+    removed = []
+    for cached in cache_dir.glob("plan-*-*.npz"):
+        if cached == keep or ".tmp" in cached.name:
+            continue
+        plan_id = cached.name.split("-")[1]
+        same_plan = plan_id == keep.name.split("-")[1]
+        if same_plan or not plan_id.isdigit() or int(plan_id) not in plans:
+            cached.unlink(missing_ok=True)
+            removed.append(cached)
+    return removed
