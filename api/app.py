@@ -7,12 +7,22 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api import problems
+from api.capacity import (
+    POOL_TIMEOUT,
+    PROBE_THREADS,
+    SIDE_OVERFLOW,
+    SIDE_POOL,
+    STREAM_THREADS,
+    Gate,
+    Sizes,
+)
 from api.deps import preload_locator
 from api.middleware import RequestGuard, SecurityHeaders
 from api.routers import (
@@ -48,26 +58,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gridmap API for ``settings`` (read from the environment when omitted)."""
     settings = with_local_secret(settings or Settings())
 
+    sizes = Sizes.from_settings(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # resources sized together (api/capacity.py): slots, threads, pooled connections
+        to_thread.current_default_thread_limiter().total_tokens = sizes.threads
+        url = database_url(settings)
         # no pre-ping per request: after a database restart one request answers 503 and
         # the pool is renewed, instead of every request paying a round trip
-        engine = make_engine(database_url(settings), pool_pre_ping=False)
+        engine = make_engine(
+            url, pool_pre_ping=False, pool_size=sizes.pool,
+            max_overflow=sizes.pool_overflow, pool_timeout=POOL_TIMEOUT,
+        )  # fmt: skip
+        # the side pool: short work a request needs besides its own transaction
+        side = make_engine(url, pool_pre_ping=False, pool_size=SIDE_POOL,
+                           max_overflow=SIDE_OVERFLOW, pool_timeout=POOL_TIMEOUT)  # fmt: skip
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.side_sessionmaker = make_sessionmaker(side)
+        app.state.probe_limiter = CapacityLimiter(PROBE_THREADS)
+        app.state.stream_limiter = CapacityLimiter(STREAM_THREADS)
         if not hasattr(app.state, "audit_sessionmaker"):  # tests bind it to their transaction
-            app.state.audit_sessionmaker = app.state.sessionmaker
+            app.state.audit_sessionmaker = app.state.side_sessionmaker
         if not hasattr(app.state, "jobs_sessionmaker"):  # background work, e.g. preparing plans
             app.state.jobs_sessionmaker = app.state.sessionmaker
-        app.state.limiter = RateLimiter(
-            PostgresStorage(engine), enabled=settings.rate_limits_enabled
-        )
+        app.state.limiter = RateLimiter(PostgresStorage(side), enabled=settings.rate_limits_enabled)
         # the active plan's assignment index, loaded before the first request is served
         await run_in_threadpool(preload_locator, app)
         try:
             yield
         finally:
             engine.dispose()
+            side.dispose()
 
     common: dict[str, Any] = {
         "title": "gridmap",
@@ -106,14 +129,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(maps.router)
     app.mount(pages.ASSET_PREFIX, StaticFiles(directory=pages.STATIC), name="map-assets")
+    # innermost first (the last added is the outermost): every answer carries the security
+    # headers (the guard's and the gate's refusals too); a body arrives under the guard
+    # before its request takes a slot
     app.add_middleware(
-        SecurityHeaders,
-        img_sources=tile_origin(settings.tile_url),
+        Gate,
+        sizes=sizes,
+        bypass=(f"{API_PREFIX}/health",),
+        stream_paths=(f"{API_PREFIX}/notifications/stream",),
     )
     app.add_middleware(
         RequestGuard,
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
+        body_seconds=settings.body_seconds,
+    )
+    app.add_middleware(
+        SecurityHeaders,
+        img_sources=tile_origin(settings.tile_url),
     )
     return app
 

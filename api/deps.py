@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+from anyio import to_thread
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
@@ -29,6 +30,7 @@ from gridmap.scope import Actor, require_unmask
 from gridmap.settings import Settings
 
 log = logging.getLogger("gridmap.api")
+T = TypeVar("T")
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -70,7 +72,22 @@ def _rollback_and_close(session: Session) -> None:
         session.close()
 
 
+async def get_probe_session(request: Request) -> AsyncIterator[Session]:
+    """A session on the side pool for health probes, closed on the probes' own threads."""
+    session: Session = request.app.state.side_sessionmaker()
+    try:
+        yield session
+    finally:
+        await probe(request, session.close)
+
+
+async def probe(request: Request, work: Callable[[], T]) -> T:
+    """Run ``work`` on the probes' threads: never behind the requests' (api/capacity.py)."""
+    return await to_thread.run_sync(work, limiter=request.app.state.probe_limiter)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ProbeSessionDep = Annotated[Session, Depends(get_probe_session)]
 # scope="function": the commit runs before the response is sent, so a failed commit becomes
 # an error response instead of a success the database never saw.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -156,14 +173,15 @@ PLAN_CHECK_SECONDS = 1.0  # how stale the "which plan is active" answer may be
 async def get_locator(request: Request) -> Locator:
     """The in-memory locator of the active plan, rebuilt when another plan becomes active.
 
-    Which plan is active is re-checked at most once a second, in a worker thread; a lookup
-    in between touches no database and no thread.
+    Which plan is active is re-checked at most once a second, by one request at a time, on
+    the side pool (never the request's own), and the others go on with the locator they
+    have meanwhile; a lookup in between touches no database and no thread.
     """
     state = request.app.state
     locator: Locator | None = getattr(state, "locator", None)
-    if (
-        locator is not None
-        and time.monotonic() - getattr(state, "plan_checked_at", 0.0) < PLAN_CHECK_SECONDS
+    if locator is not None and (
+        time.monotonic() - getattr(state, "plan_checked_at", 0.0) < PLAN_CHECK_SECONDS
+        or _locator_lock.locked()  # another request is checking right now
     ):
         return locator
     return await run_in_threadpool(_refresh_locator, request)
@@ -195,7 +213,7 @@ def _refresh_locator(request: Request) -> Locator:
 
 def _refresh_state(state: Any) -> Locator:
     settings: Settings = state.settings
-    with _locator_lock, state.sessionmaker() as session:
+    with _locator_lock, state.side_sessionmaker() as session:
         active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
         if active is None:
             raise Conflict("no boundary plan is active: load a seed or activate a plan first")

@@ -10,6 +10,7 @@ r"""Guards in front of every route (pure ASGI, so they see the raw bytes).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -26,14 +27,16 @@ PROBLEM = b"application/problem+json"
 _TEXT_BODIES = (b"application/json", b"application/x-www-form-urlencoded", b"application/geo+json")
 
 
-async def _problem(
-    send: Send, status: int, code: str, title: str, detail: str, path: str = ""
-) -> None:
+async def problem_answer(
+    send: Send, status: int, code: str, title: str, detail: str, path: str = "",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:  # fmt: skip
+    """Answer with a problem-details body (the Open311 port: its spec's error format)."""
     content_type = PROBLEM
     if georeport.is_open311(path):  # the Open311 port answers in its spec's error format
         status, media_type, body = georeport.error_body(path, status, detail)
         content_type = media_type.encode()
-        await _send(send, status, content_type, body)
+        await _send(send, status, content_type, body, headers)
         return
     body = json.dumps(
         {
@@ -45,10 +48,13 @@ async def _problem(
         },
         ensure_ascii=False,
     ).encode()
-    await _send(send, status, content_type, body)
+    await _send(send, status, content_type, body, headers)
 
 
-async def _send(send: Send, status: int, content_type: bytes, body: bytes) -> None:
+async def _send(
+    send: Send, status: int, content_type: bytes, body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:  # fmt: skip
     await send(
         {
             "type": "http.response.start",
@@ -58,6 +64,7 @@ async def _send(send: Send, status: int, content_type: bytes, body: bytes) -> No
                 (b"content-length", str(len(body)).encode()),
                 (b"cache-control", b"no-store"),
                 (b"x-content-type-options", b"nosniff"),
+                *(headers or []),
             ],
         }
     )
@@ -72,10 +79,13 @@ def _has_nul(raw: bytes) -> bool:
 class RequestGuard:
     """Size limits enforced while the body streams in; NUL characters refused up front."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, max_upload: int, body_seconds: float = 30.0
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
         if scope["type"] != "http":
@@ -99,7 +109,7 @@ class RequestGuard:
             try:
                 too_big = int(declared) > limit
             except ValueError:
-                await _problem(
+                await problem_answer(
                     send, 400, "bad_request", "Bad Request", "Content-Length is not a number",
                     scope.get("path", ""),
                 )  # fmt: skip
@@ -110,21 +120,32 @@ class RequestGuard:
         if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        # read the body, counting as it arrives; refuse as soon as it passes the limit
+        # read the body, counting as it arrives; refuse as soon as it passes the limit, or
+        # when it trickles in slower than body_seconds allow (a slow body holds a coroutine
+        # here, never a slot of the gate behind: api/capacity.py)
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await _refuse_size(send, limit, scope.get("path", ""))
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        await _refuse_size(send, limit, scope.get("path", ""))
+                        return
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await problem_answer(
+                send, 408, "request_timeout", "Request Timeout",
+                f"the request body did not arrive within {self.body_seconds:g} s: send it again",
+                scope.get("path", ""), [(b"connection", b"close")],
+            )  # fmt: skip
+            return
         body = b"".join(chunks)
         if content_type in _TEXT_BODIES and _has_nul(body):
             await _refuse_nul(send, "the body", scope.get("path", ""))
@@ -142,7 +163,7 @@ class RequestGuard:
 
 
 async def _refuse_nul(send: Send, where: str, path: str) -> None:
-    await _problem(
+    await problem_answer(
         send,
         422,
         "validation_error",
@@ -153,7 +174,7 @@ async def _refuse_nul(send: Send, where: str, path: str) -> None:
 
 
 async def _refuse_size(send: Send, limit: int, path: str) -> None:
-    await _problem(
+    await problem_answer(
         send,
         413,
         "payload_too_large",

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -164,6 +165,14 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal_error", "an internal error occurred; it has been logged")
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    # never reached while the sizes of api/capacity.py hold; if it is, a 503, not a 500
+    log.error("no database connection within the pool timeout on %s %s", request.method,
+              request.url.path)  # fmt: skip
+    busy = ServiceUnavailable("the server is busy: try again shortly")
+    return await _gridmap_error(request, busy)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "internal_error", "an internal error occurred; it has been logged")
@@ -194,4 +203,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _in_each_format(_http_error))
     app.add_exception_handler(DBAPIError, _in_each_format(_database_error))
     app.add_exception_handler(StaleDataError, _in_each_format(_database_error))
+    app.add_exception_handler(PoolTimeout, _in_each_format(_pool_exhausted))
     app.add_exception_handler(Exception, _in_each_format(_unexpected))

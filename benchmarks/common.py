@@ -48,8 +48,13 @@ def throwaway_cluster(name: str = "bench") -> Iterator[tuple[str, Cluster]]:
 
 
 @contextmanager
-def api_server(url: str, workers: int = 1, wait_s: float = 30) -> Iterator[str]:
-    """A real uvicorn server for the database at ``url``; yields its base URL once healthy."""
+def api_server(
+    url: str, workers: int = 1, wait_s: float = 30, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """A real uvicorn server for the database at ``url``; yields its base URL once healthy.
+
+    ``env``: more ``GRIDMAP_*`` settings for the server.
+    """
     import httpx
 
     with socket.socket() as s:
@@ -59,7 +64,7 @@ def api_server(url: str, workers: int = 1, wait_s: float = 30) -> Iterator[str]:
         "GRIDMAP_DATABASE_URL": url,
         "GRIDMAP_LOG_LEVEL": "WARNING",
         "GRIDMAP_DATA_DIR": tempfile.mkdtemp(prefix="gridmap-bench-data-"),
-    }
+    } | (env or {})
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
                str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
     server = subprocess.Popen(command, env=env)
@@ -77,4 +82,8 @@ def api_server(url: str, workers: int = 1, wait_s: float = 30) -> Iterator[str]:
         yield base
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # a server that locked up does not stop either
+            server.kill()
+            server.wait(10)

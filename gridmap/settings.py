@@ -70,6 +70,22 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=11 * 1024 * 1024, ge=1024, description="Multipart bodies (photos, files)"
     )
+    # load (docs/security.md, "How the server sheds load"): per worker process
+    max_concurrent_requests: int = Field(
+        default=8, ge=1, le=256, description="Requests worked on at once per worker process"
+    )
+    max_queued_requests: int = Field(
+        default=256, ge=0, le=10_000, description="Requests waiting for a slot; past it 503"
+    )
+    queue_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Longest wait for a slot before a 503"
+    )
+    max_streams: int = Field(
+        default=256, ge=1, le=10_000, description="Open event streams per worker process"
+    )
+    body_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Longest time a request body may take to arrive"
+    )
     public_docs: bool | None = Field(
         default=None, description="Serve /docs and /openapi.json; default: not in production"
     )

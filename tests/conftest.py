@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
-from api.deps import get_locator, get_session
+from api.deps import get_locator, get_probe_session, get_session
 from gridmap.db import migrate
 from gridmap.db.cluster import Cluster
 from gridmap.db.session import make_engine
@@ -103,7 +103,11 @@ def override_for_test(application: FastAPI, session: Session) -> FastAPI:
             application.state.test_locator = Locator.from_database(session)
         return application.state.test_locator
 
+    async def test_probe_session() -> AsyncIterator[Session]:
+        yield session  # health probes read the test's transaction too
+
     application.dependency_overrides[get_session] = test_session
+    application.dependency_overrides[get_probe_session] = test_probe_session
     application.dependency_overrides[get_locator] = test_locator
     # refused attempts are audited in a transaction of their own: here, a savepoint of the
     # test's transaction, so the rows are visible to the test and rolled back after it

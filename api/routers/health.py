@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import ProbeSessionDep, SettingsDep, probe
 from api.problems import responses
 from gridmap import __version__
 from gridmap.areas.models import Plan, PlanStatus
@@ -34,11 +34,19 @@ class Health(BaseModel):
 
 
 @router.get("/health", response_model=Health, responses=responses(503))
-def health(session: SessionDep, settings: SettingsDep) -> Health:
-    """Report whether the database is reachable, its PostGIS version and the active plan."""
-    try:
+async def health(request: Request, session: ProbeSessionDep, settings: SettingsDep) -> Health:
+    """Report whether the database is reachable, its PostGIS version and the active plan.
+
+    Answered outside the request slots, on the side pool and threads of its own, so it
+    tells the truth during a burst instead of queueing behind it (api/capacity.py).
+    """
+
+    def read() -> tuple[str, Plan | None]:
         postgis = session.scalar(text("SELECT postgis_full_version()")) or ""
-        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
+        return postgis, session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
+
+    try:
+        postgis, plan = await probe(request, read)
     except OperationalError as exc:
         raise ServiceUnavailable("the database is not reachable: try again shortly") from exc
     public = settings.environment != "production"

@@ -10,8 +10,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.deps import CalendarDep, PrincipalDep, SessionDep, get_principal, oauth2_scheme
@@ -82,7 +82,7 @@ def stream(
             raise InvalidInput("Last-Event-ID must be the id of a notification") from None
     state = request.app.state
     return StreamingResponse(
-        _events(request, state.settings, state.sessionmaker, token or "", principal, after),
+        _events(request, state.settings, state.side_sessionmaker, token or "", principal, after),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -97,9 +97,12 @@ async def _events(
     yield f"retry: {int(settings.notification_poll_seconds * 1000)}\n\n"
     while time.monotonic() < deadline:
         try:
-            items, after = await run_in_threadpool(
-                _poll, sessionmaker, settings, token, actor, calendar, after
-            )
+            # on the streams' own threads and the side pool: open streams never take
+            # what ordinary requests need (api/capacity.py)
+            items, after = await to_thread.run_sync(
+                _poll, sessionmaker, settings, token, actor, calendar, after,
+                limiter=request.app.state.stream_limiter,
+            )  # fmt: skip
         except GridmapError as exc:  # the token was revoked or the account disabled
             yield f"event: end\ndata: {json.dumps({'reason': str(exc)})}\n\n"
             return

@@ -1,0 +1,69 @@
+"""A burst against a real server with two workers: every request answered, nothing lost.
+
+300 requests at once — incident lists, intake posts, point lookups and event streams, each
+on its own connection — while a prober asks /health. The gate is set small here so that
+both paths run: some requests are served, the rest refused at once with 503 and
+Retry-After. The figures (latencies, the health probe's p99) are the benchmark's
+(``python -m benchmarks.burst``); this test holds the behaviour: no 500, no request left
+without an answer, nothing acknowledged and lost, the server normal afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from rich.console import Console
+from sqlalchemy import create_engine, text
+
+from benchmarks.burst import burst, sign_in
+from benchmarks.common import api_server
+from gridmap.db import migrate
+from gridmap.db.session import make_engine
+from gridmap.demo import load_demo
+from gridmap.settings import Settings
+from seed_data.load import load
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def burst_db(pg_cluster, seeded):
+    _, data = seeded
+    pg_cluster.create_database("burst")
+    url = pg_cluster.url("burst")
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    load(data, engine)
+    engine.dispose()
+    load_demo(url=url, console=Console(quiet=True), settings=Settings(environment="test"))
+    fengze = data.buildings["grid_code"].str.startswith("350503").to_numpy()
+    yield url, data.buildings.loc[fengze, ["lon", "lat"]].to_numpy()
+    pg_cluster.drop_database("burst")
+
+
+def test_a_burst_is_served_or_refused_at_once_never_500_never_hung(burst_db):
+    url, points = burst_db
+    small = {"GRIDMAP_MAX_CONCURRENT_REQUESTS": "4", "GRIDMAP_MAX_QUEUED_REQUESTS": "40",
+             "GRIDMAP_MAX_STREAMS": "40"}  # fmt: skip
+    with api_server(url, workers=2, env=small) as base:
+        token = sign_in(base)
+        result = asyncio.run(burst(base, token, points, requests=200, streams=100, timeout=10))
+    statuses = result.statuses()
+    assert set(statuses) <= {200, 201, 503}, statuses  # no 500, and none unanswered (0)
+    assert statuses[503] > 0 and all(
+        a.retry_after for a in result.answers if a.status == 503
+    )  # past the limit: refused, and told when to come back
+    for kind, ok in (("list", 200), ("intake", 201), ("locate", 200), ("stream", 200)):
+        assert result.statuses(kind)[ok] > 0, (kind, result.statuses(kind))
+    assert result.health and all(a.status == 200 for a in result.health)
+    assert result.after is not None and result.after.status == 200
+    # every report acknowledged is stored, once; none refused is
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM incident WHERE description = :d"),
+            {"d": "巡查发现邻里纠纷 (burst)"},
+        ).scalar()
+    engine.dispose()
+    assert stored == result.statuses("intake")[201]
