@@ -50,30 +50,38 @@ def mask(value: str | None, kind: Kind) -> str | None:
     """One value, masked by its kind's rule (``None`` and ``""`` stay as they are)."""
     if not value:
         return value
-    rule = RULES[kind]
-    head, tail = rule.head, rule.tail
-    while head + tail >= len(value) and head + tail > 0:  # nothing would be hidden
-        if tail:
-            tail -= 1
-        else:
-            head -= 1
-    stars = "*" * (rule.stars if rule.stars is not None else len(value) - head - tail)
+    head, stars, tail = _parts(RULES[kind], len(value))
     return value[:head] + stars + value[len(value) - tail :]
+
+
+def _parts(rule: Rule, length: int) -> tuple[int, str, int]:
+    """(characters kept at the start, the stars, kept at the end) for a value this long."""
+    head = min(rule.head, max(length - 1, 0))  # something is always hidden: 张 → *
+    tail = min(rule.tail, max(length - 1 - head, 0))  # the tail goes first: 张三 → 张*
+    return head, "*" * (rule.stars if rule.stars is not None else length - head - tail), tail
 
 
 def mask_array(values: ArrayLike, kind: Kind | Literal["text"]) -> NDArray[np.object_]:
     """Many values (a column of an export), masked: ``kind`` is a field's, or ``"text"``.
 
-    None and NaN become None. The same functions as one value (:func:`mask`,
-    :func:`mask_text`), so an export cannot disagree with an answer.
+    None and NaN become None. The rules of one value (:func:`mask`, :func:`mask_text`),
+    vectorised per length of value for the fields, so an export cannot disagree with an
+    answer.
     """
     s = pd.Series(np.asarray(values, dtype=object))
-    missing = s.isna().to_numpy()
+    present = s[s.notna()].astype(str)
+    out = np.full(len(s), None, dtype=object)
     if kind == "text":
-        masked = [None if m else mask_text(str(v)) for v, m in zip(s, missing, strict=True)]
-    else:
-        masked = [None if m else mask(str(v), kind) for v, m in zip(s, missing, strict=True)]
-    return np.array(masked, dtype=object)
+        out[present.index] = [mask_text(v) for v in present]
+        return out
+    rule = RULES[kind]
+    for length, group in present.groupby(present.str.len()):
+        if not length:
+            out[group.index] = ""  # as mask(""): a blank hides nothing
+            continue
+        head, stars, tail = _parts(rule, int(length))
+        out[group.index] = (group.str[:head] + stars + group.str[int(length) - tail :]).to_numpy()
+    return out
 
 
 # -- free text ---------------------------------------------------------------------------------

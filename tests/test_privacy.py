@@ -31,10 +31,13 @@ def test_a_value_too_short_for_its_rule_still_hides_something():
 
 
 def test_vectorised_equals_scalar():
-    values = np.array(["13805951234", None, "15900001111", float("nan")], dtype=object)
-    assert list(mask_array(values, "phone")) == ["138****1234", None, "159****1111", None]
-    names = np.array(["陈明华", None], dtype=object)
-    assert list(mask_array(names, "name")) == ["陈*华", None]
+    values = np.array(["13805951234", None, "15900001111", float("nan"), "", "123"], dtype=object)
+    assert list(mask_array(values, "phone")) == ["138****1234", None, "159****1111", None, "",
+                                                 "12****"]  # fmt: skip
+    names = np.array(["陈明华", None, "张三", "欧阳娜娜", "张"], dtype=object)
+    assert list(mask_array(names, "name")) == ["陈*华", None, "张*", "欧**娜", "*"]
+    ids = np.array(["35050319800101123X"], dtype=object)
+    assert list(mask_array(ids, "id_number")) == [mask(ids[0], "id_number")]
     texts = np.array(["电话 138-0595-1234", "东湖路1号", None], dtype=object)
     assert list(mask_array(texts, "text")) == [mask_text(t) for t in texts]
 
