@@ -2,7 +2,8 @@
 
 Exports are byte-for-byte reproducible for a given seed: GeoPackage's last-change stamp
 is pinned (GDAL's ``OGR_CURRENT_DATE``), and Parquet carries no timestamps. Personal data
-(resident IDs, phones) is masked, as in every gridmap output.
+is masked, as in every gridmap output: names, resident IDs and phones by their field's
+rule, the text of names, addresses, titles, descriptions and notes by the free-text masker.
 """
 
 from __future__ import annotations
@@ -16,10 +17,19 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from gridmap.privacy import mask_array
+from gridmap.privacy import Kind, mask_array
 from seed_data.generate import Seed
 
 FIXED_DATE = "2025-12-31T00:00:00Z"
+# the columns masked per table, by kind (the registry's export, gridmap/registry/export.py,
+# masks the same columns of the tables both write)
+MASKED: dict[str, tuple[tuple[str, Kind | Literal["text"]], ...]] = {
+    "people": (("name", "name"), ("id_number", "id_number"), ("phone", "phone")),
+    "work_units": (("name", "text"), ("address", "text"), ("contact_phone", "phone")),
+    "buildings": (("name", "text"), ("address", "text")),
+    "incidents": (("title", "text"), ("description", "text")),
+    "incident_events": (("note", "text"),),
+}
 
 
 def tables(seed: Seed) -> dict[str, pd.DataFrame]:
@@ -31,10 +41,6 @@ def tables(seed: Seed) -> dict[str, pd.DataFrame]:
             frame.drop(columns=["lon", "lat"]), geometry=geometry, crs="EPSG:4326"
         )
 
-    people = seed.people.assign(
-        id_number=mask_array(seed.people["id_number"].to_numpy(), "id_number"),
-        phone=mask_array(seed.people["phone"].to_numpy(), "phone"),
-    )
     buildings = located(seed.buildings.drop(columns=["footprint"]))
     incidents = located(seed.incidents.drop(columns=["reporter_phone", "reporter_name", "path"]))
     for col in (
@@ -46,7 +52,7 @@ def tables(seed: Seed) -> dict[str, pd.DataFrame]:
         "closed_at",
     ):
         incidents[col] = pd.to_datetime(incidents[col]).dt.tz_localize("UTC")
-    return {
+    out = {
         "areas": seed.areas,
         "departments": seed.departments,
         "buildings": buildings,
@@ -58,10 +64,15 @@ def tables(seed: Seed) -> dict[str, pd.DataFrame]:
         ),
         "routing_rules": seed.routing_rules,
         "houses": seed.houses,
-        "people": people.assign(
-            birth_date=pd.to_datetime(people["birth_date"]).dt.date.astype(str)
+        "people": seed.people.assign(
+            birth_date=pd.to_datetime(seed.people["birth_date"]).dt.date.astype(str)
         ),
     }
+    for name, columns in MASKED.items():
+        present = {c: mask_array(out[name][c].to_numpy(), kind) for c, kind in columns
+                   if c in out[name]}  # fmt: skip
+        out[name] = out[name].assign(**present)
+    return out
 
 
 def export(seed: Seed, out: Path, fmt: Literal["gpkg", "parquet"]) -> list[Path]:

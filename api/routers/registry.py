@@ -32,7 +32,8 @@ from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import HouseholdStatus
 from gridmap.scope import Actor, require_editor, require_people
 
-UNMASKED_PERSON = ["id_number", "phone"]
+UNMASKED_PERSON = ["name", "id_number", "phone"]
+UNMASKED_UNIT = ["name", "address", "contact_phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
 AreaCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -59,7 +60,7 @@ def area_households(
     ] = None,
     status: HouseholdStatus | None = HouseholdStatus.active,
 ) -> dict[str, Any]:
-    """The households of an area with their members (ID numbers and phones masked)."""
+    """The households of an area with their members (names, ID numbers and phones masked)."""
     require_people(principal)  # the role before the place: 403 wherever the area is
     get_area(session, code, principal)
     total, items = queries.households(
@@ -95,7 +96,7 @@ def area_units(
     page_size: PageSize = 50,
     type: Annotated[str | None, Query(max_length=30)] = None,
 ) -> dict[str, Any]:
-    """The work units of an area (contact phones masked)."""
+    """The work units of an area (contact phones, and numbers typed into names, masked)."""
     get_area(session, code, principal)
     total, items = queries.units(
         session, principal, area=code, page=page, page_size=page_size, type_=type
@@ -236,10 +237,12 @@ def read_person(
     limiter: LimiterDep,
     rules: RulesDep,
     client: ClientDep,
-    unmasked: Annotated[bool, Query(description="ID number and phone unmasked (audited)")] = False,
+    unmasked: Annotated[
+        bool, Query(description="Name, ID number and phone unmasked (audited)")
+    ] = False,
     reason: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
-    """One person, ID number and phone masked.
+    """One person, name (张*三), ID number and phone masked.
 
     ``unmasked=true`` with a ``reason`` shows them (allowed roles only, rate-limited, and
     audited — refusals too).
@@ -293,13 +296,15 @@ def read_unit(
     limiter: LimiterDep,
     rules: RulesDep,
     client: ClientDep,
-    unmasked: Annotated[bool, Query(description="Contact phone unmasked (audited)")] = False,
+    unmasked: Annotated[
+        bool, Query(description="Contact phone, name and address unmasked (audited)")
+    ] = False,
     reason: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
     """One work unit."""
     if unmasked:
         authorise_unmask(
-            request, session, principal, "work_unit", str(unit_id), UNMASKED_PERSON, reason,
+            request, session, principal, "work_unit", str(unit_id), UNMASKED_UNIT, reason,
             limiter, rules, client, lambda: queries.unit(session, principal, unit_id),
         )  # fmt: skip
     return queries.unit_view(queries.unit(session, principal, unit_id), unmasked=unmasked)

@@ -36,7 +36,8 @@ def read_model(
     """The API view of an incident, personal data masked unless ``unmasked``.
 
     The caller has checked and audited an unmasked read (``gridmap.audit``). ID numbers and
-    phone numbers typed into the free text are masked like the structured fields.
+    phone numbers typed into the free text (title, description, media URL, event and joint
+    units' notes) are masked like the structured fields (:func:`gridmap.privacy.mask_text`).
     ``allowed_actions`` lists what this reader may do now (state and role). ``units`` (the
     locator's, by id) saves a query for the unit's code and name. ``history`` (one incident's
     full view) adds its events, its whistles and its joint units: lists do without them.
@@ -69,7 +70,6 @@ def read_model(
                 "plan_id",
                 "routing_reason",
                 "people_involved",
-                "media_url",
                 "outcome",
                 "satisfaction",
                 "supervised",
@@ -85,6 +85,7 @@ def read_model(
         },
         "title": text_of(incident.title),
         "description": text_of(incident.description),
+        "media_url": text_of(incident.media_url),  # a phone may ride in its query
         "lon": point.x,
         "lat": point.y,
         "unit_code": unit.code if unit else None,

@@ -3,8 +3,9 @@
 The collections are the layers of ``layers/`` whose source is a table of places (area
 outlines of one level, buildings, work units) and that the reader may see; their
 properties are the layer's popup fields — the same declaration the maps read, so there
-is no second list and no personal data. Items are paged by a stable order (code or id),
-filtered by a WGS84 bounding box.
+is no second list and no personal data, and numbers typed into their text are masked as
+on the maps (:func:`gridmap.maps.layer.masked_properties`). Items are paged by a stable
+order (code or id), filtered by a WGS84 bounding box.
 
 An incident layer that the maps count by grid cell (its aggregation has a grid step) is
 also a collection, ``<layer>_per_cell``: the grid cells of the reader's area with the
@@ -28,7 +29,7 @@ from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.auth.models import Role
 from gridmap.errors import NotFound
 from gridmap.incidents.models import Incident
-from gridmap.maps.layer import Layer, Source, Text
+from gridmap.maps.layer import Layer, Source, Text, masked_properties
 from gridmap.scope import Actor, incident_filter, within
 from layers import LAYERS
 
@@ -106,11 +107,8 @@ def count_items(
     ).all()  # fmt: skip
     features = []
     for row in rows:
-        props = {
-            "code": row[0],
-            "name": row[1],
-            **{n: int(row[2 + i]) for i, n in enumerate(COUNTS)},
-        }
+        counts = {n: int(row[2 + i]) for i, n in enumerate(COUNTS)}
+        props = masked_properties({"code": row[0], "name": row[1], **counts})
         features.append({"type": "Feature", "id": row[0], "properties": props,
                          "geometry": json.loads(row[-1])})  # fmt: skip
     return matched, features
@@ -175,7 +173,7 @@ def items(
     ).all()
     features = []
     for row in rows:
-        props = {name: _plain(row[i + 1]) for i, name in enumerate(q.properties)}
+        props = masked_properties({n: _plain(row[i + 1]) for i, n in enumerate(q.properties)})
         features.append({"type": "Feature", "id": row[0], "properties": props,
                          "geometry": json.loads(row[-1])})  # fmt: skip
     return matched, features

@@ -37,7 +37,7 @@ from gridmap.errors import Forbidden, InvalidInput, NotFound
 from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import OPEN, Incident, IncidentStatus
-from gridmap.maps.layer import Layer, Source, Style
+from gridmap.maps.layer import Layer, Source, Style, masked_properties
 from gridmap.registry.models import Building, Household, WorkUnit
 from gridmap.scope import Actor, IncidentAccess, incident_filter, within
 from gridmap.units.models import Department, RoutingRule
@@ -532,7 +532,9 @@ def _table(session: Session, layer: Layer, view: View, actor: Actor | None) -> l
         query = query.group_by(model.id)
     feats = []
     for row in session.execute(query):
-        props = {n: getattr(v, "value", v) for n, v in zip(names, row[3:], strict=True)}
+        props = masked_properties(
+            {n: getattr(v, "value", v) for n, v in zip(names, row[3:], strict=True)}
+        )
         if layer.style.color_by:
             props["_color"] = layer.style.color_of(props[layer.style.color_by])
         feats.append(_feature(_point_in(row[1], row[2], view.display_crs), props, int(row[0])))

@@ -9,7 +9,9 @@ Sources are a closed set of kinds, each with one query builder in
 :mod:`gridmap.maps.features`: areas of a level, incidents (points, or aggregated along the
 hierarchy by zoom), incident heat, registry tables (buildings, work units) and plan
 differences. No layer may carry personal data: the declaration refuses popup fields that
-name a person or a phone.
+name a person or a phone, and the text of registry rows (a unit's name, a building's
+address: typed by people, published on the public layers and OGC) goes through the
+free-text masker (:func:`masked_properties`).
 """
 
 from __future__ import annotations
@@ -20,12 +22,24 @@ from dataclasses import dataclass, field
 
 from gridmap.areas.levels import AreaLevel
 from gridmap.auth.models import Role
+from gridmap.privacy import mask_text
 
 # Columns that are personal information: never a property of any map layer.
 PERSONAL = frozenset({
     "name_of_person", "id_number", "phone", "contact_phone", "reporter_name",
     "reporter_phone", "birth_date", "people", "members", "description", "address_of_person",
 })  # fmt: skip
+# Properties that are codes the system assigns (area codes of up to 15 digits, incident
+# codes), never typed by a person: the only text the free-text masker leaves alone.
+CODES = frozenset({"code", "grid_code"})
+
+
+def masked_properties(properties: Mapping[str, object]) -> dict[str, object]:
+    """A feature's properties with ID and mobile numbers typed into their text masked."""
+    return {
+        name: mask_text(value) if isinstance(value, str) and name not in CODES else value
+        for name, value in properties.items()
+    }
 
 
 class Source(enum.StrEnum):

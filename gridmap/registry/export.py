@@ -2,8 +2,9 @@
 
 Reads what is stored (not the seed generator), for an area at any level: its grid cells
 (polygons), buildings, houses, households, people and work units. Personal data is masked
-as in every response (ID numbers ``350583********1234``, phones ``138****5678``,
-units' contact phones); ``unmask`` writes them in full and is recorded in the audit log
+as in every response (names ``张*三``, ID numbers ``350583********1234``, phones
+``138****5678``, units' contact phones, and numbers typed into names and addresses, by
+:mod:`gridmap.privacy`); ``unmask`` writes them in full and is recorded in the audit log
 with its reason by the caller. Tables are read and written in chunks, so a county (about
 700 k people) or the whole city streams through a bounded amount of memory.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import pandas as pd
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.privacy import mask_array
+from gridmap.privacy import Kind, mask_array
 
 CHUNK = 250_000
 FORMATS = ("gpkg", "csv")
@@ -33,7 +35,7 @@ FORMATS = ("gpkg", "csv")
 class _Table:
     name: str
     sql: str  # selects rows of cells whose code starts with :prefix; ``wkb`` is the geometry
-    masked: tuple[tuple[str, str], ...] = ()  # (column, kind)
+    masked: tuple[tuple[str, Kind | Literal["text"]], ...] = ()  # (column, kind)
 
 
 TABLES = (
@@ -47,6 +49,7 @@ TABLES = (
         "buildings",
         "SELECT id, grid_code, name, address, use::text AS use, floors, households, "
         "ST_AsBinary(location) AS wkb FROM building WHERE grid_code LIKE :prefix ORDER BY id",
+        (("name", "text"), ("address", "text")),
     ),
     _Table(
         "houses",
@@ -63,14 +66,14 @@ TABLES = (
         "SELECT id, household_id, grid_code, name, gender, birth_date, id_number, phone, "
         "is_household_head, array_to_string(tags, ';') AS tags, status::text AS status, version "
         "FROM person WHERE grid_code LIKE :prefix ORDER BY id",
-        (("id_number", "id_number"), ("phone", "phone")),
+        (("name", "name"), ("id_number", "id_number"), ("phone", "phone")),
     ),
     _Table(
         "work_units",
         "SELECT id, grid_code, name, type, credit_code, employees, address, contact_phone, "
         "building_id, version, ST_AsBinary(location) AS wkb FROM work_unit "
         "WHERE grid_code LIKE :prefix ORDER BY id",
-        (("contact_phone", "phone"),),
+        (("name", "text"), ("address", "text"), ("contact_phone", "phone")),
     ),
 )
 
@@ -88,7 +91,7 @@ def _chunks(session: Session, table: _Table, prefix: str) -> Iterator[pd.DataFra
 def _frame(chunk: pd.DataFrame, table: _Table, unmask: bool) -> pd.DataFrame:
     if not unmask:
         for column, kind in table.masked:
-            chunk[column] = mask_array(chunk[column].to_numpy(), kind)  # type: ignore[arg-type]
+            chunk[column] = mask_array(chunk[column].to_numpy(), kind)
     if "wkb" in chunk:
         geometry = shapely.from_wkb(chunk.pop("wkb").map(bytes).to_numpy())
         return gpd.GeoDataFrame(chunk, geometry=geometry, crs="EPSG:4326")

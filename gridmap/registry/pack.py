@@ -1,9 +1,10 @@
 """The grid worker's offline pack, and the upload of edits made offline (sync).
 
 ``pack``: one JSON bundle of a cell — its outline and counts, buildings with houses,
-households with members (masked), work units, open incidents, visits due and open task
-rows — or, with ``since``, only what changed after that moment (plus the ids of households
-that moved out), so a phone on a slow network downloads a day's changes, not the cell.
+households with members, work units, open incidents, visits due and open task rows, each
+made by its own endpoint's view, so masked the same way — or, with ``since``, only what
+changed after that moment (plus the ids of households that moved out), so a phone on a
+slow network downloads a day's changes, not the cell.
 
 ``sync``: a list of edits made offline, each with its ``client_id``, applied in order, each
 in a savepoint of its own: applied, a duplicate of one already applied (a retry), a conflict
@@ -108,7 +109,7 @@ def pack(
             d.model_dump(mode="json") for d in visits.due(session, actor, code, now=now)
         ],
         "task_items": [
-            tasks._item(i, "") | {"task_title": _title(session, i.task_id)}
+            tasks._item(i, _title(session, i.task_id))
             for i in session.scalars(items_query.order_by(TaskItem.id))
         ],
     }

@@ -1,7 +1,8 @@
 """Registry reads (入网入格, 实时查询): lists, one object, person search.
 
 A cell's households, buildings and units, one object, and person search — always within
-the reader's scope, personal data masked.
+the reader's scope, personal data masked: names, ID numbers and phones by their field's rule,
+and what people type (addresses, building and unit names) by the free-text masker.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import ColumnElement, any_, exists, func, select
 from sqlalchemy.orm import Session
 
 from gridmap.errors import InvalidInput, NotFound
-from gridmap.privacy import mask
+from gridmap.privacy import mask, mask_text
 from gridmap.registry.models import (
     Building,
     House,
@@ -35,9 +36,10 @@ def age(birth: date, today: date | None = None) -> int:
 
 
 def person_view(p: Person, *, unmasked: bool = False) -> dict[str, Any]:
-    """A person as the API shows them (ID number and phone masked unless ``unmasked``)."""
+    """A person as the API shows them (name, ID number and phone masked unless ``unmasked``)."""
     return {
-        "id": p.id, "household_id": p.household_id, "name": p.name, "gender": p.gender,
+        "id": p.id, "household_id": p.household_id,
+        "name": p.name if unmasked else mask(p.name, "name"), "gender": p.gender,
         "age": age(p.birth_date),
         "id_number": p.id_number if unmasked else mask(p.id_number, "id_number"),
         "phone": p.phone if unmasked else mask(p.phone, "phone"),
@@ -117,7 +119,8 @@ def _with_members(session: Session, rows: Any) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": hh.id, "house_id": hh.house_id, "building_id": building_id,
-                "address": address, "unit_no": unit_no, "size": hh.size, "status": hh.status,
+                "address": mask_text(address), "unit_no": unit_no, "size": hh.size,
+                "status": hh.status,
                 "rented": bool(rented), "grid_code": hh.grid_code, **_xy(hh),
                 "last_visit_at": last.get(hh.id), "version": hh.version,
                 "members": members.get(hh.id, []),
@@ -237,7 +240,8 @@ def _with_houses(session: Session, rows: list[Building]) -> list[dict[str, Any]]
             )
     return [
         {
-            "id": b.id, "name": b.name, "address": b.address, "use": b.use.value,
+            "id": b.id, "name": mask_text(b.name), "address": mask_text(b.address),
+            "use": b.use.value,
             "floors": b.floors, "households": b.households, "grid_code": b.grid_code, **_xy(b),
             "houses": houses[b.id],
         }
@@ -258,10 +262,15 @@ def building(session: Session, actor: Actor, building_id: int) -> dict[str, Any]
 
 
 def unit_view(u: WorkUnit, *, unmasked: bool = False) -> dict[str, Any]:
-    """A work unit as the API shows it (contact phone masked unless ``unmasked``)."""
+    """A work unit as the API shows it (contact, name and address masked unless ``unmasked``).
+
+    A shop's sign often carries a phone number (张记水暖 138…): name and address are typed
+    text.
+    """
     return {
-        "id": u.id, "name": u.name, "type": u.type, "credit_code": u.credit_code,
-        "employees": u.employees, "address": u.address,
+        "id": u.id, "name": u.name if unmasked else mask_text(u.name), "type": u.type,
+        "credit_code": u.credit_code, "employees": u.employees,
+        "address": u.address if unmasked else mask_text(u.address),
         "contact_phone": u.contact_phone if unmasked else mask(u.contact_phone, "phone"),
         "building_id": u.building_id, "grid_code": u.grid_code, **_xy(u), "version": u.version,
     }  # fmt: skip

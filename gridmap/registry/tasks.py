@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, any_, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.privacy import mask_text
 from gridmap.registry import schemas
 from gridmap.registry.edits import StaleObject
 from gridmap.registry.groups import GROUPS
@@ -142,7 +143,8 @@ def read(session: Session, actor: Actor, task_id: int) -> dict[str, Any]:
 
     names = dict(session.execute(select(User.id, User.username)).all()) if by_worker else {}
     return {
-        "id": task.id, "title": task.title, "instructions": task.instructions,
+        "id": task.id, "title": mask_text(task.title),
+        "instructions": mask_text(task.instructions),
         "area_code": task.area_code, "target": task.target, "criteria": task.criteria,
         "due_at": task.due_at, "created_at": task.created_at,
         "total": sum(r[1] for r in by_cell), "done": sum(r[2] for r in by_cell),
@@ -193,10 +195,11 @@ def items(
 
 
 def _item(item: TaskItem, title: str) -> dict[str, Any]:
+    """A task row as the API shows it: numbers typed into title, label and result masked."""
     return {
-        "id": item.id, "task_id": item.task_id, "task_title": title, "target_id": item.target_id,
-        "grid_code": item.grid_code, "label": item.label, "done_at": item.done_at,
-        "result": item.result, "version": item.version,
+        "id": item.id, "task_id": item.task_id, "task_title": mask_text(title),
+        "target_id": item.target_id, "grid_code": item.grid_code, "label": mask_text(item.label),
+        "done_at": item.done_at, "result": mask_text(item.result), "version": item.version,
     }  # fmt: skip
 
 
@@ -219,7 +222,8 @@ def complete(
     item = session.get(TaskItem, item_id, with_for_update=True)
     if item is None or not actor.covers(item.grid_code):
         raise NotFound(f"there is no task row {item_id} in your area")
-    view = _item(item, _title(session, item))
+    title = _title(session, item)
+    view = _item(item, title)
     if item.version != data.version:
         raise StaleObject(
             f"task row {item_id} changed since you loaded it: both versions are attached",
@@ -239,7 +243,7 @@ def complete(
         )
     )  # fmt: skip
     session.flush()
-    return _item(item, view["task_title"])
+    return _item(item, title)
 
 
 def _title(session: Session, item: TaskItem) -> str:

@@ -24,6 +24,7 @@ from gridmap.incidents import service as incidents
 from gridmap.incidents.models import Channel, Incident
 from gridmap.incidents.schemas import IncidentCreate
 from gridmap.locate import Locator
+from gridmap.privacy import mask_text
 from gridmap.registry import schemas
 from gridmap.registry.edits import point_of_household
 from gridmap.registry.groups import GROUPS, visit_days
@@ -121,12 +122,13 @@ def record(
 
 
 def _read(session: Session, visit: Visit) -> dict[str, Any]:
+    """A visit as the API shows it: numbers typed into the findings masked."""
     code = session.scalar(select(Incident.code).where(Incident.id == visit.incident_id)) if (
         visit.incident_id
     ) else None  # fmt: skip
     return {
         "id": visit.id, "household_id": visit.household_id, "grid_code": visit.grid_code,
-        "visited_at": visit.visited_at, "findings": visit.findings,
+        "visited_at": visit.visited_at, "findings": mask_text(visit.findings),
         "follow_up_needed": visit.follow_up_needed, "distance_m": visit.distance_m,
         "incident_code": code,
     }  # fmt: skip
@@ -189,7 +191,7 @@ def due_in(
             out.append(
                 schemas.DueVisit(
                     household_id=household_id,
-                    address=" ".join(x for x in (address, unit_no) if x) or None,
+                    address=mask_text(" ".join(x for x in (address, unit_no) if x) or None),
                     members=members[household_id],
                     groups=groups,
                     interval_days=days,

@@ -57,6 +57,13 @@ def test_import_then_export_the_county_and_read_it_back(env, tmp_path):
     assert list(refused["row"]) == [3] and "outside the jurisdiction" in refused["reason"][0]
     assert scalar(url, "SELECT grid_code FROM person WHERE id_number = :i", i=ids[0]) == cell.code
 
+    engine = make_engine(url)
+    with engine.begin() as conn:  # a phone typed into a unit's address (an ordinary edit)
+        unit_id = conn.execute(text(
+            "UPDATE work_unit SET address = '东街2号 店主 138-0595-6789' WHERE id = "
+            "(SELECT min(id) FROM work_unit WHERE grid_code LIKE :p) RETURNING id"
+        ), {"p": county + "%"}).scalar()  # fmt: skip
+    engine.dispose()
     out = tmp_path / "export"
     result = runner.invoke(app, ["export", county, str(out)])
     assert result.exit_code == 0, result.output
@@ -67,8 +74,9 @@ def test_import_then_export_the_county_and_read_it_back(env, tmp_path):
     stored = scalar(url, "SELECT count(*) FROM person WHERE grid_code LIKE :p", p=county + "%")
     assert len(people) == stored > 2
     assert not people["id_number"].astype(str).str.fullmatch(FULL_ID.pattern).any()
-    mine = people[people["name"] == "蔡文山"].iloc[0]
-    assert mine["id_number"] == ids[0][:6] + "********" + ids[0][-4:]
+    mine = people[people["id"] == scalar(url, "SELECT id FROM person WHERE id_number = :i",
+                                         i=ids[0])].iloc[0]  # fmt: skip
+    assert mine["name"] == "蔡*山" and mine["id_number"] == ids[0][:6] + "********" + ids[0][-4:]
     assert mine["phone"] == "139****5678" and mine["grid_code"] == cell.code
     households = pyogrio.read_dataframe(gpkg, layer="households")
     assert len(households) == scalar(
@@ -77,6 +85,8 @@ def test_import_then_export_the_county_and_read_it_back(env, tmp_path):
     assert households.geometry.within(shapely.box(117, 24, 120, 26)).all()
     exported_cells = pyogrio.read_dataframe(gpkg, layer="cells")
     assert set(exported_cells["code"]) == set(cells.code[cells.code.str.startswith(county)])
+    units = pyogrio.read_dataframe(gpkg, layer="work_units")
+    assert units.set_index("id").loc[unit_id, "address"] == "东街2号 店主 138****6789"
     assert audit_rows(url) == 0  # a masked export is not a read of personal data
 
 

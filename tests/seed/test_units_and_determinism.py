@@ -3,7 +3,7 @@ import hashlib
 import pandas as pd
 import shapely
 
-from seed_data.export import export
+from seed_data.export import export, tables
 from seed_data.generate import SeedConfig, generate
 
 
@@ -100,3 +100,13 @@ def test_same_seed_same_bytes(tmp_path):
         assert a == b, fmt
     other = generate(SeedConfig(scale="demo", population_fraction=0.02, seed=4))
     assert _digest(export(other, tmp_path / "c", "parquet")) != a
+
+
+def test_exported_tables_carry_no_personal_data():
+    seed = generate(SeedConfig(scale="demo", population_fraction=0.005, seed=3))
+    out = tables(seed)
+    people, units = out["people"], out["work_units"]
+    assert people["name"].str.contains(r"\*").all()  # 张*三
+    assert people["id_number"].str.fullmatch(r"\d{6}\*{8}\d{3}[\dX]").all()
+    assert units["contact_phone"].dropna().str.fullmatch(r"1\d{2}\*{4}\d{4}").all()
+    assert not units["contact_phone"].isin(seed.work_units["contact_phone"]).any()
