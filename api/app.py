@@ -32,6 +32,7 @@ from api.routers import (
 )
 from gridmap import __version__
 from gridmap.areas.rollup import CellCounts
+from gridmap.auth.lockout import SignInGuard, SignInPolicy
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
 from gridmap.maps import pages
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.jobs_sessionmaker = app.state.sessionmaker
         app.state.limiter = RateLimiter(
             PostgresStorage(engine), enabled=settings.rate_limits_enabled
+        )
+        app.state.sign_in_guard = SignInGuard(
+            engine, SignInPolicy.from_settings(settings), enabled=settings.rate_limits_enabled
         )
         # the active plan's assignment index, loaded before the first request is served
         await run_in_threadpool(preload_locator, app)

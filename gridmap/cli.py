@@ -256,6 +256,38 @@ def user_reset_password(
     console.print(f"password of {username} reset; sessions signed in before are signed out")
 
 
+@user_app.command("unlock")
+@friendly_errors
+def user_unlock(username: str) -> None:
+    """Let an account sign in again at once, after failed sign-ins locked or delayed it."""
+    from gridmap.auth.lockout import SignInGuard, SignInPolicy
+    from gridmap.auth.service import unlock_sign_in
+
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    try:
+        guard = SignInGuard(engine, SignInPolicy.from_settings(settings))
+        n = unlock_sign_in(make_sessionmaker(engine), guard, username, actor=None,
+                           detail=operator())  # fmt: skip
+    finally:
+        engine.dispose()
+    console.print(f"{username} unlocked (failed sign-ins from {n} addresses forgotten)")
+
+
+def operator() -> dict[str, object]:
+    """Who ran a command, for the audit log: the OS account and the host."""
+    import getpass
+    import socket
+
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        import os
+
+        os_user = f"uid {os.getuid()}"
+    return {"os_user": os_user, "host": socket.gethostname(), "via": "cli"}
+
+
 def _user_change(username: str, **changes: Any) -> None:
     from gridmap.auth.service import get_user, update_user
 

@@ -1,4 +1,4 @@
-"""Offline edits' ids recorded with their kind, target and content
+"""Offline edits' ids recorded with their kind, target and content; sign-in failures per address
 
 Revision ID: 0015
 Revises: 0014
@@ -61,7 +61,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("actor_id", "client_id", name=op.f("pk_offline_edit")),
     )
     op.execute(BACKFILL)
+    op.create_table(
+        "sign_in_failure",
+        sa.Column("account", sa.String(100), nullable=False),
+        sa.Column("address", sa.String(100), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("account", "address", name=op.f("pk_sign_in_failure")),
+        prefixes=["UNLOGGED"],
+    )
+    op.create_index("ix_sign_in_failure_account_last_at", "sign_in_failure", ["account", "last_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("sign_in_failure")
     op.drop_table("offline_edit")
