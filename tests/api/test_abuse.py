@@ -189,6 +189,11 @@ def test_units_inside_the_place_are_fine(client, world, session):
 # -- idempotency keys: one namespace per user ------------------------------------------------
 
 
+def address_from_header(request: Request) -> str:
+    """The client's address from a header, so one test speaks from several addresses."""
+    return request.headers.get("x-test-address", "testclient")
+
+
 def test_idempotency_keys_are_isolated_per_user_and_for_the_anonymous_port(client, world):
     key = {"Idempotency-Key": "01HZX-same-key"}
     codes = {}
@@ -200,6 +205,27 @@ def test_idempotency_keys_are_isolated_per_user_and_for_the_anonymous_port(clien
         assert first.json()["code"] == retry.json()["code"]
         codes[who] = first.json()["code"]
     assert len(set(codes.values())) == 4
+
+
+def test_anonymous_citizens_do_not_share_idempotency_keys(app, world):
+    """Issue 31 (low): every anonymous citizen shared one namespace of keys, so another
+    citizen's "retry" got the first report and its ``citizen_token``."""
+    app.dependency_overrides[client_address] = address_from_header
+
+    def citizen(address, **body):
+        headers = {"Idempotency-Key": "1", "x-test-address": address}  # a careless app's key
+        return report(c, world, who=None, headers_extra=headers, channel="citizen_app", **body)
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        first = citizen("198.51.100.7")
+        retry = citizen("198.51.100.7")
+        assert (first.status_code, retry.status_code) == (201, 200)
+        assert retry.json()["citizen_token"] == first.json()["citizen_token"]
+        other = citizen("203.0.113.50")
+        assert other.status_code == 201, other.text
+        assert other.json()["code"] != first.json()["code"]
+        assert other.json()["citizen_token"] != first.json()["citizen_token"]
+        assert_problem(citizen("198.51.100.7", description="另一件事"), 409, "conflict")
 
 
 # -- rate limits --------------------------------------------------------------------------------
@@ -222,12 +248,7 @@ def limited(settings, session, db_url):
     from tests.conftest import override_for_test
 
     app = override_for_test(create_app(tight), session)
-
-    # the client's address from a header, so one test speaks from several addresses
-    def address(request: Request) -> str:
-        return request.headers.get("x-test-address", "testclient")
-
-    app.dependency_overrides[client_address] = address
+    app.dependency_overrides[client_address] = address_from_header
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
