@@ -474,24 +474,36 @@ def export(
         str | None,
         typer.Option(help="Write ID numbers and phones in full; the reason goes to the audit log"),
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="The user the unmasked export is for (required with --unmask)"),
+    ] = None,
 ) -> None:
     """Export an area's registry from the database, masked unless --unmask gives a reason.
 
     Cells, buildings, houses, households, people and work units of the area (any level).
+    An unmasked export names the user it is for (--by), who must be allowed to read the
+    area's people unmasked; the audit row records them, the reason and the OS account.
     """
     from gridmap import audit
-    from gridmap.registry.export import export_area
+    from gridmap.auth.service import actor_of
+    from gridmap.registry.export import export_area, require_unmasked_export
 
     if unmask is not None and len(unmask.strip()) < audit.MIN_REASON:
         raise GridmapError(
             f"--unmask needs a reason of at least {audit.MIN_REASON} characters (it is audited)"
         )
+    if unmask is not None and not by:
+        raise GridmapError("--unmask needs --by USER: the audit log must say who it is for")
     engine = make_engine(database_url(_settings()))
     with make_sessionmaker(engine).begin() as session, console.status(f"exporting {area}…"):
+        actor = actor_of(session, by) if unmask is not None and by else None
+        if actor is not None:
+            require_unmasked_export(actor, area)
         counts = export_area(session, area, out, fmt, unmask=unmask is not None)
         if unmask is not None:
-            audit.record(session, actor=None, action="export_unmasked", object_type="area",
-                         object_id=area, detail={"rows": counts, "out": str(out)},
+            audit.record(session, actor=actor, action="export_unmasked", object_type="area",
+                         object_id=area, detail={"rows": counts, "out": str(out), **operator()},
                          reason=unmask.strip())  # fmt: skip
     engine.dispose()
     console.print(

@@ -4,7 +4,8 @@ Reads what is stored (not the seed generator), for an area at any level: its gri
 (polygons), buildings, houses, households, people and work units. Personal data is masked
 as in every response (ID numbers ``350583********1234``, phones ``138****5678``,
 units' contact phones); ``unmask`` writes them in full and is recorded in the audit log
-with its reason by the caller. Tables are read and written in chunks, so a county (about
+with its reason and the user it was made for (:func:`require_unmasked_export`) by the
+caller. Tables are read and written in chunks, so a county (about
 700 k people) or the whole city streams through a bounded amount of memory.
 """
 
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from gridmap.areas import codes
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.privacy import mask_array
+from gridmap.scope import Actor, require_people, require_unmask
 
 CHUNK = 250_000
 FORMATS = ("gpkg", "csv")
@@ -73,6 +75,17 @@ TABLES = (
         (("contact_phone", "phone"),),
     ),
 )
+
+
+def require_unmasked_export(actor: Actor, area_code: str) -> None:
+    """Refuse (403) an unmasked export of ``area_code`` the user may not make.
+
+    The rule of an unmasked read in the API (``require_unmask``) for a whole area: a role
+    that reads people and may unmask, and the area within the user's own.
+    """
+    require_people(actor)
+    require_unmask(actor)
+    actor.require_area(area_code, "exported area")
 
 
 def _chunks(session: Session, table: _Table, prefix: str) -> Iterator[pd.DataFrame]:
