@@ -35,6 +35,7 @@ from gridmap.areas.rollup import CellCounts
 from gridmap.auth.lockout import SignInGuard, SignInPolicy
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
 from gridmap.maps import pages
+from gridmap.plans.impacts import ImpactReports
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.settings import Settings, with_local_secret
 
@@ -95,6 +96,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.cell_counts = CellCounts()
     app.state.rate_rules = Rules.from_settings(settings)
+    app.state.plan_impacts = ImpactReports(
+        slots=settings.plan_impact_slots, ttl=settings.plan_impact_cache_seconds
+    )
     problems.install(app)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(auth.router, prefix=API_PREFIX)

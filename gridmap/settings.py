@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     rate_open311_intake: str = Field(
         default="120/minute", description="Reports per registered Open311 client"
     )
+    # the change-impact report of a draft (about 24 s city-wide): computations at once per
+    # process, and how long a report is kept and answered from memory
+    plan_impact_slots: int = Field(default=1, ge=1, le=64)
+    plan_impact_cache_seconds: int = Field(default=300, ge=0, le=86_400)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON and form bodies")
     max_upload_bytes: int = Field(
         default=11 * 1024 * 1024, ge=1024, description="Multipart bodies (photos, files)"
