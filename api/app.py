@@ -42,8 +42,10 @@ from api.routers import (
 )
 from gridmap import __version__
 from gridmap.areas.rollup import CellCounts
+from gridmap.auth.lockout import SignInGuard, SignInPolicy
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
 from gridmap.maps import pages
+from gridmap.plans.impacts import ImpactReports
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.settings import Settings, with_local_secret
 
@@ -84,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not hasattr(app.state, "jobs_sessionmaker"):  # background work, e.g. preparing plans
             app.state.jobs_sessionmaker = app.state.sessionmaker
         app.state.limiter = RateLimiter(PostgresStorage(side), enabled=settings.rate_limits_enabled)
+        app.state.sign_in_guard = SignInGuard(
+            side, SignInPolicy.from_settings(settings), enabled=settings.rate_limits_enabled
+        )
         # the active plan's assignment index, loaded before the first request is served
         await run_in_threadpool(preload_locator, app)
         try:
@@ -114,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.cell_counts = CellCounts()
     app.state.rate_rules = Rules.from_settings(settings)
+    app.state.plan_impacts = ImpactReports(
+        slots=settings.plan_impact_slots, ttl=settings.plan_impact_cache_seconds
+    )
     problems.install(app)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(auth.router, prefix=API_PREFIX)

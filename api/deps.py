@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from gridmap import audit
 from gridmap.areas.models import Plan, PlanStatus
+from gridmap.auth.lockout import SignInGuard
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
@@ -155,6 +156,12 @@ async def get_rules(request: Request) -> Rules:
     return rules
 
 
+async def get_sign_in_guard(request: Request) -> SignInGuard:
+    """Failed sign-ins per account and address (counters in the database)."""
+    guard: SignInGuard = request.app.state.sign_in_guard
+    return guard
+
+
 def client_address(request: Request) -> str:
     """The client's address (behind a proxy: run uvicorn with --forwarded-allow-ips)."""
     return request.client.host if request.client else "unknown"
@@ -163,6 +170,7 @@ def client_address(request: Request) -> str:
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
 RulesDep = Annotated[Rules, Depends(get_rules)]
 ClientDep = Annotated[str, Depends(client_address)]
+SignInGuardDep = Annotated[SignInGuard, Depends(get_sign_in_guard)]
 
 _locator_lock = threading.Lock()
 

@@ -60,11 +60,15 @@ def api_server(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = os.environ | {
-        "GRIDMAP_DATABASE_URL": url,
-        "GRIDMAP_LOG_LEVEL": "WARNING",
-        "GRIDMAP_DATA_DIR": tempfile.mkdtemp(prefix="gridmap-bench-data-"),
-    } | (env or {})
+    env = (
+        os.environ
+        | {
+            "GRIDMAP_DATABASE_URL": url,
+            "GRIDMAP_LOG_LEVEL": "WARNING",
+            "GRIDMAP_DATA_DIR": tempfile.mkdtemp(prefix="gridmap-bench-data-"),
+        }
+        | (env or {})
+    )
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
                str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
     server = subprocess.Popen(command, env=env)

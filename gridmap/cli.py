@@ -256,6 +256,38 @@ def user_reset_password(
     console.print(f"password of {username} reset; sessions signed in before are signed out")
 
 
+@user_app.command("unlock")
+@friendly_errors
+def user_unlock(username: str) -> None:
+    """Let an account sign in again at once, after failed sign-ins locked or delayed it."""
+    from gridmap.auth.lockout import SignInGuard, SignInPolicy
+    from gridmap.auth.service import unlock_sign_in
+
+    settings = _settings()
+    engine = make_engine(database_url(settings))
+    try:
+        guard = SignInGuard(engine, SignInPolicy.from_settings(settings))
+        n = unlock_sign_in(make_sessionmaker(engine), guard, username, actor=None,
+                           detail=operator())  # fmt: skip
+    finally:
+        engine.dispose()
+    console.print(f"{username} unlocked (failed sign-ins from {n} addresses forgotten)")
+
+
+def operator() -> dict[str, object]:
+    """Who ran a command, for the audit log: the OS account and the host."""
+    import getpass
+    import socket
+
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        import os
+
+        os_user = f"uid {os.getuid()}"
+    return {"os_user": os_user, "host": socket.gethostname(), "via": "cli"}
+
+
 def _user_change(username: str, **changes: Any) -> None:
     from gridmap.auth.service import get_user, update_user
 
@@ -442,24 +474,36 @@ def export(
         str | None,
         typer.Option(help="Write ID numbers and phones in full; the reason goes to the audit log"),
     ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="The user the unmasked export is for (required with --unmask)"),
+    ] = None,
 ) -> None:
     """Export an area's registry from the database, masked unless --unmask gives a reason.
 
     Cells, buildings, houses, households, people and work units of the area (any level).
+    An unmasked export names the user it is for (--by), who must be allowed to read the
+    area's people unmasked; the audit row records them, the reason and the OS account.
     """
     from gridmap import audit
-    from gridmap.registry.export import export_area
+    from gridmap.auth.service import actor_of
+    from gridmap.registry.export import export_area, require_unmasked_export
 
     if unmask is not None and len(unmask.strip()) < audit.MIN_REASON:
         raise GridmapError(
             f"--unmask needs a reason of at least {audit.MIN_REASON} characters (it is audited)"
         )
+    if unmask is not None and not by:
+        raise GridmapError("--unmask needs --by USER: the audit log must say who it is for")
     engine = make_engine(database_url(_settings()))
     with make_sessionmaker(engine).begin() as session, console.status(f"exporting {area}…"):
+        actor = actor_of(session, by) if unmask is not None and by else None
+        if actor is not None:
+            require_unmasked_export(actor, area)
         counts = export_area(session, area, out, fmt, unmask=unmask is not None)
         if unmask is not None:
-            audit.record(session, actor=None, action="export_unmasked", object_type="area",
-                         object_id=area, detail={"rows": counts, "out": str(out)},
+            audit.record(session, actor=actor, action="export_unmasked", object_type="area",
+                         object_id=area, detail={"rows": counts, "out": str(out), **operator()},
                          reason=unmask.strip())  # fmt: skip
     engine.dispose()
     console.print(

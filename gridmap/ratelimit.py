@@ -7,8 +7,8 @@ for it over the database gridmap already runs: one UNLOGGED table, one atomic
 request whose transaction rolls back still counts.
 
 What is limited (settings ``GRIDMAP_RATE_*``, docs/security.md): sign-in attempts per
-client address, failed sign-ins per account (a temporary lockout), anonymous reports per
-client address, unmasked reads per user.
+client address, anonymous reports per client address, unmasked reads per user, reports
+per Open311 client. Failed sign-ins have delays of their own (gridmap/auth/lockout.py).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ class RateLimiter:
             self._refuse(rule, identifier)
 
     def check(self, rule: Rule, identifier: str) -> None:
-        """Refuse (429) if the limit is used up, without counting (a lockout check)."""
+        """Refuse (429) if the limit is used up, without counting."""
         if not self.enabled:
             return
         self._refuse_if_blocked(rule, identifier)
@@ -138,7 +138,7 @@ class RateLimiter:
             self._refuse(rule, identifier)
 
     def clear(self, rule: Rule, identifier: str) -> None:
-        """Forget the events counted for ``identifier`` (a successful sign-in)."""
+        """Forget the events counted for ``identifier``."""
         with self._lock:
             self._blocked.pop((rule.name, identifier), None)
         self.storage.clear(rule.item.key_for(rule.name, identifier))
@@ -175,7 +175,6 @@ class Rules:
     """The limits gridmap applies, from the settings."""
 
     sign_in_client: Rule
-    sign_in_failures: Rule
     anonymous_intake: Rule
     unmask: Rule
     open311_intake: Rule
@@ -185,11 +184,6 @@ class Rules:
         """The rules configured by ``GRIDMAP_RATE_*``."""
         return cls(
             sign_in_client=Rule("sign_in_client", settings.rate_sign_in_client, "sign-in attempts"),
-            sign_in_failures=Rule(
-                "sign_in_failures",
-                settings.rate_sign_in_failures,
-                "failed sign-ins for this account; it is locked for now",
-            ),
             anonymous_intake=Rule(
                 "anonymous_intake", settings.rate_anonymous_intake, "anonymous reports"
             ),

@@ -56,8 +56,22 @@ class Settings(BaseSettings):
     rate_sign_in_client: str = Field(
         default="20/minute", description="Sign-in attempts per address"
     )
-    rate_sign_in_failures: str = Field(
-        default="5/15minutes", description="Failed sign-ins per account before a lockout"
+    # failed sign-ins (gridmap/auth/lockout.py): delays per (account, address), a lock for
+    # the account only when many addresses fail on it
+    rate_sign_in_free_failures: int = Field(
+        default=5, ge=1, le=100, description="Failures per account and address before delays"
+    )
+    rate_sign_in_delay_seconds: int = Field(
+        default=60, ge=1, le=86_400, description="First delay; doubles with each failure"
+    )
+    rate_sign_in_max_delay_seconds: int = Field(
+        default=1800, ge=1, le=86_400, description="The longest delay"
+    )
+    rate_sign_in_lock_addresses: int = Field(
+        default=10, ge=2, le=100_000, description="Failing addresses that lock an account"
+    )
+    rate_sign_in_lock_seconds: int = Field(
+        default=900, ge=1, le=86_400, description="Window those addresses are counted in"
     )
     rate_anonymous_intake: str = Field(
         default="30/minute", description="Anonymous reports (citizen port) per address"
@@ -66,6 +80,10 @@ class Settings(BaseSettings):
     rate_open311_intake: str = Field(
         default="120/minute", description="Reports per registered Open311 client"
     )
+    # the change-impact report of a draft (about 24 s city-wide): computations at once per
+    # process, and how long a report is kept and answered from memory
+    plan_impact_slots: int = Field(default=1, ge=1, le=64)
+    plan_impact_cache_seconds: int = Field(default=300, ge=0, le=86_400)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="JSON and form bodies")
     max_upload_bytes: int = Field(
         default=11 * 1024 * 1024, ge=1024, description="Multipart bodies (photos, files)"
@@ -101,8 +119,8 @@ class Settings(BaseSettings):
     def _rate_limits_parse(self) -> Settings:
         import limits
 
-        for name in ("rate_sign_in_client", "rate_sign_in_failures", "rate_anonymous_intake",
-                     "rate_unmask", "rate_open311_intake"):  # fmt: skip
+        for name in ("rate_sign_in_client", "rate_anonymous_intake", "rate_unmask",
+                     "rate_open311_intake"):  # fmt: skip
             value = getattr(self, name)
             try:
                 limits.parse(value)

@@ -8,7 +8,15 @@ from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import ClientDep, LimiterDep, PrincipalDep, RulesDep, SessionDep, SettingsDep
+from api.deps import (
+    ClientDep,
+    LimiterDep,
+    PrincipalDep,
+    RulesDep,
+    SessionDep,
+    SettingsDep,
+    SignInGuardDep,
+)
 from api.problems import responses
 from gridmap.auth.models import Role
 from gridmap.auth.security import create_token
@@ -42,12 +50,15 @@ def issue_token(
     settings: SettingsDep,
     limiter: LimiterDep,
     rules: RulesDep,
+    guard: SignInGuardDep,
     client: ClientDep,
 ) -> Token:
     """Exchange a username and password for a bearer token.
 
-    Attempts are limited per client address, and after repeated failures an account is
-    locked for a while (429 with Retry-After).
+    Attempts are limited per client address. After repeated wrong passwords for an account
+    from one address, that address waits (1, 2, 4 … minutes); only wrong passwords from
+    many addresses lock the account for everyone (429 with Retry-After; an administrator
+    can unlock it).
     """
     user = authenticate(
         session=session,
@@ -55,6 +66,7 @@ def issue_token(
         password=form.password[:200],
         limiter=limiter,
         rules=rules,
+        guard=guard,
         client=client,
     )
     token = create_token(

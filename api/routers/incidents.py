@@ -107,6 +107,7 @@ def report(
         data=data,
         actor=principal,
         idempotency_key=idempotency_key,
+        client_address=client,
     )
     if not created:
         response.status_code = 200

@@ -16,6 +16,7 @@ from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.auth.models import Role
 from gridmap.errors import Conflict, GridmapError, NotFound
 from gridmap.plans import drafts, service
+from gridmap.plans.impacts import ImpactReports
 from gridmap.scope import Actor
 
 log = logging.getLogger(__name__)
@@ -70,9 +71,10 @@ def read_plan(plan_id: PlanId, session: SessionDep, principal: PrincipalDep) -> 
     return rows[0]
 
 
-@router.get("/plans/{plan_id}/impact")
+@router.get("/plans/{plan_id}/impact", responses=responses(429, 503))
 def plan_impact(
     plan_id: PlanId,
+    request: Request,
     session: SessionDep,
     principal: Annotated[Actor, Depends(require_roles(*PLANNERS))],
     against: Annotated[
@@ -86,6 +88,9 @@ def plan_impact(
     workers' caseloads, how many open incidents change cell, and how many households due
     for a visit move to another cell (per pair of cells). Counts only: no household,
     person or incident is named. A county dispatcher sees their own county.
+
+    A report is kept a few minutes (``computed_at`` says when it was made); a user computes
+    one at a time (429) and the server a few at once (503), both with Retry-After.
     """
     if principal.role == Role.county_dispatcher:
         area = area or principal.area_code
@@ -95,9 +100,13 @@ def plan_impact(
         if active is None:
             raise NotFound("no plan is in force to compare with")
         against = active
-    report = drafts.impact(session, against, plan_id, area)
-    report["open_incidents_moving"] = len(report["open_incidents_moving"])
-    return report
+
+    def compute() -> dict[str, Any]:
+        report = drafts.impact(session, against, plan_id, area)
+        return report | {"open_incidents_moving": len(report["open_incidents_moving"])}
+
+    reports: ImpactReports = request.app.state.plan_impacts
+    return reports.report(session, principal, (against, plan_id, area), compute)
 
 
 @router.post("/plans/{plan_id}/prepare", response_model=PlanRead, status_code=202)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from api.deps import Principal, SessionDep, require_roles
+from api.deps import ClientDep, Principal, SessionDep, SignInGuardDep, require_roles
 from api.problems import responses
 from gridmap.areas.codes import CODE_PATTERN
 from gridmap.auth import service
@@ -134,3 +134,25 @@ def reset_password(
     """Set a new password (policy-checked); every token issued before stops working."""
     user = service.get_user(session, username, within=admin.area_code)
     return _read(session, service.reset_password(session, user, data.password))
+
+
+class Unlocked(BaseModel):
+    """What an unlock did."""
+
+    username: str
+    addresses: int = Field(description="Addresses whose failed sign-ins were forgotten")
+
+
+@router.post("/{username}/unlock", response_model=Unlocked, responses=responses(404))
+def unlock(
+    username: str, request: Request, admin: AdminDep, guard: SignInGuardDep, client: ClientDep
+) -> Unlocked:
+    """Let an account sign in again at once: its lock and every address's delay are lifted.
+
+    For an owner locked out by someone guessing from many addresses (audited).
+    """
+    forgotten = service.unlock_sign_in(
+        request.app.state.audit_sessionmaker, guard, username, actor=admin,
+        within=admin.area_code, client_ip=client,
+    )  # fmt: skip
+    return Unlocked(username=username, addresses=forgotten)

@@ -6,10 +6,12 @@ import re
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from gridmap import audit
 from gridmap.areas import codes as area_codes
 from gridmap.areas.models import Area
+from gridmap.auth.lockout import SignInGuard
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import hash_password, verify_password
 from gridmap.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
@@ -223,27 +225,56 @@ def authenticate(
     password: str,
     limiter: RateLimiter | None = None,
     rules: Rules | None = None,
+    guard: SignInGuard | None = None,
     client: str = "unknown",
 ) -> User:
-    """The active user with these credentials, or NotAuthenticated (429 when rate-limited).
+    """The active user with these credentials, or NotAuthenticated (429 when held back).
 
     Every failure — unknown user, disabled account, wrong password — costs one password
     hash and answers the same, so neither the answer nor its timing says which it was.
-    After too many failures for one account, sign-in to it is locked for a while whatever
-    the password (a lockout), and each client address has its own limit of attempts.
+    Each client address has a limit of attempts (``limiter``); failures delay the address
+    they came from on that account, and lock the account only when they come from many
+    addresses (``guard``, gridmap/auth/lockout.py) — the right password from an address
+    that is not held back gets in while another address guesses.
     """
     if limiter is not None and rules is not None:
         limiter.hit(rules.sign_in_client, client)
-        limiter.check(rules.sign_in_failures, username.lower())
+    if guard is not None:
+        guard.check(username, client)
     user = session.scalar(select(User).where(User.username == username))
     matches = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if user is not None and user.is_active and matches:
-        if limiter is not None and rules is not None:
-            limiter.clear(rules.sign_in_failures, username.lower())
+        if guard is not None:
+            guard.succeeded(username, client)
         return user
-    if limiter is not None and rules is not None:
-        limiter.hit(rules.sign_in_failures, username.lower())
+    if guard is not None:
+        guard.failed(username, client)
     raise NotAuthenticated("wrong username or password")
+
+
+def unlock_sign_in(
+    factory: sessionmaker[Session],
+    guard: SignInGuard,
+    username: str,
+    *,
+    actor: Actor | None,
+    within: str | None = None,
+    client_ip: str | None = None,
+    detail: dict[str, object] | None = None,
+) -> int:
+    """Let an account sign in again at once: forget every failed sign-in on it.
+
+    Lifts the lock and every address's delay. Audited first, in a transaction of its own
+    (``factory``), then done on the guard's connection: an unlock is never unrecorded.
+    Returns the number of addresses forgotten.
+    """
+    with factory.begin() as session:
+        name = get_user(session, username, within=within).username
+        audit.record(
+            session, actor=actor, action="unlock_sign_in", object_type="user", object_id=name,
+            detail=detail, client_ip=client_ip,
+        )  # fmt: skip
+    return guard.unlock(name)
 
 
 def actor_of(session: Session, username: str) -> Actor:

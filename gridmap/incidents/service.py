@@ -65,13 +65,26 @@ class StaleVersion(Conflict):
     title = "Stale version"
 
 
-def idempotency_scope(actor: Actor | None, key: str, api_client_id: int | None = None) -> str:
-    """The stored key: one namespace per user, per Open311 client, one for the citizen port."""
+def idempotency_scope(
+    actor: Actor | None,
+    key: str,
+    api_client_id: int | None = None,
+    client_address: str | None = None,
+) -> str:
+    """The stored key: one namespace per user, per Open311 client, per anonymous address.
+
+    Anonymous citizens have no account to keep their keys apart: their keys are scoped by
+    the client's address, so another citizen sending the same key (a careless app, a guess)
+    gets an incident of their own, never the first one and its ``citizen_token``. The
+    address is stored only inside a digest. Within one scope the report's fingerprint still
+    tells a retry (the first incident) from a different report (409).
+    """
     if actor is not None:
-        owner = f"u{actor.user_id}"
-    else:
-        owner = f"c{api_client_id}" if api_client_id is not None else "anon"
-    return f"{owner}:{key}"
+        return f"u{actor.user_id}:{key}"
+    if api_client_id is not None:
+        return f"c{api_client_id}:{key}"
+    scoped = f"{client_address or 'unknown'}\x00{key}".encode()
+    return f"anon:{hashlib.sha256(scoped).hexdigest()}"
 
 
 def fingerprint(data: IncidentCreate) -> str:
@@ -90,12 +103,14 @@ def create(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     api_client_id: int | None = None,
+    client_address: str | None = None,
 ) -> tuple[Incident, bool]:
     """Report an incident: locate, assign, route, set due dates, first event — one transaction.
 
     ``actor`` None is the system: the citizen port (``api_client_id``: the registered
     Open311 client that sent it) or an import. A signed-in reporter may report only
-    within their own area, so they can always read what they reported.
+    within their own area, so they can always read what they reported. An anonymous
+    report's ``Idempotency-Key`` is scoped by ``client_address`` (:func:`idempotency_scope`).
 
     Returns the incident and whether it was created (False: a retry with the same
     Idempotency-Key, by the same user and with the same report, returned the first one).
@@ -149,7 +164,7 @@ def create(
             f"({calendar.first_day} to {calendar.last_day}): check the date"
         ) from None
     key = (
-        idempotency_scope(actor, idempotency_key, api_client_id)
+        idempotency_scope(actor, idempotency_key, api_client_id, client_address)
         if idempotency_key is not None
         else None
     )

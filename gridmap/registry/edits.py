@@ -4,7 +4,8 @@ Every edit writes a ``registry_event`` (who, when, the object, before and after)
 transaction. Objects carry a version: an edit made on an older one is refused (409) with
 both versions, the one stored and the one submitted, so nothing is lost. An edit made
 offline carries the phone's ``client_id``: uploaded twice, it is applied once (the second
-upload answers with what the first did).
+upload answers with what the first did); the id used for another edit is refused
+(gridmap/registry/offline.py).
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridmap.errors import Conflict, InvalidInput, NotFound
-from gridmap.registry import schemas
+from gridmap.registry import offline, schemas
 from gridmap.registry.ids import valid_id_number
 from gridmap.registry.models import (
     Building,
     House,
     Household,
     HouseholdStatus,
+    OfflineEdit,
     Person,
     PersonStatus,
     RegistryEvent,
@@ -63,33 +65,42 @@ def _check_version(obj: Any, version: int, view: dict[str, Any], submitted: dict
         )
 
 
-def replayed(session: Session, actor: Actor, client_id: str | None) -> RegistryEvent | None:
-    """The event an offline edit with this ``client_id`` already made, if it was applied.
+def _replayed(session: Session, actor: Actor, edit: offline.Upload) -> schemas.Edited | None:
+    """What an offline edit already did if ``edit`` is its replay (409 if its id is reused).
 
     Every edit starts here, so the role is checked first (403 before any object is looked
     up: the same answer whatever the id, in or outside the editor's area).
     """
     require_editor(actor)
-    if client_id is None:
-        return None
-    return session.scalar(
-        select(RegistryEvent).where(
-            RegistryEvent.actor_id == actor.user_id, RegistryEvent.client_id == client_id
-        )
-    )
+    first = offline.replayed(session, actor, edit)
+    return None if first is None else _edited_before(session, first)
+
+
+def _edited_before(session: Session, first: OfflineEdit) -> schemas.Edited:
+    """The answer of the first upload, with the object's version as it is now."""
+    model = {"household": Household, "person": Person, "work_unit": WorkUnit}[first.object_type]
+    obj = session.get(model, first.object_id)
+    return schemas.Edited(
+        object_type=first.object_type, object_id=first.object_id,
+        version=getattr(obj, "version", None), event_id=first.event_id,
+        duplicate=True,
+    )  # fmt: skip
 
 
 def _event(
     session: Session, actor: Actor, action: str, obj: Any, before: dict[str, Any] | None,
-    after: dict[str, Any] | None, client_id: str | None,
+    after: dict[str, Any] | None, edit: offline.Upload,
 ) -> RegistryEvent:  # fmt: skip
+    """The edit's event, and the first use of its client id."""
     event = RegistryEvent(
         actor_id=actor.user_id, action=action, object_type=type(obj).__tablename__,
         object_id=obj.id, grid_code=obj.grid_code, before=_jsonable(before),
-        after=_jsonable(after), client_id=client_id,
+        after=_jsonable(after), client_id=edit.client_id,
     )  # fmt: skip
     session.add(event)
     session.flush()
+    offline.remember(session, actor, edit, object_type=event.object_type, object_id=obj.id,
+                     grid_code=obj.grid_code, event_id=event.id)  # fmt: skip
     return event
 
 
@@ -105,11 +116,10 @@ def _household_view(hh: Household) -> dict[str, Any]:
             "grid_code": hh.grid_code, "version": hh.version}  # fmt: skip
 
 
-def _edited(obj: Any, event: RegistryEvent, duplicate: bool = False) -> schemas.Edited:
+def _edited(obj: Any, event: RegistryEvent) -> schemas.Edited:
     return schemas.Edited(
-        object_type=type(obj).__tablename__ if obj is not None else event.object_type,
-        object_id=obj.id if obj is not None else event.object_id,
-        version=getattr(obj, "version", None), event_id=event.id, duplicate=duplicate,
+        object_type=type(obj).__tablename__, object_id=obj.id, version=obj.version,
+        event_id=event.id,
     )  # fmt: skip
 
 
@@ -162,9 +172,9 @@ def register_household(
     session: Session, actor: Actor, data: schemas.HouseholdCreate
 ) -> schemas.Edited:
     """A household (and its members) registered into a house."""
-    done = replayed(session, actor, data.client_id)
-    if done is not None:
-        return _edited(session.get(Household, done.object_id), done, duplicate=True)
+    edit = offline.upload("register_household", None, data)
+    if (done := _replayed(session, actor, edit)) is not None:
+        return done
     house = _house(session, actor, data.house_id, data.building_id, data.unit_no, data.rented)
     building = session.get(Building, house.building_id)
     assert building is not None
@@ -175,20 +185,20 @@ def register_household(
     session.add(household)
     session.flush()
     for member in data.members:
-        _add_person(session, actor, household, member, record=False)
+        _add_person(session, actor, household, member)
     after = _household_view(household) | {
         "members": [
             m.model_dump(mode="json", exclude={"id_number", "phone", "client_id"})
             for m in data.members
         ]
     }
-    event = _event(session, actor, "register_household", household, None, after, data.client_id)
+    event = _event(session, actor, "register_household", household, None, after, edit)
     return _edited(household, event)
 
 
 def _add_person(
     session: Session, actor: Actor, household: Household, data: schemas.PersonCreate,
-    *, record: bool = True,
+    *, edit: offline.Upload | None = None,
 ) -> Person:  # fmt: skip
     _check_id(session, data.id_number)
     if "migrant" in data.tags:
@@ -203,9 +213,8 @@ def _add_person(
     )  # fmt: skip
     session.add(person)
     session.flush()
-    if record:
-        _event(session, actor, "register_person", person, None, person_view(person),
-               data.client_id)  # fmt: skip
+    if edit is not None:  # a member of a new household is in the household's event
+        _event(session, actor, "register_person", person, None, person_view(person), edit)
     return person
 
 
@@ -213,15 +222,15 @@ def register_person(
     session: Session, actor: Actor, household_id: int, data: schemas.PersonCreate
 ) -> schemas.Edited:
     """A person registered into an existing household (born, moved in, a renter)."""
-    done = replayed(session, actor, data.client_id)
-    if done is not None:
-        return _edited(session.get(Person, done.object_id), done, duplicate=True)
+    edit = offline.upload("register_person", household_id, data)
+    if (done := _replayed(session, actor, edit)) is not None:
+        return done
     household = session.get(Household, household_id)
     if household is None or not actor.covers(household.grid_code):
         raise NotFound(f"there is no household {household_id} in your area")
     if household.status != HouseholdStatus.active:
         raise Conflict(f"household {household_id} has moved out: register a new household")
-    person = _add_person(session, actor, household, data)
+    person = _add_person(session, actor, household, data, edit=edit)
     household.size = household.size + 1
     session.flush()
     event = session.scalar(
@@ -240,7 +249,7 @@ def _for_edit(
     """The object locked for an edit, and its view before the edit.
 
     In the actor's area (404 otherwise) and at the submitted version (409 with both
-    versions otherwise); the role was checked by :func:`replayed`.
+    versions otherwise); the role was checked by :func:`_replayed`.
     """
     obj = session.get(model, obj_id, with_for_update=True)
     if obj is None or not actor.covers(obj.grid_code):
@@ -254,9 +263,9 @@ def move_household(
     session: Session, actor: Actor, household_id: int, data: schemas.HouseholdMove
 ) -> schemas.Edited:
     """A household moving to another house (within the mover's area); members follow."""
-    done = replayed(session, actor, data.client_id)
-    if done is not None:
-        return _edited(session.get(Household, done.object_id), done, duplicate=True)
+    edit = offline.upload("move_household", household_id, data)
+    if (done := _replayed(session, actor, edit)) is not None:
+        return done
     household, before = _for_edit(
         session, actor, Household, household_id, "household", _household_view, data
     )
@@ -272,7 +281,7 @@ def move_household(
         p.grid_code, p.plan_id = house.grid_code, house.plan_id
     session.flush()
     event = _event(session, actor, "move_household", household, before,
-                   _household_view(household), data.client_id)  # fmt: skip
+                   _household_view(household), edit)  # fmt: skip
     return _edited(household, event)
 
 
@@ -280,9 +289,9 @@ def household_moved_out(
     session: Session, actor: Actor, household_id: int, data: schemas.HouseholdOut
 ) -> schemas.Edited:
     """A household that left the area: it and its members are marked, nothing is deleted."""
-    done = replayed(session, actor, data.client_id)
-    if done is not None:
-        return _edited(session.get(Household, done.object_id), done, duplicate=True)
+    edit = offline.upload("household_moved_out", household_id, data)
+    if (done := _replayed(session, actor, edit)) is not None:
+        return done
     household, before = _for_edit(
         session, actor, Household, household_id, "household", _household_view, data
     )
@@ -294,7 +303,7 @@ def household_moved_out(
             p.status = PersonStatus.moved_out
     session.flush()
     after = _household_view(household) | {"note": data.note}
-    event = _event(session, actor, "household_moved_out", household, before, after, data.client_id)
+    event = _event(session, actor, "household_moved_out", household, before, after, edit)
     return _edited(household, event)
 
 
@@ -302,9 +311,9 @@ def set_person_status(
     session: Session, actor: Actor, person_id: int, data: schemas.PersonStatusChange
 ) -> schemas.Edited:
     """A person who moved out or died (or came back)."""
-    done = replayed(session, actor, data.client_id)
-    if done is not None:
-        return _edited(session.get(Person, done.object_id), done, duplicate=True)
+    edit = offline.upload("set_person_status", person_id, data)
+    if (done := _replayed(session, actor, edit)) is not None:
+        return done
     person, before = _for_edit(session, actor, Person, person_id, "person", person_view, data)
     if person.status.value == data.status:
         raise InvalidInput(f"person {person_id} is already {data.status}")
@@ -315,7 +324,7 @@ def set_person_status(
         household.size = max(1, household.size + delta)
     session.flush()
     after = person_view(person) | {"note": data.note}
-    event = _event(session, actor, f"person_{data.status}", person, before, after, data.client_id)
+    event = _event(session, actor, f"person_{data.status}", person, before, after, edit)
     return _edited(person, event)
 
 
@@ -323,9 +332,9 @@ def update_unit(
     session: Session, actor: Actor, unit_id: int, data: schemas.WorkUnitUpdate
 ) -> schemas.Edited:
     """Changes to a work unit's name, type, staff, address or contact."""
-    done = replayed(session, actor, data.client_id)
-    if done is not None:
-        return _edited(session.get(WorkUnit, done.object_id), done, duplicate=True)
+    edit = offline.upload("update_work_unit", unit_id, data)
+    if (done := _replayed(session, actor, edit)) is not None:
+        return done
     unit, before = _for_edit(session, actor, WorkUnit, unit_id, "work unit", unit_view, data)
     changes = data.model_dump(exclude={"version", "client_id"}, exclude_unset=True)
     if not changes:
@@ -333,9 +342,7 @@ def update_unit(
     for field, value in changes.items():
         setattr(unit, field, value)
     session.flush()
-    event = _event(
-        session, actor, "update_work_unit", unit, before, unit_view(unit), data.client_id
-    )
+    event = _event(session, actor, "update_work_unit", unit, before, unit_view(unit), edit)
     return _edited(unit, event)
 
 

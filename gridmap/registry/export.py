@@ -5,7 +5,8 @@ Reads what is stored (not the seed generator), for an area at any level: its gri
 as in every response (names ``张*三``, ID numbers ``350583********1234``, phones
 ``138****5678``, units' contact phones, and numbers typed into names and addresses, by
 :mod:`gridmap.privacy`); ``unmask`` writes them in full and is recorded in the audit log
-with its reason by the caller. Tables are read and written in chunks, so a county (about
+with its reason and the user it was made for (:func:`require_unmasked_export`) by the
+caller. Tables are read and written in chunks, so a county (about
 700 k people) or the whole city streams through a bounded amount of memory.
 """
 
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from gridmap.areas import codes
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.privacy import Kind, mask_array
+from gridmap.scope import Actor, require_people, require_unmask
 
 CHUNK = 250_000
 FORMATS = ("gpkg", "csv")
@@ -76,6 +78,17 @@ TABLES = (
         (("name", "text"), ("address", "text"), ("contact_phone", "phone")),
     ),
 )
+
+
+def require_unmasked_export(actor: Actor, area_code: str) -> None:
+    """Refuse (403) an unmasked export of ``area_code`` the user may not make.
+
+    The rule of an unmasked read in the API (``require_unmask``) for a whole area: a role
+    that reads people and may unmask, and the area within the user's own.
+    """
+    require_people(actor)
+    require_unmask(actor)
+    actor.require_area(area_code, "exported area")
 
 
 def _chunks(session: Session, table: _Table, prefix: str) -> Iterator[pd.DataFrame]:

@@ -239,6 +239,30 @@ class RegistryEvent(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
 
 
+class OfflineEdit(Base):
+    """The first use of an offline edit's ``client_id`` by a user: the edit and its result.
+
+    An id names one edit: a later upload is a replay only if it is the same kind of edit
+    (``kind``), of the same object (``target_id``: the household, unit, task row … named in
+    the path) with the same content (``digest``); it then answers ``object_type`` /
+    ``object_id``. Any other use of the id is refused (gridmap/registry/offline.py).
+    ``digest`` is NULL for edits recorded before it was kept (matched on kind and target).
+    """
+
+    __tablename__ = "offline_edit"
+
+    actor_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[int | None] = mapped_column(Integer)
+    digest: Mapped[str | None] = mapped_column(String(64))
+    object_type: Mapped[str] = mapped_column(String(30))
+    object_id: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[int | None] = mapped_column(Integer)
+    grid_code: Mapped[str | None] = mapped_column(String(15))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Visit(Base):
     """A household visit (入户走访) by a grid worker: findings, follow-up, where it was made."""
 

@@ -7,9 +7,12 @@ changed after that moment (plus the ids of households that moved out), so a phon
 slow network downloads a day's changes, not the cell.
 
 ``sync``: a list of edits made offline, each with its ``client_id``, applied in order, each
-in a savepoint of its own: applied, a duplicate of one already applied (a retry), a conflict
-(the object changed meanwhile: both versions are returned, nothing is lost) or refused with
-the reason. One bad edit does not stop the others.
+in a savepoint of its own and answered as its own endpoint would: applied; a duplicate (a
+replay of an edit already applied: what it did); a conflict — what the endpoint answers
+409, with its ``code``: ``stale_version`` (the object changed meanwhile: both versions are
+returned, nothing is lost), ``client_id_reused`` (the id was used for another edit) or
+``conflict``; or refused with the reason (any other refusal). One bad edit does not stop
+the others.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from gridmap.areas.service import get_area, summary
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import GridmapError
+from gridmap.errors import Conflict, GridmapError, InvalidInput
 from gridmap.incidents import views as incident_views
 from gridmap.incidents.models import OPEN, Incident, IncidentEvent
 from gridmap.locate import Locator
@@ -152,7 +157,12 @@ class SyncResult(BaseModel):
     """What became of one edit."""
 
     client_id: str
-    status: str = Field(description="applied, duplicate, conflict or refused")
+    status: str = Field(description="applied, duplicate (a replay), conflict or refused")
+    code: str | None = Field(
+        default=None,
+        description="Why, when not applied: the problem code the edit's own endpoint answers "
+        "(stale_version, client_id_reused, conflict, invalid_input, not_found, forbidden …)",
+    )
     detail: str | None = None
     object_type: str | None = None
     object_id: int | None = None
@@ -162,6 +172,7 @@ class SyncResult(BaseModel):
 
 
 KINDS: dict[str, tuple[type[BaseModel], bool]] = {  # schema, whether it needs a target
+    # the names are gridmap.registry.offline.KINDS: an edit is the same through either door
     "register_household": (schemas.HouseholdCreate, False),
     "register_person": (schemas.PersonCreate, True),
     "move_household": (schemas.HouseholdMove, True),
@@ -190,32 +201,37 @@ def sync(
         try:
             with session.begin_nested():
                 out.append(_apply(session, actor, edit, locator, calendar))
-        except edits.StaleObject as exc:
-            out.append(
-                SyncResult(
-                    client_id=edit.client_id,
-                    status="conflict",
-                    detail=exc.detail,
-                    current=exc.extra.get("current"),
-                    submitted=exc.extra.get("submitted"),
-                )
-            )
         except GridmapError as exc:
-            out.append(SyncResult(client_id=edit.client_id, status="refused", detail=exc.detail))
+            out.append(_not_applied(edit.client_id, exc))
         except ValidationError as exc:
             detail = "; ".join(
                 f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
             )
-            out.append(SyncResult(client_id=edit.client_id, status="refused", detail=detail))
+            out.append(_not_applied(edit.client_id, InvalidInput(detail)))
+        except StaleDataError:  # changed between the version check and the write
+            out.append(_not_applied(edit.client_id, edits.StaleObject(
+                "the object changed while this edit was applied: reload it and edit again"
+            )))  # fmt: skip
+        except IntegrityError:  # e.g. the same ID number registered meanwhile by someone else
+            out.append(_not_applied(edit.client_id, Conflict(
+                "the edit conflicts with data stored meanwhile: reload and check"
+            )))  # fmt: skip
     return out
+
+
+def _not_applied(client_id: str, exc: GridmapError) -> SyncResult:
+    """An edit's refusal, as its own endpoint would answer it: 409s are conflicts."""
+    return SyncResult(
+        client_id=client_id, status="conflict" if exc.status == 409 else "refused",
+        code=exc.code, detail=exc.detail, current=exc.extra.get("current"),
+        submitted=exc.extra.get("submitted"),
+    )  # fmt: skip
 
 
 def _apply(
     session: Session, actor: Actor, edit: SyncEdit, locator: Locator | None,
     calendar: WorkingCalendar | None,
 ) -> SyncResult:  # fmt: skip
-    from gridmap.errors import InvalidInput
-
     if edit.kind not in KINDS:
         raise InvalidInput(f"unknown kind {edit.kind!r}: use {', '.join(KINDS)}")
     schema, needs_target = KINDS[edit.kind]

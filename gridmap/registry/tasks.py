@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.privacy import mask_text
-from gridmap.registry import schemas
+from gridmap.registry import offline, schemas
 from gridmap.registry.edits import StaleObject
 from gridmap.registry.groups import GROUPS
 from gridmap.registry.models import (
@@ -209,16 +209,13 @@ def complete(
     """A row done, with its result (offline uploads applied once)."""
     if actor.role not in REGISTRY_EDITORS:  # the role first: the same answer for every row
         raise Forbidden(f"a {actor.role.value} does not complete task rows")
-    if data.client_id:
-        done = session.scalar(
-            select(RegistryEvent).where(
-                RegistryEvent.actor_id == actor.user_id, RegistryEvent.client_id == data.client_id
-            )
-        )
-        if done is not None:
-            item = session.get(TaskItem, done.object_id)
-            assert item is not None
-            return _item(item, _title(session, item)) | {"duplicate": True}
+    edit = offline.upload("complete_task_row", item_id, data)
+    first = offline.replayed(session, actor, edit)
+    if first is not None:
+        done = session.get(TaskItem, first.object_id)
+        if done is None:  # its sheet was withdrawn since
+            raise NotFound(f"there is no task row {item_id} any more")
+        return _item(done, _title(session, done)) | {"duplicate": True}
     item = session.get(TaskItem, item_id, with_for_update=True)
     if item is None or not actor.covers(item.grid_code):
         raise NotFound(f"there is no task row {item_id} in your area")
@@ -235,14 +232,15 @@ def complete(
     item.done_by_id = actor.user_id
     item.result = data.result
     session.flush()
-    session.add(
-        RegistryEvent(
-            actor_id=actor.user_id, action="complete_task_row", object_type="task_item",
-            object_id=item.id, grid_code=item.grid_code, before=_plain(view),
-            after={"result": data.result}, client_id=data.client_id,
-        )
+    event = RegistryEvent(
+        actor_id=actor.user_id, action="complete_task_row", object_type="task_item",
+        object_id=item.id, grid_code=item.grid_code, before=_plain(view),
+        after={"result": data.result}, client_id=data.client_id,
     )  # fmt: skip
+    session.add(event)
     session.flush()
+    offline.remember(session, actor, edit, object_type="task_item", object_id=item.id,
+                     grid_code=item.grid_code, event_id=event.id)  # fmt: skip
     return _item(item, title)
 
 

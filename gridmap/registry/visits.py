@@ -25,7 +25,7 @@ from gridmap.incidents.models import Channel, Incident
 from gridmap.incidents.schemas import IncidentCreate
 from gridmap.locate import Locator
 from gridmap.privacy import mask_text
-from gridmap.registry import schemas
+from gridmap.registry import offline, schemas
 from gridmap.registry.edits import point_of_household
 from gridmap.registry.groups import GROUPS, visit_days
 from gridmap.registry.models import (
@@ -57,12 +57,12 @@ def record(
     """Record a visit; with ``incident_category`` its finding becomes an incident too."""
     if actor.role not in REGISTRY_EDITORS:
         raise Forbidden(f"a {actor.role.value} does not record household visits")
-    if data.client_id:
-        done = session.scalar(
-            select(Visit).where(Visit.actor_id == actor.user_id, Visit.client_id == data.client_id)
-        )
-        if done is not None:
-            return schemas.VisitRead(**_read(session, done), duplicate=True)
+    edit = offline.upload("visit", household_id, data)
+    first = offline.replayed(session, actor, edit)
+    if first is not None:
+        done = session.get(Visit, first.object_id)
+        assert done is not None  # visits are never deleted
+        return schemas.VisitRead(**_read(session, done), duplicate=True)
     household = session.get(Household, household_id)
     if household is None or not actor.covers(household.grid_code):
         raise NotFound(f"there is no household {household_id} in your area")
@@ -117,6 +117,8 @@ def record(
         visit.incident_id = incident.id
         incident_code = incident.code
     session.flush()
+    offline.remember(session, actor, edit, object_type="visit", object_id=visit.id,
+                     grid_code=visit.grid_code)  # fmt: skip
     return schemas.VisitRead(**(_read(session, visit) | {"incident_code": incident_code}),
                              warning=warning)  # fmt: skip
 

@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import uvicorn
+from fastapi import Request
 from fastapi.testclient import TestClient
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import create_engine, select, text, update
 
 from api.app import create_app
+from api.deps import client_address
 from gridmap.areas.levels import AreaLevel
 from gridmap.auth.models import AuditLog
 from gridmap.incidents.models import Incident
@@ -187,6 +189,11 @@ def test_units_inside_the_place_are_fine(client, world, session):
 # -- idempotency keys: one namespace per user ------------------------------------------------
 
 
+def address_from_header(request: Request) -> str:
+    """The client's address from a header, so one test speaks from several addresses."""
+    return request.headers.get("x-test-address", "testclient")
+
+
 def test_idempotency_keys_are_isolated_per_user_and_for_the_anonymous_port(client, world):
     key = {"Idempotency-Key": "01HZX-same-key"}
     codes = {}
@@ -200,6 +207,27 @@ def test_idempotency_keys_are_isolated_per_user_and_for_the_anonymous_port(clien
     assert len(set(codes.values())) == 4
 
 
+def test_anonymous_citizens_do_not_share_idempotency_keys(app, world):
+    """Issue 31 (low): every anonymous citizen shared one namespace of keys, so another
+    citizen's "retry" got the first report and its ``citizen_token``."""
+    app.dependency_overrides[client_address] = address_from_header
+
+    def citizen(address, **body):
+        headers = {"Idempotency-Key": "1", "x-test-address": address}  # a careless app's key
+        return report(c, world, who=None, headers_extra=headers, channel="citizen_app", **body)
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        first = citizen("198.51.100.7")
+        retry = citizen("198.51.100.7")
+        assert (first.status_code, retry.status_code) == (201, 200)
+        assert retry.json()["citizen_token"] == first.json()["citizen_token"]
+        other = citizen("203.0.113.50")
+        assert other.status_code == 201, other.text
+        assert other.json()["code"] != first.json()["code"]
+        assert other.json()["citizen_token"] != first.json()["citizen_token"]
+        assert_problem(citizen("198.51.100.7", description="另一件事"), 409, "conflict")
+
+
 # -- rate limits --------------------------------------------------------------------------------
 
 
@@ -209,28 +237,100 @@ def limited(settings, session, db_url):
     engine = create_engine(db_url)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM rate_limit"))
+        conn.execute(text("DELETE FROM sign_in_failure"))
     engine.dispose()
     tight = settings.model_copy(update={
         "rate_limits_enabled": True, "rate_sign_in_client": "6/minute",
-        "rate_sign_in_failures": "3/15minutes", "rate_anonymous_intake": "3/minute",
+        "rate_sign_in_free_failures": 3, "rate_sign_in_delay_seconds": 60,
+        "rate_sign_in_max_delay_seconds": 200, "rate_sign_in_lock_addresses": 3,
+        "rate_sign_in_lock_seconds": 900, "rate_anonymous_intake": "3/minute",
         "rate_unmask": "2/hour", "rate_open311_intake": "2/minute"})  # fmt: skip
     from tests.conftest import override_for_test
 
     app = override_for_test(create_app(tight), session)
+    app.dependency_overrides[client_address] = address_from_header
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
-def test_an_account_is_locked_after_repeated_failures(limited, world):
+def sign_in(client, username, password, address="192.0.2.1"):
+    return client.post("/api/v1/auth/token", data={"username": username, "password": password},
+                       headers={"x-test-address": address})  # fmt: skip
+
+
+def age_failures(db_url, seconds):
+    """Let ``seconds`` (over a minute) pass: failures move back, per-minute windows reset."""
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE sign_in_failure SET last_at = last_at - "
+                          "make_interval(secs => :s)"), {"s": seconds})  # fmt: skip
+        conn.execute(text("DELETE FROM rate_limit"))
+    engine.dispose()
+
+
+def test_wrong_passwords_from_one_address_hold_back_that_address_only(limited, world):
+    """Issue 31, finding 5: five wrong passwords locked any account, admin included, for
+    everyone — even the owner with the right password from their own desk."""
     for _ in range(3):
-        r = limited.post("/api/v1/auth/token", data={"username": "t1", "password": "wrong"})
-        assert_problem(r, 401, "not_authenticated")
-    r = limited.post("/api/v1/auth/token", data={"username": "t1", "password": "password-123"})
+        assert_problem(sign_in(limited, "admin", "wrong", "203.0.113.9"), 401, "not_authenticated")
+    r = sign_in(limited, "admin", "password-123", "203.0.113.9")
     body = assert_problem(r, 429, "rate_limited")
-    assert 0 < int(r.headers["retry-after"]) <= 15 * 60 and "locked" in body["detail"]
-    # another account from the same address still signs in
-    assert limited.post("/api/v1/auth/token",
-                        data={"username": "t2", "password": "password-123"}).status_code == 200  # fmt: skip
+    assert 55 <= int(r.headers["retry-after"]) <= 60 and "your address" in body["detail"]
+    # the owner, from their own address, signs in while the other address waits
+    assert sign_in(limited, "admin", "password-123", "192.0.2.1").status_code == 200
+    # and another account from the waiting address is not held back
+    assert sign_in(limited, "t2", "password-123", "203.0.113.9").status_code == 200
+
+
+def test_the_delay_doubles_with_each_further_failure_and_is_capped(limited, world, db_url):
+    waits = []
+    for _ in range(3):
+        sign_in(limited, "t1", "wrong")
+    for _ in range(3):
+        r = sign_in(limited, "t1", "wrong")
+        waits.append(int(r.headers["retry-after"]))
+        age_failures(db_url, waits[-1])  # wait it out
+        assert_problem(sign_in(limited, "t1", "wrong"), 401, "not_authenticated")
+    r = sign_in(limited, "t1", "wrong")
+    waits.append(int(r.headers["retry-after"]))
+    assert [w // 10 * 10 for w in waits] == [60, 120, 200, 200]  # 240 capped at 200 s
+
+
+def test_a_right_password_forgets_that_address_s_failures(limited, world):
+    for _ in range(2):
+        sign_in(limited, "t1", "wrong")
+    assert sign_in(limited, "t1", "password-123").status_code == 200
+    for _ in range(2):  # counted from zero again: no delay yet
+        assert_problem(sign_in(limited, "t1", "wrong"), 401, "not_authenticated")
+    assert sign_in(limited, "t1", "password-123").status_code == 200
+
+
+def test_many_addresses_lock_the_account_until_an_admin_unlocks_it(limited, world, session):
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        assert_problem(sign_in(limited, "t1", "wrong", address), 401, "not_authenticated")
+    r = sign_in(limited, "t1", "password-123", "192.0.2.77")
+    body = assert_problem(r, 429, "rate_limited")
+    assert "locked" in body["detail"] and "administrator" in body["detail"]
+    assert 890 <= int(r.headers["retry-after"]) <= 900
+    assert sign_in(limited, "t2", "password-123", "192.0.2.77").status_code == 200
+    # only a city administrator unlocks, and it is audited
+    r = limited.post("/api/v1/users/t1/unlock", headers=world.auth("t2"))
+    assert_problem(r, 403, "forbidden")
+    r = limited.post("/api/v1/users/t1/unlock", headers=world.auth("admin"))
+    assert r.status_code == 200 and r.json() == {"username": "t1", "addresses": 3}
+    assert sign_in(limited, "t1", "password-123", "192.0.2.77").status_code == 200
+    row = session.scalar(select(AuditLog).where(AuditLog.action == "unlock_sign_in"))
+    assert (row.user_id, row.object_id) == (world.users["admin"], "t1")
+    assert_problem(limited.post("/api/v1/users/nobody/unlock", headers=world.auth("admin")), 404,
+                   "not_found")  # fmt: skip
+
+
+def test_addresses_of_one_ipv6_subscriber_count_as_one(limited, world):
+    """Rotating through one's own /64 does not reset the delay (nor lock the account)."""
+    for i in range(3):
+        sign_in(limited, "t1", "wrong", f"2001:db8:1:2::{i + 1}")
+    assert_problem(sign_in(limited, "t1", "password-123", "2001:db8:1:2::99"), 429, "rate_limited")
+    assert sign_in(limited, "t1", "password-123", "2001:db8:1:3::1").status_code == 200
 
 
 def test_sign_in_attempts_are_limited_per_address(limited, world):

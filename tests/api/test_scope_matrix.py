@@ -252,6 +252,8 @@ REQUESTS = {
     ("post", "/api/v1/users/{username}/password"): lambda c, w: (
         "post", f"/users/{'grid' if w == 'west' else 't2'}/password",
         {"json": {"password": "another-long-pass-7"}}),
+    ("post", "/api/v1/users/{username}/unlock"): lambda c, w: (
+        "post", f"/users/{'grid' if w == 'west' else 't2'}/unlock", {}),
 }  # fmt: skip
 
 
@@ -372,6 +374,8 @@ EXPECT = {
     ("get", "/api/v1/users/{username}"): admin_only(OK),
     ("patch", "/api/v1/users/{username}"): admin_only(OK),
     ("post", "/api/v1/users/{username}/password"): admin_only(OK),
+    # lifting a sign-in lock (audited): city administrators, like every account change
+    ("post", "/api/v1/users/{username}/unlock"): admin_only(OK),
 }
 
 # what marks the object in a list's answer

@@ -107,6 +107,35 @@ def test_a_mediator_is_attached_to_a_centre_and_takes_its_area(env):
     assert f"area {township}" in r.stdout
 
 
+def test_unlock_forgets_the_failed_sign_ins_and_is_audited(env):
+    """Issue 31, finding 5: `gridmap user unlock NAME` lets a locked-out owner in again."""
+    env, data = env
+    township = data.areas[data.areas.level == "township"].code.iloc[0]
+    r = gridmap(env, "user", "create", "cli-zhou", "--role", "township_dispatcher",
+                "--area", township, "--password", "Quanzhou-2025")  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    engine = create_engine(env["GRIDMAP_DATABASE_URL"])
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO sign_in_failure (account, address, failures, last_at) VALUES "
+            "('cli-zhou', '198.51.100.1', 7, now()), ('cli-zhou', '198.51.100.2', 1, now()), "
+            "('cli-other', '198.51.100.1', 2, now())"))  # fmt: skip
+    r = gridmap(env, "user", "unlock", "cli-zhou")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "failed sign-ins from 2 addresses forgotten" in r.stdout
+    with engine.begin() as conn:
+        left = conn.execute(text("SELECT account FROM sign_in_failure WHERE account LIKE 'cli-%'"))
+        assert [a for (a,) in left] == ["cli-other"]  # another account keeps its count
+        row = conn.execute(text(
+            "SELECT user_id, detail FROM audit_log WHERE action = 'unlock_sign_in' "
+            "AND object_id = 'cli-zhou' ORDER BY id DESC LIMIT 1")).one()  # fmt: skip
+        conn.execute(text("DELETE FROM sign_in_failure WHERE account LIKE 'cli-%'"))
+    engine.dispose()
+    assert row.user_id is None and row.detail["via"] == "cli" and row.detail["os_user"]
+    r = gridmap(env, "user", "unlock", "cli-nobody")
+    assert r.returncode == 1 and "no user 'cli-nobody'" in r.stdout
+
+
 def test_demo_is_refused_in_production(env):
     env, _ = env
     production = env | {"GRIDMAP_ENVIRONMENT": "production", "GRIDMAP_SECRET_KEY": "x" * 40}
@@ -150,19 +179,26 @@ def test_demo_creates_one_user_per_role_once(fresh, tmp_path):
     """`gridmap demo --no-serve` on a seeded database: every role gets its demo user, once."""
     from gridmap.auth.models import Role
     from gridmap.auth.security import verify_password
-    from gridmap.demo import DEMO_PASSWORD
+    from sqlalchemy.orm import Session
+
+    from gridmap.demo import DEMO_PASSWORD, demo_users
 
     url, _ = fresh
     env = os.environ | {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_DATA_DIR": str(tmp_path),
                         "COLUMNS": "200"}  # fmt: skip
     engine = create_engine(url)
+    names: list[str] = []
     try:
         r = gridmap(env, "demo", "--no-serve")
         assert r.returncode == 0, r.stdout + r.stderr
+        with Session(engine) as session:  # other tests' users may share this database
+            names = [name for name, *_ in demo_users(session)]
         with engine.connect() as conn:
             rows = conn.execute(text(
                 "SELECT u.username, u.role, u.area_code, d.code, u.password_hash FROM app_user u "
-                "LEFT JOIN department d ON d.id = u.department_id")).all()  # fmt: skip
+                "LEFT JOIN department d ON d.id = u.department_id "
+                "WHERE u.username = ANY(:names)"), {"names": names}).all()  # fmt: skip
+        assert sorted(row.username for row in rows) == sorted(names)
         assert {row.role for row in rows} == {role.name for role in Role}
         by_name = {row.username: row for row in rows}
         mediator = by_name["mediator"]
@@ -172,6 +208,7 @@ def test_demo_creates_one_user_per_role_once(fresh, tmp_path):
         assert again.returncode == 0 and "demo user" not in again.stdout
     finally:
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM app_user WHERE username NOT LIKE 'cli-%'"))
+            conn.execute(text("DELETE FROM app_user WHERE username = ANY(:names)"),
+                         {"names": names})  # fmt: skip
             conn.execute(text("DELETE FROM api_client"))
         engine.dispose()

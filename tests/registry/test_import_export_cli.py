@@ -97,11 +97,30 @@ def audit_rows(url):
 def test_export_a_cell_as_csv_unmasked_with_a_reason_is_audited(env, tmp_path):
     url, data = env
     cell = data.areas[data.areas.level == "grid"].code.iloc[1]
-    refused = runner.invoke(app, ["export", cell, str(tmp_path), "--unmask", "x"])
-    assert refused.exit_code == 1 and "reason" in refused.output
-    result = runner.invoke(
-        app, ["export", cell, str(tmp_path), "--format", "csv", "--unmask", "入户核查名单"]
+    township = cell[:9]
+    for name, role, area in [
+        ("exp-lin", "township_dispatcher", township),
+        ("exp-plan", "planner", township),
+        ("exp-far", "township_dispatcher", other_township(data, cell)),
+    ]:
+        made = runner.invoke(app, ["user", "create", name, "--role", role, "--area", area,
+                                   "--password", "Quanzhou-2025"])  # fmt: skip
+        assert made.exit_code == 0, made.output
+    refused = runner.invoke(
+        app, ["export", cell, str(tmp_path), "--unmask", "x", "--by", "exp-lin"]
     )
+    assert refused.exit_code == 1 and "reason" in refused.output
+    # issue 31 (low): the unmasked export's audit row had no actor — now it names one
+    nobody = runner.invoke(app, ["export", cell, str(tmp_path), "--unmask", "入户核查名单"])
+    assert nobody.exit_code == 1 and "--by USER" in nobody.output
+    for who, why in [("exp-plan", "does not read"), ("exp-far", "outside your area"),
+                     ("exp-none", "no enabled user")]:  # fmt: skip
+        r = runner.invoke(app, ["export", cell, str(tmp_path), "--unmask", "入户核查名单",
+                                "--by", who])  # fmt: skip
+        assert r.exit_code == 1 and why in r.output, r.output
+    assert audit_rows(url) == 0 and not (tmp_path / f"{cell}-people.csv").exists()
+    result = runner.invoke(app, ["export", cell, str(tmp_path), "--format", "csv",
+                                 "--unmask", "入户核查名单", "--by", "exp-lin"])  # fmt: skip
     assert result.exit_code == 0, result.output
     people = pd.read_csv(tmp_path / f"{cell}-people.csv", dtype=str)
     assert len(people) == scalar(url, "SELECT count(*) FROM person WHERE grid_code = :c", c=cell)
@@ -109,6 +128,23 @@ def test_export_a_cell_as_csv_unmasked_with_a_reason_is_audited(env, tmp_path):
     buildings = pd.read_csv(tmp_path / f"{cell}-buildings.csv")
     assert {"lon", "lat"} <= set(buildings.columns)
     assert audit_rows(url) == 1
+    who, detail = scalar_row(
+        url, "SELECT u.username, a.detail FROM audit_log a JOIN app_user u ON u.id = a.user_id "
+        "WHERE a.action = 'export_unmasked'")  # fmt: skip
+    assert who == "exp-lin" and detail["os_user"] and detail["rows"]["people"] == len(people)
+
+
+def other_township(data, cell):
+    townships = data.areas[data.areas.level == "township"].code
+    return next(t for t in townships if t != cell[:9])
+
+
+def scalar_row(url, sql):
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        row = conn.execute(text(sql)).one()
+    engine.dispose()
+    return row
 
 
 def test_export_of_an_unknown_area_and_format(env, tmp_path):
