@@ -989,14 +989,16 @@ def _lang(value: str) -> str:
 def _day(value: str | None) -> Any:
     from datetime import datetime
 
+    from gridmap import timebounds
     from gridmap.calendar import CHINA_TZ
 
     if value is None:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA_TZ)
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA_TZ)
     except ValueError:
         raise GridmapError(f"{value!r} is not a date: write YYYY-MM-DD") from None
+    return timebounds.check(day, name=value, event=False)
 
 
 def _write(out: Path, html: str) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import OptionalPrincipalDep, SessionDep
 from api.problems import responses
+from gridmap import timebounds
 from gridmap.bbox import parse_bbox
 from gridmap.errors import InvalidInput
 from gridmap.maps import collections as source
@@ -125,7 +126,8 @@ def _instant(value: str) -> datetime | None:
             f"datetime {value!r} is not RFC 3339: write e.g. 2026-01-01T00:00:00Z, "
             "an interval 2026-01-01T00:00:00Z/2026-02-01T00:00:00Z, or '..' for open"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # RFC 3339 wants a zone
+    return timebounds.check(moment, name="datetime", event=False)
 
 
 def parse_interval(value: str | None) -> tuple[datetime | None, datetime | None]:

@@ -31,6 +31,7 @@ from gridmap.auth.models import AuditLog, Role, User
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import HouseholdStatus
 from gridmap.scope import Actor, require_editor, require_people
+from gridmap.timebounds import Moment
 
 UNMASKED_PERSON = ["id_number", "phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
@@ -55,7 +56,7 @@ def area_households(
     tag: Annotated[str | None, Query(max_length=30, description="A member's special group")] = None,
     building: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     not_visited_since: Annotated[
-        datetime | None, Query(description="Only households not visited since")
+        Moment | None, Query(description="Only households not visited since")
     ] = None,
     status: HouseholdStatus | None = HouseholdStatus.active,
 ) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def offline_pack(
     code: AreaCode,
     session: SessionDep,
     principal: PrincipalDep,
-    since: Annotated[datetime | None, Query(description="Only what changed after this")] = None,
+    since: Annotated[Moment | None, Query(description="Only what changed after this")] = None,
 ) -> Any:
     """Everything a grid worker needs offline for their cell, or what changed since."""
     return pack.pack(session, principal, code, since=since, now=datetime.now(UTC))
@@ -369,8 +370,8 @@ def audit_log(
     action: Annotated[str | None, Query(max_length=50)] = None,
     object_type: Annotated[str | None, Query(max_length=50)] = None,
     object_id: Annotated[str | None, Query(max_length=50)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """Who read personal data unmasked (and why), who was refused (city administrators)."""

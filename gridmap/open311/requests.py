@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from gridmap import timebounds
 from gridmap.areas.models import Area
 from gridmap.calendar import CHINA_TZ
 from gridmap.crs import CRS
@@ -174,7 +175,7 @@ def _when(name: str, value: str | None) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_TZ)  # the city's local time
-    return moment
+    return timebounds.check(moment, name=name, event=False)
 
 
 def read_filter(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 from gridmap.crs import CRS
 from gridmap.registry.groups import GROUPS
 from gridmap.registry.models import HouseholdStatus, PersonStatus, TaskTarget
+from gridmap.timebounds import EventTime, Moment
 
 PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 ID_NUMBER = r"^\d{17}[\dX]$"
@@ -236,7 +237,7 @@ class Edited(BaseModel):
 class VisitCreate(_Text):
     """A visit to a household; a finding may become an incident in the same step."""
 
-    visited_at: datetime | None = Field(default=None, description="Defaults to now")
+    visited_at: EventTime | None = Field(default=None, description="Defaults to now")
     findings: str = Field(default="", max_length=5000)
     follow_up_needed: bool = False
     lon: float | None = Field(default=None, ge=-180, le=180, description="Where the phone was")
@@ -248,15 +249,6 @@ class VisitCreate(_Text):
         description="Turn the finding into an incident of this category",
     )
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
-
-    @field_validator("visited_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("visited_at needs a time zone, e.g. 2025-03-01T09:30:00+08:00")
-        if value is not None and not 2000 <= value.year <= 2100:
-            raise ValueError("visited_at is not a plausible date")
-        return value
 
 
 class VisitRead(BaseModel):
@@ -300,16 +292,7 @@ class TaskCreate(_Text):
         default_factory=dict,
         description="household: rented (bool), tag; building: use; work_unit: type",
     )
-    due_at: datetime
-
-    @field_validator("due_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("due_at needs a time zone")
-        if not 2000 <= value.year <= 2100:
-            raise ValueError("due_at is not a plausible date")
-        return value
+    due_at: Moment
 
 
 class TaskProgress(BaseModel):

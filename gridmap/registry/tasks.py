@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, any_, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from gridmap import timebounds
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.registry import schemas
 from gridmap.registry.edits import StaleObject
@@ -95,6 +96,7 @@ def create(session: Session, actor: Actor, data: schemas.TaskCreate) -> Task:
     if actor.role not in DISPATCHERS:
         raise Forbidden(f"a {actor.role.value} does not hand tasks down: dispatchers do")
     actor.require_area(data.area_code)
+    timebounds.check(data.due_at, name="due_at", event=False)
     task = Task(
         title=data.title, instructions=data.instructions, area_code=data.area_code,
         target=data.target, criteria=data.criteria, due_at=data.due_at,

@@ -26,6 +26,7 @@ from tests.api.test_auth import assert_problem
 from tests.conftest import free_port
 from tests.world import COUNTY, T1, T2, V1, V2, X0, Y0, D, act, inside, report
 
+DEADLINE = (datetime.now(UTC) + timedelta(days=30)).isoformat()  # within the year ahead
 ROLES = ["admin", "county", "t1", "t2", "village", "grid", "labour", "housing", "analyst",
          "planner", None]  # fmt: skip
 OK, DENIED, HIDDEN, ANON = 200, 403, 404, 401
@@ -71,7 +72,7 @@ CASES = {
               DISPATCHER_WEST, DISPATCHER_EAST),
     "reject": ([], {"note": "无效"}, DISPATCHER_WEST, DISPATCHER_EAST),
     "escalate": ([], {}, DISPATCHER_WEST, DISPATCHER_EAST),
-    "supervise": ([], {"note": "限期化解", "deadline": "2099-01-01T18:00:00+08:00"},
+    "supervise": ([], {"note": "限期化解", "deadline": DEADLINE},
                   SUPERVISOR_WEST, SUPERVISOR_EAST),
     "respond": (["supervise"], {"note": "已约谈企业，本周内支付"}, HANDLER_WEST, HANDLER_EAST),
     "co_sign": (["joint"], {}, CO_WEST, CO_EAST),
@@ -97,7 +98,7 @@ PREP = {
     "sign": ("labour", {}),
     "resolve": ("labour", {"outcome": "mediated"}),
     "follow_up": ("admin", {"satisfaction": 5}),
-    "supervise": ("admin", {"note": "限期化解", "deadline": "2099-01-01T18:00:00+08:00"}),
+    "supervise": ("admin", {"note": "限期化解", "deadline": DEADLINE}),
     "joint": ("admin", {"unit_code": f"labour-{COUNTY}", "co_unit_codes": [f"housing-{COUNTY}"]}),
     "co_sign": ("housing", {}),
     "whistle": ("county", {"summoned": [f"housing-{COUNTY}"]}),

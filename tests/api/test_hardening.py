@@ -21,7 +21,7 @@ from gridmap.settings import Settings
 from gridmap.units.models import Department
 from tests.api.test_auth import assert_problem
 from tests.conftest import TEST_SECRET
-from tests.world import COUNTY, V1, X0, Y0, D, act, inside, report
+from tests.world import COUNTY, T1, V1, X0, Y0, D, act, inside, report
 
 # -- 5. inputs that used to end in a 500 ------------------------------------------------------
 
@@ -147,8 +147,9 @@ def test_after_escalation_to_the_city_the_village_cannot_act(client, world):
         assert r.status_code == 200, (who, r.text)
         v = r.json()["version"]
     assert r.json()["unit_code"] == "centre-350500"
+    soon = datetime.now(UTC) + timedelta(days=30)
     for action, payload in (("transfer", {"unit_code": f"labour-{COUNTY}"}),
-                            ("supervise", {"note": "催办", "deadline": "2099-01-01T00:00:00Z"}),
+                            ("supervise", {"note": "催办", "deadline": soon.isoformat()}),
                             ("escalate", {})):  # fmt: skip
         r = act(client, world, "village", code, action, v, **payload)
         assert_problem(r, 403, "forbidden")
@@ -318,3 +319,84 @@ def test_an_area_of_no_level_is_422(client, world, path):
     sep = "&" if "?" in path else "?"
     r = client.get(f"{path}{sep}area=0000000000", headers=world.auth("admin"))
     assert_problem(r, 422, "validation_error")
+
+
+# -- issue 31: one window for every date and time a client sends ------------------------------
+
+FAR = "9999-12-31T23:59:59-14:00"  # year 10000 in UTC: PostgreSQL stores it, Python cannot read it
+
+
+def test_a_far_future_deadline_is_refused_and_poisons_nothing(client, world):
+    inc = report(client, world, who="t1", channel="citizen_app").json()
+    for deadline in (FAR, "2100-01-01T00:00:00+08:00", "2026-03-01T18:00:00"):
+        r = act(client, world, "t1", inc["code"], "supervise", 1, note="催办", deadline=deadline)
+        assert_problem(r, 422, "validation_error")
+    # every reader of the incident still answers
+    for path in ("/api/v1/incidents", f"/api/v1/incidents/{inc['code']}", "/api/v1/notifications"):
+        assert client.get(path, headers=world.auth("t1")).status_code == 200, path
+    for fmt in ("json", "xml"):
+        assert client.get(f"/open311/v2/requests.{fmt}").status_code == 200
+    soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    r = act(client, world, "t1", inc["code"], "supervise", 1, note="催办", deadline=soon)
+    assert r.status_code == 200, r.text
+
+
+def test_the_domain_bounds_times_that_skipped_the_schema(session, world):
+    """A command or an import calls the service, not the route: the service checks too."""
+    from gridmap.calendar import WorkingCalendar
+    from gridmap.errors import InvalidInput
+    from gridmap.incidents import service
+    from gridmap.incidents.schemas import ActionIn, IncidentCreate
+    from gridmap.incidents.workflow import Action
+    from gridmap.locate import Locator
+    from gridmap.scope import Actor
+
+    t1 = Actor(world.users["t1"], Role.township_dispatcher, T1, None, "t1")
+    year = datetime.now(UTC).year
+    common = {"session": session, "locator": Locator.from_database(session), "actor": t1,
+              "calendar": WorkingCalendar.chinese(year - 1, year + 1)}  # fmt: skip
+    lon, lat = inside()
+    valid = IncidentCreate(category="labour", channel="grid_app", lon=lon, lat=lat,
+                           description="欠薪")  # fmt: skip
+    unchecked = valid.model_copy(update={"reported_at": datetime(2100, 1, 1, tzinfo=UTC)})
+    with pytest.raises(InvalidInput, match="reported_at is in the future"):
+        service.create(data=unchecked, **common)
+    incident, _ = service.create(data=valid, **common)
+    far = ActionIn(version=1, note="催办").model_copy(
+        update={"deadline": datetime.fromisoformat(FAR)}
+    )
+    common.pop("locator")
+    with pytest.raises(InvalidInput, match="deadline is more than 366 days ahead"):
+        service.act(code=incident.code, action=Action.supervise, data=far, **common)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/api/v1/incidents", {"since": "0001-01-01T00:00:00Z"}),
+     ("/api/v1/incidents", {"until": FAR}),
+     ("/api/v1/incidents", {"since": "2026-01-01T00:00:00"}),  # no time zone
+     ("/api/v1/stats", {"since": "1999-12-31T00:00:00Z"})],
+)  # fmt: skip
+def test_filter_times_outside_the_window_are_422(client, world, path, params):
+    r = client.get(path, params=params, headers=world.auth("t1"))
+    assert_problem(r, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"start_date": "9999-12-31T23:59:59Z"}, {"end_date": "0001-01-01T00:00:00Z"},
+     {"start_date": "1999-12-01T00:00:00+08:00"}],
+)  # fmt: skip
+def test_open311_dates_outside_the_window_are_400(client, world, params):
+    for fmt in ("json", "xml"):
+        r = client.get(f"/open311/v2/requests.{fmt}", params=params)
+        assert r.status_code == 400, r.text
+        assert "2000-01-01" in r.text or "days ahead" in r.text
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z/..", f"../{FAR}", "1999-01-01/.."]
+)
+def test_ogc_datetime_outside_the_window_is_400(client, world, when):
+    r = client.get("/ogc/collections/grids/items", params={"datetime": when})
+    assert_problem(r, 400, "invalid_input")

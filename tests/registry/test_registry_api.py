@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from gridmap.auth.models import AuditLog
+from gridmap.auth.models import AuditLog, Role
 from gridmap.incidents.models import Channel, Incident
 from gridmap.registry.models import Building, RegistryEvent, Visit
 from tests.api.test_auth import assert_problem
@@ -248,6 +248,44 @@ def test_visits_due_follow_the_special_groups(client, world, registry, session):
     assert due[registry.households["elder"].id]["overdue_days"] == 10
 
 
+@pytest.mark.parametrize(
+    "when",
+    ["2100-01-01T09:00:00+08:00", "1999-12-31T09:00:00+08:00", "9999-12-31T23:59:59-14:00",
+     "2026-03-01T09:30:00"],  # the last has no time zone
+)  # fmt: skip
+def test_a_visit_dated_in_the_future_or_before_2000_is_refused(client, world, registry, when):
+    """A visit dated 2100 was stored and its household dropped out of the visits due."""
+    hh = registry.households["elder"]
+    r = post(client, world, "grid", f"/households/{hh.id}/visits", {"visited_at": when})
+    assert_problem(r, 422, "validation_error")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    r = post(client, world, "grid", f"/households/{hh.id}/visits", {"visited_at": tomorrow})
+    assert "future" in assert_problem(r, 422, "validation_error")["detail"]
+    # the same visit uploaded from a phone that was offline is refused the same way
+    offline = {"client_id": "v-1", "kind": "visit", "target_id": hh.id,
+               "data": {"visited_at": when}}  # fmt: skip
+    sync = post(client, world, "grid", f"/areas/{CELL}/sync", {"edits": [offline]})
+    assert sync.status_code == 200 and sync.json()[0]["status"] == "refused"
+    due = get(client, world, "grid", f"/areas/{CELL}/visits-due").json()
+    assert hh.id in {d["household_id"] for d in due}
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    r = post(client, world, "grid", f"/households/{hh.id}/visits", {"visited_at": hour_ago})
+    assert r.status_code == 201, r.text
+
+
+def test_the_visit_service_bounds_a_time_that_skipped_the_schema(session, world, registry):
+    from gridmap.errors import InvalidInput
+    from gridmap.registry import schemas, visits
+    from gridmap.scope import Actor
+
+    grid = Actor(world.users["grid"], Role.grid_worker, CELL, None, "grid")
+    unchecked = schemas.VisitCreate().model_copy(
+        update={"visited_at": datetime(2100, 1, 1, tzinfo=UTC)}
+    )
+    with pytest.raises(InvalidInput, match="visited_at is in the future"):
+        visits.record(session, grid, registry.households["elder"].id, unchecked)
+
+
 def test_a_finding_becomes_an_incident_in_one_step(client, world, registry, session):
     hh = registry.households["family"]
     r = post(client, world, "grid", f"/households/{hh.id}/visits",
@@ -323,6 +361,20 @@ def test_bad_task_sheets_are_refused(client, world, registry):
                    422, "invalid_input")  # fmt: skip
     assert_problem(post(client, world, "village", "/tasks", base | {"area_code": T1 + "002"}), 403,
                    "forbidden")  # fmt: skip
+
+
+@pytest.mark.parametrize("due", ["2100-01-01T00:00:00+08:00", "1999-01-01T00:00:00+08:00",
+                                 "2026-12-01T00:00:00"])  # fmt: skip
+def test_a_task_sheet_due_outside_the_window_is_refused(client, world, registry, due):
+    sheet = {"title": "检查", "area_code": V1, "target": "building", "due_at": due}
+    assert_problem(post(client, world, "village", "/tasks", sheet), 422, "validation_error")
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                                   "2026-01-01T00:00:00"])  # fmt: skip
+def test_an_offline_pack_since_outside_the_window_is_422(client, world, registry, since):
+    r = get(client, world, "grid", f"/areas/{CELL}/pack", since=since)
+    assert_problem(r, 422, "validation_error")
 
 
 # -- offline pack and sync ------------------------------------------------------------------------
