@@ -28,6 +28,7 @@ from api.problems import responses
 from gridmap.areas.codes import CODE_PATTERN
 from gridmap.areas.service import get_area
 from gridmap.auth.models import AuditLog, Role, User
+from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import HouseholdStatus
 from gridmap.scope import Actor, require_editor, require_people
@@ -36,7 +37,7 @@ from gridmap.timebounds import Moment
 UNMASKED_PERSON = ["id_number", "phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
 AreaCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = Annotated[RowId, Path()]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 EDIT = responses(409, 422)
@@ -54,7 +55,7 @@ def area_households(
     page: PageNo = 1,
     page_size: PageSize = 50,
     tag: Annotated[str | None, Query(max_length=30, description="A member's special group")] = None,
-    building: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    building: Annotated[RowId | None, Query()] = None,
     not_visited_since: Annotated[
         Moment | None, Query(description="Only households not visited since")
     ] = None,

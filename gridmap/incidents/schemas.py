@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from gridmap.crs import CRS
+from gridmap.db.ids import RowId
 from gridmap.incidents.models import Channel, IncidentStatus, NotificationKind
 from gridmap.incidents.workflow import Action
 from gridmap.timebounds import EventTime, Moment
@@ -269,5 +270,5 @@ class NotificationPage(BaseModel):
 class MarkRead(BaseModel):
     """Which notifications to mark read: ``ids``, or ``all``."""
 
-    ids: list[int] | None = Field(default=None, max_length=1000)
+    ids: list[RowId] | None = Field(default=None, max_length=1000)
     all: bool = False

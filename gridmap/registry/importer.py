@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from gridmap.assign import AssignmentIndex
 from gridmap.bulk import match_columns
 from gridmap.crs import CRS, to_wgs84
+from gridmap.db.ids import parse_row_id
 from gridmap.errors import InvalidInput
 from gridmap.registry.groups import GROUPS
 from gridmap.registry.ids import valid_id_number
@@ -190,11 +191,9 @@ def _parse(number: int, raw: dict[str, str]) -> _Row:
                 raise ValueError(f"unknown tag {word!r}: use {', '.join(GROUPS)}")
             tags.append(TAG_WORDS[word])
     building = raw.get("building_id", "").strip()
-    building_id = None
-    if building:
-        if not building.isdigit() or not 0 < int(building) < 2**31:
-            raise ValueError(f"building_id {building[:20]!r} is not a building number")
-        building_id = int(building)
+    building_id = parse_row_id(building) if building else None
+    if building and building_id is None:
+        raise ValueError(f"building_id {building[:20]!r} is not a building number")
     lon_text, lat_text = raw.get("lon", "").strip(), raw.get("lat", "").strip()
     lon = lat = None
     if lon_text or lat_text:

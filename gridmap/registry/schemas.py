@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from gridmap.crs import CRS
+from gridmap.db.ids import RowId
 from gridmap.registry.groups import GROUPS
 from gridmap.registry.models import HouseholdStatus, PersonStatus, TaskTarget
 from gridmap.timebounds import EventTime, Moment
@@ -174,8 +175,8 @@ class PersonCreate(_Text):
 class HouseholdCreate(_Text):
     """A household registered into a house (or a new house in a building)."""
 
-    house_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    building_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="New house")
+    house_id: RowId | None = None
+    building_id: RowId | None = Field(default=None, description="New house")
     unit_no: str | None = Field(default=None, max_length=20, description="New house: its number")
     rented: bool = False
     members: list[PersonCreate] = Field(min_length=1, max_length=30)
@@ -186,8 +187,8 @@ class HouseholdMove(BaseModel):
     """A household moving to another house."""
 
     version: int = Field(ge=1, le=2**31 - 1)
-    house_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    building_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    house_id: RowId | None = None
+    building_id: RowId | None = None
     unit_no: str | None = Field(default=None, max_length=20)
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
 

@@ -400,3 +400,52 @@ def test_open311_dates_outside_the_window_are_400(client, world, params):
 def test_ogc_datetime_outside_the_window_is_400(client, world, when):
     r = client.get("/ogc/collections/grids/items", params={"datetime": when})
     assert_problem(r, 400, "invalid_input")
+
+
+# -- issue 31: one id type, so an id beyond the integer column is 422 or 404, never 500 --------
+
+
+@pytest.mark.parametrize("bad", [str(2**31), str(2**63), str(2**64), "0", "²"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/api/v1/task-items/{}/complete"), ("get", "/api/v1/households/{}"),
+     ("get", "/api/v1/people/{}"), ("get", "/api/v1/tasks/{}"), ("get", "/api/v1/plans/{}"),
+     ("get", "/api/v1/areas/350503/households?building={}")],
+)  # fmt: skip
+def test_every_path_id_out_of_range_is_422(client, world, method, path, bad):
+    body = {"json": {"version": 1, "result": "x"}} if method == "post" else {}
+    r = getattr(client, method)(path.format(bad), headers=world.auth("admin"), **body)
+    assert_problem(r, 422, "validation_error")
+
+
+def test_the_largest_ids_are_simply_not_found(client, world):
+    for path in (
+        "/api/v1/task-items/2147483646/complete",
+        "/api/v1/task-items/2147483647/complete",
+    ):
+        r = client.post(path, json={"version": 1, "result": "x"}, headers=world.auth("grid"))
+        assert_problem(r, 404, "not_found")
+
+
+@pytest.mark.parametrize("ids", [[2**64], [2**40], [2**31], [0], [1, -5]])
+def test_notification_ids_out_of_range_are_422(client, world, ids):
+    r = client.post("/api/v1/notifications/read", json={"ids": ids}, headers=world.auth("t1"))
+    assert_problem(r, 422, "validation_error")
+    r = client.post("/api/v1/notifications/read", json={"ids": [2**31 - 1]},
+                    headers=world.auth("t1"))  # fmt: skip
+    assert_problem(r, 404, "not_found")  # in range: looked up, and not there
+
+
+@pytest.mark.parametrize("last", [str(2**63), str(2**31), "-1", "abc", "１２".encode()])
+def test_a_last_event_id_out_of_range_is_422_before_the_stream_starts(client, world, last):
+    """≥ 2^63 used to pass int() and then end the stream in a database error."""
+    headers = world.auth("t1") | {"Last-Event-ID": last}
+    with client.stream("GET", "/api/v1/notifications/stream", headers=headers) as r:
+        r.read()
+    assert_problem(r, 422, "validation_error")
+
+
+def test_the_id_type_shows_its_range_in_the_openapi_document(client):
+    spec = client.get("/openapi.json").json()
+    [param] = spec["paths"]["/api/v1/task-items/{item_id}/complete"]["post"]["parameters"]
+    assert param["schema"]["minimum"] == 1 and param["schema"]["maximum"] == 2**31 - 1
