@@ -453,10 +453,9 @@ def _load_household(session: Session, group: list[_Row], place: _Place) -> House
         )
         rented = any("migrant" in r.tags for r in group)
         if house is None:
-            digits = "".join(c for c in unit_no if c.isdigit())
             house = House(
                 building_id=place.building.id, unit_no=unit_no,
-                floor=max(1, int(digits[:-2])) if len(digits) > 2 else 1, is_rented=rented,
+                floor=House.floor_of(unit_no), is_rented=rented,
                 grid_code=place.grid_code, plan_id=place.plan_id, assigned_at=func.now(),
             )  # fmt: skip
             session.add(house)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from gridmap.crs import CRS
 from gridmap.db.ids import RowId
@@ -282,6 +282,21 @@ class DueVisit(BaseModel):
 # -- tasks (任务下发) ------------------------------------------------------------------------
 
 
+class TaskCriteria(_Text):
+    """Which targets of its kind a sheet fans out into (all optional; all must hold).
+
+    Typed, so ``"rented": "false"`` is refused rather than read as true, and a key the sheets
+    do not know (even one no database can store) is refused by its name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rented: StrictBool | None = Field(default=None, description="household: rented or not")
+    tag: str | None = Field(default=None, max_length=30, description=f"household: {TAGS_HELP}")
+    use: str | None = Field(default=None, max_length=20, description="building: its use")
+    type: str | None = Field(default=None, max_length=30, description="work_unit: its type")
+
+
 class TaskCreate(_Text):
     """A task sheet for an area: fans out into one row per target in each cell."""
 
@@ -289,10 +304,7 @@ class TaskCreate(_Text):
     instructions: str = Field(default="", max_length=5000)
     area_code: str = Field(pattern=r"^\d{6}(\d{3}){0,3}$")
     target: TaskTarget
-    criteria: dict[str, Any] = Field(
-        default_factory=dict,
-        description="household: rented (bool), tag; building: use; work_unit: type",
-    )
+    criteria: TaskCriteria = Field(default_factory=TaskCriteria)
     due_at: Moment
 
 

@@ -42,6 +42,21 @@ def test_a_nul_character_anywhere_is_422(client, world, method, path, kwargs):
     assert "NUL" in body["detail"]
 
 
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/merge-patch+json", "application/vnd.api+json", "application/problem+json",
+     "text/plain", "text/csv; charset=utf-8", ""],
+)  # fmt: skip
+def test_a_nul_in_any_json_or_text_body_is_422(client, world, content_type):
+    """The check covered three content types; FastAPI parses every +json type as JSON."""
+    inc = report(client, world).json()
+    body = b'{"version": 1, "note": "a\\u0000b"}'
+    headers = world.auth("t1") | ({"Content-Type": content_type} if content_type else {})
+    r = client.post(f"/api/v1/incidents/{inc['code']}/actions/note", content=body,
+                    headers=headers)  # fmt: skip
+    assert "NUL" in assert_problem(r, 422, "validation_error")["detail"]
+
+
 def test_bd09_near_the_pole_is_422_not_a_nan(client, world):
     r = client.get("/api/v1/locate", params={"lon": 118.6, "lat": -90, "crs": "bd09"})
     body = assert_problem(r, 422, "invalid_input")

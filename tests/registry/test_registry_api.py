@@ -1,6 +1,7 @@
 """The registry over HTTP: reads in scope and masked, edits with history and versions,
 visits, task sheets, the offline pack and sync, the audit log."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from sqlalchemy import func, select
 
 from gridmap.auth.models import AuditLog, Role
 from gridmap.incidents.models import Channel, Incident
-from gridmap.registry.models import Building, RegistryEvent, Visit
+from gridmap.registry.models import Building, House, RegistryEvent, Visit
 from tests.api.test_auth import assert_problem
 from tests.registry.conftest import CELL, EAST_CELL, id_number
 from tests.world import T1, V1, inside
@@ -90,6 +91,14 @@ def test_person_search_by_name_and_by_id_suffix(client, world, registry):
     assert_problem(get(client, world, "t1", "/people", q="123"), 422, "invalid_input")
 
 
+@pytest.mark.parametrize("q", ["%", "_", "%%", "王%", "\\", "²³⁴⁵"])
+def test_like_wildcards_in_a_search_are_taken_literally(client, world, registry, q):
+    """q=% used to match everyone in the reader's area."""
+    r = get(client, world, "t1", "/people", q=q)
+    assert r.status_code in (200, 422), r.text
+    assert r.status_code == 422 or r.json() == []
+
+
 def test_area_summary_counts_special_groups_and_grid_workers(client, world, registry):
     body = get(client, world, "t1", f"/areas/{CELL}").json()
     c = body["counts"]
@@ -168,6 +177,20 @@ def test_moving_a_household_checks_the_version_and_answers_both(client, world, r
         assert registry.buildings[key].households == expected
     again = post(client, world, "grid", path, {"version": 1} | target)
     assert_problem(again, 409, "stale_version")
+
+
+@pytest.mark.parametrize(("unit_no", "floor"), [("1²³4", 1), ("1203", 12),
+                                                ("9" * 20, 1), ("一单元", 1)])  # fmt: skip
+def test_a_new_house_takes_its_floor_from_ascii_digits(client, world, registry, session,
+                                                      unit_no, floor):  # fmt: skip
+    """str.isdigit accepts "1²³4", which int() then refused: a 500."""
+    hh = registry.households["family"]
+    body = {"version": 1, "building_id": registry.buildings["a"].id, "unit_no": unit_no}
+    r = post(client, world, "grid", f"/households/{hh.id}/move", body)
+    assert r.status_code == 200, r.text
+    session.refresh(hh)
+    house = session.get(House, hh.house_id)
+    assert (house.unit_no, house.floor) == (unit_no, floor)
 
 
 def test_moved_out_and_deceased_keep_everything(client, world, registry, session):
@@ -361,6 +384,43 @@ def test_bad_task_sheets_are_refused(client, world, registry):
                    422, "invalid_input")  # fmt: skip
     assert_problem(post(client, world, "village", "/tasks", base | {"area_code": T1 + "002"}), 403,
                    "forbidden")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "criteria"),
+    [("household", {"rented": "false"}), ("household", {"rented": 0}),
+     ("household", {"tag": ["migrant"]}), ("building", {"use": ["residential"]}),
+     ("work_unit", {"type": {"a": 1}}), ("household", {"owner": "x"})],
+)  # fmt: skip
+def test_task_criteria_of_the_wrong_type_are_refused(client, world, registry, target, criteria):
+    """ "rented": "false" was read as true; a list for tag or use was a 500."""
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    sheet = {
+        "title": "检查",
+        "area_code": V1,
+        "target": target,
+        "criteria": criteria,
+        "due_at": due,
+    }
+    assert_problem(post(client, world, "village", "/tasks", sheet), 422, "validation_error")
+
+
+def test_a_task_criteria_key_no_database_can_store_is_refused(client, world, registry):
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    sheet = {"title": "t", "area_code": V1, "target": "household", "due_at": due}
+    raw = json.dumps(sheet)[:-1] + ', "criteria": {"\\ud800": 1}}'  # a lone surrogate
+    r = client.post("/api/v1/tasks", content=raw.encode(),
+                    headers={"Content-Type": "application/json"} | world.auth("village"))  # fmt: skip
+    assert_problem(r, 422, "validation_error")
+
+
+def test_rented_false_selects_the_houses_not_rented(client, world, registry):
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    sheet = {"title": "检查", "area_code": V1, "target": "household", "due_at": due}
+    for rented, rows in ((True, 1), (False, 2)):
+        r = post(client, world, "village", "/tasks", sheet | {"criteria": {"rented": rented}})
+        assert r.status_code == 201 and r.json()["total"] == rows, r.text
+        assert r.json()["criteria"] == {"rented": rented}
 
 
 @pytest.mark.parametrize("due", ["2100-01-01T00:00:00+08:00", "1999-01-01T00:00:00+08:00",
