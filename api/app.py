@@ -107,13 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(maps.router)
     app.mount(pages.ASSET_PREFIX, StaticFiles(directory=pages.STATIC), name="map-assets")
     app.add_middleware(
-        SecurityHeaders,
-        img_sources=tile_origin(settings.tile_url),
-    )
-    app.add_middleware(
         RequestGuard,
         max_body=settings.max_body_bytes,
         max_upload=settings.max_upload_bytes,
+    )
+    # added last, so outermost: the guard's own refusals (413, NUL) carry the headers too
+    app.add_middleware(
+        SecurityHeaders,
+        img_sources=tile_origin(settings.tile_url),
     )
     return app
 

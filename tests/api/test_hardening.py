@@ -460,6 +460,34 @@ def test_a_last_event_id_out_of_range_is_422_before_the_stream_starts(client, wo
     assert_problem(r, 422, "validation_error")
 
 
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
+                    "referrer-policy": "no-referrer", "cache-control": "no-store"}  # fmt: skip
+
+
+def test_the_guards_own_refusals_carry_the_security_headers(client, world):
+    """A 413 or a NUL refusal came from the guard, outside the headers' middleware."""
+    big = client.post("/api/v1/incidents", content=b"x" * (2 * 1024 * 1024),
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+    nul = client.get("/api/v1/incidents?category=%00", headers=world.auth("t1"))
+    for r, status in ((big, 413), (nul, 422)):
+        assert r.status_code == status
+        assert {k: r.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["bbox=1,2,3", "bbox=nan,1,2,3", "limit=0", "limit=x", "offset=-1", "crs=EPSG:3857",
+     "datetime=yesterday", "datetime=2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"],
+)  # fmt: skip
+def test_ogc_answers_an_invalid_parameter_value_with_400(client, world, query):
+    """OGC API – Features Part 1, Requirement 9 /req/core/query-param-invalid."""
+    r = client.get(f"/ogc/collections/grids/items?{query}")
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == 400 and r.json()["detail"]
+
+
 def test_the_id_type_shows_its_range_in_the_openapi_document(client):
     spec = client.get("/openapi.json").json()
     [param] = spec["paths"]["/api/v1/task-items/{item_id}/complete"]["post"]["parameters"]

@@ -187,6 +187,18 @@ def test_bad_posts_get_the_specs_errors_and_store_nothing(client, world, session
     assert stored(session) == before  # nothing half-stored
 
 
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_control_characters_in_an_error_still_make_a_well_formed_answer(client, world, key, fmt):
+    """A control character in an attribute's key or the path made the XML error unreadable."""
+    r = post(client, key, fmt=fmt, **{"attribute[a\x01\x1b]": "x"})
+    assert_error(r, 400, "is not an attribute")  # assert_error parses the XML
+    if fmt == "xml":  # written out, as XML cannot carry them
+        assert "attribute[a\\x01\\x1b]" in r.text
+    else:  # JSON escapes them itself
+        assert "attribute[a\x01\x1b]" in r.json()[0]["description"]
+    assert_error(client.get(f"{BASE}/services/a%01b%0B.{fmt}"), 404, "is not a service")
+
+
 def test_a_disabled_client_is_refused_at_once(client, world, session, key):
     assert post(client, key).status_code == 201
     set_active(session, "test-app", False)
