@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -124,10 +125,19 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
-    """Serve the API and maps (uvicorn)."""
+    """Serve the API and maps (uvicorn).
+
+    X-Forwarded-For is believed only from GRIDMAP_TRUSTED_PROXIES (none by default).
+    """
     import uvicorn
 
     settings = _settings()
+    # the app (built in each worker) links to where it listens, unless GRIDMAP_PUBLIC_URL says
+    os.environ["GRIDMAP_HOST"] = host or settings.host
+    os.environ["GRIDMAP_PORT"] = str(port or settings.port)
+    if settings.public_url is None and (host or settings.host) in ("0.0.0.0", "::"):
+        console.print("GRIDMAP_PUBLIC_URL is not set: OGC and Open311 links will name "
+                      f"{settings.base_url}; set it to the address clients use")  # fmt: skip
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -135,6 +145,7 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        **settings.server_options(),
     )
 
 

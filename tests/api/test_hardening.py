@@ -492,3 +492,36 @@ def test_the_id_type_shows_its_range_in_the_openapi_document(client):
     spec = client.get("/openapi.json").json()
     [param] = spec["paths"]["/api/v1/task-items/{item_id}/complete"]["post"]["parameters"]
     assert param["schema"]["minimum"] == 1 and param["schema"]["maximum"] == 2**31 - 1
+
+
+# -- issue 31: absolute links name the public address, never the Host header -----------------
+
+
+def _links(value):
+    """Every href (OGC) and endpoint url (Open311) in an answer."""
+    if isinstance(value, list):
+        return [link for item in value for link in _links(item)]
+    if not isinstance(value, dict):
+        return []
+    found = [value[k] for k in ("href", "url") if isinstance(value.get(k), str)]
+    return found + [link for inner in value.values() for link in _links(inner)]
+
+
+@pytest.mark.parametrize("public", [None, "https://grid.example.cn"])
+def test_links_name_the_public_address_not_the_host_header(settings, session, world, public):
+    from tests.conftest import override_for_test
+
+    configured = settings.model_copy(update={"public_url": public})
+    base = public or "http://127.0.0.1:8000"
+    app = override_for_test(create_app(configured), session)
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    with TestClient(app, raise_server_exceptions=False) as c:
+        answers = [c.get(p, headers=forged) for p in (
+            "/ogc", "/ogc/collections", "/ogc/collections/grids",
+            "/ogc/collections/grids/items?limit=1", "/open311/v2/discovery.json")]  # fmt: skip
+    links = [link for r in answers for link in _links(r.json())]
+    assert all(r.status_code == 200 for r in answers)
+    assert links and all(link.startswith(base + "/") for link in links), links
+    assert "evil.example" not in "".join(r.text for r in answers)
+    next_link = next(link for link in _links(answers[3].json()) if "offset=1" in link)
+    assert next_link.startswith(base + "/ogc/collections/grids/items?")
