@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from gridmap import csvsafe
 from gridmap.auth.models import Role
 from gridmap.db.cluster import Cluster
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
@@ -519,7 +520,7 @@ def registry_import(
             table.add_row(str(p.row), p.household, p.reason)
         console.print(table)
     if report_file:
-        result.as_frame().to_csv(report_file, index=False)
+        csvsafe.frame(result.as_frame()).to_csv(report_file, index=False)
     loaded = (
         f"{len(result.households):,} households ({result.people:,} people) loaded"
         if result.loaded
@@ -893,7 +894,10 @@ def incidents_import(
         with report_file.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["row", "external_id", "reason"])
-            writer.writerows((p.row, p.external_id, p.reason) for p in result.problems)
+            writer.writerows(
+                (p.row, csvsafe.cell(p.external_id), csvsafe.cell(p.reason))
+                for p in result.problems
+            )
     console.print(
         f"{result.total} rows: {len(result.loaded)} loaded, {len(result.problems)} refused"
     )
