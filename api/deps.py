@@ -163,7 +163,7 @@ async def get_sign_in_guard(request: Request) -> SignInGuard:
 
 
 def client_address(request: Request) -> str:
-    """The client's address (behind a proxy: run uvicorn with --forwarded-allow-ips)."""
+    """The client's address (behind a proxy: list it in GRIDMAP_TRUSTED_PROXIES)."""
     return request.client.host if request.client else "unknown"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query
@@ -11,6 +11,7 @@ from gridmap.areas.codes import CODE_PATTERN
 from gridmap.bbox import BBOX_PATTERN, parse_bbox
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Channel, IncidentStatus
+from gridmap.timebounds import Moment
 
 AreaQuery = Annotated[
     str | None, Query(pattern=CODE_PATTERN.pattern, description="Area code, any level")
@@ -27,8 +28,8 @@ def incident_filters(
     due_within_days: Annotated[
         int | None, Query(ge=1, le=60, description="Only open incidents due within N days")
     ] = None,
-    since: Annotated[datetime | None, Query(description="Reported at or after")] = None,
-    until: Annotated[datetime | None, Query(description="Reported before")] = None,
+    since: Annotated[Moment | None, Query(description="Reported at or after")] = None,
+    until: Annotated[Moment | None, Query(description="Reported before")] = None,
     bbox: Annotated[
         str | None, Query(pattern=BBOX_PATTERN, description="minlon,minlat,maxlon,maxlat")
     ] = None,

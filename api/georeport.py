@@ -9,6 +9,7 @@ Booleans are written ``true``/``false``, missing values as empty elements.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -49,12 +50,22 @@ def format_of(path: str) -> str:
     return "xml" if path.lower().endswith(".xml") else "json"
 
 
+# what XML 1.0 cannot carry: control characters (but tab, newline, return), lone surrogates,
+# U+FFFE/U+FFFF
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    r"""``text`` with what XML cannot carry written as ``\xNN``/``\uNNNN`` (still readable)."""
+    return _NOT_XML.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return xml_safe(str(value))
 
 
 def _fill(element: ET.Element, value: Any) -> None:

@@ -2,8 +2,8 @@ r"""Guards in front of every route (pure ASGI, so they see the raw bytes).
 
 - ``RequestGuard``: refuses a body larger than the endpoint accepts — by its declared
   length at once, or while it streams in, never after reading it whole — and a NUL
-  character anywhere in the path, query, headers or a JSON/form body (PostgreSQL refuses
-  ``\\x00`` in text, so it could only ever end in an error).
+  character anywhere in the path, query, headers or a JSON, form or text body
+  (PostgreSQL refuses ``\\x00`` in text, so it could only ever end in an error).
 - ``SecurityHeaders``: no sniffing, no framing, no referrer, a restrictive content security
   policy, and ``Cache-Control: no-store`` on every API answer (they may carry personal data).
 """
@@ -24,7 +24,19 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 PROBLEM = b"application/problem+json"
-_TEXT_BODIES = (b"application/json", b"application/x-www-form-urlencoded", b"application/geo+json")
+
+
+def _read_as_text(content_type: bytes) -> bool:
+    """Whether a body is read as text, where a NUL would reach a field.
+
+    JSON of any kind (FastAPI parses every ``+json`` type), forms, ``text/*``, and a body
+    that declares no type; multipart uploads carry binary files and are left alone.
+    """
+    return (
+        content_type in (b"", b"application/json", b"application/x-www-form-urlencoded")
+        or content_type.endswith(b"+json")
+        or content_type.startswith(b"text/")
+    )
 
 
 async def problem_answer(
@@ -147,7 +159,7 @@ class RequestGuard:
             )  # fmt: skip
             return
         body = b"".join(chunks)
-        if content_type in _TEXT_BODIES and _has_nul(body):
+        if _read_as_text(content_type) and _has_nul(body):
             await _refuse_nul(send, "the body", scope.get("path", ""))
             return
         replayed = False

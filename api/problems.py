@@ -181,17 +181,38 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 
+OGC_PREFIX = "/ogc"
+
+
+def spec_status(path: str, status: int) -> int:
+    """The status a standards port answers for ``status``: an invalid value is 400 there.
+
+    OGC API – Features Part 1 (/req/core/query-param-invalid) and GeoReport v2 both answer
+    a parameter with an invalid value with 400, where the rest of the API answers 422.
+    """
+    on_ogc = path == OGC_PREFIX or path.startswith(OGC_PREFIX + "/")
+    if status == 422 and (on_ogc or georeport.is_open311(path)):
+        return 400
+    return status
+
+
 def _in_each_format(handler: Handler) -> Handler:
-    """The same status and message, in GeoReport v2's error format on the Open311 port."""
+    """The same message in each port's terms: GeoReport v2's error format, OGC's 400."""
 
     async def handle(request: Request, exc: Exception) -> Response:
         response = await handler(request, exc)
         path = request.url.path
-        if not georeport.is_open311(path):
+        if georeport.is_open311(path):
+            body = json.loads(bytes(response.body))
+            kept = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+            return georeport.error(path, response.status_code, body.get("detail", ""), kept or None)
+        status = spec_status(path, response.status_code)
+        if status == response.status_code:
             return response
         body = json.loads(bytes(response.body))
-        kept = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
-        return georeport.error(path, response.status_code, body.get("detail", ""), kept or None)
+        for key in ("type", "title", "status"):  # restated for the new status
+            body.pop(key, None)
+        return problem(status, **body)
 
     return handle
 

@@ -66,11 +66,14 @@ def api_server(
             "GRIDMAP_DATABASE_URL": url,
             "GRIDMAP_LOG_LEVEL": "WARNING",
             "GRIDMAP_DATA_DIR": tempfile.mkdtemp(prefix="gridmap-bench-data-"),
+            "GRIDMAP_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the links clients follow
         }
         | (env or {})
     )
+    # as `gridmap serve` runs it: no X-Forwarded-For believed (no proxy is configured)
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
-               str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers)]  # fmt: skip
+               str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+               "--no-proxy-headers"]  # fmt: skip
     server = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

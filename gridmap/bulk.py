@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from gridmap import csvsafe
 from gridmap.areas import codes as area_codes
 from gridmap.areas.levels import AreaLevel
 from gridmap.assign import AssignmentIndex
@@ -114,9 +115,8 @@ def write(frame: pd.DataFrame, path: Path) -> None:
     fmt = file_format(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        pd.DataFrame(frame).drop(columns=[c for c in ("geometry",) if c in frame]).to_csv(
-            path, index=False
-        )
+        plain = pd.DataFrame(frame).drop(columns=[c for c in ("geometry",) if c in frame])
+        csvsafe.frame(plain).to_csv(path, index=False)
     elif fmt == "gpkg":
         if not isinstance(frame, gpd.GeoDataFrame):
             raise InvalidInput("a GeoPackage output needs point geometries: write .parquet or .csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from gridmap import csvsafe
 from gridmap.auth.models import Role
 from gridmap.db.cluster import Cluster
 from gridmap.db.session import database_url, make_engine, make_sessionmaker
@@ -124,10 +126,19 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
-    """Serve the API and maps (uvicorn)."""
+    """Serve the API and maps (uvicorn).
+
+    X-Forwarded-For is believed only from GRIDMAP_TRUSTED_PROXIES (none by default).
+    """
     import uvicorn
 
     settings = _settings()
+    # the app (built in each worker) links to where it listens, unless GRIDMAP_PUBLIC_URL says
+    os.environ["GRIDMAP_HOST"] = host or settings.host
+    os.environ["GRIDMAP_PORT"] = str(port or settings.port)
+    if settings.public_url is None and (host or settings.host) in ("0.0.0.0", "::"):
+        console.print("GRIDMAP_PUBLIC_URL is not set: OGC and Open311 links will name "
+                      f"{settings.base_url}; set it to the address clients use")  # fmt: skip
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -135,6 +146,7 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        **settings.server_options(),
     )
 
 
@@ -552,7 +564,7 @@ def registry_import(
             table.add_row(str(p.row), p.household, p.reason)
         console.print(table)
     if report_file:
-        result.as_frame().to_csv(report_file, index=False)
+        csvsafe.frame(result.as_frame()).to_csv(report_file, index=False)
     loaded = (
         f"{len(result.households):,} households ({result.people:,} people) loaded"
         if result.loaded
@@ -926,7 +938,10 @@ def incidents_import(
         with report_file.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["row", "external_id", "reason"])
-            writer.writerows((p.row, p.external_id, p.reason) for p in result.problems)
+            writer.writerows(
+                (p.row, csvsafe.cell(p.external_id), csvsafe.cell(p.reason))
+                for p in result.problems
+            )
     console.print(
         f"{result.total} rows: {len(result.loaded)} loaded, {len(result.problems)} refused"
     )
@@ -1033,14 +1048,16 @@ def _lang(value: str) -> str:
 def _day(value: str | None) -> Any:
     from datetime import datetime
 
+    from gridmap import timebounds
     from gridmap.calendar import CHINA_TZ
 
     if value is None:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA_TZ)
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=CHINA_TZ)
     except ValueError:
         raise GridmapError(f"{value!r} is not a date: write YYYY-MM-DD") from None
+    return timebounds.check(day, name=value, event=False)
 
 
 def _write(out: Path, html: str) -> None:

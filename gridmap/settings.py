@@ -6,9 +6,9 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "change-me"
@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     db_port: int = Field(default=55432, ge=1024, le=65535, description="Embedded cluster TCP port.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    public_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Where clients reach the server (e.g. https://grid.example.cn): the absolute "
+        "links of the OGC and Open311 answers; default: http://<host>:<port>. Never the Host "
+        "header a client sends.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Reverse proxies whose X-Forwarded-For/-Proto are believed: addresses or "
+        "networks, comma-separated (e.g. 127.0.0.1 or 10.0.0.0/8); empty: none, so a client "
+        "cannot choose the address its rate limits count",
+    )
     secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
     token_minutes: int = Field(default=8 * 60, ge=1)
     tile_url: str | None = Field(
@@ -114,6 +126,37 @@ class Settings(BaseSettings):
         if self.public_docs is not None:
             return self.public_docs
         return self.environment != "production"
+
+    @property
+    def base_url(self) -> str:
+        """Where clients reach this server: ``public_url``, else the address it listens on."""
+        if self.public_url is not None:
+            return str(self.public_url).rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def server_options(self) -> dict[str, Any]:
+        """The server's proxy options: X-Forwarded-* believed from ``trusted_proxies`` only.
+
+        uvicorn's own default believes them from 127.0.0.1, so anyone on the machine, or
+        anything relaying from it, could pick the address the rate limits count.
+        """
+        proxies = self.trusted_proxies.strip()
+        return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+
+    @model_validator(mode="after")
+    def _proxies_parse(self) -> Settings:
+        import ipaddress
+
+        for item in filter(None, (p.strip() for p in self.trusted_proxies.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"GRIDMAP_TRUSTED_PROXIES: {item!r} is not an address or network: list the "
+                    'proxies, e.g. 127.0.0.1,10.0.0.0/8 ("*" would believe every client)'
+                ) from None
+        return self
 
     @model_validator(mode="after")
     def _rate_limits_parse(self) -> Settings:

@@ -6,7 +6,9 @@ The rules and their one home:
 - unit code formats (``centre-<area>``, bureaus, police stations): ``gridmap/units/codes.py``;
 - the open, unsigned and final states: ``gridmap/incidents/models.py`` (``OPEN``, ``FINAL``);
 - overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table);
-- the incident code ``QZ<year><8 digits>``: ``incident_code`` in ``gridmap/incidents/service.py``.
+- the incident code ``QZ<year><8 digits>``: ``incident_code`` in ``gridmap/incidents/service.py``;
+- the window of a date a client sends: ``gridmap/timebounds.py``;
+- the range of a row id: ``RowId`` in ``gridmap/db/ids.py``.
 
 The source is scanned (migrations excepted: they are frozen snapshots of the schema).
 """
@@ -34,6 +36,11 @@ RULES = [
     ("a deadline comparison outside the deadline rules",
      re.compile(r"(sign|resolve)_due_at\s*[<>]=?\s*now"),
      {"gridmap/incidents/deadlines.py"}),
+    ("a time window typed out again",
+     re.compile(r"datetime\(2000, 1, 1|\.year\s*<=\s*2100|<= 2100|timedelta\(minutes=10\)"),
+     {"gridmap/timebounds.py"}),
+    ("an id's range typed out again", re.compile(r"(Path|Query)\([^)]*le=2\s*\*\*\s*31"),
+     {"gridmap/db/ids.py"}),
 ]  # fmt: skip
 
 
@@ -57,6 +64,8 @@ def test_the_scan_finds_what_it_looks_for():
         "open or final states listed by hand": "status IN ('reported', 'dispatched')",
         "a deadline comparison outside the deadline rules": "if i.resolve_due_at < now:",
         "an incident code built by hand": 'code = f"QZ{year}{i:07d}"',
+        "a time window typed out again": "if not 2000 <= value.year <= 2100:",
+        "an id's range typed out again": "Id = Annotated[int, Path(ge=1, le=2**31 - 1)]",
     }
     for what, pattern, _ in RULES:
         assert pattern.search(samples[what]), what

@@ -38,3 +38,43 @@ def test_local_secret_replaces_the_placeholder_once(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     explicit = Settings(data_dir=tmp_path, secret_key="x" * 40)
     assert with_local_secret(explicit).secret_key.get_secret_value() == "x" * 40
+
+
+@pytest.mark.parametrize("proxies", ["*", "proxy.local", "10.0.0.0/33"])
+def test_trusted_proxies_must_be_addresses_or_networks(proxies):
+    with pytest.raises(ValidationError, match="GRIDMAP_TRUSTED_PROXIES"):
+        Settings(trusted_proxies=proxies)
+
+
+def test_no_proxy_is_trusted_by_default():
+    """uvicorn's own default believes X-Forwarded-For from 127.0.0.1."""
+    assert Settings().server_options() == {"proxy_headers": False, "forwarded_allow_ips": None}
+    behind = Settings(trusted_proxies="127.0.0.1, 10.0.0.0/8").server_options()
+    assert behind == {"proxy_headers": True, "forwarded_allow_ips": "127.0.0.1, 10.0.0.0/8"}
+
+
+def test_the_base_url_is_the_public_url_or_the_address_listened_on():
+    assert Settings().base_url == "http://127.0.0.1:8000"
+    assert Settings(host="::1", port=9000).base_url == "http://[::1]:9000"
+    assert Settings(public_url="https://grid.example.cn/").base_url == "https://grid.example.cn"
+    with pytest.raises(ValidationError):
+        Settings(public_url="javascript:alert(1)")
+
+
+def test_serve_runs_uvicorn_with_the_proxy_settings(monkeypatch):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from gridmap.cli import app
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
+    monkeypatch.delenv("GRIDMAP_TRUSTED_PROXIES", raising=False)
+    monkeypatch.setenv("GRIDMAP_HOST", "127.0.0.1")  # serve writes the address it listens on:
+    monkeypatch.setenv("GRIDMAP_PORT", "8000")  # restored after the test
+    assert CliRunner().invoke(app, ["serve", "--port", "8123"]).exit_code == 0
+    monkeypatch.setenv("GRIDMAP_TRUSTED_PROXIES", "10.1.2.3")
+    assert CliRunner().invoke(app, ["serve"]).exit_code == 0
+    assert [(c["proxy_headers"], c["forwarded_allow_ips"]) for c in calls] == [
+        (False, None), (True, "10.1.2.3")]  # fmt: skip
+    assert calls[0]["port"] == 8123 and Settings().base_url.endswith(":8123")

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
 from api.filters import FiltersDep
 from api.problems import responses
+from gridmap.db.ids import RowId
 from gridmap.errors import NotFound
 from gridmap.incidents import queries
 from gridmap.maps import pages
@@ -104,8 +105,8 @@ def layer_features(
     filters: FiltersDep,
     zoom: Annotated[int, Query(ge=0, le=22, description="Map zoom level")] = 12,
     lang: Lang | None = None,
-    plan: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="plan layers")] = None,
-    compare: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="plan layers")] = None,
+    plan: Annotated[RowId | None, Query(description="plan layers")] = None,
+    compare: Annotated[RowId | None, Query(description="plan layers")] = None,
     target: Annotated[int, Query(ge=1, le=100_000, description="households per cell")] = 400,
     display_crs: Annotated[
         Literal["wgs84", "gcj02"],
@@ -183,9 +184,9 @@ def grid_page(
 
 @router.get("/maps/plans/{plan_id}", **PAGE)  # type: ignore[arg-type]
 def plan_page(
-    plan_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    plan_id: Annotated[RowId, Path()],
     settings: SettingsDep,
-    compare: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    compare: Annotated[RowId | None, Query()] = None,
     target: Annotated[int, Query(ge=1, le=100_000)] = 400,
     lang: Lang | None = None,
 ) -> HTMLResponse:

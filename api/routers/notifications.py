@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import CalendarDep, PrincipalDep, SessionDep, get_principal, oauth2_scheme
 from api.problems import responses
 from gridmap.calendar import WorkingCalendar
+from gridmap.db.ids import RowId
 from gridmap.errors import GridmapError, InvalidInput
 from gridmap.incidents import reminders
 from gridmap.incidents.schemas import MarkRead, NotificationPage
@@ -65,7 +66,9 @@ def stream(
     request: Request,
     principal: PrincipalDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        RowId | None, Header(alias="Last-Event-ID", description="The last event's id")
+    ] = None,
 ) -> StreamingResponse:
     """Server-sent events: the reader's reminders as they arise (``event: notification``).
 
@@ -74,15 +77,11 @@ def stream(
     polls. The stream ends after ``notification_stream_seconds`` (the client reconnects
     with ``Last-Event-ID``), or at once when the token stops being valid.
     """
-    after: int | None = None
-    if last_event_id is not None:
-        try:
-            after = int(last_event_id)
-        except ValueError:
-            raise InvalidInput("Last-Event-ID must be the id of a notification") from None
     state = request.app.state
     return StreamingResponse(
-        _events(request, state.settings, state.side_sessionmaker, token or "", principal, after),
+        _events(
+            request, state.settings, state.side_sessionmaker, token or "", principal, last_event_id
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

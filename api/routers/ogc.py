@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import OptionalPrincipalDep, SessionDep
 from api.problems import responses
+from gridmap import timebounds
 from gridmap.bbox import parse_bbox
 from gridmap.errors import InvalidInput
 from gridmap.maps import collections as source
@@ -33,8 +34,20 @@ GEOJSON = "application/geo+json"
 MAX_LIMIT = 1000
 
 
+def _root(request: Request) -> str:
+    """Where clients reach the server (settings.base_url): never the Host header they sent."""
+    root: str = request.app.state.settings.base_url
+    return root
+
+
 def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
+    return _root(request) + "/ogc"
+
+
+def _here(request: Request, **params: Any) -> str:
+    """The request's own URL at the public address, with ``params`` set."""
+    url = request.url.include_query_params(**params) if params else request.url
+    return _root(request) + url.path + (f"?{url.query}" if url.query else "")
 
 
 @router.get("")
@@ -47,7 +60,7 @@ def landing(request: Request) -> dict[str, Any]:
         "(no personal data)",
         "links": [
             {"href": base, "rel": "self", "type": "application/json", "title": "this document"},
-            {"href": str(request.base_url) + "openapi.json", "rel": "service-desc",
+            {"href": _root(request) + "/openapi.json", "rel": "service-desc",
              "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API"},
             {"href": base + "/conformance", "rel": "conformance", "type": "application/json",
              "title": "conformance classes"},
@@ -125,7 +138,8 @@ def _instant(value: str) -> datetime | None:
             f"datetime {value!r} is not RFC 3339: write e.g. 2026-01-01T00:00:00Z, "
             "an interval 2026-01-01T00:00:00Z/2026-02-01T00:00:00Z, or '..' for open"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # RFC 3339 wants a zone
+    return timebounds.check(moment, name="datetime", event=False)
 
 
 def parse_interval(value: str | None) -> tuple[datetime | None, datetime | None]:
@@ -191,10 +205,9 @@ def read_items(
     if out_crs == CGCS2000:  # EPSG:4490's axis order is latitude, longitude
         for f in features:
             f["geometry"]["coordinates"] = _swap(f["geometry"]["coordinates"])
-    url = request.url
-    links = [{"href": str(url), "rel": "self", "type": GEOJSON}]
+    links = [{"href": _here(request), "rel": "self", "type": GEOJSON}]
     if offset + len(features) < matched:
-        links.append({"href": str(url.include_query_params(offset=offset + limit, limit=limit)),
+        links.append({"href": _here(request, offset=offset + limit, limit=limit),
                       "rel": "next", "type": GEOJSON})  # fmt: skip
     body = {
         "type": "FeatureCollection",
@@ -237,7 +250,7 @@ def read_item(
         feature["geometry"]["coordinates"] = _swap(feature["geometry"]["coordinates"])
     base = _base(request) + f"/collections/{collection_id}"
     feature["links"] = [
-        {"href": str(request.url), "rel": "self", "type": GEOJSON},
+        {"href": _here(request), "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
     return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})

@@ -181,9 +181,9 @@ data = APIRouter(dependencies=[Depends(check_jurisdiction)])
 
 
 @router.get("/discovery.{fmt}", responses=_answers(Discovery, 400))
-def discovery(request: Request, fmt: Format, settings: SettingsDep) -> Response:
+def discovery(fmt: Format, settings: SettingsDep) -> Response:
     """Service discovery: where the endpoint is, what it speaks, how to get a key."""
-    base = str(request.base_url).rstrip("/") + georeport.PREFIX
+    base = settings.base_url + georeport.PREFIX  # the public address, never the Host header
     kind = "production" if settings.environment == "production" else "test"
     return georeport.render(fmt, "discovery", {
         "changeset": CHANGESET,

@@ -14,6 +14,7 @@ from api.deps import PrincipalDep, SessionDep, SettingsDep, require_roles
 from api.problems import responses
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.auth.models import Role
+from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, NotFound
 from gridmap.plans import drafts, service
 from gridmap.plans.impacts import ImpactReports
@@ -21,7 +22,7 @@ from gridmap.scope import Actor
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["plans"], responses=responses(401, 403, 404))
-PlanId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+PlanId = Annotated[RowId, Path()]
 PLANNERS = (Role.planner, Role.city_admin, Role.county_dispatcher)
 
 
@@ -77,9 +78,7 @@ def plan_impact(
     request: Request,
     session: SessionDep,
     principal: Annotated[Actor, Depends(require_roles(*PLANNERS))],
-    against: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="Default: in force")
-    ] = None,
+    against: Annotated[RowId | None, Query(description="Default: in force")] = None,
     area: Annotated[str, Query(pattern=r"^(\d{6}(\d{3}){0,2})?$")] = "",
 ) -> dict[str, Any]:
     """What changes if this plan replaces ``against`` (by default the plan in force).

@@ -28,15 +28,17 @@ from api.problems import responses
 from gridmap.areas.codes import CODE_PATTERN
 from gridmap.areas.service import get_area
 from gridmap.auth.models import AuditLog, Role, User
+from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import HouseholdStatus
 from gridmap.scope import Actor, require_editor, require_people
+from gridmap.timebounds import Moment
 
 UNMASKED_PERSON = ["name", "id_number", "phone"]
 UNMASKED_UNIT = ["name", "address", "contact_phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
 AreaCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Id = Annotated[RowId, Path()]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
 EDIT = responses(409, 422)
@@ -54,9 +56,9 @@ def area_households(
     page: PageNo = 1,
     page_size: PageSize = 50,
     tag: Annotated[str | None, Query(max_length=30, description="A member's special group")] = None,
-    building: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    building: Annotated[RowId | None, Query()] = None,
     not_visited_since: Annotated[
-        datetime | None, Query(description="Only households not visited since")
+        Moment | None, Query(description="Only households not visited since")
     ] = None,
     status: HouseholdStatus | None = HouseholdStatus.active,
 ) -> dict[str, Any]:
@@ -148,7 +150,7 @@ def offline_pack(
     code: AreaCode,
     session: SessionDep,
     principal: PrincipalDep,
-    since: Annotated[datetime | None, Query(description="Only what changed after this")] = None,
+    since: Annotated[Moment | None, Query(description="Only what changed after this")] = None,
 ) -> Any:
     """Everything a grid worker needs offline for their cell, or what changed since."""
     return pack.pack(session, principal, code, since=since, now=datetime.now(UTC))
@@ -374,8 +376,8 @@ def audit_log(
     action: Annotated[str | None, Query(max_length=50)] = None,
     object_type: Annotated[str | None, Query(max_length=50)] = None,
     object_id: Annotated[str | None, Query(max_length=50)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment | None = None,
+    until: Moment | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """Who read personal data unmasked (and why), who was refused (city administrators)."""

@@ -15,6 +15,7 @@ from shapely.geometry import Point
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from gridmap import timebounds
 from gridmap.areas import codes as area_codes
 from gridmap.areas.levels import AreaLevel, above
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
@@ -145,6 +146,8 @@ def create(
             np.array([data.category]), np.array([grid_code]), np.array([lon]), np.array([lat])
         )
         unit, reason = locator.units.get(str(unit_code[0])), str(reasons[0])
+    if data.reported_at is not None:  # the schema's bound, again for imports and commands
+        timebounds.check(data.reported_at, name="reported_at", event=True, now=now)
     reported_at = data.reported_at or now
     if data.fast_track and actor is None:
         raise Forbidden("the citizen port cannot ask for fast track (速办): the centre marks it")
@@ -688,6 +691,7 @@ def _supervise(step: Step) -> None:
     deadline = step.data.deadline
     if deadline is None:
         raise InvalidInput("supervising needs a deadline: when it must be resolved by")
+    timebounds.check(deadline, name="deadline", event=False, now=step.now)
     if deadline <= step.now:
         raise InvalidInput(f"the deadline {deadline.isoformat()} has passed: give a later one")
     own = _own_centre(step)

@@ -23,9 +23,11 @@ from pydantic import ValidationError
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from gridmap import timebounds
 from gridmap.areas.models import Area
 from gridmap.calendar import CHINA_TZ
 from gridmap.crs import CRS
+from gridmap.db.ids import parse_row_id
 from gridmap.errors import InvalidInput
 from gridmap.incidents.kpi import APPEAL_CHANNELS
 from gridmap.incidents.models import OPEN, Channel, Incident, IncidentEvent, IncidentStatus
@@ -104,9 +106,10 @@ def report_from_form(
         lat, lon = _float("lat", form["lat"]), _float("long", form["long"])
     elif form.get("address_id"):
         raw = form["address_id"].strip()
-        if not raw.isdigit() or len(raw) > 18:
-            raise InvalidInput(f"address_id={raw!r} is not a building id (a whole number)")
-        lon, lat = _building_point(session, Building.id == int(raw), f"address_id {raw}")
+        building_id = parse_row_id(raw)
+        if building_id is None:
+            raise InvalidInput(f"address_id={raw[:20]!r} is not a building id (a whole number)")
+        lon, lat = _building_point(session, Building.id == building_id, f"address_id {raw}")
         crs = CRS.wgs84.value
     elif address:
         lon, lat = _building_point(session, Building.address == address, f"address {address!r}")
@@ -174,7 +177,7 @@ def _when(name: str, value: str | None) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_TZ)  # the city's local time
-    return moment
+    return timebounds.check(moment, name=name, event=False)
 
 
 def read_filter(

@@ -145,17 +145,12 @@ def _house(
     )
     if existing is not None:
         return existing
-    house = House(building_id=building.id, unit_no=unit_no, floor=_floor(unit_no),
+    house = House(building_id=building.id, unit_no=unit_no, floor=House.floor_of(unit_no),
                   is_rented=rented, grid_code=building.grid_code, plan_id=building.plan_id,
                   assigned_at=building.assigned_at)  # fmt: skip
     session.add(house)
     session.flush()
     return house
-
-
-def _floor(unit_no: str) -> int:
-    digits = "".join(c for c in unit_no if c.isdigit())
-    return max(1, int(digits[:-2])) if len(digits) > 2 else 1
 
 
 def _check_id(session: Session, id_number: str) -> None:

@@ -24,6 +24,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gridmap import csvsafe
 from gridmap.areas import codes
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.privacy import Kind, mask_array
@@ -149,5 +150,7 @@ def export_area(
                             else {"wkt": shapely.to_wkt(geom.to_numpy(), rounding_precision=7)}
                         )
                     )
-                frame.to_csv(target, index=False, mode="a" if i else "w", header=i == 0)
+                csvsafe.frame(frame).to_csv(
+                    target, index=False, mode="a" if i else "w", header=i == 0
+                )
     return counts

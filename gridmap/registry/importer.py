@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from gridmap.assign import AssignmentIndex
 from gridmap.bulk import match_columns
 from gridmap.crs import CRS, to_wgs84
+from gridmap.db.ids import parse_row_id
 from gridmap.errors import InvalidInput
 from gridmap.registry.groups import GROUPS
 from gridmap.registry.ids import valid_id_number
@@ -190,11 +191,9 @@ def _parse(number: int, raw: dict[str, str]) -> _Row:
                 raise ValueError(f"unknown tag {word!r}: use {', '.join(GROUPS)}")
             tags.append(TAG_WORDS[word])
     building = raw.get("building_id", "").strip()
-    building_id = None
-    if building:
-        if not building.isdigit() or not 0 < int(building) < 2**31:
-            raise ValueError(f"building_id {building[:20]!r} is not a building number")
-        building_id = int(building)
+    building_id = parse_row_id(building) if building else None
+    if building and building_id is None:
+        raise ValueError(f"building_id {building[:20]!r} is not a building number")
     lon_text, lat_text = raw.get("lon", "").strip(), raw.get("lat", "").strip()
     lon = lat = None
     if lon_text or lat_text:
@@ -454,10 +453,9 @@ def _load_household(session: Session, group: list[_Row], place: _Place) -> House
         )
         rented = any("migrant" in r.tags for r in group)
         if house is None:
-            digits = "".join(c for c in unit_no if c.isdigit())
             house = House(
                 building_id=place.building.id, unit_no=unit_no,
-                floor=max(1, int(digits[:-2])) if len(digits) > 2 else 1, is_rented=rented,
+                floor=House.floor_of(unit_no), is_rented=rented,
                 grid_code=place.grid_code, plan_id=place.plan_id, assigned_at=func.now(),
             )  # fmt: skip
             session.add(house)

@@ -32,6 +32,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gridmap.db.base import SRID, Base, created_at_column
 from gridmap.db.mixins import GridLinked
 
+MAX_FLOORS = 200  # a building's floors (its check constraint)
+
 
 def _values(e: type[enum.Enum]) -> list[str]:
     return [m.value for m in e]
@@ -81,7 +83,7 @@ class Building(GridLinked, Base):
     """
 
     __tablename__ = "building"
-    __extra_args__ = (CheckConstraint("floors BETWEEN 1 AND 200", name="floors_range"),)
+    __extra_args__ = (CheckConstraint(f"floors BETWEEN 1 AND {MAX_FLOORS}", name="floors_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(200))
@@ -113,6 +115,16 @@ class House(GridLinked, Base):
     is_rented: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = updated_at_column()
+
+    @staticmethod
+    def floor_of(unit_no: str) -> int:
+        """The floor a unit number names (1203 → 12, 101 → 1), or 1 when it names none.
+
+        ASCII digits only: ``str.isdigit`` also accepts ``²``, which ``int`` then refuses.
+        """
+        digits = "".join(c for c in unit_no if "0" <= c <= "9")
+        floor = int(digits[:-2]) if len(digits) > 2 else 1
+        return floor if 1 <= floor <= MAX_FLOORS else 1
 
 
 class Household(GridLinked, Base):

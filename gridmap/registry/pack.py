@@ -28,6 +28,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from gridmap.areas.service import get_area, summary
 from gridmap.calendar import WorkingCalendar
+from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, InvalidInput
 from gridmap.incidents import views as incident_views
 from gridmap.incidents.models import OPEN, Incident, IncidentEvent
@@ -143,7 +144,7 @@ class SyncEdit(BaseModel):
         description="register_household, register_person, move_household, household_moved_out, "
         "set_person_status, update_work_unit, visit, complete_task_row"
     )
-    target_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    target_id: RowId | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
 

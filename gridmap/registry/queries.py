@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, any_, exists, func, select
 from sqlalchemy.orm import Session
 
+from gridmap.db.like import starts_with
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.privacy import mask, mask_text
 from gridmap.registry.models import (
@@ -178,17 +179,18 @@ def search_people(
         where.append(within(Person.grid_code, area))
     statement = select(Person)
     order: list[Any] = [Person.id]
-    if query.upper().rstrip("X").isdigit() or query.upper() == "X":
+    digits = query.upper().rstrip("X")
+    if (digits.isascii() and digits.isdigit()) or query.upper() == "X":
         if len(query) < 4:
             raise InvalidInput("give at least the last 4 characters of an ID number")
         # a prefix search on the reversed number, in the order of ix_person_id_suffix: the
         # scan stops at the first matches in scope (ordered by id, the planner could walk a
         # county's million people instead)
         suffix = func.reverse(Person.id_number)
-        where.append(suffix.startswith(query.upper()[::-1]))
+        where.append(starts_with(suffix, query.upper()[::-1]))
         order = [suffix, Person.id]
     else:
-        where.append(Person.name.startswith(query))
+        where.append(starts_with(Person.name, query))
     rows = session.scalars(statement.where(*where).order_by(*order).limit(min(limit, MAX_SEARCH)))
     return [person_view(p) for p in rows]
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from gridmap.crs import CRS
+from gridmap.db.ids import RowId
 from gridmap.registry.groups import GROUPS
 from gridmap.registry.models import HouseholdStatus, PersonStatus, TaskTarget
+from gridmap.timebounds import EventTime, Moment
 
 PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 ID_NUMBER = r"^\d{17}[\dX]$"
@@ -173,8 +175,8 @@ class PersonCreate(_Text):
 class HouseholdCreate(_Text):
     """A household registered into a house (or a new house in a building)."""
 
-    house_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    building_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="New house")
+    house_id: RowId | None = None
+    building_id: RowId | None = Field(default=None, description="New house")
     unit_no: str | None = Field(default=None, max_length=20, description="New house: its number")
     rented: bool = False
     members: list[PersonCreate] = Field(min_length=1, max_length=30)
@@ -185,8 +187,8 @@ class HouseholdMove(BaseModel):
     """A household moving to another house."""
 
     version: int = Field(ge=1, le=2**31 - 1)
-    house_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
-    building_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    house_id: RowId | None = None
+    building_id: RowId | None = None
     unit_no: str | None = Field(default=None, max_length=20)
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
@@ -236,7 +238,7 @@ class Edited(BaseModel):
 class VisitCreate(_Text):
     """A visit to a household; a finding may become an incident in the same step."""
 
-    visited_at: datetime | None = Field(default=None, description="Defaults to now")
+    visited_at: EventTime | None = Field(default=None, description="Defaults to now")
     findings: str = Field(default="", max_length=5000)
     follow_up_needed: bool = False
     lon: float | None = Field(default=None, ge=-180, le=180, description="Where the phone was")
@@ -248,15 +250,6 @@ class VisitCreate(_Text):
         description="Turn the finding into an incident of this category",
     )
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
-
-    @field_validator("visited_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("visited_at needs a time zone, e.g. 2025-03-01T09:30:00+08:00")
-        if value is not None and not 2000 <= value.year <= 2100:
-            raise ValueError("visited_at is not a plausible date")
-        return value
 
 
 class VisitRead(BaseModel):
@@ -289,6 +282,21 @@ class DueVisit(BaseModel):
 # -- tasks (任务下发) ------------------------------------------------------------------------
 
 
+class TaskCriteria(_Text):
+    """Which targets of its kind a sheet fans out into (all optional; all must hold).
+
+    Typed, so ``"rented": "false"`` is refused rather than read as true, and a key the sheets
+    do not know (even one no database can store) is refused by its name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rented: StrictBool | None = Field(default=None, description="household: rented or not")
+    tag: str | None = Field(default=None, max_length=30, description=f"household: {TAGS_HELP}")
+    use: str | None = Field(default=None, max_length=20, description="building: its use")
+    type: str | None = Field(default=None, max_length=30, description="work_unit: its type")
+
+
 class TaskCreate(_Text):
     """A task sheet for an area: fans out into one row per target in each cell."""
 
@@ -296,20 +304,8 @@ class TaskCreate(_Text):
     instructions: str = Field(default="", max_length=5000)
     area_code: str = Field(pattern=r"^\d{6}(\d{3}){0,3}$")
     target: TaskTarget
-    criteria: dict[str, Any] = Field(
-        default_factory=dict,
-        description="household: rented (bool), tag; building: use; work_unit: type",
-    )
-    due_at: datetime
-
-    @field_validator("due_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("due_at needs a time zone")
-        if not 2000 <= value.year <= 2100:
-            raise ValueError("due_at is not a plausible date")
-        return value
+    criteria: TaskCriteria = Field(default_factory=TaskCriteria)
+    due_at: Moment
 
 
 class TaskProgress(BaseModel):

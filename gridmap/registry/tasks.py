@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, any_, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from gridmap import timebounds
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.privacy import mask_text
 from gridmap.registry import offline, schemas
@@ -34,22 +35,33 @@ from gridmap.registry.models import (
 )
 from gridmap.scope import DISPATCHERS, REGISTRY_EDITORS, Actor, require_people, within
 
+# the criteria each kind of sheet takes
+APPLIES = {
+    TaskTarget.household: {"rented", "tag"},
+    TaskTarget.building: {"use"},
+    TaskTarget.work_unit: {"type"},
+}
 MAX_ITEMS = 200_000  # a sheet for a whole city's households would be a mistake
 
 
 def _targets(data: schemas.TaskCreate) -> Any:
     """The rows a sheet fans out into: (target id, grid code, label), by its criteria."""
-    criteria = dict(data.criteria)
+    criteria = data.criteria
     area = data.area_code
+    unused = sorted(set(criteria.model_dump(exclude_none=True)) - APPLIES[data.target])
+    if unused:
+        raise InvalidInput(
+            f"criteria {unused} do not apply to {data.target.value} sheets: household takes "
+            "rented and tag, building takes use, work_unit takes type"
+        )
     if data.target == TaskTarget.household:
         where: list[ColumnElement[bool]] = [
             within(Household.grid_code, area),
             Household.status == HouseholdStatus.active,
         ]
-        rented = criteria.pop("rented", None)
-        tag = criteria.pop("tag", None)
-        if rented is not None:
-            where.append(House.is_rented.is_(bool(rented)))
+        tag = criteria.tag
+        if criteria.rented is not None:
+            where.append(House.is_rented.is_(criteria.rented))
         if tag is not None:
             if tag not in GROUPS:
                 raise InvalidInput(f"unknown tag {tag!r}: use {', '.join(GROUPS)}")
@@ -69,7 +81,7 @@ def _targets(data: schemas.TaskCreate) -> Any:
         )
     elif data.target == TaskTarget.building:
         where = [within(Building.grid_code, area)]
-        use = criteria.pop("use", None)
+        use = criteria.use
         if use is not None:
             if use not in {u.value for u in BuildingUse}:
                 raise InvalidInput(f"unknown building use {use!r}")
@@ -79,15 +91,9 @@ def _targets(data: schemas.TaskCreate) -> Any:
         )
     else:
         where = [within(WorkUnit.grid_code, area)]
-        kind = criteria.pop("type", None)
-        if kind is not None:
-            where.append(WorkUnit.type == str(kind))
+        if criteria.type is not None:
+            where.append(WorkUnit.type == criteria.type)
         query = select(WorkUnit.id, WorkUnit.grid_code, WorkUnit.name).where(*where)
-    if criteria:
-        raise InvalidInput(
-            f"criteria {sorted(criteria)} do not apply to {data.target.value} sheets: "
-            "household takes rented and tag, building takes use, work_unit takes type"
-        )
     return query
 
 
@@ -96,9 +102,11 @@ def create(session: Session, actor: Actor, data: schemas.TaskCreate) -> Task:
     if actor.role not in DISPATCHERS:
         raise Forbidden(f"a {actor.role.value} does not hand tasks down: dispatchers do")
     actor.require_area(data.area_code)
+    timebounds.check(data.due_at, name="due_at", event=False)
     task = Task(
         title=data.title, instructions=data.instructions, area_code=data.area_code,
-        target=data.target, criteria=data.criteria, due_at=data.due_at,
+        target=data.target, criteria=data.criteria.model_dump(exclude_none=True),
+        due_at=data.due_at,
         created_by_id=actor.user_id,
     )  # fmt: skip
     session.add(task)

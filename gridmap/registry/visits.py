@@ -17,6 +17,7 @@ from shapely.geometry import Point
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from gridmap import timebounds
 from gridmap.calendar import WorkingCalendar
 from gridmap.crs import to_wgs84_checked
 from gridmap.errors import Forbidden, NotFound
@@ -67,6 +68,8 @@ def record(
     if household is None or not actor.covers(household.grid_code):
         raise NotFound(f"there is no household {household_id} in your area")
     now = datetime.now(UTC)
+    if data.visited_at is not None:  # the schema's bound, again for commands and sync
+        timebounds.check(data.visited_at, name="visited_at", event=True, now=now)
     visit = Visit(
         household_id=household.id, grid_code=household.grid_code or "",
         visited_at=data.visited_at or now, actor_id=actor.user_id, findings=data.findings,

@@ -21,7 +21,7 @@ from gridmap.settings import Settings
 from gridmap.units.models import Department
 from tests.api.test_auth import assert_problem
 from tests.conftest import TEST_SECRET
-from tests.world import COUNTY, V1, X0, Y0, D, act, inside, report
+from tests.world import COUNTY, T1, V1, X0, Y0, D, act, inside, report
 
 # -- 5. inputs that used to end in a 500 ------------------------------------------------------
 
@@ -40,6 +40,21 @@ def test_a_nul_character_anywhere_is_422(client, world, method, path, kwargs):
     r = getattr(client, method)(path, headers=world.auth("t1"), **kwargs)
     body = assert_problem(r, 422, "validation_error")
     assert "NUL" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/merge-patch+json", "application/vnd.api+json", "application/problem+json",
+     "text/plain", "text/csv; charset=utf-8", ""],
+)  # fmt: skip
+def test_a_nul_in_any_json_or_text_body_is_422(client, world, content_type):
+    """The check covered three content types; FastAPI parses every +json type as JSON."""
+    inc = report(client, world).json()
+    body = b'{"version": 1, "note": "a\\u0000b"}'
+    headers = world.auth("t1") | ({"Content-Type": content_type} if content_type else {})
+    r = client.post(f"/api/v1/incidents/{inc['code']}/actions/note", content=body,
+                    headers=headers)  # fmt: skip
+    assert "NUL" in assert_problem(r, 422, "validation_error")["detail"]
 
 
 def test_bd09_near_the_pole_is_422_not_a_nan(client, world):
@@ -147,8 +162,9 @@ def test_after_escalation_to_the_city_the_village_cannot_act(client, world):
         assert r.status_code == 200, (who, r.text)
         v = r.json()["version"]
     assert r.json()["unit_code"] == "centre-350500"
+    soon = datetime.now(UTC) + timedelta(days=30)
     for action, payload in (("transfer", {"unit_code": f"labour-{COUNTY}"}),
-                            ("supervise", {"note": "催办", "deadline": "2099-01-01T00:00:00Z"}),
+                            ("supervise", {"note": "催办", "deadline": soon.isoformat()}),
                             ("escalate", {})):  # fmt: skip
         r = act(client, world, "village", code, action, v, **payload)
         assert_problem(r, 403, "forbidden")
@@ -318,3 +334,194 @@ def test_an_area_of_no_level_is_422(client, world, path):
     sep = "&" if "?" in path else "?"
     r = client.get(f"{path}{sep}area=0000000000", headers=world.auth("admin"))
     assert_problem(r, 422, "validation_error")
+
+
+# -- issue 31: one window for every date and time a client sends ------------------------------
+
+FAR = "9999-12-31T23:59:59-14:00"  # year 10000 in UTC: PostgreSQL stores it, Python cannot read it
+
+
+def test_a_far_future_deadline_is_refused_and_poisons_nothing(client, world):
+    inc = report(client, world, who="t1", channel="citizen_app").json()
+    for deadline in (FAR, "2100-01-01T00:00:00+08:00", "2026-03-01T18:00:00"):
+        r = act(client, world, "t1", inc["code"], "supervise", 1, note="催办", deadline=deadline)
+        assert_problem(r, 422, "validation_error")
+    # every reader of the incident still answers
+    for path in ("/api/v1/incidents", f"/api/v1/incidents/{inc['code']}", "/api/v1/notifications"):
+        assert client.get(path, headers=world.auth("t1")).status_code == 200, path
+    for fmt in ("json", "xml"):
+        assert client.get(f"/open311/v2/requests.{fmt}").status_code == 200
+    soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    r = act(client, world, "t1", inc["code"], "supervise", 1, note="催办", deadline=soon)
+    assert r.status_code == 200, r.text
+
+
+def test_the_domain_bounds_times_that_skipped_the_schema(session, world):
+    """A command or an import calls the service, not the route: the service checks too."""
+    from gridmap.calendar import WorkingCalendar
+    from gridmap.errors import InvalidInput
+    from gridmap.incidents import service
+    from gridmap.incidents.schemas import ActionIn, IncidentCreate
+    from gridmap.incidents.workflow import Action
+    from gridmap.locate import Locator
+    from gridmap.scope import Actor
+
+    t1 = Actor(world.users["t1"], Role.township_dispatcher, T1, None, "t1")
+    year = datetime.now(UTC).year
+    common = {"session": session, "locator": Locator.from_database(session), "actor": t1,
+              "calendar": WorkingCalendar.chinese(year - 1, year + 1)}  # fmt: skip
+    lon, lat = inside()
+    valid = IncidentCreate(category="labour", channel="grid_app", lon=lon, lat=lat,
+                           description="欠薪")  # fmt: skip
+    unchecked = valid.model_copy(update={"reported_at": datetime(2100, 1, 1, tzinfo=UTC)})
+    with pytest.raises(InvalidInput, match="reported_at is in the future"):
+        service.create(data=unchecked, **common)
+    incident, _ = service.create(data=valid, **common)
+    far = ActionIn(version=1, note="催办").model_copy(
+        update={"deadline": datetime.fromisoformat(FAR)}
+    )
+    common.pop("locator")
+    with pytest.raises(InvalidInput, match="deadline is more than 366 days ahead"):
+        service.act(code=incident.code, action=Action.supervise, data=far, **common)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/api/v1/incidents", {"since": "0001-01-01T00:00:00Z"}),
+     ("/api/v1/incidents", {"until": FAR}),
+     ("/api/v1/incidents", {"since": "2026-01-01T00:00:00"}),  # no time zone
+     ("/api/v1/stats", {"since": "1999-12-31T00:00:00Z"})],
+)  # fmt: skip
+def test_filter_times_outside_the_window_are_422(client, world, path, params):
+    r = client.get(path, params=params, headers=world.auth("t1"))
+    assert_problem(r, 422, "validation_error")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"start_date": "9999-12-31T23:59:59Z"}, {"end_date": "0001-01-01T00:00:00Z"},
+     {"start_date": "1999-12-01T00:00:00+08:00"}],
+)  # fmt: skip
+def test_open311_dates_outside_the_window_are_400(client, world, params):
+    for fmt in ("json", "xml"):
+        r = client.get(f"/open311/v2/requests.{fmt}", params=params)
+        assert r.status_code == 400, r.text
+        assert "2000-01-01" in r.text or "days ahead" in r.text
+
+
+@pytest.mark.parametrize(
+    "when", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z/..", f"../{FAR}", "1999-01-01/.."]
+)
+def test_ogc_datetime_outside_the_window_is_400(client, world, when):
+    r = client.get("/ogc/collections/grids/items", params={"datetime": when})
+    assert_problem(r, 400, "invalid_input")
+
+
+# -- issue 31: one id type, so an id beyond the integer column is 422 or 404, never 500 --------
+
+
+@pytest.mark.parametrize("bad", [str(2**31), str(2**63), str(2**64), "0", "²"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/api/v1/task-items/{}/complete"), ("get", "/api/v1/households/{}"),
+     ("get", "/api/v1/people/{}"), ("get", "/api/v1/tasks/{}"), ("get", "/api/v1/plans/{}"),
+     ("get", "/api/v1/areas/350503/households?building={}")],
+)  # fmt: skip
+def test_every_path_id_out_of_range_is_422(client, world, method, path, bad):
+    body = {"json": {"version": 1, "result": "x"}} if method == "post" else {}
+    r = getattr(client, method)(path.format(bad), headers=world.auth("admin"), **body)
+    assert_problem(r, 422, "validation_error")
+
+
+def test_the_largest_ids_are_simply_not_found(client, world):
+    for path in (
+        "/api/v1/task-items/2147483646/complete",
+        "/api/v1/task-items/2147483647/complete",
+    ):
+        r = client.post(path, json={"version": 1, "result": "x"}, headers=world.auth("grid"))
+        assert_problem(r, 404, "not_found")
+
+
+@pytest.mark.parametrize("ids", [[2**64], [2**40], [2**31], [0], [1, -5]])
+def test_notification_ids_out_of_range_are_422(client, world, ids):
+    r = client.post("/api/v1/notifications/read", json={"ids": ids}, headers=world.auth("t1"))
+    assert_problem(r, 422, "validation_error")
+    r = client.post("/api/v1/notifications/read", json={"ids": [2**31 - 1]},
+                    headers=world.auth("t1"))  # fmt: skip
+    assert_problem(r, 404, "not_found")  # in range: looked up, and not there
+
+
+@pytest.mark.parametrize("last", [str(2**63), str(2**31), "-1", "abc", "１２".encode()])
+def test_a_last_event_id_out_of_range_is_422_before_the_stream_starts(client, world, last):
+    """≥ 2^63 used to pass int() and then end the stream in a database error."""
+    headers = world.auth("t1") | {"Last-Event-ID": last}
+    with client.stream("GET", "/api/v1/notifications/stream", headers=headers) as r:
+        r.read()
+    assert_problem(r, 422, "validation_error")
+
+
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
+                    "referrer-policy": "no-referrer", "cache-control": "no-store"}  # fmt: skip
+
+
+def test_the_guards_own_refusals_carry_the_security_headers(client, world):
+    """A 413 or a NUL refusal came from the guard, outside the headers' middleware."""
+    big = client.post("/api/v1/incidents", content=b"x" * (2 * 1024 * 1024),
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+    nul = client.get("/api/v1/incidents?category=%00", headers=world.auth("t1"))
+    for r, status in ((big, 413), (nul, 422)):
+        assert r.status_code == status
+        assert {k: r.headers.get(k) for k in SECURITY_HEADERS} == SECURITY_HEADERS
+        assert "default-src 'none'" in r.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["bbox=1,2,3", "bbox=nan,1,2,3", "limit=0", "limit=x", "offset=-1", "crs=EPSG:3857",
+     "datetime=yesterday", "datetime=2026-02-01T00:00:00Z/2026-01-01T00:00:00Z"],
+)  # fmt: skip
+def test_ogc_answers_an_invalid_parameter_value_with_400(client, world, query):
+    """OGC API – Features Part 1, Requirement 9 /req/core/query-param-invalid."""
+    r = client.get(f"/ogc/collections/grids/items?{query}")
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["status"] == 400 and r.json()["detail"]
+
+
+def test_the_id_type_shows_its_range_in_the_openapi_document(client):
+    spec = client.get("/openapi.json").json()
+    [param] = spec["paths"]["/api/v1/task-items/{item_id}/complete"]["post"]["parameters"]
+    assert param["schema"]["minimum"] == 1 and param["schema"]["maximum"] == 2**31 - 1
+
+
+# -- issue 31: absolute links name the public address, never the Host header -----------------
+
+
+def _links(value):
+    """Every href (OGC) and endpoint url (Open311) in an answer."""
+    if isinstance(value, list):
+        return [link for item in value for link in _links(item)]
+    if not isinstance(value, dict):
+        return []
+    found = [value[k] for k in ("href", "url") if isinstance(value.get(k), str)]
+    return found + [link for inner in value.values() for link in _links(inner)]
+
+
+@pytest.mark.parametrize("public", [None, "https://grid.example.cn"])
+def test_links_name_the_public_address_not_the_host_header(settings, session, world, public):
+    from tests.conftest import override_for_test
+
+    configured = settings.model_copy(update={"public_url": public})
+    base = public or "http://127.0.0.1:8000"
+    app = override_for_test(create_app(configured), session)
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    with TestClient(app, raise_server_exceptions=False) as c:
+        answers = [c.get(p, headers=forged) for p in (
+            "/ogc", "/ogc/collections", "/ogc/collections/grids",
+            "/ogc/collections/grids/items?limit=1", "/open311/v2/discovery.json")]  # fmt: skip
+    links = [link for r in answers for link in _links(r.json())]
+    assert all(r.status_code == 200 for r in answers)
+    assert links and all(link.startswith(base + "/") for link in links), links
+    assert "evil.example" not in "".join(r.text for r in answers)
+    next_link = next(link for link in _links(answers[3].json()) if "offset=1" in link)
+    assert next_link.startswith(base + "/ogc/collections/grids/items?")

@@ -177,10 +177,10 @@ def test_open311_clients_add_list_disable_enable(env):
 
 def test_demo_creates_one_user_per_role_once(fresh, tmp_path):
     """`gridmap demo --no-serve` on a seeded database: every role gets its demo user, once."""
-    from gridmap.auth.models import Role
-    from gridmap.auth.security import verify_password
     from sqlalchemy.orm import Session
 
+    from gridmap.auth.models import Role
+    from gridmap.auth.security import verify_password
     from gridmap.demo import DEMO_PASSWORD, demo_users
 
     url, _ = fresh

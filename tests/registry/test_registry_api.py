@@ -1,14 +1,15 @@
 """The registry over HTTP: reads in scope and masked, edits with history and versions,
 visits, task sheets, the offline pack and sync, the audit log."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from gridmap.auth.models import AuditLog
+from gridmap.auth.models import AuditLog, Role
 from gridmap.incidents.models import Channel, Incident
-from gridmap.registry.models import Building, RegistryEvent, Visit
+from gridmap.registry.models import Building, House, RegistryEvent, Visit
 from tests.api.test_auth import assert_problem
 from tests.registry.conftest import CELL, EAST_CELL, id_number
 from tests.world import T1, V1, inside
@@ -88,6 +89,14 @@ def test_person_search_by_name_and_by_id_suffix(client, world, registry):
     east = registry.people["郑东"]
     assert get(client, world, "t1", "/people", q=east.id_number[-6:]).json() == []  # not theirs
     assert_problem(get(client, world, "t1", "/people", q="123"), 422, "invalid_input")
+
+
+@pytest.mark.parametrize("q", ["%", "_", "%%", "王%", "\\", "²³⁴⁵"])
+def test_like_wildcards_in_a_search_are_taken_literally(client, world, registry, q):
+    """q=% used to match everyone in the reader's area."""
+    r = get(client, world, "t1", "/people", q=q)
+    assert r.status_code in (200, 422), r.text
+    assert r.status_code == 422 or r.json() == []
 
 
 def test_area_summary_counts_special_groups_and_grid_workers(client, world, registry):
@@ -170,6 +179,20 @@ def test_moving_a_household_checks_the_version_and_answers_both(client, world, r
     assert_problem(again, 409, "stale_version")
 
 
+@pytest.mark.parametrize(("unit_no", "floor"), [("1²³4", 1), ("1203", 12),
+                                                ("9" * 20, 1), ("一单元", 1)])  # fmt: skip
+def test_a_new_house_takes_its_floor_from_ascii_digits(client, world, registry, session,
+                                                      unit_no, floor):  # fmt: skip
+    """str.isdigit accepts "1²³4", which int() then refused: a 500."""
+    hh = registry.households["family"]
+    body = {"version": 1, "building_id": registry.buildings["a"].id, "unit_no": unit_no}
+    r = post(client, world, "grid", f"/households/{hh.id}/move", body)
+    assert r.status_code == 200, r.text
+    session.refresh(hh)
+    house = session.get(House, hh.house_id)
+    assert (house.unit_no, house.floor) == (unit_no, floor)
+
+
 def test_moved_out_and_deceased_keep_everything(client, world, registry, session):
     elder = registry.people["陈老伯"]
     r = post(
@@ -248,6 +271,44 @@ def test_visits_due_follow_the_special_groups(client, world, registry, session):
     assert due[registry.households["elder"].id]["overdue_days"] == 10
 
 
+@pytest.mark.parametrize(
+    "when",
+    ["2100-01-01T09:00:00+08:00", "1999-12-31T09:00:00+08:00", "9999-12-31T23:59:59-14:00",
+     "2026-03-01T09:30:00"],  # the last has no time zone
+)  # fmt: skip
+def test_a_visit_dated_in_the_future_or_before_2000_is_refused(client, world, registry, when):
+    """A visit dated 2100 was stored and its household dropped out of the visits due."""
+    hh = registry.households["elder"]
+    r = post(client, world, "grid", f"/households/{hh.id}/visits", {"visited_at": when})
+    assert_problem(r, 422, "validation_error")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    r = post(client, world, "grid", f"/households/{hh.id}/visits", {"visited_at": tomorrow})
+    assert "future" in assert_problem(r, 422, "validation_error")["detail"]
+    # the same visit uploaded from a phone that was offline is refused the same way
+    offline = {"client_id": "v-1", "kind": "visit", "target_id": hh.id,
+               "data": {"visited_at": when}}  # fmt: skip
+    sync = post(client, world, "grid", f"/areas/{CELL}/sync", {"edits": [offline]})
+    assert sync.status_code == 200 and sync.json()[0]["status"] == "refused"
+    due = get(client, world, "grid", f"/areas/{CELL}/visits-due").json()
+    assert hh.id in {d["household_id"] for d in due}
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    r = post(client, world, "grid", f"/households/{hh.id}/visits", {"visited_at": hour_ago})
+    assert r.status_code == 201, r.text
+
+
+def test_the_visit_service_bounds_a_time_that_skipped_the_schema(session, world, registry):
+    from gridmap.errors import InvalidInput
+    from gridmap.registry import schemas, visits
+    from gridmap.scope import Actor
+
+    grid = Actor(world.users["grid"], Role.grid_worker, CELL, None, "grid")
+    unchecked = schemas.VisitCreate().model_copy(
+        update={"visited_at": datetime(2100, 1, 1, tzinfo=UTC)}
+    )
+    with pytest.raises(InvalidInput, match="visited_at is in the future"):
+        visits.record(session, grid, registry.households["elder"].id, unchecked)
+
+
 def test_a_finding_becomes_an_incident_in_one_step(client, world, registry, session):
     hh = registry.households["family"]
     r = post(client, world, "grid", f"/households/{hh.id}/visits",
@@ -323,6 +384,57 @@ def test_bad_task_sheets_are_refused(client, world, registry):
                    422, "invalid_input")  # fmt: skip
     assert_problem(post(client, world, "village", "/tasks", base | {"area_code": T1 + "002"}), 403,
                    "forbidden")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "criteria"),
+    [("household", {"rented": "false"}), ("household", {"rented": 0}),
+     ("household", {"tag": ["migrant"]}), ("building", {"use": ["residential"]}),
+     ("work_unit", {"type": {"a": 1}}), ("household", {"owner": "x"})],
+)  # fmt: skip
+def test_task_criteria_of_the_wrong_type_are_refused(client, world, registry, target, criteria):
+    """ "rented": "false" was read as true; a list for tag or use was a 500."""
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    sheet = {
+        "title": "检查",
+        "area_code": V1,
+        "target": target,
+        "criteria": criteria,
+        "due_at": due,
+    }
+    assert_problem(post(client, world, "village", "/tasks", sheet), 422, "validation_error")
+
+
+def test_a_task_criteria_key_no_database_can_store_is_refused(client, world, registry):
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    sheet = {"title": "t", "area_code": V1, "target": "household", "due_at": due}
+    raw = json.dumps(sheet)[:-1] + ', "criteria": {"\\ud800": 1}}'  # a lone surrogate
+    r = client.post("/api/v1/tasks", content=raw.encode(),
+                    headers={"Content-Type": "application/json"} | world.auth("village"))  # fmt: skip
+    assert_problem(r, 422, "validation_error")
+
+
+def test_rented_false_selects_the_houses_not_rented(client, world, registry):
+    due = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    sheet = {"title": "检查", "area_code": V1, "target": "household", "due_at": due}
+    for rented, rows in ((True, 1), (False, 2)):
+        r = post(client, world, "village", "/tasks", sheet | {"criteria": {"rented": rented}})
+        assert r.status_code == 201 and r.json()["total"] == rows, r.text
+        assert r.json()["criteria"] == {"rented": rented}
+
+
+@pytest.mark.parametrize("due", ["2100-01-01T00:00:00+08:00", "1999-01-01T00:00:00+08:00",
+                                 "2026-12-01T00:00:00"])  # fmt: skip
+def test_a_task_sheet_due_outside_the_window_is_refused(client, world, registry, due):
+    sheet = {"title": "检查", "area_code": V1, "target": "building", "due_at": due}
+    assert_problem(post(client, world, "village", "/tasks", sheet), 422, "validation_error")
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                                   "2026-01-01T00:00:00"])  # fmt: skip
+def test_an_offline_pack_since_outside_the_window_is_422(client, world, registry, since):
+    r = get(client, world, "grid", f"/areas/{CELL}/pack", since=since)
+    assert_problem(r, 422, "validation_error")
 
 
 # -- offline pack and sync ------------------------------------------------------------------------

@@ -174,6 +174,9 @@ def test_bad_posts_get_the_specs_errors_and_store_nothing(client, world, session
         ({"attribute[occurred_at]": "yesterday"}, 400, "not a date-time"),
         ({"attribute[occurred_at]": "2099-01-01T00:00:00+08:00"}, 400, "future"),
         (dict(address_id="12x", lat=None, long=None), 400, "not a building id"),
+        (dict(address_id="999999999999999999", lat=None, long=None), 400, "not a building id"),
+        (dict(address_id="²", lat=None, long=None), 400, "not a building id"),
+        (dict(address_id="2147483648", lat=None, long=None), 400, "not a building id"),
         (dict(address_id="999999", lat=None, long=None), 400, "not an address we know"),
         (dict(address_string="无此地址", lat=None, long=None), 400, "not an address we know"),
         (dict(jurisdiction_id="110000"), 404, "jurisdiction_id"),
@@ -182,6 +185,18 @@ def test_bad_posts_get_the_specs_errors_and_store_nothing(client, world, session
         assert_error(post(client, key, **form), status, words)
     assert_error(post(client, key, fmt="xml", service_code="nope"), 400, "nope")
     assert stored(session) == before  # nothing half-stored
+
+
+@pytest.mark.parametrize("fmt", ["xml", "json"])
+def test_control_characters_in_an_error_still_make_a_well_formed_answer(client, world, key, fmt):
+    """A control character in an attribute's key or the path made the XML error unreadable."""
+    r = post(client, key, fmt=fmt, **{"attribute[a\x01\x1b]": "x"})
+    assert_error(r, 400, "is not an attribute")  # assert_error parses the XML
+    if fmt == "xml":  # written out, as XML cannot carry them
+        assert "attribute[a\\x01\\x1b]" in r.text
+    else:  # JSON escapes them itself
+        assert "attribute[a\x01\x1b]" in r.json()[0]["description"]
+    assert_error(client.get(f"{BASE}/services/a%01b%0B.{fmt}"), 404, "is not a service")
 
 
 def test_a_disabled_client_is_refused_at_once(client, world, session, key):
