@@ -66,8 +66,11 @@ def fuzz_server(pg_cluster, seeded, tmp_path_factory):
             tokens[role] = create_token(secret=TEST_SECRET, user_id=user.id, username=name,
                                         role=role, area_code=area, minutes=60)  # fmt: skip
     engine.dispose()
+    # event streams end after a second (the client reconnects): a fuzzed stream is read to
+    # its end, and at the default five minutes each would be cut only by the 30 s timeout
     app_settings = Settings(environment="test", database_url=url, secret_key=TEST_SECRET,
-                            data_dir=tmp_path_factory.mktemp("fuzz"), rate_limits_enabled=False)  # fmt: skip
+                            data_dir=tmp_path_factory.mktemp("fuzz"), rate_limits_enabled=False,
+                            notification_stream_seconds=1, notification_poll_seconds=0.2)  # fmt: skip
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(app_settings), host="127.0.0.1", port=port, log_level="error")
