@@ -1,17 +1,26 @@
 """The assignment engine: any point → its grid cell (入网入格), for one point or millions.
 
-How it works. The plan's cells are cut into a raster of small lon/lat pixels. A pixel that
-no cell boundary comes near lies wholly inside one cell (or wholly outside every cell), so
-its answer is stored; points in such pixels are answered by one array lookup. For the few
-pixels a boundary passes near, the raster stores the short list of cells that may cover
-them, and those points get an exact point-in-polygon test (GEOS, prepared polygons, grouped
-by cell) against just those candidates. Points outside every cell are reported as outside
-with the nearest cell and the distance to it in metres — never dropped, never snapped.
+How it works. The plan's cells are cut into a raster of lon/lat pixels. A pixel that no
+cell boundary touches lies wholly inside one cell (or wholly outside every cell), so its
+answer is stored; points in such pixels are answered by one array lookup. A pixel a
+boundary touches is cut again into ``refine`` × ``refine`` fine pixels (a *tile*), stored
+the same way. Only for the few fine pixels a boundary touches does the tile hold a short
+list of the cells that may cover them, and those points get an exact point-in-polygon
+test (GEOS, prepared polygons, grouped by cell) against just those candidates. Points
+outside every cell are reported as outside with the nearest cell and the distance to it in
+metres — never dropped, never snapped.
 
-Why a pixel is safe. Boundaries are sampled every half pixel; every pixel within one pixel
-of a sample is marked as a boundary pixel. A boundary crossing a pixel has a sample within
-half a pixel of the crossing, so it always marks that pixel: unmarked pixels contain no
-boundary.
+Why a pixel is safe. Every edge is cut into pieces at most half a fine pixel long, and
+every fine pixel the box around a piece (widened by ``_MARGIN_DEG``) reaches is marked: a
+boundary passing through a pixel always marks it, so an unmarked pixel contains no
+boundary. Pixels are numbered by ``floor((x - x0) / fine)``, the same expression in the
+build and in both queries, so a point is always looked up in the pixel the build meant.
+
+Why a test can be skipped. Each ring is oriented with its cell on the left. An edge whose
+exact reverse belongs to another cell has a cell on both sides; a fine pixel touched only
+by such edges (and whose centre a cell covers) lies wholly inside the grid, so some
+candidate covers every point of it: when all the others fail, the last one needs no test.
+A fine pixel on the grid's outer edge, a hole or a gap ends its list with "outside" instead.
 
 Tie rule (documented in docs/decisions.md). A point on an edge or a vertex shared by
 several cells is covered by all of them (``ST_Covers``); it belongs to the one with the
@@ -20,6 +29,7 @@ several cells is covered by all of them (``ST_Covers``); it belongs to the one w
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +43,13 @@ from gridmap.crs import to_wgs84
 OUTSIDE = -1
 MAX_PIXELS = 24_000_000  # raster budget: ~96 MB of int32 at most
 MIN_PIXEL_DEG = 0.0001  # ~10 m
+REFINE = 4  # fine pixels per side of a boundary pixel: 4 × 4 of ~8 m on the city grid
+INDEX_FORMAT = 2  # bump when the saved arrays change meaning: cached files are rebuilt
+# How far beyond a piece of an edge pixels are marked: ~0.1 mm, far above the rounding of a
+# piece's ends (~1e-13°) and far below any pixel.
+_MARGIN_DEG = 1e-9
+_PIECES_PER_CHUNK = 2_000_000  # bounds the build's memory for long boundaries
 _GEOD = Geod(ellps="WGS84")
-_LAT_REF = np.radians(25.0)
 
 
 @dataclass
@@ -59,12 +74,31 @@ class AssignmentIndex:
     cells: NDArray[np.object_]  # shapely (multi)polygons, prepared
     x0: float
     y0: float
-    pixel: float
-    raster: NDArray[np.int32]  # >= 0 cell, -1 outside, <= -2: candidate list -(v + 2)
-    cand_offsets: NDArray[np.int64]
+    pixel: float  # degrees per pixel; a fine pixel is pixel / refine
+    refine: int
+    raster: NDArray[np.int32]  # >= 0 cell, -1 outside, <= -2: tile -(v + 2)
+    tiles: NDArray[np.int32]  # (tile, row, col): >= 0 cell, -1 outside, <= -2: list -(v + 2)
+    cand_offsets: NDArray[np.int64]  # candidate lists (CSR); the last entry needs no test
     cand_cells: NDArray[np.int32]
     plan_id: int | None = None
     _tree: shapely.STRtree | None = field(default=None, repr=False)
+    fine: float = field(init=False)  # degrees per fine pixel
+
+    def __post_init__(self) -> None:
+        if self.refine < 1:
+            raise ValueError(f"refine must be a whole number of at least 1, not {self.refine}")
+        self.fine = self.pixel / self.refine
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the lookup arrays (the polygons not counted)."""
+        arrays = (self.raster, self.tiles, self.cand_offsets, self.cand_cells)
+        return sum(a.nbytes for a in arrays)
+
+    def boundary_share(self) -> float:
+        """The share of the raster's area whose points need an exact test."""
+        exact = (self.tiles <= -2).sum() / self.refine**2
+        return float(exact / self.raster.size)
 
     # -- building ---------------------------------------------------------------------------
 
@@ -76,6 +110,7 @@ class AssignmentIndex:
         *,
         plan_id: int | None = None,
         pixel: float | None = None,
+        refine: int = REFINE,
     ) -> AssignmentIndex:
         """Index ``cells`` (WGS84 polygons) named by ``codes``."""
         code_arr = np.asarray(codes).astype(str)
@@ -94,8 +129,8 @@ class AssignmentIndex:
         raster = np.full((ny, nx), OUTSIDE, dtype=np.int32)
         shapely.prepare(geoms)
         _label_pixel_centres(raster, geoms, x0, y0, pixel)
-        offsets, cand = _mark_boundaries(raster, geoms, x0, y0, pixel)
-        return cls(code_arr, geoms, x0, y0, pixel, raster, offsets, cand, plan_id)
+        tiles, offsets, cand = _cut_boundary_pixels(raster, geoms, x0, y0, pixel, refine)
+        return cls(code_arr, geoms, x0, y0, pixel, refine, raster, tiles, offsets, cand, plan_id)
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -111,20 +146,12 @@ class AssignmentIndex:
             np.asarray(lon, dtype=float).ravel(), np.asarray(lat, dtype=float).ravel(), crs
         )
         n = len(x)
-        cell = np.full(n, OUTSIDE, dtype=np.int64)
         valid = np.isfinite(x) & np.isfinite(y)
-        ix = np.full(n, -1, dtype=np.int64)
-        iy = np.full(n, -1, dtype=np.int64)
-        ix[valid] = np.floor((x[valid] - self.x0) / self.pixel).astype(np.int64)
-        iy[valid] = np.floor((y[valid] - self.y0) / self.pixel).astype(np.int64)
-        ny, nx = self.raster.shape
-        in_box = valid & (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-        value = np.full(n, OUTSIDE, dtype=np.int64)
-        value[in_box] = self.raster[iy[in_box], ix[in_box]]
-        cell[value >= 0] = value[value >= 0]
+        value = self._stored(x, y)
+        cell = np.maximum(value, OUTSIDE)
         exact = np.flatnonzero(value <= -2)
         if len(exact):
-            cell[exact] = self._exact(x[exact], y[exact], -(value[exact] + 2))
+            cell[exact] = self._first_cover(x[exact], y[exact], -(value[exact] + 2))
         near = np.full(n, -1, dtype=np.int64)
         distance = np.zeros(n)
         distance[~valid] = np.nan
@@ -135,6 +162,34 @@ class AssignmentIndex:
             distance[outside] = np.nan
         return Assignment(cell, near, distance)
 
+    def stored(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.int64]:
+        """What the index holds for each WGS84 point.
+
+        Its cell (>= 0), -1 (outside every cell) or a candidate list (<= -2: the point
+        needs an exact test).
+        """
+        x, y = np.asarray(lon, dtype=float).ravel(), np.asarray(lat, dtype=float).ravel()
+        return self._stored(x, y)
+
+    def _stored(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
+        # fine pixel numbers (NaN and inf fail a comparison: outside); a pixel's number is its
+        # fine pixels' // refine, exact on integers
+        with np.errstate(invalid="ignore"):
+            fx = np.floor((x - self.x0) / self.fine)
+            fy = np.floor((y - self.y0) / self.fine)
+        ny, nx = self.raster.shape
+        in_box = (fx >= 0) & (fx < nx * self.refine) & (fy >= 0) & (fy < ny * self.refine)
+        at = np.flatnonzero(in_box)
+        ix, iy = fx[at].astype(np.int64), fy[at].astype(np.int64)
+        found = self.raster[iy // self.refine, ix // self.refine].astype(np.int64)
+        tiled = np.flatnonzero(found <= -2)
+        found[tiled] = self.tiles[
+            -(found[tiled] + 2), iy[tiled] % self.refine, ix[tiled] % self.refine
+        ]
+        value = np.full(len(x), OUTSIDE, dtype=np.int64)
+        value[at] = found
+        return value
+
     def codes_of(self, cell: NDArray[np.int64]) -> NDArray[np.object_]:
         """Codes for cell indices (None for -1)."""
         out = np.full(len(cell), None, dtype=object)
@@ -143,49 +198,37 @@ class AssignmentIndex:
 
     def locate(self, lon: float, lat: float) -> int:
         """The cell index of one WGS84 point, or -1 (fast path for single lookups)."""
-        ix = int((lon - self.x0) // self.pixel)
-        iy = int((lat - self.y0) // self.pixel)
-        ny, nx = self.raster.shape
-        if not (0 <= ix < nx and 0 <= iy < ny):
+        try:  # the same pixel expression as the build and assign: the same pixel
+            fx = math.floor((lon - self.x0) / self.fine)
+            fy = math.floor((lat - self.y0) / self.fine)
+        except (ValueError, OverflowError):  # NaN or infinite
             return OUTSIDE
-        value = int(self.raster[iy, ix])
+        px, py = fx // self.refine, fy // self.refine
+        ny, nx = self.raster.shape
+        if not (0 <= px < nx and 0 <= py < ny):
+            return OUTSIDE
+        value = int(self.raster.item(py, px))
+        if value <= -2:
+            value = int(self.tiles.item(-(value + 2), fy % self.refine, fx % self.refine))
         if value >= -1:
             return value
         list_id = -(value + 2)
-        for c in self.cand_cells[self.cand_offsets[list_id] : self.cand_offsets[list_id + 1]]:
+        first, last = int(self.cand_offsets[list_id]), int(self.cand_offsets[list_id + 1]) - 1
+        for c in self.cand_cells[first:last].tolist():
             if shapely.intersects_xy(self.cells[c], lon, lat):
                 return int(c)
-        return OUTSIDE
+        return int(self.cand_cells[last])
 
     def nearest(self, lon: float, lat: float) -> tuple[int, float]:
         """Nearest cell to an outside point and the distance in metres."""
         cell, dist = self._nearest(np.array([lon]), np.array([lat]))
         return int(cell[0]), float(dist[0])
 
-    def _exact(
+    def _first_cover(
         self, x: NDArray[np.float64], y: NDArray[np.float64], lists: NDArray[np.int64]
     ) -> NDArray[np.int64]:
-        """Exact test against each point's candidates, in code order; first cover wins."""
-        result = np.full(len(x), OUTSIDE, dtype=np.int64)
-        start = self.cand_offsets[lists]
-        length = self.cand_offsets[lists + 1] - start
-        pending = np.arange(len(x))
-        for k in range(int(length.max()) if len(length) else 0):
-            pending = pending[length[pending] > k]
-            if not len(pending):
-                break
-            cand = self.cand_cells[start[pending] + k]
-            order = np.argsort(cand, kind="stable")
-            pts, cand = pending[order], cand[order]
-            bounds = np.flatnonzero(np.diff(cand)) + 1
-            hit = np.zeros(len(pts), dtype=bool)
-            for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(pts)], strict=True):
-                hit[lo:hi] = shapely.intersects_xy(
-                    self.cells[cand[lo]], x[pts[lo:hi]], y[pts[lo:hi]]
-                )
-            result[pts[hit]] = cand[hit]
-            pending = np.sort(pts[~hit])
-        return result
+        """Each point's candidate list (by id), resolved as :func:`_first_cover` does."""
+        return _first_cover(self.cells, self.cand_offsets, self.cand_cells, x, y, lists)
 
     def _nearest(
         self, x: NDArray[np.float64], y: NDArray[np.float64]
@@ -224,26 +267,35 @@ class AssignmentIndex:
         """Write the index (one .npz file)."""
         np.savez(
             path,
+            format=np.array([INDEX_FORMAT]),
             codes=self.codes,
             cells=shapely.to_wkb(self.cells),
-            meta=np.array([self.x0, self.y0, self.pixel]),
+            meta=np.array([self.x0, self.y0, self.pixel, self.refine]),
             plan_id=np.array([-1 if self.plan_id is None else self.plan_id]),
             raster=self.raster,
+            tiles=self.tiles,
             cand_offsets=self.cand_offsets,
             cand_cells=self.cand_cells,
         )
 
     @classmethod
     def load(cls, path: Path) -> AssignmentIndex:
-        """Read an index written by :meth:`save`."""
+        """Read an index written by :meth:`save` (of this format; others are refused)."""
         with np.load(path, allow_pickle=True) as data:
+            found = int(data["format"][0]) if "format" in data else 1
+            if found != INDEX_FORMAT:
+                raise ValueError(
+                    f"{path.name} holds an assignment index of format {found}; this version "
+                    f"reads format {INDEX_FORMAT}: build the index again"
+                )
             cells = shapely.from_wkb(data["cells"])
             shapely.prepare(cells)
-            x0, y0, pixel = data["meta"]
+            x0, y0, pixel, refine = data["meta"]
             plan = int(data["plan_id"][0])
             return cls(
-                data["codes"], cells, float(x0), float(y0), float(pixel), data["raster"],
-                data["cand_offsets"], data["cand_cells"], None if plan < 0 else plan,
+                data["codes"], cells, float(x0), float(y0), float(pixel), int(refine),
+                data["raster"], data["tiles"], data["cand_offsets"], data["cand_cells"],
+                None if plan < 0 else plan,
             )  # fmt: skip
 
 
@@ -263,44 +315,226 @@ def _label_pixel_centres(
         window[inside] = i
 
 
-def _mark_boundaries(
-    raster: NDArray[np.int32], cells: NDArray[np.object_], x0: float, y0: float, pixel: float
-) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
-    """Mark pixels near any boundary with their candidate list; return the lists (CSR)."""
+def _first_cover(
+    cells: NDArray[np.object_],
+    offsets: NDArray[np.int64],
+    candidates: NDArray[np.int32],
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    lists: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """The first candidate of each point's list that covers it, in list (code) order.
+
+    The last entry of a list is the answer when all before it fail, untested: a cell when
+    the list's pixel lies wholly inside the grid, ``OUTSIDE`` when it may not.
+    """
+    result = np.full(len(x), OUTSIDE, dtype=np.int64)
+    start, last = offsets[lists], offsets[lists + 1] - 1
+    pending = np.arange(len(x))
+    k = 0
+    while len(pending):
+        final = start[pending] + k == last[pending]
+        result[pending[final]] = candidates[last[pending[final]]]
+        pending = pending[~final]
+        cand = candidates[start[pending] + k]
+        order = np.argsort(cand, kind="stable")  # one cell's points together: its prepared
+        pending, cand = pending[order], cand[order]  # index stays in cache
+        hit = shapely.intersects_xy(cells[cand], x[pending], y[pending])
+        result[pending[hit]] = cand[hit]
+        pending = np.sort(pending[~hit])
+        k += 1
+    return result
+
+
+def _oriented_edges(
+    cells: NDArray[np.object_],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    """Every edge (a → b) with its cell on the left; and whether a cell lies on its right.
+
+    An edge has a cell on its right when its exact reverse belongs to another cell (valid
+    cells only: an invalid polygon's orientation says nothing). Edges that do not match
+    exactly — a T-junction, a sliver gap — count as outer edges: a test too many, never a
+    wrong answer.
+    """
+    parts, part_cell = shapely.get_parts(cells, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    ring_cell = part_cell[ring_part]
+    exterior = np.r_[True, ring_part[1:] != ring_part[:-1]]
+    flip = (shapely.is_ccw(rings) != exterior)[coord_ring]  # exteriors CCW, holes CW
+    same = coord_ring[1:] == coord_ring[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    flip = flip[:-1][same]
+    a[flip], b[flip] = b[flip], a[flip].copy()
+    owner = ring_cell[coord_ring[:-1][same]]
+    # match each edge's reverse among the forward edges, and the cells that hold it
+    n = len(a)
+    _, key = _unique_rows(np.block([[a, b], [b, a]]))
+    forward, reverse = key[:n], key[n:]
+    valid = shapely.is_valid(cells)[owner]
+    lowest = np.full(key.max() + 1, np.iinfo(np.int64).max)
+    highest = np.full(key.max() + 1, -1)
+    np.minimum.at(lowest, forward, np.where(valid, owner, -2))
+    np.maximum.at(highest, forward, np.where(valid, owner, len(cells)))
+    lo, hi = lowest[reverse], highest[reverse]
+    found = (hi >= 0) & (lo >= 0) & (hi < len(cells))  # held by valid cells only
+    inner = valid & found & ((lo != owner) | (hi != owner)) & (a != b).any(axis=1)
+    return a, b, owner, inner
+
+
+def _touched_fine_pixels(
+    cells: NDArray[np.object_], x0: float, y0: float, fine: float, width: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Fine pixels (``y * width + x``) any boundary touches: (pixel, cell) pairs, and outer ones.
+
+    Edges are cut into pieces of at most half a fine pixel; a piece marks every pixel its
+    box (widened by ``_MARGIN_DEG``) reaches — at most 2 × 2. Returns the sorted unique
+    (pixel, cell) pairs as two arrays, and the sorted pixels an outer edge touches.
+    """
+    a, b, owner, inner = _oriented_edges(cells)
+    pieces = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / (fine / 2))).astype(np.int64)
+    ends = np.cumsum(pieces)
+    pairs, outer = [], []
+    n_cells = len(cells)
+    lo_edge = 0
+    while lo_edge < len(a):  # chunks of edges, ~_PIECES_PER_CHUNK pieces each
+        base = ends[lo_edge - 1] if lo_edge else 0
+        hi_edge = int(np.searchsorted(ends, base + _PIECES_PER_CHUNK, side="right"))
+        hi_edge = max(hi_edge, lo_edge + 1)
+        counts = pieces[lo_edge:hi_edge]
+        edge = np.repeat(np.arange(lo_edge, hi_edge), counts)
+        k = np.arange(len(edge)) - np.repeat(np.cumsum(counts) - counts, counts)
+        step = (b[edge] - a[edge]) / pieces[edge, None]
+        p, q = a[edge] + step * k[:, None], a[edge] + step * (k[:, None] + 1)
+        lo = np.floor((np.minimum(p, q) - _MARGIN_DEG - (x0, y0)) / fine).astype(np.int64)
+        hi = np.floor((np.maximum(p, q) + _MARGIN_DEG - (x0, y0)) / fine).astype(np.int64)
+        span = int((hi - lo).max())
+        for dx in range(span + 1):
+            for dy in range(span + 1):
+                gx = np.minimum(lo[:, 0] + dx, hi[:, 0])
+                gy = np.minimum(lo[:, 1] + dy, hi[:, 1])
+                pix = gy * width + gx
+                pairs.append(_unique(pix * n_cells + owner[edge]))
+                outer.append(_unique(pix[~inner[edge]]))
+        lo_edge = hi_edge
+    empty = np.zeros(0, dtype=np.int64)
+    both = _unique(np.concatenate(pairs)) if pairs else empty
+    outer_pix = _unique(np.concatenate(outer)) if outer else empty
+    return both // n_cells, both % n_cells, outer_pix
+
+
+def _cut_boundary_pixels(
+    raster: NDArray[np.int32],
+    cells: NDArray[np.object_],
+    x0: float,
+    y0: float,
+    pixel: float,
+    refine: int,
+) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int32]]:
+    """Turn every pixel a boundary touches into a tile of fine pixels; the tiles and lists.
+
+    A fine pixel no boundary touches holds the cell covering its centre (or -1); one a
+    boundary touches holds its candidate list: the cells whose boundary touches it and the
+    cell covering its centre, in code order, then ``OUTSIDE`` when an outer edge touches it
+    or no cell covers its centre. The raster's boundary pixels are set to their tile.
+    """
     nx = raster.shape[1]
-    lines = shapely.segmentize(shapely.boundary(cells), pixel / 2)
-    coords, which = shapely.get_coordinates(lines, return_index=True)
-    px = np.floor((coords[:, 0] - x0) / pixel).astype(np.int64)
-    py = np.floor((coords[:, 1] - y0) / pixel).astype(np.int64)
-    dx, dy = np.meshgrid([-1, 0, 1], [-1, 0, 1])
-    pix = ((py[:, None] + dy.ravel()) * nx + (px[:, None] + dx.ravel())).ravel()
-    owner = np.repeat(which, 9)
-    # the cell holding each marked pixel's centre is a candidate too
-    marked = np.unique(pix)
-    centre_cell = raster.ravel()[marked]
-    has_centre = centre_cell >= 0
-    pix = np.concatenate([pix, marked[has_centre]])
-    owner = np.concatenate([owner, centre_cell[has_centre]])
-    pairs = np.unique(
-        np.column_stack([pix, owner]), axis=0
-    )  # sorted by pixel, then cell (code order)
-    starts = np.flatnonzero(np.r_[True, pairs[1:, 0] != pairs[:-1, 0]])
-    pixel_ids = pairs[starts, 0]
-    # identical candidate lists share one entry
-    lists = np.split(pairs[:, 1], starts[1:])
-    keys = [tuple(cands.tolist()) for cands in lists]
-    unique: dict[tuple[int, ...], int] = {}
-    list_of_pixel = np.empty(len(keys), dtype=np.int64)
-    for i, key in enumerate(keys):
-        list_of_pixel[i] = unique.setdefault(key, len(unique))
-    offsets = np.zeros(len(unique) + 1, dtype=np.int64)
-    flat: list[int] = []
-    for key, j in unique.items():
-        flat.extend(key)
-        offsets[j + 1] = len(key)
-    offsets = np.cumsum(offsets)
-    raster.ravel()[pixel_ids] = -(list_of_pixel + 2)
-    return offsets, np.asarray(flat, dtype=np.int32)
+    fine = pixel / refine
+    width = nx * refine
+    touched, owner, outer_pix = _touched_fine_pixels(cells, x0, y0, fine, width)
+    fx, fy = touched % width, touched // width
+    tile_pixel, tile_of = _unique_rows(((fy // refine) * nx + fx // refine)[:, None])
+    tile_pixel = tile_pixel[:, 0]
+    # every cell that may cover a point of a tile: a boundary in it, or the pixel's centre
+    centre_cell = raster.ravel()[tile_pixel].astype(np.int64)
+    has = centre_cell >= 0
+    tile_lists = _unique(
+        np.r_[tile_of * len(cells) + owner, np.flatnonzero(has) * len(cells) + centre_cell[has]]
+    )
+    offsets, cand = _csr(tile_lists // len(cells), tile_lists % len(cells), len(tile_pixel))
+    # the cell covering each fine pixel's centre, tested against its tile's candidates
+    sub = np.arange(refine)
+    cx = (tile_pixel % nx)[:, None, None] * refine + sub[None, None, :]
+    cy = (tile_pixel // nx)[:, None, None] * refine + sub[None, :, None]
+    cx, cy = np.broadcast_arrays(cx, cy)
+    tiles = _first_cover(
+        cells, offsets, cand, x0 + (cx.ravel() + 0.5) * fine, y0 + (cy.ravel() + 0.5) * fine,
+        np.repeat(np.arange(len(tile_pixel)), refine * refine),
+    ).reshape(len(tile_pixel), refine, refine)  # fmt: skip
+    # touched fine pixels: their candidates, and whether the last may be "outside"
+    first = np.flatnonzero(np.r_[True, touched[1:] != touched[:-1]])  # touched is sorted
+    marked = touched[first]
+    where = np.searchsorted(marked, touched)
+    m_tile, m_row, m_col = tile_of[first], fy[first] % refine, fx[first] % refine
+    centre = tiles[m_tile, m_row, m_col]
+    has = centre >= 0
+    pairs = _unique(
+        np.r_[where * len(cells) + owner, np.flatnonzero(has) * len(cells) + centre[has]]
+    )
+    open_end = ~has | np.isin(marked, outer_pix)
+    value, offsets, cand = _candidate_lists(pairs // len(cells), pairs % len(cells), open_end)
+    tiles[m_tile, m_row, m_col] = value
+    raster.ravel()[tile_pixel] = -(np.arange(len(tile_pixel)) + 2)
+    return tiles.astype(np.int32), offsets, cand
+
+
+def _csr(
+    group: NDArray[np.int64], member: NDArray[np.int64], n: int
+) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+    """Lists from sorted (group, member) pairs, each ending with ``OUTSIDE`` (all tested)."""
+    sizes = np.bincount(group, minlength=n) + 1
+    offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    cand = np.full(offsets[-1], OUTSIDE, dtype=np.int32)
+    within = np.arange(len(group)) - np.searchsorted(group, group)
+    cand[offsets[group] + within] = member
+    return offsets, cand
+
+
+def _candidate_lists(
+    pixel: NDArray[np.int64], cell: NDArray[np.int64], open_end: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int32]]:
+    """Each pixel's value and the shared lists, from sorted (pixel, cell) pairs.
+
+    A pixel with one candidate and no open end is that cell, no list; identical lists
+    are stored once.
+    """
+    n = len(open_end)
+    size = np.bincount(pixel, minlength=n)
+    width = int(size.max()) + 1 if n else 1
+    table = np.full((n, width), -2, dtype=np.int64)  # -2 pads; -1 is OUTSIDE
+    within = np.arange(len(pixel)) - np.searchsorted(pixel, pixel)
+    table[pixel, within] = cell
+    table[np.arange(n)[open_end], size[open_end]] = OUTSIDE
+    single = (size == 1) & ~open_end
+    value = np.empty(n, dtype=np.int64)
+    value[single] = table[single, 0]
+    lists, which = _unique_rows(table[~single])
+    value[~single] = -(which + 2)
+    length = (lists != -2).sum(axis=1)
+    offsets = np.r_[0, np.cumsum(length)].astype(np.int64)
+    return value, offsets, lists[lists != -2].astype(np.int32)
+
+
+def _unique(values: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The sorted distinct values.
+
+    By a sort: numpy 2's hashing ``unique`` was 10× slower on the tens of millions of pixel
+    numbers of the city grid.
+    """
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def _unique_rows(table: NDArray[np.generic]) -> tuple[NDArray[np.generic], NDArray[np.int64]]:
+    """The distinct rows of ``table`` (sorted) and, for each row, the number of its own."""
+    if not len(table):
+        return table, np.zeros(0, dtype=np.int64)
+    order = np.lexsort(table.T[::-1])
+    rows = table[order]
+    new = np.r_[True, (rows[1:] != rows[:-1]).any(axis=1)]
+    inverse = np.empty(len(table), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return rows[new], inverse
 
 
 def assign_points(

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.areas.codes import ANCESTOR_LEVELS, CODE_LENGTH
 from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
-from gridmap.assign import AssignmentIndex
+from gridmap.assign import INDEX_FORMAT, AssignmentIndex
 from gridmap.crs import CRS, to_wgs84_checked
 from gridmap.errors import Conflict, InvalidInput
 from gridmap.routing import Router
@@ -183,11 +183,20 @@ def build_index(session: Session, plan_id: int) -> AssignmentIndex:
     return AssignmentIndex.build(cells, [r[0] for r in rows], plan_id=plan_id)
 
 
+def index_path(cache_dir: Path, plan_id: int, digest: str) -> Path:
+    """Where a plan's index is cached: one file per plan, cells (digest) and index format.
+
+    The format is in the name so that a new version of the engine never reads a file an
+    older one wrote (the file is built again, and the old one pruned).
+    """
+    return cache_dir / f"plan-{plan_id}-{digest}-f{INDEX_FORMAT}.npz"
+
+
 def cached_index(session: Session, plan: Plan, cache_dir: Path | None) -> AssignmentIndex:
     """The plan's index, read from ``cache_dir`` when its cells have not changed."""
     if cache_dir is None:
         return build_index(session, plan.id)
-    path = cache_dir / f"plan-{plan.id}-{plan_digest(session, plan.id)}.npz"
+    path = index_path(cache_dir, plan.id, plan_digest(session, plan.id))
     if path.exists():
         try:
             return AssignmentIndex.load(path)

@@ -1,5 +1,7 @@
 """The assignment engine on hand-drawn cells whose answers are obvious."""
 
+import itertools
+
 import numpy as np
 import pytest
 import shapely
@@ -110,6 +112,17 @@ def test_save_and_load_give_the_same_answers(index, tmp_path):
     assert (loaded.assign(x, y).cell == index.assign(x, y).cell).all()
 
 
+def test_an_index_of_another_format_is_refused(index, tmp_path):
+    path = tmp_path / "plan.npz"
+    index.save(path)
+    # as format 1 wrote it: no format entry, no tiles
+    with np.load(path, allow_pickle=True) as data:
+        arrays = {k: data[k] for k in data.files if k not in ("format", "tiles")}
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match="format 1; this version reads format 2"):
+        AssignmentIndex.load(path)
+
+
 def reference(cells, codes, x, y):
     """Plain GEOS covers with the tie rule: what the engine must reproduce."""
     codes = np.asarray(codes)
@@ -166,3 +179,71 @@ def test_nearest_cell_is_nearest_on_the_ground_not_in_degrees():
     expected = Geod(ellps="WGS84").inv(0.0, 60.0, 0.9, 60.0)[2]
     assert metres == pytest.approx(expected, rel=1e-6)
     assert metres < Geod(ellps="WGS84").inv(0.0, 60.0, 0.0, 60.6)[2]
+
+
+def test_only_points_near_a_boundary_get_an_exact_test(index):
+    """A fine pixel holds a list only if a boundary passes within 1.25 of its widths.
+
+    (A piece of an edge is at most half a fine pixel long, and marks the pixels its box
+    reaches: their centres are at most (√2/2 + 1/2) widths from the piece.)
+    """
+    tile, row, col = np.nonzero(index.tiles <= -2)
+    pixel = np.flatnonzero((index.raster <= -2).ravel())[tile]
+    fx = pixel % index.raster.shape[1] * index.refine + col
+    fy = pixel // index.raster.shape[1] * index.refine + row
+    centres = shapely.points(index.x0 + (fx + 0.5) * index.fine, index.y0 + (fy + 0.5) * index.fine)
+    edges = shapely.union_all(shapely.boundary(index.cells))
+    assert len(centres) > 100
+    assert shapely.distance(centres, edges).max() <= 1.25 * index.fine
+
+
+def candidates_at(index, lon, lat):
+    """The candidate list a point's fine pixel holds (white box: which tests it gets)."""
+    list_id = -(index.stored([lon], [lat])[0] + 2)
+    first, end = index.cand_offsets[list_id], index.cand_offsets[list_id + 1]
+    return [None if c < 0 else str(index.codes[c]) for c in index.cand_cells[first:end]]
+
+
+def test_the_last_candidate_is_untested_only_inside_the_grid(index):
+    # between two cells: the grid on both sides, so failing 001 means 002
+    assert candidates_at(index, X0 + D, Y0 + 0.5 * D) == ["350503001001001", "350503001001002"]
+    # on the block's outer edge and the hole's: failing the cell means outside
+    assert candidates_at(index, X0, Y0 + 0.5 * D) == ["350503001001001", None]
+    assert candidates_at(index, X0 + 3.4 * D, Y0 + 0.5 * D) == ["350503001002001", None]
+
+
+def gap_and_t_junction_cells(bottom, top):
+    """A row of cells with gaps between some, and a row above split elsewhere (T-junctions)."""
+    cells, x = [], X0
+    for width, gap in bottom:
+        cells.append(box(x, Y0, x + width * D, Y0 + D))
+        x += width * D + gap
+    cuts = X0 + (x - X0) * np.cumsum([0.0, *top]) / sum(top)
+    cells += [box(a, Y0 + D, b, Y0 + 2 * D) for a, b in itertools.pairwise(cuts)]
+    return cells
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.2, 1.0), st.sampled_from([0.0, 0.0, 1e-9, 1e-7, 1e-4])),
+        min_size=2,
+        max_size=4,
+    ),
+    st.lists(st.floats(0.2, 1.0), min_size=1, max_size=3),
+)
+def test_agrees_with_covers_across_gaps_and_t_junctions(bottom, top):
+    """Edges that do not match exactly (a gap, a T-junction) keep their tests."""
+    cells = gap_and_t_junction_cells(bottom, top)
+    codes = [f"c{i:02d}" for i in range(len(cells))]
+    index = AssignmentIndex.build(cells, codes, pixel=0.002)
+    rng = np.random.default_rng(3)
+    xmin, ymin, xmax, ymax = shapely.total_bounds(cells)
+    verts = shapely.get_coordinates(cells)
+    near = np.repeat(verts, 4, axis=0) + rng.choice([-1e-9, 1e-9, -2e-8, 2e-8], (len(verts) * 4, 2))
+    x = np.r_[rng.uniform(xmin - D, xmax + D, 5000), verts[:, 0], near[:, 0]]
+    y = np.r_[rng.uniform(ymin - D, ymax + D, 5000), verts[:, 1], near[:, 1]]
+    got = index.codes_of(index.assign(x, y, nearest=False).cell)
+    assert (got == reference(cells, codes, x, y)).all()
+    single = [index.locate(a, b) for a, b in zip(x[::7], y[::7], strict=True)]
+    assert (np.array(single) == index.assign(x[::7], y[::7], nearest=False).cell).all()

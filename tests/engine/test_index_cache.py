@@ -3,14 +3,14 @@
 from sqlalchemy import func, select, update
 
 from gridmap.areas.models import Area, Plan
-from gridmap.locate import cached_index, plan_digest
+from gridmap.locate import cached_index, index_path, plan_digest
 
 
 def test_a_new_index_removes_the_ones_that_can_never_be_read_again(session, world, tmp_path):
     plan = session.get(Plan, world.plan_id)
     first = cached_index(session, plan, tmp_path)
     [path] = tmp_path.glob("*.npz")
-    assert path.name == f"plan-{plan.id}-{plan_digest(session, plan.id)}.npz"
+    assert path == index_path(tmp_path, plan.id, plan_digest(session, plan.id))
     # left behind by earlier seeds and edits: an older digest of this plan, a plan that is
     # gone; another plan's current index and a worker's half-written file stay
     other = Plan(name="draft")
@@ -34,10 +34,10 @@ def test_a_new_index_removes_the_ones_that_can_never_be_read_again(session, worl
         update(Area).where(Area.id == cell.id).values(geom=func.ST_Translate(Area.geom, 1e-6, 0))
     )
     digest = plan_digest(session, plan.id)
-    assert f"plan-{plan.id}-{digest}.npz" != path.name, "the edit must change the digest"
+    assert index_path(tmp_path, plan.id, digest) != path, "the edit must change the digest"
     cached_index(session, plan, tmp_path)
     left = sorted(p.name for p in tmp_path.glob("*.npz"))
-    assert left == sorted([f"plan-{plan.id}-{digest}.npz", kept.name, writing.name])
+    assert left == sorted([index_path(tmp_path, plan.id, digest).name, kept.name, writing.name])
 
 
 def test_an_index_removed_under_a_reader_is_built_again(session, world, tmp_path):
@@ -47,3 +47,14 @@ def test_an_index_removed_under_a_reader_is_built_again(session, world, tmp_path
     path.unlink()  # another process pruned it
     index = cached_index(session, plan, tmp_path)
     assert path.exists() and len(index.codes) > 0
+
+
+def test_an_index_an_older_engine_wrote_is_never_read(session, world, tmp_path):
+    """The format is part of the key: the file of the same cells by format 1 is rebuilt."""
+    plan = session.get(Plan, world.plan_id)
+    digest = plan_digest(session, plan.id)
+    older = tmp_path / f"plan-{plan.id}-{digest}.npz"  # how format 1 named it
+    older.write_bytes(b"not an index of this format")
+    index = cached_index(session, plan, tmp_path)
+    assert len(index.codes) > 0
+    assert [p.name for p in tmp_path.glob("*.npz")] == [index_path(tmp_path, plan.id, digest).name]
