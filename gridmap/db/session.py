@@ -43,6 +43,6 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     (``app_user.department_id`` → ``department``) cannot be configured, so a command that
     touched only one domain used to crash.
     """
-    import gridmap.db.models  # noqa: F401
+    import gridmap.models  # noqa: F401
 
     return sessionmaker(engine, expire_on_commit=False)
