@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from gridmap import csvsafe
 from gridmap.auth.models import Role
 from gridmap.db.cluster import Cluster
-from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.db.session import database_url, make_engine
 from gridmap.errors import GridmapError
+from gridmap.models import make_sessionmaker
 from gridmap.settings import Settings
 
 app = typer.Typer(

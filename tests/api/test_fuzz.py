@@ -30,7 +30,8 @@ from gridmap.auth.models import Role
 from gridmap.auth.security import create_token
 from gridmap.auth.service import create_user
 from gridmap.db import migrate
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
+from gridmap.models import make_sessionmaker
 from gridmap.settings import Settings
 from tests.conftest import TEST_SECRET, free_port
 
