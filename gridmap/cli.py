@@ -686,6 +686,7 @@ def plan_rebalance(
     import geopandas as gpd
     import pyogrio
 
+    from gridmap.plans.blocks import derive_blocks
     from gridmap.rebalance import blocks as blk
     from gridmap.rebalance.engine import moved_share, rebalance
 
@@ -700,7 +701,7 @@ def plan_rebalance(
     else:
         engine = make_engine(database_url(_settings()))
         with make_sessionmaker(engine)() as session:
-            frame = blk.derive_blocks(session, area or "")
+            frame = derive_blocks(session, area or "")
         engine.dispose()
         current_col = "cell"
     data = blk.to_blocks(frame, current_col)
