@@ -129,7 +129,8 @@ def grid_file(
     *, session: Session, settings: Settings, code: str, username: str | None, lang: str
 ) -> str:
     """A standalone grid-worker's map of one cell."""
-    from gridmap.areas.service import get_area, summary
+    from gridmap.areas.lookup import get_area
+    from gridmap.registry.summary import summary
 
     actor = actor_for(session, username, code)
     area = get_area(session, code, actor)
