@@ -49,6 +49,7 @@ from gridmap.models import make_sessionmaker
 from gridmap.plans.impacts import ImpactReports
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.settings import Settings, with_local_secret
+from layers import LAYERS
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = (
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **common,
         )
     app.state.settings = settings
+    app.state.catalogue = LAYERS  # the map layers, registered here: the engine is handed them
     app.state.cell_counts = CellCounts()
     app.state.rate_rules = Rules.from_settings(settings)
     app.state.plan_impacts = ImpactReports(

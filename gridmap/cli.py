@@ -997,10 +997,11 @@ def map_dispatch(
     """The dispatcher's map of an area, as one file that opens with no server."""
     from gridmap.incidents.filters import IncidentFilter
     from gridmap.maps.export import dispatch_file
+    from layers import LAYERS
 
     filters = IncidentFilter(category=category, since=_day(since), until=_day(until))
     with _session() as session:
-        html = dispatch_file(session=session, settings=_settings(), area=area,
+        html = dispatch_file(session=session, settings=_settings(), catalogue=LAYERS, area=area,
                              username=as_user, lang=_lang(lang), filters=filters)  # fmt: skip
     _write(out, html)
 
@@ -1015,10 +1016,11 @@ def map_grid(
 ) -> None:
     """A grid worker's cell, as one file."""
     from gridmap.maps.export import grid_file
+    from layers import LAYERS
 
     with _session() as session:
-        html = grid_file(session=session, settings=_settings(), code=code, username=as_user,
-                         lang=_lang(lang))  # fmt: skip
+        html = grid_file(session=session, settings=_settings(), catalogue=LAYERS, code=code,
+                         username=as_user, lang=_lang(lang))  # fmt: skip
     _write(out, html)
 
 
@@ -1034,10 +1036,11 @@ def map_plan(
 ) -> None:
     """Two plans side by side, as one file."""
     from gridmap.maps.export import plan_file
+    from layers import LAYERS
 
     with _session() as session:
-        html = plan_file(session=session, settings=_settings(), plan_id=plan_id, compare=compare,
-                         target=target, area=area, lang=_lang(lang))  # fmt: skip
+        html = plan_file(session=session, settings=_settings(), catalogue=LAYERS, plan_id=plan_id,
+                         compare=compare, target=target, area=area, lang=_lang(lang))  # fmt: skip
     _write(out, html)
 
 
