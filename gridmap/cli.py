@@ -639,22 +639,16 @@ def assign(
 @friendly_errors
 def plan_list() -> None:
     """List boundary plans."""
-    from sqlalchemy import func, select
-
-    from gridmap.areas.models import Area, Plan
+    from gridmap.plans.service import plan_rows
 
     engine = make_engine(database_url(_settings()))
     with make_sessionmaker(engine)() as session:
-        rows = session.execute(
-            select(Plan.id, Plan.name, Plan.status, Plan.activated_at, func.count(Area.id))
-            .outerjoin(Area, Area.plan_id == Plan.id)
-            .group_by(Plan.id)
-            .order_by(Plan.id)
-        ).all()
+        rows = plan_rows(session)
     engine.dispose()
-    for row in rows:
+    for p in rows:
         console.print(
-            f"{row[0]:>4}  {row[2].value:<8} {row[4]:>7,} cells  {row[1]}  {row[3] or ''}"
+            f"{p['id']:>4}  {p['status']:<8} {p['cells']:>7,} cells  {p['name']}  "
+            f"{p['activated_at'] or ''}"
         )
 
 
