@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from anyio import to_thread
@@ -248,11 +247,7 @@ async def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalend
     """The working-day calendar: the configured file, or China's official one."""
     calendar: WorkingCalendar | None = getattr(request.app.state, "calendar", None)
     if calendar is None:
-        if settings.calendar_file:
-            calendar = WorkingCalendar.from_file(settings.calendar_file)
-        else:
-            year = date.today().year
-            calendar = WorkingCalendar.chinese(year - 2, year + 2)
+        calendar = WorkingCalendar.configured(settings.calendar_file, years_back=2)
         request.app.state.calendar = calendar
     return calendar
 

@@ -7,10 +7,8 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli.common import _settings, console, friendly_errors
-from gridmap.db.session import database_url, make_engine
+from gridmap.cli.common import console, friendly_errors, load_settings, transaction
 from gridmap.errors import GridmapError
-from gridmap.models import make_sessionmaker
 
 
 @friendly_errors
@@ -27,24 +25,17 @@ def assign(
 ) -> None:
     """Assign every point of a file to its grid cell (active plan); outside points are kept."""
     from rich.progress import Progress
-    from sqlalchemy import select
 
     from gridmap import bulk
-    from gridmap.areas.models import Plan, PlanStatus
     from gridmap.crs import CRS
-    from gridmap.locate import cached_index
+    from gridmap.locate import active_index
 
     if crs not in {c.value for c in CRS}:
         raise GridmapError(f"unknown crs {crs!r}: use wgs84, cgcs2000, gcj02 or bd09")
     bulk.file_format(target)
-    settings = _settings()
-    engine = make_engine(database_url(settings))
-    with make_sessionmaker(engine)() as session:
-        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
-        if plan is None:
-            raise GridmapError("no boundary plan is active: load a seed or activate a plan first")
-        index = cached_index(session, plan, settings.data_dir / "index")
-    engine.dispose()
+    settings = load_settings()
+    with transaction(settings) as session:
+        index = active_index(session, settings.data_dir / "index")
     if dask:
         frame = bulk.read(source, lon_col, lat_col)
         with console.status(f"assigning {len(frame):,} points on Dask…"):

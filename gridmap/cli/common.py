@@ -1,4 +1,4 @@
-"""Shared by the commands: the console, errors as messages, settings, the database."""
+"""What the commands share: the console, errors as messages, settings, the database session."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from gridmap.db.cluster import Cluster
@@ -37,11 +38,13 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
+    """The settings of this run (GRIDMAP_* variables), read when a command starts."""
     return Settings()
 
 
-def _cluster(settings: Settings) -> Cluster:
+def cluster(settings: Settings) -> Cluster:
+    """The embedded PostGIS cluster of ``settings``' data folder and port."""
     return Cluster(settings.data_dir, settings.db_port)
 
 
@@ -50,7 +53,7 @@ def ensure_database(settings: Settings) -> str:
     from gridmap.db import migrate
 
     if not settings.database_url:
-        status = _cluster(settings).start()
+        status = cluster(settings).start()
         console.print(f"embedded PostGIS running in {status.root} (port {status.port})")
     url = database_url(settings)
     migrate.upgrade(url)
@@ -58,14 +61,24 @@ def ensure_database(settings: Settings) -> str:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction on the configured database, committed when the block succeeds."""
-    engine = make_engine(database_url(_settings()))
+def database(settings: Settings | None = None) -> Iterator[Engine]:
+    """An engine on the configured database for one command, disposed after it."""
+    engine = make_engine(database_url(settings or load_settings()))
     try:
-        with make_sessionmaker(engine).begin() as session:
-            yield session
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def transaction(settings: Settings | None = None) -> Iterator[Session]:
+    """One transaction on the configured database, committed when the block succeeds.
+
+    Every command reads and writes through this (or, when it needs the engine itself or
+    transactions of its own, through :func:`database`): one transaction per command.
+    """
+    with database(settings) as engine, make_sessionmaker(engine).begin() as session:
+        yield session
 
 
 def operator() -> dict[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gridmap.cli.common import _cluster, _settings, console, ensure_database, friendly_errors
+from gridmap.cli.common import cluster, console, ensure_database, friendly_errors, load_settings
 from gridmap.db.session import database_url
 
 db_app = typer.Typer(help="The embedded PostGIS cluster (used when GRIDMAP_DATABASE_URL is unset).")
@@ -14,7 +14,7 @@ db_app = typer.Typer(help="The embedded PostGIS cluster (used when GRIDMAP_DATAB
 @friendly_errors
 def db_start() -> None:
     """Initialise (first time) and start the embedded cluster; create the database + PostGIS."""
-    status = _cluster(_settings()).start()
+    status = cluster(load_settings()).start()
     console.print(f"running: {status.root} port {status.port} pid {status.pid}")
 
 
@@ -22,7 +22,7 @@ def db_start() -> None:
 @friendly_errors
 def db_stop() -> None:
     """Stop the embedded cluster."""
-    status = _cluster(_settings()).stop()
+    status = cluster(load_settings()).stop()
     console.print("stopped" if not status.running else "still running")
 
 
@@ -30,7 +30,7 @@ def db_stop() -> None:
 @friendly_errors
 def db_status() -> None:
     """Say whether the embedded cluster runs, where, and on which port."""
-    status = _cluster(_settings()).status()
+    status = cluster(load_settings()).status()
     state = "[green]running[/green]" if status.running else "[yellow]stopped[/yellow]"
     console.print(f"{state} folder={status.root} port={status.port} pid={status.pid}")
     if not status.running:
@@ -40,11 +40,11 @@ def db_status() -> None:
 @db_app.command("url")
 def db_url() -> None:
     """Print the SQLAlchemy URL gridmap uses."""
-    print(database_url(_settings()))
+    print(database_url(load_settings()))
 
 
 @friendly_errors
 def migrate() -> None:
     """Apply database migrations (start the embedded cluster first if it is the default)."""
-    ensure_database(_settings())
+    ensure_database(load_settings())
     console.print("database is at the latest schema")

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from gridmap import csvsafe
-from gridmap.cli.common import _settings, console, friendly_errors
-from gridmap.db.session import database_url, make_engine
+from gridmap.cli.common import console, friendly_errors, load_settings, transaction
 from gridmap.errors import GridmapError
-from gridmap.models import make_sessionmaker
 
 incidents_app = typer.Typer(help="Incidents (事件).")
 
@@ -26,7 +24,6 @@ def incidents_import(
 ) -> None:
     """Import a hotline export: bad rows are listed with their reason, good rows loaded together."""
     import csv
-    from datetime import date
 
     from rich.table import Table
 
@@ -36,18 +33,12 @@ def incidents_import(
 
     if not source.exists():
         raise GridmapError(f"{source} does not exist")
-    settings = _settings()
-    engine = make_engine(database_url(settings))
-    year = date.today().year
-    calendar = (
-        WorkingCalendar.from_file(settings.calendar_file)
-        if settings.calendar_file
-        else WorkingCalendar.chinese(year - 3, year + 2)
-    )
-    with make_sessionmaker(engine).begin() as session:
+    settings = load_settings()
+    # a year more of the past than the API's: exports carry older reports
+    calendar = WorkingCalendar.configured(settings.calendar_file, years_back=3)
+    with transaction(settings) as session:
         locator = Locator.from_database(session, settings.data_dir / "index")
         result = import_hotline(session=session, locator=locator, calendar=calendar, path=source)
-    engine.dispose()
     if result.problems:
         table = Table(title=f"{len(result.problems)} rows refused")
         for col in ("row", "工单编号", "reason"):

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gridmap.cli.common import _session, _settings, console, friendly_errors
+from gridmap.cli.common import console, friendly_errors, load_settings, transaction
 from gridmap.errors import GridmapError
 
+if TYPE_CHECKING:
+    from gridmap.maps.layer import Catalogue
+
 map_app = typer.Typer(help="Standalone map files (HTML, everything inside, opens offline).")
-
-
-Lang = Literal["zh", "en"]
 
 
 @map_app.command("dispatch")
@@ -32,11 +32,11 @@ def map_dispatch(
     """The dispatcher's map of an area, as one file that opens with no server."""
     from gridmap.incidents.filters import IncidentFilter
     from gridmap.maps.export import dispatch_file
-    from layers import LAYERS
 
     filters = IncidentFilter(category=category, since=_day(since), until=_day(until))
-    with _session() as session:
-        html = dispatch_file(session=session, settings=_settings(), catalogue=LAYERS, area=area,
+    settings = load_settings()
+    with transaction(settings) as session:
+        html = dispatch_file(session=session, settings=settings, catalogue=_catalogue(), area=area,
                              username=as_user, lang=_lang(lang), filters=filters)  # fmt: skip
     _write(out, html)
 
@@ -51,10 +51,10 @@ def map_grid(
 ) -> None:
     """A grid worker's cell, as one file."""
     from gridmap.maps.export import grid_file
-    from layers import LAYERS
 
-    with _session() as session:
-        html = grid_file(session=session, settings=_settings(), catalogue=LAYERS, code=code,
+    settings = load_settings()
+    with transaction(settings) as session:
+        html = grid_file(session=session, settings=settings, catalogue=_catalogue(), code=code,
                          username=as_user, lang=_lang(lang))  # fmt: skip
     _write(out, html)
 
@@ -71,12 +71,20 @@ def map_plan(
 ) -> None:
     """Two plans side by side, as one file."""
     from gridmap.maps.export import plan_file
+
+    settings = load_settings()
+    with transaction(settings) as session:
+        html = plan_file(session=session, settings=settings, catalogue=_catalogue(),
+                         plan_id=plan_id, compare=compare, target=target, area=area,
+                         lang=_lang(lang))  # fmt: skip
+    _write(out, html)
+
+
+def _catalogue() -> Catalogue:
+    """The declared map layers: the CLI registers them, as the API does at start-up."""
     from layers import LAYERS
 
-    with _session() as session:
-        html = plan_file(session=session, settings=_settings(), catalogue=LAYERS, plan_id=plan_id,
-                         compare=compare, target=target, area=area, lang=_lang(lang))  # fmt: skip
-    _write(out, html)
+    return LAYERS
 
 
 def _lang(value: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli.common import _session, console, friendly_errors
+from gridmap.cli.common import console, friendly_errors, transaction
 
 open311_app = typer.Typer(help="The Open311 GeoReport v2 port: registered clients.")
 open311_client_app = typer.Typer(help="Clients that post reports (each has an api_key).")
@@ -22,7 +22,7 @@ def open311_client_add(
     """Register a client; its api_key is printed once (only its hash is kept)."""
     from gridmap.open311.clients import create_client
 
-    with _session() as session:
+    with transaction() as session:
         client, key = create_client(session, name, contact=contact)
     console.print(f"client {client.name} registered; its api_key (shown once): {key}")
 
@@ -36,7 +36,7 @@ def open311_client_list() -> None:
     from gridmap.open311.clients import list_clients
 
     table = Table("name", "active", "contact", "registered")
-    with _session() as session:
+    with transaction() as session:
         for c in list_clients(session):
             table.add_row(c.name, "yes" if c.is_active else "no", c.contact or "",
                           f"{c.created_at:%Y-%m-%d %H:%M}")  # fmt: skip
@@ -49,7 +49,7 @@ def open311_client_disable(name: str) -> None:
     """Disable a client: its api_key stops working at once."""
     from gridmap.open311.clients import set_active
 
-    with _session() as session:
+    with transaction() as session:
         set_active(session, name, False)
     console.print(f"client {name} disabled")
 
@@ -60,6 +60,6 @@ def open311_client_enable(name: str) -> None:
     """Enable a disabled client again."""
     from gridmap.open311.clients import set_active
 
-    with _session() as session:
+    with transaction() as session:
         set_active(session, name, True)
     console.print(f"client {name} enabled")

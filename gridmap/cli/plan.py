@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli.common import _settings, console, friendly_errors
-from gridmap.db.session import database_url, make_engine
+from gridmap.cli.common import console, database, friendly_errors, load_settings, transaction
 from gridmap.errors import GridmapError
 from gridmap.models import make_sessionmaker
 
@@ -21,10 +20,8 @@ def plan_list() -> None:
     """List boundary plans."""
     from gridmap.plans.service import plan_rows
 
-    engine = make_engine(database_url(_settings()))
-    with make_sessionmaker(engine)() as session:
+    with transaction() as session:
         rows = plan_rows(session)
-    engine.dispose()
     for p in rows:
         console.print(
             f"{p['id']:>4}  {p['status']:<8} {p['cells']:>7,} cells  {p['name']}  "
@@ -57,9 +54,6 @@ def plan_rebalance(
     ] = None,
 ) -> None:
     """Draw balanced, contiguous, nested cells from blocks, close to the current plan."""
-    import geopandas as gpd
-    import pyogrio
-
     from gridmap.plans.blocks import derive_blocks
     from gridmap.rebalance import blocks as blk
     from gridmap.rebalance.engine import moved_share, rebalance
@@ -73,23 +67,13 @@ def plan_rebalance(
     if blocks_file is not None:
         frame = blk.read_blocks(blocks_file, current_col)
     else:
-        engine = make_engine(database_url(_settings()))
-        with make_sessionmaker(engine)() as session:
+        with transaction() as session:
             frame = derive_blocks(session, area or "")
-        engine.dispose()
         current_col = "cell"
     data = blk.to_blocks(frame, current_col)
     result = rebalance(data, target, tolerance=tolerance, locked=set(lock or []), seed=seed_value)
-    frame = frame.assign(new_cell=result.labels)
-    cells = frame.dissolve(by="new_cell", aggfunc={"households": "sum", "village_code": "first"})
-    table = {c["cell"]: c for c in result.cells}
-    cells["deviation"] = [round(float(table[c]["deviation"]), 4) for c in cells.index]  # type: ignore[arg-type]
-    cells["polsby_popper"] = [round(float(table[c]["polsby_popper"]), 3) for c in cells.index]  # type: ignore[arg-type]
-    cells = cells.reset_index().rename(columns={"new_cell": "code"})
-    if out.exists():
-        out.unlink()
-    pyogrio.write_dataframe(cells, out, layer="cells", driver="GPKG")
-    pyogrio.write_dataframe(gpd.GeoDataFrame(frame), out, layer="blocks", driver="GPKG")
+    frame, cells = blk.cells_of(frame, result)
+    blk.write_result(out, cells, frame)
     within = sum(bool(c["within"]) for c in result.cells)
     moved = (
         f", {moved_share(data, result.labels):.1%} of households change cell" if current_col else ""
@@ -103,12 +87,10 @@ def plan_rebalance(
     if draft:
         from gridmap.plans.drafts import draft_from_cells
 
-        engine = make_engine(database_url(_settings()))
-        with make_sessionmaker(engine).begin() as session:
+        with transaction() as session:
             note = f"gridmap plan rebalance --area {area} --target {target}"
             plan = draft_from_cells(session, draft, area or "", cells.to_crs(4326), note=note)
             plan_id = plan.id
-        engine.dispose()
         console.print(f"draft plan {plan_id} saved: gridmap plan diff <active> {plan_id}")
 
 
@@ -124,13 +106,11 @@ def plan_import(
     from gridmap.plans.validate import read_plan, validate
 
     cells = read_plan(source)
-    engine = make_engine(database_url(_settings()))
-    with make_sessionmaker(engine).begin() as session:
+    with transaction() as session:
         problems = validate(session, cells, area)
         if not problems:
             plan = draft_from_cells(session, name, area, cells, note=f"imported from {source.name}")
             plan_id = plan.id
-    engine.dispose()
     if problems:
         for p in problems[:100]:
             where = f" near {p.lon}, {p.lat}" if p.lon is not None else ""
@@ -148,28 +128,11 @@ def plan_export(
     area: Annotated[str, typer.Option(help="Only the cells of this area")] = "",
 ) -> None:
     """Write a plan's cells (code, name, households now) for QGIS or a later import."""
-    import geopandas as gpd
-    import pandas as pd
-    import shapely
-    from sqlalchemy import text
+    from gridmap.plans.files import plan_cells, write_cells
 
-    from gridmap.areas import codes as area_codes
-
-    prefix = area_codes.prefix(area) if area else ""
-    engine = make_engine(database_url(_settings()))
-    with make_sessionmaker(engine)() as session:
-        rows = pd.read_sql(text(
-            "SELECT code, name, ST_AsBinary(geom) AS wkb FROM area WHERE plan_id = :plan "
-            "AND code LIKE :p ORDER BY code"), session.connection(),
-            params={"plan": plan_id, "p": prefix + "%"})  # fmt: skip
-    engine.dispose()
-    if rows.empty:
-        raise GridmapError(f"plan {plan_id} has no cells{' in ' + area if area else ''}")
-    geometry = shapely.from_wkb(rows["wkb"].map(bytes).to_numpy())
-    frame = gpd.GeoDataFrame(rows.drop(columns="wkb"), crs=4326, geometry=geometry)
-    if out.exists():
-        out.unlink()
-    frame.to_file(out, driver="GeoJSON" if out.suffix.lower() in (".geojson", ".json") else "GPKG")
+    with transaction() as session:
+        frame = plan_cells(session, plan_id, area)
+    write_cells(frame, out)
     console.print(f"{len(frame):,} cells of plan {plan_id} → {out}")
 
 
@@ -186,10 +149,8 @@ def plan_diff(
 
     from gridmap.plans.drafts import impact
 
-    engine = make_engine(database_url(_settings()))
-    with make_sessionmaker(engine)() as session:
+    with transaction() as session:
         report = impact(session, before, after, area)
-    engine.dispose()
     console.print(
         f"cells: {len(report['cells_added'])} added, {len(report['cells_removed'])} removed, "
         f"{len(report['cells_changed'])} changed; households moved "
@@ -217,12 +178,10 @@ def plan_prepare(plan_id: int) -> None:
 
     from gridmap.plans.service import prepare
 
-    settings = _settings()
-    engine = make_engine(database_url(settings))
+    settings = load_settings()
     start = time.perf_counter()
-    with make_sessionmaker(engine).begin() as session, console.status("assigning the registry…"):
+    with transaction(settings) as session, console.status("assigning the registry…"):
         moves = prepare(session=session, plan_id=plan_id, cache_dir=settings.data_dir / "index")
-    engine.dispose()
     moved = ", ".join(f"{t} {moves.moved[t]:,} of {moves.items[t]:,}" for t in moves.items)
     console.print(
         f"plan {plan_id} prepared in {time.perf_counter() - start:.1f} s; would move: {moved}; "
@@ -238,21 +197,25 @@ def plan_activate(plan_id: int) -> None:
 
     from gridmap.plans.service import activate, follow
 
-    settings = _settings()
-    engine = make_engine(database_url(settings))
+    settings = load_settings()
     start = time.perf_counter()
-    factory = make_sessionmaker(engine)
-    with factory.begin() as session, console.status("switching plans…"):
-        counts = activate(session=session, plan_id=plan_id, cache_dir=settings.data_dir / "index")
-    switched = time.perf_counter() - start
-    how = "prepared" if counts.pop("prepared") else "not prepared: assigned the whole registry now"
-    console.print(
-        f"plan {plan_id} is active in {switched:.1f} s ({how}); moved: "
-        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-    )
-    with console.status("houses and people following…"):
-        followed = follow(factory, plan_id)
-    engine.dispose()
+    with database(settings) as engine:  # the switch in one transaction, then followers in theirs
+        factory = make_sessionmaker(engine)
+        with factory.begin() as session, console.status("switching plans…"):
+            cache_dir = settings.data_dir / "index"
+            counts = activate(session=session, plan_id=plan_id, cache_dir=cache_dir)
+        switched = time.perf_counter() - start
+        how = (
+            "prepared"
+            if counts.pop("prepared")
+            else "not prepared: assigned the whole registry now"
+        )
+        console.print(
+            f"plan {plan_id} is active in {switched:.1f} s ({how}); moved: "
+            + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        )
+        with console.status("houses and people following…"):
+            followed = follow(factory, plan_id)
     console.print(
         f"followed in {time.perf_counter() - start - switched:.1f} s: "
         + ", ".join(f"{k} {v:,}" for k, v in followed.items())
@@ -265,7 +228,6 @@ def plan_follow(plan_id: int) -> None:
     """Finish an interrupted activation: houses and people follow their moved parents."""
     from gridmap.plans.service import follow
 
-    engine = make_engine(database_url(_settings()))
-    followed = follow(make_sessionmaker(engine), plan_id)
-    engine.dispose()
+    with database() as engine:
+        followed = follow(make_sessionmaker(engine), plan_id)
     console.print("followed: " + ", ".join(f"{k} {v:,}" for k, v in followed.items()))

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from gridmap import csvsafe
-from gridmap.cli.common import _settings, console, friendly_errors, operator
-from gridmap.db.session import database_url, make_engine
+from gridmap.cli.common import console, friendly_errors, load_settings, operator, transaction
 from gridmap.errors import GridmapError
-from gridmap.models import make_sessionmaker
 
 registry_app = typer.Typer(help="The registry (人房楼企): import residents.")
 
@@ -38,7 +36,7 @@ def export(
     """
     from gridmap import audit
     from gridmap.auth.service import actor_of
-    from gridmap.registry.export import export_area, require_unmasked_export
+    from gridmap.registry.export import export_area, export_unmasked
 
     if unmask is not None and len(unmask.strip()) < audit.MIN_REASON:
         raise GridmapError(
@@ -46,17 +44,12 @@ def export(
         )
     if unmask is not None and not by:
         raise GridmapError("--unmask needs --by USER: the audit log must say who it is for")
-    engine = make_engine(database_url(_settings()))
-    with make_sessionmaker(engine).begin() as session, console.status(f"exporting {area}…"):
-        actor = actor_of(session, by) if unmask is not None and by else None
-        if actor is not None:
-            require_unmasked_export(actor, area)
-        counts = export_area(session, area, out, fmt, unmask=unmask is not None)
-        if unmask is not None:
-            audit.record(session, actor=actor, action="export_unmasked", object_type="area",
-                         object_id=area, detail={"rows": counts, "out": str(out), **operator()},
-                         reason=unmask.strip())  # fmt: skip
-    engine.dispose()
+    with transaction() as session, console.status(f"exporting {area}…"):
+        if unmask is None:
+            counts = export_area(session, area, out, fmt)
+        else:
+            counts = export_unmasked(session, area, out, fmt, actor=actor_of(session, by or ""),
+                                     reason=unmask, detail=operator())  # fmt: skip
     console.print(
         f"{area} → {out} ({fmt}{', unmasked' if unmask else ', masked'}): "
         + ", ".join(f"{name} {n:,}" for name, n in counts.items())
@@ -78,23 +71,16 @@ def registry_import(
 ) -> None:
     """Import residents, one person per row: rows linked to cells, bad rows listed with reasons."""
     from rich.table import Table
-    from sqlalchemy import select
 
-    from gridmap.areas.models import Plan, PlanStatus
     from gridmap.auth.service import actor_of
-    from gridmap.locate import cached_index
+    from gridmap.locate import active_index
     from gridmap.registry.importer import import_registry
 
-    settings = _settings()
-    engine = make_engine(database_url(settings))
-    with make_sessionmaker(engine).begin() as session:
-        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
-        if plan is None:
-            raise GridmapError("no boundary plan is active: load a seed or activate a plan first")
-        index = cached_index(session, plan, settings.data_dir / "index")
+    settings = load_settings()
+    with transaction(settings) as session:
+        index = active_index(session, settings.data_dir / "index")
         actor = actor_of(session, by) if by else None
         result = import_registry(session, index, source, actor=actor, strict=strict)
-    engine.dispose()
     if result.problems:
         table = Table(title=f"{len(result.problems)} rows refused")
         for col in ("row", "household", "reason"):

@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from gridmap.cli.common import _settings, console, ensure_database, friendly_errors
-from gridmap.db.session import make_engine
+from gridmap.cli.common import console, database, ensure_database, friendly_errors, load_settings
 from gridmap.errors import GridmapError
+from gridmap.settings import Settings
 
 
 @friendly_errors
@@ -25,10 +25,10 @@ def seed(
     """Generate the Quanzhou seed and load it, replacing any earlier seed (and its users)."""
     from seed_data.generate import SeedConfig
 
-    settings = _settings()
-    url = ensure_database(settings)
+    settings = load_settings()
+    ensure_database(settings)
     config = SeedConfig(scale=_scale(scale), seed=seed_value, population_fraction=fraction)
-    _generate_and_load(config, url)
+    generate_and_load(config, settings)
 
 
 def _scale(value: str) -> Literal["demo", "city"]:
@@ -37,7 +37,8 @@ def _scale(value: str) -> Literal["demo", "city"]:
     return value  # type: ignore[return-value]
 
 
-def _generate_and_load(config: Any, url: str) -> None:
+def generate_and_load(config: Any, settings: Settings) -> None:
+    """Generate the seed of ``config`` and load it, showing each stage and table as it goes."""
     import time
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -60,7 +61,6 @@ def _generate_and_load(config: Any, url: str) -> None:
         data = generate(config, progress=show)
         if begun:
             console.print(f"generated {begun[-1][0]} in {time.perf_counter() - begun[-1][1]:.1f} s")
-    engine = make_engine(url)
     columns = (
         TextColumn("loading {task.description}"),
         BarColumn(),
@@ -68,7 +68,7 @@ def _generate_and_load(config: Any, url: str) -> None:
         TimeElapsedColumn(),
     )
     load_times: dict[str, float] = {}
-    with Progress(*columns, console=console) as bar:
+    with database(settings) as engine, Progress(*columns, console=console) as bar:
         tasks: dict[str, Any] = {}
         started = time.perf_counter()
 
@@ -81,7 +81,6 @@ def _generate_and_load(config: Any, url: str) -> None:
             load_times[table] = time.perf_counter() - started
 
         load(data, engine, progress=progress)
-    engine.dispose()
     table = Table(title=f"seed {config.scale} (seed {config.seed})")
     table.add_column("what")
     table.add_column("rows", justify="right")

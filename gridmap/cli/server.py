@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli.common import _settings, console, ensure_database, friendly_errors
-from gridmap.cli.seed import _generate_and_load
+from gridmap.cli.common import console, ensure_database, friendly_errors, load_settings
+from gridmap.cli.seed import generate_and_load
 from gridmap.errors import GridmapError
 
 
@@ -24,7 +24,7 @@ def serve(
     """
     import uvicorn
 
-    settings = _settings()
+    settings = load_settings()
     # the app (built in each worker) links to where it listens, unless GRIDMAP_PUBLIC_URL says
     os.environ["GRIDMAP_HOST"] = host or settings.host
     os.environ["GRIDMAP_PORT"] = str(port or settings.port)
@@ -52,7 +52,7 @@ def demo(
     from gridmap.demo import has_seed, load_demo
     from seed_data.generate import SeedConfig
 
-    settings = _settings()
+    settings = load_settings()
     if settings.environment == "production":
         raise GridmapError(
             "gridmap demo creates accounts with a published password and is refused in "
@@ -60,7 +60,7 @@ def demo(
         )
     url = ensure_database(settings)
     if not has_seed(url):
-        _generate_and_load(SeedConfig(scale="demo"), url)
+        generate_and_load(SeedConfig(scale="demo"), settings)
     load_demo(url=url, console=console, settings=settings)
     if serve_after:
         console.print(

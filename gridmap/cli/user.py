@@ -7,8 +7,14 @@ from typing import Annotated, Any
 import typer
 
 from gridmap.auth.models import Role
-from gridmap.cli.common import _session, _settings, console, friendly_errors, operator
-from gridmap.db.session import database_url, make_engine
+from gridmap.cli.common import (
+    console,
+    database,
+    friendly_errors,
+    load_settings,
+    operator,
+    transaction,
+)
 from gridmap.models import make_sessionmaker
 
 user_app = typer.Typer(help="User accounts.")
@@ -43,7 +49,7 @@ def user_create(
     """Create a user account."""
     from gridmap.auth.service import create_user, department_id_of
 
-    with _session() as session:
+    with transaction() as session:
         user = create_user(
             session=session,
             username=username,
@@ -68,18 +74,16 @@ def user_list(
     """List user accounts."""
     from rich.table import Table
 
-    from gridmap.auth.service import list_users
-    from gridmap.units.models import Department
+    from gridmap.auth.service import department_code, list_users
 
-    with _session() as session:
+    with transaction() as session:
         users = list_users(session, within=area, role=role, active=False if inactive else None)
         table = Table(title=f"{len(users)} users")
         for col in ("username", "role", "area", "department", "active", "password changed"):
             table.add_column(col)
         for u in users:
-            dept = session.get(Department, u.department_id) if u.department_id else None
             table.add_row(
-                u.username, u.role.value, u.area_code, dept.code if dept else "",
+                u.username, u.role.value, u.area_code, department_code(session, u) or "",
                 "yes" if u.is_active else "[red]no[/red]",
                 f"{u.password_changed_at:%Y-%m-%d}" if u.password_changed_at else "",
             )  # fmt: skip
@@ -111,7 +115,7 @@ def user_set(
     """Change a user's role, area or department (their tokens stop working)."""
     from gridmap.auth.service import KEEP, department_id_of
 
-    with _session() as session:
+    with transaction() as session:
         dept = department_id_of(session, department) if department else KEEP
     _user_change(username, role=role, area_code=area, department_id=dept)
 
@@ -127,7 +131,7 @@ def user_reset_password(
     """Set a new password (the policy applies); the user's tokens stop working."""
     from gridmap.auth.service import get_user, reset_password
 
-    with _session() as session:
+    with transaction() as session:
         reset_password(session, get_user(session, username), password)
     console.print(f"password of {username} reset; sessions signed in before are signed out")
 
@@ -139,21 +143,18 @@ def user_unlock(username: str) -> None:
     from gridmap.auth.lockout import SignInGuard, SignInPolicy
     from gridmap.auth.service import unlock_sign_in
 
-    settings = _settings()
-    engine = make_engine(database_url(settings))
-    try:
+    settings = load_settings()
+    with database(settings) as engine:  # the guard's counters live beside the user's session
         guard = SignInGuard(engine, SignInPolicy.from_settings(settings))
         n = unlock_sign_in(make_sessionmaker(engine), guard, username, actor=None,
                            detail=operator())  # fmt: skip
-    finally:
-        engine.dispose()
     console.print(f"{username} unlocked (failed sign-ins from {n} addresses forgotten)")
 
 
 def _user_change(username: str, **changes: Any) -> None:
     from gridmap.auth.service import get_user, update_user
 
-    with _session() as session:
+    with transaction() as session:
         user = update_user(session, get_user(session, username), **changes)
         state = "active" if user.is_active else "disabled"
         console.print(f"{user.username}: {user.role.value}, area {user.area_code}, {state}")
