@@ -85,7 +85,7 @@ def test_db_start_url_status_stop_as_a_user_runs_them(tmp_path):
 
     import psycopg
 
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_DATABASE_URL"}

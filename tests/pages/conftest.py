@@ -12,7 +12,7 @@ import uvicorn
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from tests.conftest import TEST_SECRET, free_port
+from tests.helpers import TEST_SECRET, free_port
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
