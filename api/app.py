@@ -43,11 +43,13 @@ from api.routers import (
 from gridmap import __version__
 from gridmap.areas.rollup import CellCounts
 from gridmap.auth.lockout import SignInGuard, SignInPolicy
-from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.db.session import database_url, make_engine
 from gridmap.maps import pages
+from gridmap.models import make_sessionmaker
 from gridmap.plans.impacts import ImpactReports
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.settings import Settings, with_local_secret
+from layers import LAYERS
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = (
@@ -117,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **common,
         )
     app.state.settings = settings
+    app.state.catalogue = LAYERS  # the map layers, registered here: the engine is handed them
     app.state.cell_counts = CellCounts()
     app.state.rate_rules = Rules.from_settings(settings)
     app.state.plan_impacts = ImpactReports(

@@ -28,8 +28,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from gridmap.areas.models import Plan, PlanStatus
-from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.db.session import database_url, make_engine
 from gridmap.locate import build_index
+from gridmap.models import make_sessionmaker
 from gridmap.plans import service
 from gridmap.settings import Settings
 

@@ -107,8 +107,10 @@ def main() -> None:
 
 def township(url: str, area: str, target: float) -> None:
     """A real township: blocks derived from the registry, the plan in force as the start."""
-    from gridmap.db.session import make_engine, make_sessionmaker
-    from gridmap.rebalance.blocks import derive_blocks, to_blocks
+    from gridmap.db.session import make_engine
+    from gridmap.models import make_sessionmaker
+    from gridmap.plans.blocks import derive_blocks
+    from gridmap.rebalance.blocks import to_blocks
 
     engine = make_engine(url)
     t0 = time.perf_counter()

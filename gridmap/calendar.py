@@ -59,6 +59,17 @@ class WorkingCalendar:
         return str(self.workdays[-1])
 
     @classmethod
+    def configured(cls, path: Path | None, *, years_back: int) -> WorkingCalendar:
+        """The configured calendar file, else China's official calendar.
+
+        The official one runs from ``years_back`` years ago to two years ahead.
+        """
+        if path:
+            return cls.from_file(path)
+        year = date.today().year
+        return cls.chinese(year - years_back, year + 2)
+
+    @classmethod
     def from_file(cls, path: Path) -> WorkingCalendar:
         """One ISO date per line (comments with #): the working days."""
         lines = [ln.split("#")[0].strip() for ln in path.read_text().splitlines()]

@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.service import create_user
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
 from gridmap.errors import GridmapError
+from gridmap.models import make_sessionmaker
 from gridmap.open311.clients import create_client, list_clients
 from gridmap.settings import Settings
 from gridmap.units.codes import centre_code

@@ -1,5 +1,7 @@
 """The `gridmap` command against the test cluster (GRIDMAP_DATABASE_URL points at it)."""
 
+import re
+
 import pandas as pd
 import pytest
 import shapely
@@ -42,6 +44,25 @@ def test_plan_list(env):
     assert result.exit_code == 0 and "active" in result.output
 
 
+def test_plan_list_shows_what_the_api_lists(env, seeded_client):
+    """`gridmap plan list` and GET /api/v1/plans are two doors to one list (plan_rows)."""
+    from api.deps import get_principal
+    from gridmap.auth.models import Role
+    from gridmap.scope import Actor
+
+    app_ = seeded_client.app
+    app_.dependency_overrides[get_principal] = lambda: Actor(1, Role.planner, "350500")
+    served = seeded_client.get("/api/v1/plans")
+    assert served.status_code == 200, served.text
+    result = runner.invoke(app, ["plan", "list"])
+    assert result.exit_code == 0, result.output
+    # "   1  active    1,234 cells  2025 grid plan (seed)  2025-01-01 00:00:00+00:00"
+    line = re.compile(r"^\s*(\d+)  (\w+)\s+([\d,]+) cells  (.+?)(?:  (\S.*))?$")
+    listed = [line.match(row).groups() for row in result.output.splitlines() if row.strip()]
+    rows = [(int(i), s, int(n.replace(",", "")), name) for i, s, n, name, _ in listed]
+    assert rows and rows == [(p["id"], p["status"], p["cells"], p["name"]) for p in served.json()]
+
+
 def test_db_status_of_a_stopped_cluster(tmp_path, monkeypatch):
     monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("GRIDMAP_DB_PORT", "55999")
@@ -64,7 +85,7 @@ def test_db_start_url_status_stop_as_a_user_runs_them(tmp_path):
 
     import psycopg
 
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_DATABASE_URL"}

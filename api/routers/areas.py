@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from api.deps import PrincipalDep, SessionDep
 from api.problems import responses
-from gridmap.areas import service
+from gridmap.areas.lookup import get_area
+from gridmap.registry.summary import summary
 
 router = APIRouter(tags=["areas"], responses=responses(401, 404))
 
@@ -50,7 +51,7 @@ def read_area(
     request: Request,
 ) -> dict[str, Any]:
     """An area at any level (404 outside the user's own area)."""
-    area = service.get_area(session, code, principal)
-    return service.summary(
+    area = get_area(session, code, principal)
+    return summary(
         session, area, principal, datetime.now(UTC), rollup=request.app.state.cell_counts
     )

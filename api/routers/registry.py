@@ -26,7 +26,7 @@ from api.deps import (
 )
 from api.problems import responses
 from gridmap.areas.codes import CODE_PATTERN
-from gridmap.areas.service import get_area
+from gridmap.areas.lookup import get_area
 from gridmap.auth.models import AuditLog, Role, User
 from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits

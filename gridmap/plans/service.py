@@ -32,13 +32,14 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap.areas.models import Plan, PlanStatus
+from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.errors import Conflict, NotFound
 from gridmap.locate import cached_index, plan_digest
@@ -60,6 +61,24 @@ class Moves:
     items: dict[str, int]
     moved: dict[str, int]
     outside: int
+
+
+def plan_rows(session: Session, plan_id: int | None = None) -> list[dict[str, Any]]:
+    """Every plan (or only ``plan_id``) with its number of cells: the API's and CLI's list."""
+    query = (
+        select(Plan, func.count(Area.id))
+        .outerjoin(Area, Area.plan_id == Plan.id)
+        .group_by(Plan.id)
+        .order_by(Plan.id)
+    )
+    if plan_id is not None:
+        query = query.where(Plan.id == plan_id)
+    return [
+        {"id": p.id, "name": p.name, "status": p.status.value, "note": p.note, "cells": n,
+         "created_at": p.created_at, "activated_at": p.activated_at, "retired_at": p.retired_at,
+         "prepared_at": p.prepared_at}
+        for p, n in session.execute(query)
+    ]  # fmt: skip
 
 
 def prepare(

@@ -24,7 +24,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridmap import csvsafe
+from gridmap import audit, csvsafe
 from gridmap.areas import codes
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.privacy import Kind, mask_array
@@ -90,6 +90,19 @@ def require_unmasked_export(actor: Actor, area_code: str) -> None:
     require_people(actor)
     require_unmask(actor)
     actor.require_area(area_code, "exported area")
+
+
+def export_unmasked(
+    session: Session, area_code: str, out: Path, fmt: str, *, actor: Actor, reason: str,
+    detail: dict[str, object],
+) -> dict[str, int]:  # fmt: skip
+    """:func:`export_area` unmasked for ``actor`` (who must be allowed), audited with ``reason``."""
+    require_unmasked_export(actor, area_code)
+    counts = export_area(session, area_code, out, fmt, unmask=True)
+    audit.record(session, actor=actor, action="export_unmasked", object_type="area",
+                 object_id=area_code, detail={"rows": counts, "out": str(out), **detail},
+                 reason=reason.strip())  # fmt: skip
+    return counts
 
 
 def _chunks(session: Session, table: _Table, prefix: str) -> Iterator[pd.DataFrame]:

@@ -6,7 +6,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect, text
 
 from gridmap.db import migrate
-from gridmap.db.models import Base
+from gridmap.models import Base
 
 
 def _tables_and_types(url):
