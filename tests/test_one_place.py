@@ -2,7 +2,9 @@
 
 The rules and their one home:
 
-- area code widths and nesting: ``gridmap/areas/codes.py`` (``CODE_LENGTH``, ``ancestor``);
+- area code widths and nesting: ``gridmap/areas/codes.py`` (``CODE_LENGTH``, ``ancestor``,
+  ``like`` for "every code in this area" in SQL, ``child`` for a child's code), and in the
+  API one parameter type (``api/params.py``);
 - unit code formats (``centre-<area>``, bureaus, police stations): ``gridmap/units/codes.py``;
 - the open, unsigned and final states: ``gridmap/incidents/models.py`` (``OPEN``, ``FINAL``);
 - overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table);
@@ -41,6 +43,13 @@ RULES = [
      {"gridmap/timebounds.py"}),
     ("an id's range typed out again", re.compile(r"(Path|Query)\([^)]*le=2\s*\*\*\s*31"),
      {"gridmap/db/ids.py"}),
+    # a city's descendants start with four digits, not six: codes.like() knows (issue 29)
+    ("an area's LIKE pattern built by hand", re.compile(r"""(area|code|prefix)\w*\s*\+\s*["']%"""),
+     {"gridmap/areas/codes.py"}),
+    ("a child code numbered by hand", re.compile(r":03d\}"),
+     {"gridmap/areas/codes.py"}),
+    ("an area code's pattern spelled out again",
+     re.compile(r"""pattern=r?["']\^?\\d\{(6|15)\}"""), {"gridmap/areas/codes.py"}),
 ]  # fmt: skip
 
 
@@ -66,6 +75,9 @@ def test_the_scan_finds_what_it_looks_for():
         "an incident code built by hand": 'code = f"QZ{year}{i:07d}"',
         "a time window typed out again": "if not 2000 <= value.year <= 2100:",
         "an id's range typed out again": "Id = Annotated[int, Path(ge=1, le=2**31 - 1)]",
+        "an area's LIKE pattern built by hand": 'params={"p": area + "%"}',
+        "a child code numbered by hand": 'code = f"{village}{n:03d}"',
+        "an area code's pattern spelled out again": r'code: Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]',
     }
     for what, pattern, _ in RULES:
         assert pattern.search(samples[what]), what

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api.deps import PrincipalDep, SessionDep
+from api.params import AreaCode
 from api.problems import responses
 from gridmap.areas.lookup import get_area
 from gridmap.registry.summary import summary
@@ -45,7 +46,7 @@ class AreaRead(BaseModel):
 
 @router.get("/areas/{code}", response_model=AreaRead)
 def read_area(
-    code: Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")],
+    code: AreaCode,
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CatalogueDep, OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
 from api.filters import FiltersDep
+from api.params import CellCode
 from api.problems import responses
 from gridmap.db.ids import RowId
 from gridmap.errors import NotFound
@@ -182,7 +183,7 @@ def dispatch_page(
 
 @router.get("/maps/grid/{code}", **PAGE)  # type: ignore[arg-type]
 def grid_page(
-    code: Annotated[str, Path(pattern=r"^\d{15}$")],
+    code: CellCode,
     settings: SettingsDep,
     catalogue: CatalogueDep,
     lang: Lang | None = None,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from api.deps import ClientDep, Principal, SessionDep, SignInGuardDep, require_roles
+from api.params import AreaQuery
 from api.problems import responses
-from gridmap.areas.codes import CODE_PATTERN
 from gridmap.auth import service
 from gridmap.auth.models import Role, User
 from gridmap.errors import Conflict
@@ -95,7 +95,7 @@ def list_users(
     admin: AdminDep,
     role: Role | None = None,
     active: bool | None = None,
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN.pattern)] = None,
+    area: AreaQuery = None,
 ) -> list[UserRead]:
     """Accounts in the administrator's area, filtered by role, state or area."""
     within = area if area and admin.covers(area) else admin.area_code

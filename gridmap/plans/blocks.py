@@ -31,7 +31,7 @@ def derive_blocks(session: Session, area: str) -> gpd.GeoDataFrame:
     rows_ = pd.read_sql(text(
         "SELECT a.code, ST_AsBinary(a.geom) AS wkb FROM area a JOIN plan p ON p.id = a.plan_id "
         "WHERE p.status = 'active' AND a.level = 'grid' AND a.code LIKE :p ORDER BY a.code"),
-        session.connection(), params={"p": area + "%"})  # fmt: skip
+        session.connection(), params={"p": area_codes.like(area)})  # fmt: skip
     if rows_.empty:
         raise InvalidInput(f"area {area} has no grid cells in the active plan")
     cells = gpd.GeoDataFrame(
@@ -42,7 +42,7 @@ def derive_blocks(session: Session, area: str) -> gpd.GeoDataFrame:
     buildings = pd.read_sql(text(
         "SELECT id, grid_code, households, ST_X(location) AS x, ST_Y(location) AS y "
         "FROM building WHERE grid_code LIKE :p ORDER BY id"), session.connection(),
-        params={"p": area + "%"})  # fmt: skip
+        params={"p": area_codes.like(area)})  # fmt: skip
     crs = metric_crs(cells)
     cells_m = cells.to_crs(crs)
     pts = gpd.GeoSeries(shapely.points(buildings["x"], buildings["y"]), crs=4326).to_crs(crs)

@@ -60,7 +60,7 @@ def draft_from_cells(
             "geom) SELECT code, name, name_en, level, parent_id, parent_level, :new, geom "
             "FROM area WHERE plan_id = :old AND code NOT LIKE :p"
         ),
-        {"new": plan.id, "old": active.id, "p": prefix + "%"},
+        {"new": plan.id, "old": active.id, "p": codes.like(area)},
     )
     villages = {
         a.code: a
@@ -100,7 +100,7 @@ def _assign(session: Session, plan_id: int, xy: np.ndarray, area: str) -> np.nda
     else:
         rows = session.execute(text(
             "SELECT code, ST_AsBinary(geom) FROM area WHERE plan_id = :plan AND code LIKE :p "
-            "ORDER BY code"), {"plan": plan_id, "p": area + "%"}).all()  # fmt: skip
+            "ORDER BY code"), {"plan": plan_id, "p": codes.like(area)}).all()  # fmt: skip
         if not rows:
             raise NotFound(f"plan {plan_id} has no cells in {area}")
         index = AssignmentIndex.build(
@@ -115,7 +115,7 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
     for plan_id in (before, after):
         if session.get(Plan, plan_id) is None:
             raise NotFound(f"there is no plan {plan_id}")
-    like = {"p": area + "%"}
+    like = {"p": codes.like(area)}
     households = session.execute(text(
         "SELECT id, size, ST_X(location), ST_Y(location) FROM household "
         "WHERE status = 'active' AND grid_code LIKE :p ORDER BY id"), like).all()  # fmt: skip

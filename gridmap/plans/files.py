@@ -20,7 +20,7 @@ def plan_cells(session: Session, plan_id: int, area: str = "") -> gpd.GeoDataFra
     rows = pd.read_sql(text(
         "SELECT code, name, ST_AsBinary(geom) AS wkb FROM area WHERE plan_id = :plan "
         "AND code LIKE :p ORDER BY code"), session.connection(),
-        params={"plan": plan_id, "p": prefix + "%"})  # fmt: skip
+        params={"plan": plan_id, "p": area_codes.like(prefix)})  # fmt: skip
     if rows.empty:
         raise NotFound(f"plan {plan_id} has no cells{' in ' + area if area else ''}")
     geometry = shapely.from_wkb(rows["wkb"].map(bytes).to_numpy())

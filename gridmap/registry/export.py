@@ -105,9 +105,9 @@ def export_unmasked(
     return counts
 
 
-def _chunks(session: Session, table: _Table, prefix: str) -> Iterator[pd.DataFrame]:
+def _chunks(session: Session, table: _Table, area_code: str) -> Iterator[pd.DataFrame]:
     statement = text(table.sql).execution_options(stream_results=True, max_row_buffer=CHUNK)
-    cursor = session.connection().execute(statement, {"prefix": prefix + "%"})
+    cursor = session.connection().execute(statement, {"prefix": codes.like(area_code)})
     columns = list(cursor.keys())
     first = True
     while (rows := cursor.fetchmany(CHUNK)) or first:
@@ -135,7 +135,6 @@ def export_area(
     found = session.scalar(text("SELECT count(*) FROM area WHERE code = :c"), {"c": area_code})
     if not found:
         raise NotFound(f"there is no area {area_code} ({level.value} code)")
-    prefix = "" if level.value == "city" else area_code
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     gpkg = out / f"gridmap-{area_code}.gpkg"
@@ -144,7 +143,7 @@ def export_area(
     for table in TABLES:
         counts[table.name] = 0
         target = out / f"{area_code}-{table.name}.csv"
-        for i, chunk in enumerate(_chunks(session, table, prefix)):
+        for i, chunk in enumerate(_chunks(session, table, area_code)):
             frame = _frame(chunk, table, unmask)
             counts[table.name] += len(frame)
             if fmt == "gpkg":
