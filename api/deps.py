@@ -18,12 +18,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gridmap import audit
-from gridmap.areas.models import Plan, PlanStatus
+from gridmap.areas.active import active_plan_id
 from gridmap.auth.lockout import SignInGuard
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import Conflict, Forbidden, GridmapError, InvalidInput, NotAuthenticated
+from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotAuthenticated
 from gridmap.locate import Locator
 from gridmap.maps.layer import Catalogue
 from gridmap.ratelimit import RateLimiter, Rules
@@ -229,9 +229,7 @@ def _refresh_locator(request: Request) -> Locator:
 def _refresh_state(state: Any) -> Locator:
     settings: Settings = state.settings
     with _locator_lock, state.side_sessionmaker() as session:
-        active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
-        if active is None:
-            raise Conflict("no boundary plan is active: load a seed or activate a plan first")
+        active = active_plan_id(session)
         locator: Locator | None = getattr(state, "locator", None)
         if locator is None or locator.plan_id != active:
             locator = Locator.from_database(session, settings.data_dir / "index")

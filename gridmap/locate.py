@@ -18,8 +18,9 @@ import shapely
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridmap.areas.active import active_plan
 from gridmap.areas.codes import ANCESTOR_LEVELS, CODE_LENGTH
-from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
+from gridmap.areas.models import Area, AreaLevel, Plan
 from gridmap.assign import AssignmentIndex
 from gridmap.crs import CRS, to_wgs84_checked
 from gridmap.errors import Conflict, InvalidInput
@@ -155,14 +156,6 @@ class Locator:
             )
             unit, reason = self.units.get(str(codes[0])), str(reasons[0])
         return Location(x, y, True, areas, None, None, unit, reason)
-
-
-def active_plan(session: Session) -> Plan:
-    """The boundary plan in force; 409 when none is (no seed loaded, no plan activated)."""
-    plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
-    if plan is None:
-        raise Conflict("no boundary plan is active: load a seed or activate a plan first")
-    return plan
 
 
 def active_index(session: Session, cache_dir: Path | None) -> AssignmentIndex:

@@ -6,8 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
+from gridmap.areas.active import active_plan_subquery
 from gridmap.areas.levels import AreaLevel
-from gridmap.areas.models import Area, Plan, PlanStatus
+from gridmap.areas.models import Area
 from gridmap.errors import NotFound
 from gridmap.scope import Actor
 
@@ -18,8 +19,7 @@ def get_area(session: Session, code: str, actor: Actor) -> Area:
         raise NotFound(f"there is no area {code} in your area")
     query = select(Area).where(Area.code == code)
     if codes.level_of(code) == AreaLevel.grid:
-        active = select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()
-        query = query.where(Area.plan_id == active)
+        query = query.where(Area.plan_id == active_plan_subquery())
     area = session.scalar(query)
     if area is None:
         raise NotFound(f"there is no area {code} in your area")

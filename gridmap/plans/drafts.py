@@ -26,11 +26,12 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
+from gridmap.areas.active import active_plan
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.auth.models import Role, User
-from gridmap.errors import Conflict, InvalidInput, NotFound
+from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.models import OPEN
 from gridmap.locate import build_index
 from gridmap.registry import visits
@@ -44,9 +45,7 @@ def draft_from_cells(
 
     ``cells`` has a ``code`` column and WGS84 geometries.
     """
-    active = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
-    if active is None:
-        raise Conflict("no plan is active: a draft starts from the plan in force")
+    active = active_plan(session)  # a draft starts from the plan in force
     prefix = codes.prefix(area)
     bad = [c for c in cells["code"] if not str(c).startswith(prefix) or len(str(c)) != 15]
     if bad:

@@ -39,6 +39,7 @@ import pandas as pd
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from gridmap.areas.active import current_plan
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.errors import Conflict, NotFound
@@ -94,8 +95,9 @@ def prepare(
         raise NotFound(f"there is no plan {plan_id}")
     if plan.status != PlanStatus.draft:
         raise Conflict(f"plan {plan_id} is {plan.status.value}: only a draft is prepared")
-    current = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
-    return _prepare(session, plan, current, cached_index(session, plan, cache_dir), now)
+    current = current_plan(session)
+    current_id = current.id if current is not None else None
+    return _prepare(session, plan, current_id, cached_index(session, plan, cache_dir), now)
 
 
 def activate(
@@ -119,7 +121,7 @@ def activate(
     if plan.status == PlanStatus.active:
         raise Conflict(f"plan {plan_id} is already active")
     now = now or datetime.now(UTC)
-    current = session.scalar(select(Plan).where(Plan.status == PlanStatus.active).with_for_update())
+    current = current_plan(session, for_update=True)
     index = cached_index(session, plan, cache_dir)  # refuses a plan without cells
     # writes to the registry wait from here to the commit; reads go on
     session.execute(text(f"LOCK TABLE {', '.join(LOCATED)} IN SHARE ROW EXCLUSIVE MODE"))
