@@ -245,7 +245,7 @@ async def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalend
     """The working-day calendar: the configured file, or China's official one."""
     calendar: WorkingCalendar | None = getattr(request.app.state, "calendar", None)
     if calendar is None:
-        calendar = WorkingCalendar.configured(settings.calendar_file, years_back=2)
+        calendar = WorkingCalendar.configured(settings.calendar_file)
         request.app.state.calendar = calendar
     return calendar
 

@@ -35,7 +35,7 @@ def incidents_import(
         raise GridmapError(f"{source} does not exist")
     settings = load_settings()
     # a year more of the past than the API's: exports carry older reports
-    calendar = WorkingCalendar.configured(settings.calendar_file, years_back=3)
+    calendar = WorkingCalendar.configured(settings.calendar_file)
     with transaction(settings) as session:
         locator = Locator.from_database(session, settings.data_dir / "index")
         result = import_hotline(session=session, locator=locator, calendar=calendar, path=source)
