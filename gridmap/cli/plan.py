@@ -127,7 +127,7 @@ def plan_export(
     out: Annotated[Path, typer.Option("-o", help="GeoPackage or GeoJSON to write")],
     area: Annotated[str, typer.Option(help="Only the cells of this area")] = "",
 ) -> None:
-    """Write a plan's cells (code, name, households now) for QGIS or a later import."""
+    """Write a plan's cells (code, name, outline) for QGIS or a later import."""
     from gridmap.plans.files import plan_cells, write_cells
 
     with transaction() as session:

@@ -74,14 +74,17 @@ def read_blocks(path: Path, current_col: str | None = None) -> gpd.GeoDataFrame:
     """Blocks from a GeoPackage or GeoParquet, checked.
 
     Columns ``block_id``, ``village_code``, ``households`` (and the current cell in
-    ``current_col`` when given); polygons valid; a CRS.
+    ``current_col`` when given); polygons valid; a CRS. From a GeoPackage of several layers
+    the one named ``blocks`` is read: the file ``gridmap plan rebalance -o`` writes can be
+    read back (its blocks carry their new cell in ``new_cell``).
     """
     if not path.exists():
         raise InvalidInput(f"{path} does not exist")
     if path.suffix.lower() == ".parquet":
         frame = gpd.read_parquet(path)
     elif path.suffix.lower() == ".gpkg":
-        frame = pyogrio.read_dataframe(path)
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+        frame = pyogrio.read_dataframe(path, layer="blocks" if "blocks" in layers else None)
     else:
         raise InvalidInput(f"{path.name}: use a GeoPackage (.gpkg) or GeoParquet (.parquet)")
     missing = [c for c in (*REQUIRED, *([current_col] if current_col else [])) if c not in frame]
