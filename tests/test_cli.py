@@ -23,15 +23,17 @@ def env(seeded, tmp_path, monkeypatch):
 def test_assign_command_writes_every_row(env, tmp_path):
     grids = env.areas[env.areas.level == "grid"]
     pts = shapely.point_on_surface(grids.geometry.values[:50])
-    frame = pd.DataFrame(
-        {"lon": [*shapely.get_x(pts), 118.75], "lat": [*shapely.get_y(pts), 24.70]}
+    frame = pd.DataFrame(  # 50 in their cells, one at sea, one whose longitude is a typo
+        {"lon": [*shapely.get_x(pts), 118.75, "118.6o"], "lat": [*shapely.get_y(pts), 24.70, 24.9]}
     )
     frame.to_csv(tmp_path / "in.csv", index=False)
     result = runner.invoke(app, ["assign", str(tmp_path / "in.csv"), str(tmp_path / "out.csv")])
     assert result.exit_code == 0, result.output
-    assert "50 in a cell, 1 outside" in result.output
+    assert "50 in a cell, 1 outside the jurisdiction" in result.output
+    assert "1 whose coordinates cannot be read" in result.output
     out = pd.read_csv(tmp_path / "out.csv", dtype={"grid_code": str})
     assert list(out["grid_code"][:50]) == list(grids.code[:50])
+    assert list(out["readable"]) == [True] * 51 + [False]
 
 
 def test_assign_command_refuses_an_unknown_crs(env, tmp_path):

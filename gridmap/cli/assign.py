@@ -56,7 +56,10 @@ def assign(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     inside = int(out["inside"].sum())
+    unreadable = int((~out["readable"]).sum())
+    outside = len(out) - inside - unreadable
     console.print(
-        f"{len(out):,} points: {inside:,} in a cell, {len(out) - inside:,} outside the "
-        f"jurisdiction (kept, with the nearest cell) → {target}"
+        f"{len(out):,} points: {inside:,} in a cell, {outside:,} outside the jurisdiction "
+        f"(kept, with the nearest cell), {unreadable:,} whose coordinates cannot be read "
+        f"(kept, readable = false) → {target}"
     )
