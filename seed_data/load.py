@@ -257,13 +257,16 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
 
 
 def load(
-    seed: Seed, engine: Engine, progress: Progress | None = None, only: set[str] | None = None
-) -> dict[str, int]:
+    seed: Seed, engine: Engine, progress: Progress | None = None, only: set[str] | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> dict[str, int]:  # fmt: skip
     """Replace whatever seed the database holds with ``seed``; all or nothing.
 
     ``only`` names the tables to fill (the others are left empty), e.g. areas and units
-    without the registry for a lookup benchmark.
+    without the registry for a lookup benchmark. ``progress`` is told each table's rows
+    as they are copied, ``stage`` what comes after the copies (minutes on a city).
     """
+    say = stage or (lambda _: None)
     if only is not None and "routing_rule" in only:
         only = only | {"category_group"}  # the rules' groups come with them
     tables = {k: v for k, v in frames(seed).items() if only is None or k in only}
@@ -289,11 +292,13 @@ def load(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT coalesce(max(id), 1) FROM {table}))"
                     )
+            say("counting the households of every building")
             cur.execute(BUILDING_COUNTS)
             if only is None or {"area", "department"} <= set(tables):
                 for statement in RESTORE:
                     cur.execute(statement)
             cur.execute(f"ALTER TABLE household ENABLE TRIGGER {BUILDING_COUNT_TRIGGER}")
+        say("committing (checking every constraint)")
         raw.commit()
     except BaseException:
         raw.rollback()
@@ -301,6 +306,7 @@ def load(
     finally:
         raw.close()
     # outside the transaction: statistics, and the visibility map index-only scans need
+    say("VACUUM ANALYZE: statistics for the query planner")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")
     return {table: len(frame) for table, frame in tables.items()}

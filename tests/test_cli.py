@@ -128,19 +128,28 @@ def test_seed_shows_each_stage_as_it_goes(pg_cluster, tmp_path):
 
     from gridmap.db import migrate
 
-    pg_cluster.create_database("seed_cli")
+    pg_cluster.create_database("seed_cli")  # empty: the command migrates it, and says so
     url = pg_cluster.url("seed_cli")
-    migrate.upgrade(url)
     env = os.environ | {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_DATA_DIR": str(tmp_path),
                         "COLUMNS": "200"}  # fmt: skip
     gridmap = str(Path(sys.executable).parent / "gridmap")
     r = subprocess.run([gridmap, "seed", "--scale", "demo", "--fraction", "0.05"], env=env,
                        capture_output=True, text=True, timeout=600)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f"schema migrated to {migrate.head()} (was empty)" in r.stdout
     stages = [line.split(" in ")[0] for line in r.stdout.splitlines()
               if line.startswith("generated ")]  # fmt: skip
-    assert stages == [
+    expected = [
         "generated county outlines", "generated households' places", "generated buildings",
         "generated townships, villages and grid cells", "generated registry", "generated units",
         "generated incidents", "generated organisation",
     ]  # fmt: skip
+    assert stages == expected
+    # seed-export, as README shows it, is no longer silent while it generates
+    r = subprocess.run([gridmap, "seed-export", str(tmp_path / "out"), "--format", "parquet",
+                        "--fraction", "0.02"], env=env, capture_output=True, text=True,
+                       timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [line.split(" in ")[0] for line in r.stdout.splitlines()
+            if line.startswith("generated ")] == expected  # fmt: skip
+    assert (tmp_path / "out" / "people.parquet").exists()

@@ -56,7 +56,11 @@ def ensure_database(settings: Settings) -> str:
         status = cluster(settings).start()
         console.print(f"embedded PostGIS running in {status.root} (port {status.port})")
     url = database_url(settings)
-    migrate.upgrade(url)
+    before, head = migrate.current(url), migrate.head()
+    if before != head:
+        with console.status(f"migrating the schema from {before or 'empty'} to {head}…"):
+            migrate.upgrade(url)
+        console.print(f"schema migrated to {head} (was {before or 'empty'})")
     return url
 
 

@@ -22,7 +22,11 @@ def seed(
     ] = 20251231,
     fraction: Annotated[float, typer.Option(help="Share of the population to generate")] = 1.0,
 ) -> None:
-    """Generate the Quanzhou seed and load it, replacing any earlier seed (and its users)."""
+    """Generate the Quanzhou seed and load it, replacing any earlier seed.
+
+    Accounts, Open311 clients and the audit log are kept (an account whose area or unit
+    the new seed lacks is disabled).
+    """
     from seed_data.generate import SeedConfig
 
     settings = load_settings()
@@ -44,23 +48,10 @@ def generate_and_load(config: Any, settings: Settings) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from seed_data.generate import generate
     from seed_data.load import load
 
     t0 = time.perf_counter()
-    with console.status("generating…") as status:
-        begun: list[tuple[str, float]] = []
-
-        def show(stage: str) -> None:  # a line per finished stage, the current one spinning
-            if begun:
-                name, at = begun[-1]
-                console.print(f"generated {name} in {time.perf_counter() - at:.1f} s")
-            begun.append((stage, time.perf_counter()))
-            status.update(f"generating {stage}…")
-
-        data = generate(config, progress=show)
-        if begun:
-            console.print(f"generated {begun[-1][0]} in {time.perf_counter() - begun[-1][1]:.1f} s")
+    data = generate_showing(config)
     columns = (
         TextColumn("loading {task.description}"),
         BarColumn(),
@@ -71,6 +62,7 @@ def generate_and_load(config: Any, settings: Settings) -> None:
     with database(settings) as engine, Progress(*columns, console=console) as bar:
         tasks: dict[str, Any] = {}
         started = time.perf_counter()
+        finishing = bar.add_task("", total=None, visible=False)
 
         def progress(table: str, done: int, total: int) -> None:
             nonlocal started
@@ -80,7 +72,10 @@ def generate_and_load(config: Any, settings: Settings) -> None:
             bar.update(tasks[table], completed=done)
             load_times[table] = time.perf_counter() - started
 
-        load(data, engine, progress=progress)
+        def stage(what: str) -> None:  # after the copies: what the minutes go on
+            bar.update(finishing, description=what, visible=True)
+
+        load(data, engine, progress=progress, stage=stage)
     table = Table(title=f"seed {config.scale} (seed {config.seed})")
     table.add_column("what")
     table.add_column("rows", justify="right")
@@ -94,6 +89,28 @@ def generate_and_load(config: Any, settings: Settings) -> None:
     )
 
 
+def generate_showing(config: Any) -> Any:
+    """Generate the seed of ``config``, a line per stage as it finishes, the current spinning."""
+    import time
+
+    from seed_data.generate import generate
+
+    with console.status("generating…") as status:
+        begun: list[tuple[str, float]] = []
+
+        def show(stage: str) -> None:
+            if begun:
+                name, at = begun[-1]
+                console.print(f"generated {name} in {time.perf_counter() - at:.1f} s")
+            begun.append((stage, time.perf_counter()))
+            status.update(f"generating {stage}…")
+
+        data = generate(config, progress=show)
+        if begun:
+            console.print(f"generated {begun[-1][0]} in {time.perf_counter() - begun[-1][1]:.1f} s")
+    return data
+
+
 @friendly_errors
 def seed_export(
     out: Annotated[Path, typer.Argument(help="Folder to write into")],
@@ -104,10 +121,12 @@ def seed_export(
 ) -> None:
     """Write a generated seed as files (no database needed), for QGIS and notebooks."""
     from seed_data.export import export as write
-    from seed_data.generate import SeedConfig, generate
+    from seed_data.generate import SeedConfig
 
     if fmt not in ("gpkg", "parquet"):
         raise GridmapError(f"unknown format {fmt!r}: use gpkg or parquet")
-    data = generate(SeedConfig(scale=_scale(scale), seed=seed_value, population_fraction=fraction))
+    data = generate_showing(
+        SeedConfig(scale=_scale(scale), seed=seed_value, population_fraction=fraction)
+    )
     for path in write(data, out, fmt):  # type: ignore[arg-type]
         console.print(f"wrote {path}")

@@ -49,7 +49,7 @@ def demo(
     ] = True,
 ) -> None:
     """Start the database, migrate, load the demo seed once, create demo users, serve."""
-    from gridmap.demo import has_seed, load_demo
+    from gridmap.demo import DEMO_PASSWORD, has_seed, load_demo
     from seed_data.generate import SeedConfig
 
     settings = load_settings()
@@ -63,8 +63,9 @@ def demo(
         generate_and_load(SeedConfig(scale="demo"), settings)
     load_demo(url=url, console=console, settings=settings)
     if serve_after:
+        base = f"http://{settings.host}:{settings.port}"
         console.print(
-            f"serving on http://{settings.host}:{settings.port} "
-            f"(API docs at /docs) — Ctrl-C to stop"
+            f"ready: the dispatcher's map at {base}/maps/dispatch (sign in as fengze, password "
+            f"{DEMO_PASSWORD}); API docs at {base}/docs — Ctrl-C to stop"
         )
         serve(host=None, port=None, workers=1)
