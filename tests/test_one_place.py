@@ -8,7 +8,9 @@ The rules and their one home:
 - overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table);
 - the incident code ``QZ<year><8 digits>``: ``incident_code`` in ``gridmap/incidents/service.py``;
 - the window of a date a client sends: ``gridmap/timebounds.py``;
-- the range of a row id: ``RowId`` in ``gridmap/db/ids.py``.
+- the range of a row id: ``RowId`` in ``gridmap/db/ids.py``;
+- the households of a cell (active ones), counted: ``gridmap/registry/counts.py``;
+- the registry's counts per cell, cached: ``CellCounts`` in ``gridmap/areas/rollup.py``.
 
 The source is scanned (migrations excepted: they are frozen snapshots of the schema).
 """
@@ -41,6 +43,12 @@ RULES = [
      {"gridmap/timebounds.py"}),
     ("an id's range typed out again", re.compile(r"(Path|Query)\([^)]*le=2\s*\*\*\s*31"),
      {"gridmap/db/ids.py"}),
+    ("households counted per cell outside their one definition",
+     re.compile(r"""FROM household\b.*\bGROUP BY|group_by\(\s*Household\.grid_code"""
+                r"""|select\(\s*Household\.grid_code,\s*func\.count|\(["']households["'],\s*Household\b"""),
+     {"gridmap/registry/counts.py"}),
+    ("a second class of cell counts", re.compile(r"^class CellCounts\b"),
+     {"gridmap/areas/rollup.py"}),
 ]  # fmt: skip
 
 
@@ -66,8 +74,19 @@ def test_the_scan_finds_what_it_looks_for():
         "an incident code built by hand": 'code = f"QZ{year}{i:07d}"',
         "a time window typed out again": "if not 2000 <= value.year <= 2100:",
         "an id's range typed out again": "Id = Annotated[int, Path(ge=1, le=2**31 - 1)]",
+        "households counted per cell outside their one definition": "select(Household.grid_code, func.count()).group_by(Household.grid_code)",
+        "a second class of cell counts": "class CellCounts:",
     }
     for what, pattern, _ in RULES:
         assert pattern.search(samples[what]), what
     # an ID number's first six digits are its address code, not an area code slice
     assert not RULES[0][1].search('f"{id_number[:6]}…"')
+    # the other spellings of a count of households per cell
+    households = next(r[1] for r in RULES if r[0].startswith("households counted"))
+    for line in (
+        "\"SELECT grid_code, count(*) FROM household WHERE status = 'active' GROUP BY 1\"",
+        "rows = session.execute(select(Household.grid_code, func.count()))",
+        '("households", Household, Household.status == "active"),',
+    ):
+        assert households.search(line), line
+    assert not households.search("select(Household.id).where(Household.grid_code == code)")

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine, String, and_, case, cast, func, literal, select, text
+from sqlalchemy import String, and_, case, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes as area_codes
@@ -32,13 +32,15 @@ from gridmap.areas.codes import CODE_LENGTH
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.bbox import BBox
+from gridmap.cache import StaleWhileRevalidate
 from gridmap.crs import from_wgs84
 from gridmap.errors import Forbidden, InvalidInput, NotFound
 from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import OPEN, Incident, IncidentStatus
 from gridmap.maps.layer import Layer, Source, Style, masked_properties
-from gridmap.registry.models import Building, Household, WorkUnit
+from gridmap.plans.load import cell_loads
+from gridmap.registry.models import Building, WorkUnit
 from gridmap.scope import Actor, IncidentAccess, incident_filter, within
 from gridmap.units.models import Department, RoutingRule
 
@@ -52,7 +54,8 @@ TOLERANCE = {
 }
 MAX_FEATURES = 5000
 HEAT_CELLS_ACROSS = 96  # heat points per view width (snapped), whatever the zoom
-HOUSEHOLDS_TTL = 60.0  # seconds a per-cell household count is reused
+HOUSEHOLDS_TTL = 60.0  # seconds the active plan's households per cell are served as counted
+OTHER_PLANS_TTL = 300.0  # another plan's (assigning every household to its cells takes longer)
 HEAT_BY_CELL_UNTIL = 12  # up to this zoom, heat is the cached counts per grid cell
 
 
@@ -81,7 +84,7 @@ class AreaShapes:
 
 
 @dataclass
-class CellCounts:
+class IncidentCounts:
     """Incident counts per grid cell (total, open, overdue, due soon, closed), rolled up."""
 
     at: float
@@ -116,8 +119,12 @@ class MapData:
 
     def __init__(self) -> None:
         self._shapes: dict[tuple[int | None, AreaLevel, str], AreaShapes] = {}
-        self._households: dict[int, tuple[float, dict[str, int]]] = {}
-        self._counts: dict[tuple[object, ...], CellCounts] = {}
+        # households per cell of (plan, plan in force): stale-while-revalidate
+        self._households: StaleWhileRevalidate[tuple[int, int], dict[str, int]]
+        self._households = StaleWhileRevalidate(_loads, ttl=HOUSEHOLDS_TTL)
+        self._other_plans: StaleWhileRevalidate[tuple[int, int], dict[str, int]]
+        self._other_plans = StaleWhileRevalidate(_loads, ttl=OTHER_PLANS_TTL)
+        self._counts: dict[tuple[object, ...], IncidentCounts] = {}
         self._lock = threading.Lock()
 
     def preload(self, session: Session) -> None:
@@ -125,11 +132,11 @@ class MapData:
         plan_id = _active_plan(session)
         for level in (AreaLevel.county, AreaLevel.township, AreaLevel.village, AreaLevel.grid):
             self.shapes(session, level, plan_id)
-        self.households(session, plan_id)
+        self.households(session, plan_id, active=plan_id)
 
     def counts(
         self, session: Session, actor: Actor, filters: IncidentFilter, now: datetime
-    ) -> CellCounts:
+    ) -> IncidentCounts:
         """Counts per grid cell for ``actor`` and ``filters`` (the bbox ignored)."""
         flt = dataclasses.replace(filters, bbox=None)
         key = (actor.user_id, actor.role, actor.area_code, actor.department_id, flt)
@@ -141,7 +148,7 @@ class MapData:
             .where(incident_filter(actor, aggregate=True), *flt.clauses(now))
             .group_by(Incident.grid_code)
         ).all()
-        fresh = CellCounts(time.monotonic(), {r[0]: tuple(r[1:]) for r in rows if r[0]})
+        fresh = IncidentCounts(time.monotonic(), {r[0]: tuple(r[1:]) for r in rows if r[0]})
         with self._lock:
             if len(self._counts) >= COUNTS_KEPT:
                 self._counts.clear()
@@ -162,42 +169,19 @@ class MapData:
                 self._shapes[key] = shapes if crs == "wgs84" else _shifted(shapes, crs)
             return self._shapes[key]
 
-    def households(self, session: Session, plan_id: int) -> dict[str, int]:
-        """Households per grid cell of the active plan.
+    def households(self, session: Session, plan_id: int, *, active: int) -> dict[str, int]:
+        """Households per grid cell of ``plan_id`` (:func:`gridmap.plans.load.cell_loads`).
 
-        Counted once (2.9 M households: about half a second for a city), then refreshed in
-        the background when older than a minute — the figures served meanwhile are at most
-        that old, and no request waits for the count again.
+        Counted once (2.9 M households: about half a second for a city), then served as
+        counted and recounted in the background when older than a minute (five for a plan
+        not in force): no request waits for the count again (:mod:`gridmap.cache`).
         """
-        hit = self._households.get(plan_id)
-        if hit is None:
-            return self._count_households(session, plan_id)
-        if time.monotonic() - hit[0] > HOUSEHOLDS_TTL and self._lock.acquire(blocking=False):
-            bind = session.get_bind()
-            if not isinstance(bind, Engine):  # a session on one connection (tests): not shared
-                try:
-                    return self._count_households(session, plan_id)
-                finally:
-                    self._lock.release()
+        cache = self._households if plan_id == active else self._other_plans
+        return cache.get(session, (plan_id, active))[1]
 
-            def refresh() -> None:
-                try:
-                    with Session(bind) as fresh:
-                        self._count_households(fresh, plan_id)
-                finally:
-                    self._lock.release()
 
-            threading.Thread(target=refresh, daemon=True).start()
-        return hit[1]
-
-    def _count_households(self, session: Session, plan_id: int) -> dict[str, int]:
-        rows = session.execute(
-            # every household's code is a cell of the plan in force (see plans.service)
-            select(Household.grid_code, func.count()).group_by(Household.grid_code)
-        ).all()
-        counts = {str(code): int(n) for code, n in rows if code is not None}
-        self._households[plan_id] = (time.monotonic(), counts)
-        return counts
+def _loads(session: Session, key: tuple[int, int]) -> dict[str, int]:
+    return cell_loads(session, key[0], active=key[1])
 
 
 def _load_shapes(session: Session, level: AreaLevel, plan_id: int | None) -> AreaShapes:
@@ -337,7 +321,8 @@ def _areas(
 ) -> tuple[list[str], dict[str, object]]:
     shapes = cache.shapes(session, level, plan_id, view.display_crs)
     chosen = shapes.in_view(view.bbox)[:MAX_FEATURES]
-    households = cache.households(session, plan_id) if level == AreaLevel.grid else {}
+    grid = level == AreaLevel.grid
+    households = cache.households(session, plan_id, active=plan_id) if grid else {}
     names = shapes.names_en if view.lang == "en" else shapes.names
     feats = []
     for i in chosen:
@@ -545,13 +530,11 @@ def _plan_cells(
     session: Session, layer: Layer, view: View, active: int, cache: MapData
 ) -> tuple[list[str], dict[str, object]]:
     """A plan's cells: households, deviation from the target, change against another plan."""
-    from gridmap.plans.load import cell_loads  # plans import maps for their report
-
     plan_id = view.plan_id or active
     if session.get(Plan, plan_id) is None:
         raise NotFound(f"there is no plan {plan_id}")
     shapes = cache.shapes(session, AreaLevel.grid, plan_id, view.display_crs)
-    loads = cell_loads(session, plan_id, active=active, cache=cache)
+    loads = cache.households(session, plan_id, active=active)
     other = view.compare
     changes: dict[str, str] = {}
     if other is not None:
