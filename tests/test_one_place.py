@@ -10,7 +10,9 @@ The rules and their one home:
 - the window of a date a client sends: ``gridmap/timebounds.py``;
 - the range of a row id: ``RowId`` in ``gridmap/db/ids.py``;
 - the households of a cell (active ones), counted: ``gridmap/registry/counts.py``;
-- the registry's counts per cell, cached: ``CellCounts`` in ``gridmap/areas/rollup.py``.
+- the registry's counts per cell, cached: ``CellCounts`` in ``gridmap/areas/rollup.py``;
+- a layer as SQL (for the maps and OGC alike): ``gridmap/maps/query.py``, in SQLAlchemy
+  Core — no SQL typed into an f-string anywhere in ``gridmap/maps/``.
 
 The source is scanned (migrations excepted: they are frozen snapshots of the schema).
 """
@@ -90,3 +92,27 @@ def test_the_scan_finds_what_it_looks_for():
     ):
         assert households.search(line), line
     assert not households.search("select(Household.id).where(Household.grid_code == code)")
+
+
+# SQL keywords inside an f-string (or an f-string handed to text()): values or names pasted
+# into SQL by hand. The maps build their SQL in one place, with SQLAlchemy Core.
+F_STRING_SQL = re.compile(
+    r"""text\(\s*f["']|\bf["'][^"']*\b(SELECT|FROM|WHERE|JOIN|GROUP BY|ORDER BY)\b"""
+)
+
+
+def test_no_sql_typed_into_f_strings_in_the_maps():
+    found = [
+        f"{path.relative_to(ROOT).as_posix()}:{n}: {line.strip()}"
+        for path in sorted((ROOT / "gridmap" / "maps").rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if F_STRING_SQL.search(line)
+    ]
+    assert found == [], "build the SQL with gridmap/maps/query.py instead:\n" + "\n".join(found)
+    for sample in (
+        'text(f"SELECT count(*) FROM {table} WHERE {clause}")',
+        'f"a.code AS fid, {cols} FROM area a"',
+        "session.execute(text(f'{sql}'))",
+    ):
+        assert F_STRING_SQL.search(sample), sample
+    assert not F_STRING_SQL.search('raise NotFound(f"there is no collection {layer_id!r}")')

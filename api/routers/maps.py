@@ -6,18 +6,18 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
+from api.deps import MapDataDep, OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
 from api.filters import FiltersDep
 from api.problems import responses
 from gridmap.db.ids import RowId
 from gridmap.errors import NotFound
 from gridmap.incidents import queries
 from gridmap.maps import pages
-from gridmap.maps.features import MapData, View, features
+from gridmap.maps.features import View, features
 from gridmap.maps.layer import Layer
 from layers import LAYERS
 
@@ -98,8 +98,8 @@ def list_layers(
 )
 def layer_features(
     layer_id: LayerId,
-    request: Request,
     session: SessionDep,
+    cache: MapDataDep,
     principal: OptionalPrincipalDep,
     settings: SettingsDep,
     filters: FiltersDep,
@@ -130,16 +130,9 @@ def layer_features(
     )  # fmt: skip
     body = features(
         session=session, layer=layer, view=view, actor=principal,
-        cache=_map_data(request), now=datetime.now(UTC),
+        cache=cache, now=datetime.now(UTC),
     )  # fmt: skip
     return Response(content=body, media_type=GEOJSON)
-
-
-def _map_data(request: Request) -> MapData:
-    data: MapData | None = getattr(request.app.state, "map_data", None)
-    if data is None:
-        data = request.app.state.map_data = MapData()
-    return data
 
 
 @router.get("/api/v1/maps/facets", response_model=dict[str, list[Facet]], responses=responses(401))

@@ -1,6 +1,6 @@
 """One count of a cell's households (gridmap/registry/counts.py) behind every door that shows
 it: the area summary (a cell counted live, a village from the per-cell table), the map's
-grid badges and the plan loads — of the plan in force (the registry's
+grid badges, the OGC grid cells, and the plan loads — of the plan in force (the registry's
 links) and of another plan (every household assigned to its cells). They must agree after a
 household moves to another cell and after one moves out (moved-out households are no
 one's workload)."""
@@ -45,10 +45,12 @@ def _households(client, world, draft: int) -> dict[str, dict[str, int]]:
         assert r.status_code == 200, r.text
         return r.json()["counts"]["households"]
 
+    ogc = client.get("/ogc/collections/grids/items").json()["features"]
     planner = world.auth("planner")
     return {
         "area summary": {code: summary(code) for code in CELLS},
         "map badges": layer("grids", None),
+        "OGC grid cells": {f["id"]: f["properties"]["households"] for f in ogc},
         "plan in force": layer("plan_cells", planner),
         "another plan": layer("plan_cells", planner, plan=draft),
     }
