@@ -43,13 +43,13 @@ from api.routers import (
     users,
 )
 from gridmap import __version__
-from gridmap.areas.rollup import CellCounts
 from gridmap.auth.lockout import SignInGuard, SignInPolicy
 from gridmap.db.session import database_url, make_engine
 from gridmap.maps import pages
 from gridmap.models import make_sessionmaker
 from gridmap.plans.impacts import ImpactReports
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
+from gridmap.registry.rollup import CellCounts
 from gridmap.settings import Settings, with_local_secret
 from layers import LAYERS
 

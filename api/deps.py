@@ -25,6 +25,7 @@ from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
 from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotAuthenticated
 from gridmap.locate import Locator
+from gridmap.maps.features import MapData
 from gridmap.maps.layer import Catalogue
 from gridmap.ratelimit import RateLimiter, Rules
 from gridmap.scope import Actor, require_unmask
@@ -204,8 +205,6 @@ async def get_locator(request: Request) -> Locator:
 
 def preload_locator(app: Any) -> None:
     """Load the active plan's locator and map outlines at start-up (later, without a plan)."""
-    from gridmap.maps.features import MapData
-
     try:
         _refresh_state(app.state)
         app.state.map_data = MapData()
@@ -251,6 +250,20 @@ async def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalend
 
 
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
+
+
+async def get_map_data(request: Request) -> MapData:
+    """The map caches of this process (outlines, households per cell, incident counts).
+
+    Shared by the map's feature endpoints and the OGC items, so both read one count.
+    """
+    data: MapData | None = getattr(request.app.state, "map_data", None)
+    if data is None:
+        data = request.app.state.map_data = MapData()
+    return data
+
+
+MapDataDep = Annotated[MapData, Depends(get_map_data)]
 
 
 def require_roles(*roles: Role) -> Callable[[Actor], Actor]:

@@ -9,11 +9,18 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CatalogueDep, OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
+from api.deps import (
+    CatalogueDep,
+    MapDataDep,
+    OptionalPrincipalDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 from api.filters import FiltersDep
 from api.params import CellCode
 from api.problems import responses
@@ -21,7 +28,7 @@ from gridmap.db.ids import RowId
 from gridmap.errors import NotFound
 from gridmap.incidents import queries
 from gridmap.maps import pages
-from gridmap.maps.features import MapData, View, features
+from gridmap.maps.features import View, features
 from gridmap.maps.layer import Catalogue, Layer
 
 router = APIRouter(tags=["maps"])
@@ -102,8 +109,8 @@ def list_layers(
 )
 def layer_features(
     layer_id: LayerId,
-    request: Request,
     session: SessionDep,
+    cache: MapDataDep,
     principal: OptionalPrincipalDep,
     settings: SettingsDep,
     catalogue: CatalogueDep,
@@ -135,16 +142,9 @@ def layer_features(
     )  # fmt: skip
     body = features(
         session=session, layer=layer, view=view, actor=principal,
-        cache=_map_data(request), now=datetime.now(UTC),
+        cache=cache, now=datetime.now(UTC),
     )  # fmt: skip
     return Response(content=body, media_type=GEOJSON)
-
-
-def _map_data(request: Request) -> MapData:
-    data: MapData | None = getattr(request.app.state, "map_data", None)
-    if data is None:
-        data = request.app.state.map_data = MapData()
-    return data
 
 
 @router.get("/api/v1/maps/facets", response_model=dict[str, list[Facet]], responses=responses(401))

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import CatalogueDep, OptionalPrincipalDep, SessionDep
+from api.deps import CatalogueDep, MapDataDep, OptionalPrincipalDep, SessionDep
 from api.problems import responses
 from gridmap import timebounds
 from gridmap.bbox import parse_bbox
@@ -172,6 +172,7 @@ def read_items(
     session: SessionDep,
     principal: OptionalPrincipalDep,
     catalogue: CatalogueDep,
+    cache: MapDataDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (bbox-crs)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: Annotated[str | None, Query()] = None,
@@ -203,7 +204,9 @@ def read_items(
             offset=offset, interval=interval,
         )  # fmt: skip
     else:
-        matched, features = source.items(session, layer, bbox=box, limit=limit, offset=offset)
+        matched, features = source.items(
+            session, layer, actor=principal, cache=cache, bbox=box, limit=limit, offset=offset
+        )
     if out_crs == CGCS2000:  # EPSG:4490's axis order is latitude, longitude
         for f in features:
             f["geometry"]["coordinates"] = _swap(f["geometry"]["coordinates"])
@@ -230,6 +233,7 @@ def read_item(
     session: SessionDep,
     principal: OptionalPrincipalDep,
     catalogue: CatalogueDep,
+    cache: MapDataDep,
     crs: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
     """One feature."""
@@ -244,8 +248,8 @@ def read_item(
             feature_id=feature_id,
         )  # fmt: skip
     else:
-        _, features = source.items(session, layer, bbox=None, limit=1, offset=0,
-                                   feature_id=feature_id)  # fmt: skip
+        _, features = source.items(session, layer, actor=principal, cache=cache, bbox=None,
+                                   limit=1, offset=0, feature_id=feature_id)  # fmt: skip
     if not features:
         raise NotFound(f"there is no feature {feature_id!r} in {collection_id}")
     feature = features[0]

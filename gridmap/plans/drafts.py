@@ -35,6 +35,7 @@ from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.models import OPEN
 from gridmap.locate import build_index
 from gridmap.registry import visits
+from gridmap.registry.counts import household_points
 from gridmap.registry.models import Household
 
 
@@ -115,9 +116,7 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
         if session.get(Plan, plan_id) is None:
             raise NotFound(f"there is no plan {plan_id}")
     like = {"p": codes.like(area)}
-    households = session.execute(text(
-        "SELECT id, size, ST_X(location), ST_Y(location) FROM household "
-        "WHERE status = 'active' AND grid_code LIKE :p ORDER BY id"), like).all()  # fmt: skip
+    households = session.execute(household_points(area).order_by(Household.id)).all()
     xy = np.array([(r[2], r[3]) for r in households], dtype=float).reshape(-1, 2)
     people = np.array([r[1] for r in households], dtype=np.int64)
     old, new = _assign(session, before, xy, area), _assign(session, after, xy, area)
