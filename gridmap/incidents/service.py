@@ -8,11 +8,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import select, text
+from sqlalchemy import (
+    Insert,
+    Row,
+    bindparam,
+    insert,
+    inspect,
+    literal,
+    null,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap import timebounds
@@ -20,6 +33,7 @@ from gridmap.areas import codes as area_codes
 from gridmap.areas.levels import AreaLevel, above
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.crs import to_wgs84_checked
+from gridmap.db.base import SRID
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gridmap.incidents.deadlines import (
     CHECK_IN_HOURS,
@@ -51,12 +65,6 @@ NEXT_LEVEL = {
     AreaLevel.township: AreaLevel.county,
     AreaLevel.county: AreaLevel.city,
 }
-
-
-# columns a new incident leaves empty (set on the attached object so none is read back)
-UNSET_AT_INTAKE = ("outcome", "satisfaction", "merged_into_id", "signed_at", "resolved_at",
-                   "closed_at", "supervised_at", "supervised_by_id", "supervision_due_at",
-                   "supervision_answered_at")  # fmt: skip
 
 
 class StaleVersion(Conflict):
@@ -173,7 +181,7 @@ def create(
     )
     digest = fingerprint(data) if key is not None else None
     new_id = _ids.next(session)
-    values = dict(
+    row = intake_row(
         id=new_id,
         code=incident_code(reported_at, new_id),
         category=data.category,
@@ -181,7 +189,7 @@ def create(
         status=IncidentStatus.reported,
         title=data.title or rule.name,
         description=data.description,
-        location=from_shape(Point(lon, lat), srid=4326),
+        location=from_shape(Point(lon, lat), srid=SRID, extended=True),
         reported_crs=data.crs.value,
         reported_lon=data.lon,
         reported_lat=data.lat,
@@ -203,73 +211,112 @@ def create(
         plan_id=locator.plan_id,
         grid_code=grid_code,
         assigned_at=now,
-        version=1,
-        supervised=False,
         fast_track=data.fast_track,
+        created_at=now,
     )
-    if not _insert_with_first_event(session, values, actor, now):
+    first_event = {"actor_id": row["created_by_id"], "event_at": now}
+    if _INTAKE.first(session, row | first_event) is None:
         # the key is taken: a retry (return the first incident) or a different report (409)
         existing = _by_idempotency_key(session, key or "", digest)
         if existing is None:  # pragma: no cover - the row that blocked us cannot vanish
             raise Conflict("the report could not be stored: try again")
         return existing, False
     # the row as stored, attached to the session without reading it back
-    incident = Incident(**values, **dict.fromkeys(UNSET_AT_INTAKE), created_at=now)
+    incident = Incident(**row)
     make_transient_to_detached(incident)
     session.add(incident)
     return incident, True
 
 
-# Columns intake writes, and their casts (enum columns need the enum's type).
-_INTAKE_COLUMNS = {
-    "id": "", "code": "", "category": "", "channel": "::channel",
-    "status": "::incident_status", "title": "", "description": "",
-    "location": "", "reported_crs": "", "reported_lon": "", "reported_lat": "",
-    "address": "", "people_involved": "", "reporter_name": "", "reporter_phone": "",
-    "media_url": "", "api_client_id": "",
-    "unit_id": "", "routing_reason": "", "handling_level": "::area_level",
-    "idempotency_key": "", "idempotency_hash": "", "created_by_id": "", "reported_at": "",
-    "sign_due_at": "", "resolve_due_at": "", "plan_id": "", "grid_code": "",
-    "assigned_at": "", "version": "", "supervised": "", "fast_track": "",
-}  # fmt: skip
-# One statement, one round trip: the incident (unless its Idempotency-Key is taken) and its
-# first event, written only for a row actually inserted. Plain SQL through the driver: built
-# once, no per-request statement compilation.
-_INTAKE_SQL = (
-    "WITH inserted AS (INSERT INTO incident ("
-    + ", ".join(_INTAKE_COLUMNS)
-    + ") VALUES ("
-    + ", ".join(
-        "ST_SetSRID(ST_MakePoint(%(wgs84_lon)s, %(wgs84_lat)s), 4326)"
-        if c == "location"
-        else f"%({c})s{cast}"
-        for c, cast in _INTAKE_COLUMNS.items()
-    )
-    + ") ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, unit_id) "
-    "INSERT INTO incident_event (incident_id, action, from_status, to_status, actor_id, "
-    "unit_id, at) SELECT id, 'report', NULL, 'reported', %(actor_id)s, unit_id, "
-    "%(assigned_at)s FROM inserted RETURNING incident_id"
-)
+def intake_row(**values: object) -> dict[str, object]:
+    """Every column of a new incident's row: as given, else the column's default, else NULL.
 
-
-def _insert_with_first_event(
-    session: Session, values: dict[str, object], actor: Actor | None, now: datetime
-) -> bool:
-    """Insert the incident and its ``report`` event in one statement (one round trip).
-
-    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``: a retry, even a concurrent one,
-    inserts nothing (the loser waits for the winner's commit on the unique index). Returns
-    False when nothing was inserted.
+    The row is complete, so the incident built from it reads nothing back once attached.
     """
-    params = {c: values[c] for c in _INTAKE_COLUMNS if c != "location"}
-    point = to_shape(values["location"])  # type: ignore[arg-type]
-    params["wgs84_lon"], params["wgs84_lat"] = point.x, point.y
-    for column in ("channel", "status", "handling_level"):
-        params[column] = str(getattr(params[column], "value", params[column]))
-    params["actor_id"] = actor.user_id if actor else None
-    params["assigned_at"] = now
-    row = session.connection().exec_driver_sql(_INTAKE_SQL, params).first()
-    return row is not None
+    unknown = values.keys() - _COLUMNS.keys()
+    if unknown:
+        raise TypeError(f"incident has no column {', '.join(sorted(unknown))}")
+    return {key: values.get(key, default) for key, default in _DEFAULTS.items()}
+
+
+# attribute name → column, for every column of the table (``Incident.__table__``)
+_COLUMNS = {a.key: a.columns[0] for a in inspect(Incident).column_attrs}
+# what a column holds when intake gives it nothing: its scalar default, else NULL
+_DEFAULTS = {
+    key: c.default.arg if c.default is not None and c.default.is_scalar else None
+    for key, c in _COLUMNS.items()
+}
+
+
+def _intake_statement() -> Insert:
+    """The incident (unless its Idempotency-Key is taken) and its ``report`` event: one statement.
+
+    Generated from the tables, so a new column is written without touching intake: every
+    column of ``incident`` is a parameter of its own type (casts, geometry, enums are the
+    column types' business). ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``: a retry,
+    even a concurrent one, inserts nothing (the loser waits for the winner's commit on the
+    unique index), and then no event is written either — the statement returns no row.
+    """
+    inserted = (
+        pg_insert(Incident)
+        .values({c: bindparam(key, type_=c.type) for key, c in _COLUMNS.items()})
+        .on_conflict_do_nothing(index_elements=[Incident.idempotency_key])
+        .returning(Incident.id, Incident.unit_id)
+        .cte("inserted")
+    )
+    event = IncidentEvent
+    first_event = {
+        "incident_id": inserted.c.id,
+        "action": literal(Action.report.value, event.action.type),
+        "from_status": null(),
+        "to_status": literal(IncidentStatus.reported, event.to_status.type),
+        "actor_id": bindparam("actor_id", type_=event.actor_id.type),
+        "unit_id": inserted.c.unit_id,
+        "at": bindparam("event_at", type_=event.at.type),
+    }
+    return (
+        insert(event)
+        .from_select(list(first_event), select(*first_event.values()))
+        .returning(event.incident_id)
+    )
+
+
+Processor = Callable[[Any], Any]
+
+
+class _Compiled:
+    """A statement compiled once per dialect and run through the driver.
+
+    Intake is the hottest write: this skips SQLAlchemy's per-execution work (cache key,
+    execution context) and keeps only what it must do, each bound value through its
+    type's processor — the same SQL and values ``session.execute`` would send.
+    """
+
+    def __init__(self, statement: Insert) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, tuple[str, dict[str, Any], dict[str, Processor]]] = {}
+
+    def first(self, session: Session, params: dict[str, Any]) -> Row[Any] | None:
+        """The first row the statement returns for ``params``, or None."""
+        connection = session.connection()
+        dialect = connection.dialect
+        if dialect.name not in self._by_dialect:
+            compiled = self.statement.compile(dialect=dialect)
+            binds = {name: bind for bind, name in compiled.bind_names.items()}
+            fixed = {name: bind.value for name, bind in binds.items() if not bind.required}
+            process: dict[str, Processor] = {}
+            for name, bind in binds.items():
+                if processor := bind.type.dialect_impl(dialect).bind_processor(dialect):
+                    process[name] = processor
+            self._by_dialect[dialect.name] = (compiled.string, fixed, process)
+        sql, fixed, process = self._by_dialect[dialect.name]
+        values = fixed | params
+        for name, convert in process.items():
+            values[name] = convert(values[name])
+        return connection.exec_driver_sql(sql, values).first()
+
+
+_INTAKE = _Compiled(_intake_statement())
 
 
 def _window(session: Session, actor: Actor | None, data: IncidentCreate) -> WindowUnit:
@@ -314,10 +361,10 @@ class _IdBlocks:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._free: list[int] = []
-        self._url: str | None = None
+        self._url: URL | None = None
 
     def next(self, session: Session) -> int:
-        url = str(session.get_bind().engine.url)
+        url = session.get_bind().engine.url  # compared as a tuple: rendering it costs more
         with self._lock:
             if url != self._url:  # another database (tests, CLI): its own sequence
                 self._free, self._url = [], url
