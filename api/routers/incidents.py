@@ -40,14 +40,7 @@ from gridmap.incidents.workflow import Action
 from gridmap.scope import require_reporter
 from gridmap.settings import Settings
 
-UNMASKED_INCIDENT = [
-    "reporter_name",
-    "reporter_phone",
-    "title",
-    "description",
-    "media_url",
-    "notes",
-]
+UNMASKED_INCIDENT = [*views.MASKED, "notes"]  # what an unmasked read shows, for the audit
 router = APIRouter(tags=["incidents"], responses=responses(401))
 
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,100}$"  # visible ASCII: a UUID, a ULID, a phone's own id
