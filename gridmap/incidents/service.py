@@ -30,11 +30,12 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap import timebounds
 from gridmap.areas import codes as area_codes
-from gridmap.areas.levels import AreaLevel, above
+from gridmap.areas.levels import AreaLevel
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.crs import to_wgs84_checked
 from gridmap.db.base import SRID
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.incidents import permissions
 from gridmap.incidents.deadlines import (
     CHECK_IN_HOURS,
     FAST_TRACK_RESOLVE_DAYS,
@@ -50,9 +51,9 @@ from gridmap.incidents.models import (
     IncidentWhistle,
 )
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
-from gridmap.incidents.workflow import TRANSITIONS, Action, By, next_status
+from gridmap.incidents.workflow import TRANSITIONS, Action, next_status, require_note
 from gridmap.locate import Locator, UnitRef
-from gridmap.scope import DISPATCHERS, REPORTERS, Actor, incident_filter
+from gridmap.scope import Actor, incident_filter
 from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department
 from gridmap.units.organisation import WindowUnit, window_unit
@@ -125,7 +126,7 @@ def create(
     Idempotency-Key, by the same user and with the same report, returned the first one).
     """
     now = now or datetime.now(UTC)
-    if actor is not None and actor.role not in REPORTERS:
+    if actor is not None and not actor.policy.reports:
         raise Forbidden(f"a {actor.role.value} cannot report incidents")
     rule = locator.rule(data.category)
     lon, lat = to_wgs84_checked(data.lon, data.lat, data.crs)
@@ -324,7 +325,7 @@ def _window(session: Session, actor: Actor | None, data: IncidentCreate) -> Wind
     if data.channel != Channel.window:
         raise InvalidInput(f"window is for reports taken at a window (channel window), not "
                            f"{data.channel.value}: leave it out")  # fmt: skip
-    if actor is None or actor.role not in DISPATCHERS:
+    if actor is None or not actor.policy.dispatches:
         raise Forbidden("only the staff of a centre take reports at its windows")
     return window_unit(
         session, unit_codes.centre_code(actor.area_code), data.window or "", data.category
@@ -464,7 +465,9 @@ def act(
 
     The order of the checks is fixed (docs/decisions.md): outside the actor's scope 404
     (existence does not leak), a stale version 409, an illegal transition 409, a role or
-    unit that may not take it 403.
+    unit that may not take it 403; then the action's own rules as its effect runs (a unit
+    outside the place 403, a missing outcome 422, …), and last a note missing where the
+    table needs one 422. A refusal leaves the caller's transaction to roll back.
     """
     if action not in TRANSITIONS:
         raise InvalidInput(f"{action.value} is not an action on an existing incident")
@@ -480,6 +483,8 @@ def act(
     check_allowed(session, incident, action, actor)
     step = Step(session, incident, data, actor, now, calendar=calendar)
     EFFECTS[action](step)
+    if TRANSITIONS[action].needs_note:
+        require_note(action, data.note)
     incident.status = after
     _event(session, incident, action, before, after, actor, data.note, now, step.payload or None)
     session.flush()  # bumps version; a concurrent change makes this raise StaleDataError
@@ -503,73 +508,23 @@ def may(session: Session, incident: Incident, action: Action, actor: Actor) -> b
 def check_allowed(session: Session, incident: Incident, action: Action, actor: Actor) -> None:
     """Refuse (403) an action the actor's role, level or unit does not allow.
 
-    A dispatcher acts on incidents in their area that are handled at their level or below
-    (an incident escalated higher has left their hands); the handling unit acts on what it
-    holds, and a dispatcher acts as the handler when a centre in their area holds it.
+    The rules are the table in :mod:`gridmap.incidents.permissions`; this gives them the
+    incident, and the actor's ties to it, looked up only if a check asks.
     """
-    policy = actor.policy
-    by = TRANSITIONS[action].by
-    if by == By.area:
-        # the caller read the incident through its scope: a unit sees what it holds or
-        # takes part in, the others see their area
-        works_here = actor.policy.unit or actor.covers(incident.grid_code)
-        if policy.reports and works_here:
-            return
-        raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
-    if not policy.dispatches and not policy.unit:
-        raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
-    if by == By.whistler:
-        if policy.level in (AreaLevel.township, AreaLevel.county) and actor.covers(
-            incident.grid_code
-        ):
-            return
-        raise Forbidden(
-            "only a township or county dispatcher of the place blows the whistle (吹哨)"
+    reason = permissions.refusal(
+        permissions.Case(
+            actor=actor,
+            action=action,
+            code=incident.code,
+            grid_code=incident.grid_code,
+            handling_level=incident.handling_level,
+            holds=lambda: _is_handler(session, incident, actor),
+            co_unit=lambda: co_part(session, incident, actor) is not None,
+            summoned=lambda: _summons(session, incident, actor) is not None,
         )
-    if by == By.summoned:
-        if _summons(session, incident, actor) is not None:
-            return
-        raise Forbidden(f"your unit has not been summoned to incident {incident.code} (报到)")
-    if by == By.co_unit:
-        if co_part(session, incident, actor) is not None:
-            return
-        raise Forbidden(
-            f"only a co-unit of incident {incident.code}'s joint handling (联办) can "
-            f"{action.value} it"
-        )
-    if by == By.above:
-        held = incident.handling_level or AreaLevel.village
-        mine = policy.level
-        if (
-            policy.dispatches
-            and mine is not None
-            and actor.covers(incident.grid_code)
-            and above(mine, held)
-        ):
-            return
-        raise Forbidden(
-            f"incident {incident.code} is held at {held.value} level: only a higher level "
-            f"supervises it (督办)"
-        )
-    as_dispatcher = (
-        policy.dispatches
-        and actor.covers(incident.grid_code)
-        and actor.dispatches_at(incident.handling_level)
     )
-    if by in (By.dispatcher, By.either) and as_dispatcher:
-        return
-    if by in (By.handler, By.either) and _is_handler(session, incident, actor):
-        return
-    if by == By.dispatcher:
-        if policy.dispatches and not actor.dispatches_at(incident.handling_level):
-            raise Forbidden(
-                f"incident {incident.code} is handled at {incident.handling_level} level, above "
-                f"yours: only a dispatcher at that level can {action.value} it"
-            )
-        who = "a dispatcher of this area"
-    else:
-        who = "the handling unit"
-    raise Forbidden(f"only {who} can {action.value} incident {incident.code}")
+    if reason is not None:
+        raise Forbidden(reason)
 
 
 def _is_handler(session: Session, incident: Incident, actor: Actor) -> bool:
@@ -636,8 +591,6 @@ def _transfer(step: Step) -> None:
     if step.data.unit_code == _current_unit_code(step.session, step.incident):
         raise InvalidInput(f"the incident is already with {step.data.unit_code}")
     _target_unit(step, step.data.unit_code)  # a unit responsible for the place (403 if not)
-    if not (step.data.note or "").strip():
-        raise InvalidInput("transferring needs a reason (note): why the other unit should take it")
     _dispatch(step)
 
 
@@ -704,8 +657,7 @@ def _resolve(step: Step) -> None:
             "when they are in, or with override and a note giving the reason"
         )
     if pending:
-        if not (step.data.note or "").strip():
-            raise InvalidInput("resolving before every part is in needs a reason (note)")
+        require_note(Action.resolve, step.data.note)  # why it cannot wait for them
         step.payload["overridden"] = list(pending)
     step.incident.outcome = step.data.outcome
     step.incident.resolved_at = step.now
@@ -726,15 +678,8 @@ def _reopen(step: Step) -> None:
     step.incident.outcome = None
 
 
-def _reject(step: Step) -> None:
-    if not step.data.note:
-        raise InvalidInput("rejecting needs a note saying why, for the reporter")
-
-
 def _supervise(step: Step) -> None:
-    """督办: a higher level's centre supervises, with a reason and a new deadline."""
-    if not (step.data.note or "").strip():
-        raise InvalidInput("supervising needs a reason (note): what the holder must do")
+    """督办: a higher level's centre supervises, with a reason (the note) and a new deadline."""
     deadline = step.data.deadline
     if deadline is None:
         raise InvalidInput("supervising needs a deadline: when it must be resolved by")
@@ -758,9 +703,7 @@ def _awaits_answer(incident: Incident) -> bool:
 
 
 def _respond(step: Step) -> None:
-    """督办回复: the holder answers the supervision (what was done, what happens next)."""
-    if not (step.data.note or "").strip():
-        raise InvalidInput("an answer to a supervision needs its text (note)")
+    """督办回复: the holder answers the supervision (the note: what was done, what is next)."""
     incident = step.incident
     if not _awaits_answer(incident):
         raise Conflict(f"incident {incident.code} has no supervision waiting for an answer")
@@ -798,11 +741,6 @@ def _merge(step: Step) -> None:
     step.payload["merged_into"] = kept.code
 
 
-def _note(step: Step) -> None:
-    if not (step.data.note or "").strip():
-        raise InvalidInput("a note needs its text: what was seen or done (跟踪落实)")
-
-
 def _co_sign(step: Step) -> None:
     """会办签收: the co-unit takes on its part."""
     part = co_part(step.session, step.incident, step.actor)
@@ -817,8 +755,6 @@ def _co_report(step: Step) -> None:
     """会办反馈: the co-unit records its part as done, saying what it did."""
     part = co_part(step.session, step.incident, step.actor)
     assert part is not None
-    if not (step.data.note or "").strip():
-        raise InvalidInput("recording your part needs a note: what your unit did")
     if part.signed_at is None:
         raise Conflict("sign for your part (co_sign) before recording it as done")
     if part.done_at is not None:
@@ -878,6 +814,10 @@ def _check_in(step: Step) -> None:
     step.payload["on_time"] = step.now <= summons.due_at
 
 
+def _nothing_more(step: Step) -> None:
+    """An action that is its event: the state change and the note say it all."""
+
+
 def _unit_code_of(session: Session, unit_id: int) -> str | None:
     return session.scalar(select(Department.code).where(Department.id == unit_id))
 
@@ -893,7 +833,7 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.follow_up: _follow_up,
     Action.close: _close,
     Action.reopen: _reopen,
-    Action.reject: _reject,
+    Action.reject: _nothing_more,  # the note says why, for the reporter
     Action.merge: _merge,
     Action.supervise: _supervise,
     Action.respond: _respond,
@@ -902,5 +842,5 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.whistle: _whistle,
     Action.check_in: _check_in,
     Action.escalate: _escalate,
-    Action.note: _note,
+    Action.note: _nothing_more,  # 跟踪落实: the note is what was seen or done
 }
