@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from gridmap import audit
 from gridmap.areas.models import Plan, PlanStatus
 from gridmap.auth.lockout import SignInGuard
-from gridmap.auth.models import Role, User
+from gridmap.auth.models import User
 from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import Conflict, Forbidden, GridmapError, InvalidInput, NotAuthenticated
+from gridmap.errors import Conflict, GridmapError, InvalidInput, NotAuthenticated
 from gridmap.locate import Locator
 from gridmap.ratelimit import RateLimiter, Rules
 from gridmap.scope import Actor, require_unmask
@@ -252,16 +252,18 @@ async def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalend
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
 
 
-def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
-    """A dependency that admits only ``roles``: ``Depends(require_roles(Role.planner))``."""
+def permitted(check: Callable[[Actor], None]) -> Callable[[Actor], Actor]:
+    """A dependency that admits whom ``check`` (a rule of gridmap/scope.py) does not refuse.
 
-    def check(principal: PrincipalDep) -> Actor:
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise Forbidden(f"this action needs one of the roles: {allowed}")
+    ``Depends(permitted(scope.require_users))``: the route names the rule, the policy table
+    says which roles it admits — no route lists roles.
+    """
+
+    def admit(principal: PrincipalDep) -> Actor:
+        check(principal)
         return principal
 
-    return check
+    return admit
 
 
 def authorise_unmask(

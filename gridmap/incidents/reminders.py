@@ -49,7 +49,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.areas.levels import AreaLevel
-from gridmap.auth.models import Role
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.errors import NotFound
 from gridmap.incidents.deadlines import DEADLINES, DUE_SOON_COLUMN
@@ -95,16 +94,12 @@ WORDING: dict[NotificationKind, Wording] = {
                         "Returned: {code} ({category}) was sent back and waits to be dispatched"),
 }  # fmt: skip
 
-DISPATCHING_ROLES = frozenset(
-    {Role.city_admin, Role.county_dispatcher, Role.township_dispatcher, Role.village_worker}
-)
-
 
 def inbox_units(session: Session, actor: Actor) -> list[int]:
     """The units whose notifications ``actor`` reads (see the module docstring)."""
     if actor.policy.unit:
         return [actor.department_id] if actor.department_id is not None else []
-    if actor.role in DISPATCHING_ROLES:
+    if actor.policy.dispatches:  # a dispatcher reads their own centre's
         own = session.scalar(
             select(Department.id).where(Department.code == unit_codes.centre_code(actor.area_code))
         )
