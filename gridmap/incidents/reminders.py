@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 from gridmap.areas.levels import AreaLevel
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.errors import NotFound
-from gridmap.incidents.deadlines import DEADLINES, DUE_SOON_COLUMN
+from gridmap.incidents.deadlines import DEADLINES, UPCOMING, due_soon_reminder_at
 from gridmap.incidents.models import (
     OPEN,
     Incident,
@@ -211,12 +211,9 @@ def _candidates(
                     centre = _dispatcher(centres, i.grid_code, i.handling_level)
                     if centre is not None:
                         yield _Row(centre, i.id, K.overdue, due, due)
-        due = getattr(i, DUE_SOON_COLUMN)
+        due = getattr(i, UPCOMING)
         if not overdue and due is not None and due > now:
-            try:
-                moment = calendar.opening_before(due)
-            except ValueError:
-                moment = None
+            moment = due_soon_reminder_at(calendar, due)
             if moment is not None and moment <= now:
                 yield _Row(i.unit_id, i.id, K.due_soon, moment, due)
         if i.supervised_at is not None and i.supervision_answered_at is None:

@@ -34,7 +34,7 @@ from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.bbox import BBox
 from gridmap.crs import from_wgs84
 from gridmap.errors import Forbidden, InvalidInput, NotFound
-from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
+from gridmap.incidents.deadlines import due_within_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import OPEN, Incident, IncidentStatus
 from gridmap.maps.layer import Layer, Source, Style, masked_properties
@@ -356,7 +356,7 @@ def count_columns(now: datetime) -> list[Any]:
         func.count()
         .filter(and_(Incident.status != IncidentStatus.rejected, overdue_clause(now)))
         .label("overdue"),
-        func.count().filter(due_soon_clause(now)).label("due_soon"),
+        func.count().filter(due_within_clause(now)).label("due_soon"),
         func.count().filter(Incident.status == IncidentStatus.closed).label("closed"),
     ]
 
@@ -406,7 +406,7 @@ def _incident_points(
     """Incident points in view, or None when there are more than ``limit``."""
     state = case(
         (overdue_clause(now), literal("overdue")),
-        (due_soon_clause(now), literal("due_soon")),
+        (due_within_clause(now), literal("due_soon")),
         else_=cast(Incident.status, String),
     )
     rule_name = RoutingRule.name_en if view.lang == "en" else RoutingRule.name
