@@ -7,7 +7,12 @@ The rules and their one home:
   API one parameter type (``api/params.py``);
 - unit code formats (``centre-<area>``, bureaus, police stations): ``gridmap/units/codes.py``;
 - the open, unsigned and final states: ``gridmap/incidents/models.py`` (``OPEN``, ``FINAL``);
-- overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table);
+- overdue, due within a horizon and the due-soon reminder's moment:
+  ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table, ``due_soon_reminder_at``);
+- "a note is required": ``require_note`` in ``gridmap/incidents/workflow.py`` (the
+  ``needs_note`` column of ``TRANSITIONS``);
+- who may act on an incident: ``gridmap/incidents/permissions.py``; who may work with
+  plans, accounts and the audit log: ``gridmap/scope.py`` — no router lists roles;
 - the incident code ``QZ<year><8 digits>``: ``incident_code`` in ``gridmap/incidents/service.py``;
 - the window of a date a client sends: ``gridmap/timebounds.py``;
 - the range of a row id: ``RowId`` in ``gridmap/db/ids.py``;
@@ -63,7 +68,16 @@ RULES = [
      {"gridmap/registry/counts.py"}),
     ("a second class of cell counts", re.compile(r"^class CellCounts\b"),
      {"gridmap/registry/rollup.py"}),
+    ("a note required, in words of its own",
+     re.compile(r"needs (a note|its text)|needs a reason \(note\)|a note is required"),
+     {"gridmap/incidents/workflow.py"}),
+    ("the due-soon reminder's moment computed again", re.compile(r"\.opening_before\("),
+     {"gridmap/incidents/deadlines.py"}),
 ]  # fmt: skip
+
+# Routes authorise through the rules of gridmap/scope.py (``permitted(require_…)``), never
+# by naming roles: which role may is the policy table's to say.
+ROLE_LIST = re.compile(r"require_roles|\bRole\.[a-z_]+|\.role\s*(==|!=|in\b|not in\b)")
 
 
 @pytest.mark.parametrize("what, pattern, allowed", RULES, ids=[r[0] for r in RULES])
@@ -77,6 +91,16 @@ def test_the_rule_is_written_once(what, pattern, allowed):
             if pattern.search(line):
                 found.append(f"{rel}:{n}: {line.strip()}")
     assert found == [], f"{what} — use the one definition instead:\n" + "\n".join(found)
+
+
+def test_no_route_authorises_by_a_role_list():
+    found = [
+        f"{path.relative_to(ROOT).as_posix()}:{n}: {line.strip()}"
+        for path in (ROOT / "api").rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if ROLE_LIST.search(line)
+    ]
+    assert found == [], "name a rule of gridmap/scope.py instead:\n" + "\n".join(found)
 
 
 def test_the_scan_finds_what_it_looks_for():
@@ -94,11 +118,20 @@ def test_the_scan_finds_what_it_looks_for():
         "an area code's pattern spelled out again": r'code: Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]',
         "households counted per cell outside their one definition": "select(Household.grid_code, func.count()).group_by(Household.grid_code)",
         "a second class of cell counts": "class CellCounts:",
+        "a note required, in words of its own": 'raise InvalidInput("rejecting needs a note")',
+        "the due-soon reminder's moment computed again": "moment = calendar.opening_before(due)",
     }
     for what, pattern, _ in RULES:
         assert pattern.search(samples[what]), what
     # an ID number's first six digits are its address code, not an area code slice
     assert not RULES[0][1].search('f"{id_number[:6]}…"')
+    for line in (
+        "Depends(require_roles(Role.city_admin))",
+        "if principal.role == Role.planner:",
+        "if actor.role in DISPATCHERS:",
+    ):
+        assert ROLE_LIST.search(line), line
+    assert not ROLE_LIST.search("role: Role | None = None")  # a field typed Role is no check
     # the other spellings of a count of households per cell
     households = next(r[1] for r in RULES if r[0].startswith("households counted"))
     for line in (

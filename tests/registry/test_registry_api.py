@@ -520,7 +520,7 @@ def test_a_grid_worker_adds_a_follow_up_note_and_photo_but_cannot_close(client, 
     assert "note" in get(client, world, "grid", f"/incidents/{code}").json()["allowed_actions"]
     empty = act(client, world, "grid", code, "note", dispatched["version"], note="  ")
     assert_problem(empty, 422, "invalid_input")
-    assert "note needs its text" in empty.json()["detail"]
+    assert "a note is required" in empty.json()["detail"]
     noted = act(client, world, "grid", code, "note", dispatched["version"],
                 note="已上门查看，工厂承诺月底前发放")  # fmt: skip
     assert noted.status_code == 200, noted.text
