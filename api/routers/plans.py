@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, require_roles
+from api.deps import PrincipalDep, SessionDep, SettingsDep, permitted
 from api.problems import responses
-from gridmap.areas.models import Area, Plan, PlanStatus
-from gridmap.auth.models import Role
+from gridmap.areas.models import Plan, PlanStatus
 from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, NotFound
 from gridmap.plans import drafts, service
 from gridmap.plans.impacts import ImpactReports
-from gridmap.scope import Actor
+from gridmap.scope import Actor, PlanWork, plan_area, require_plans
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["plans"], responses=responses(401, 403, 404))
 PlanId = Annotated[RowId, Path()]
-PLANNERS = (Role.planner, Role.city_admin, Role.county_dispatcher)
+
+
+def _may(work: PlanWork) -> Callable[[Actor], None]:
+    """The rule admitting the roles whose plan work (gridmap/scope.py) includes ``work``."""
+    return lambda actor: require_plans(actor, work)
 
 
 class PlanRead(BaseModel):
@@ -40,33 +44,16 @@ class PlanRead(BaseModel):
     prepared_at: datetime | None
 
 
-def _plans(session: Any, plan_id: int | None = None) -> list[dict[str, Any]]:
-    query = (
-        select(Plan, func.count(Area.id))
-        .outerjoin(Area, Area.plan_id == Plan.id)
-        .group_by(Plan.id)
-        .order_by(Plan.id)
-    )
-    if plan_id is not None:
-        query = query.where(Plan.id == plan_id)
-    return [
-        {"id": p.id, "name": p.name, "status": p.status.value, "note": p.note, "cells": n,
-         "created_at": p.created_at, "activated_at": p.activated_at, "retired_at": p.retired_at,
-         "prepared_at": p.prepared_at}
-        for p, n in session.execute(query)
-    ]  # fmt: skip
-
-
 @router.get("/plans", response_model=list[PlanRead])
 def list_plans(session: SessionDep, principal: PrincipalDep) -> Any:
     """Every plan: the one in force, drafts, retired ones (boundaries are no secret)."""
-    return _plans(session)
+    return service.plan_rows(session)
 
 
 @router.get("/plans/{plan_id}", response_model=PlanRead)
 def read_plan(plan_id: PlanId, session: SessionDep, principal: PrincipalDep) -> Any:
     """One plan."""
-    rows = _plans(session, plan_id)
+    rows = service.plan_rows(session, plan_id)
     if not rows:
         raise NotFound(f"there is no plan {plan_id}")
     return rows[0]
@@ -77,7 +64,7 @@ def plan_impact(
     plan_id: PlanId,
     request: Request,
     session: SessionDep,
-    principal: Annotated[Actor, Depends(require_roles(*PLANNERS))],
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.compare)))],
     against: Annotated[RowId | None, Query(description="Default: in force")] = None,
     area: Annotated[str, Query(pattern=r"^(\d{6}(\d{3}){0,2})?$")] = "",
 ) -> dict[str, Any]:
@@ -91,9 +78,7 @@ def plan_impact(
     A report is kept a few minutes (``computed_at`` says when it was made); a user computes
     one at a time (429) and the server a few at once (503), both with Retry-After.
     """
-    if principal.role == Role.county_dispatcher:
-        area = area or principal.area_code
-        principal.require_area(area)
+    area = plan_area(principal, area)
     if against is None:
         active = session.scalar(select(Plan.id).where(Plan.status == "active"))
         if active is None:
@@ -114,7 +99,7 @@ def prepare_plan(
     request: Request,
     tasks: BackgroundTasks,
     session: SessionDep,
-    principal: Annotated[Actor, Depends(require_roles(Role.planner, Role.city_admin))],
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))],
 ) -> Any:
     """Prepare a draft for a fast activation, in the background (202; see ``prepared_at``).
 
@@ -127,7 +112,7 @@ def prepare_plan(
     if plan.status != PlanStatus.draft:
         raise Conflict(f"plan {plan_id} is {plan.status.value}: only a draft is prepared")
     tasks.add_task(_prepare_in_background, request.app.state, plan_id)
-    return _plans(session, plan_id)[0]
+    return service.plan_rows(session, plan_id)[0]
 
 
 def _prepare_in_background(state: Any, plan_id: int) -> None:
@@ -147,7 +132,7 @@ def activate_plan(
     tasks: BackgroundTasks,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Annotated[Actor, Depends(require_roles(Role.city_admin))],
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.publish)))],
 ) -> Any:
     """Put a plan in force (city admin only): seconds for a prepared draft, in one transaction.
 
@@ -160,4 +145,4 @@ def activate_plan(
     session.flush()
     # after the commit (background tasks run once the response is sent): houses and people
     tasks.add_task(service.follow, request.app.state.jobs_sessionmaker, plan_id)
-    return _plans(session, plan_id)[0]
+    return service.plan_rows(session, plan_id)[0]

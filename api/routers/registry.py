@@ -22,22 +22,21 @@ from api.deps import (
     RulesDep,
     SessionDep,
     authorise_unmask,
-    require_roles,
+    permitted,
 )
+from api.params import AreaCode, AreaQuery
 from api.problems import responses
-from gridmap.areas.codes import CODE_PATTERN
-from gridmap.areas.service import get_area
-from gridmap.auth.models import AuditLog, Role, User
+from gridmap.areas.lookup import get_area
+from gridmap.auth.models import AuditLog, User
 from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import HouseholdStatus
-from gridmap.scope import Actor, require_editor, require_people
+from gridmap.scope import Actor, require_audit, require_editor, require_people
 from gridmap.timebounds import Moment
 
 UNMASKED_PERSON = ["name", "id_number", "phone"]
 UNMASKED_UNIT = ["name", "address", "contact_phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
-AreaCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]
 Id = Annotated[RowId, Path()]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
@@ -276,7 +275,7 @@ def search_people(
             min_length=1, max_length=50, description="A name, or the last digits of an ID number"
         ),
     ],
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN.pattern)] = None,
+    area: AreaQuery = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Any:
     """People within the user's area by name (prefix) or by the last digits of an ID number."""
@@ -371,7 +370,7 @@ class AuditRow(BaseModel):
 @router.get("/audit", response_model=list[AuditRow])
 def audit_log(
     session: SessionDep,
-    principal: Annotated[Actor, Depends(require_roles(Role.city_admin))],
+    principal: Annotated[Actor, Depends(permitted(require_audit))],
     username: Annotated[str | None, Query(max_length=50)] = None,
     action: Annotated[str | None, Query(max_length=50)] = None,
     object_type: Annotated[str | None, Query(max_length=50)] = None,

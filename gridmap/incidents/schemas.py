@@ -214,7 +214,10 @@ class StatsRow(BaseModel):
     on_time_rate: float | None
     open: int
     overdue: int
-    due_soon: int
+    due_soon: int = Field(
+        description="open, not overdue, resolution due within 2 days (not the due-soon "
+        "reminder, which arises at 08:30 of the last working day)"
+    )
     mean_hours_to_sign: float | None
     mean_hours_to_close: float | None
     satisfaction_rate: float | None

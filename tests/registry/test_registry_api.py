@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gridmap.auth.models import AuditLog, Role
 from gridmap.incidents.models import Channel, Incident
 from gridmap.registry.models import Building, House, RegistryEvent, Visit
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.registry.conftest import CELL, EAST_CELL, id_number
 from tests.world import T1, V1, inside
 
@@ -520,7 +520,7 @@ def test_a_grid_worker_adds_a_follow_up_note_and_photo_but_cannot_close(client, 
     assert "note" in get(client, world, "grid", f"/incidents/{code}").json()["allowed_actions"]
     empty = act(client, world, "grid", code, "note", dispatched["version"], note="  ")
     assert_problem(empty, 422, "invalid_input")
-    assert "note needs its text" in empty.json()["detail"]
+    assert "a note is required" in empty.json()["detail"]
     noted = act(client, world, "grid", code, "note", dispatched["version"],
                 note="已上门查看，工厂承诺月底前发放")  # fmt: skip
     assert noted.status_code == 200, noted.text
