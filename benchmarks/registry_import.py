@@ -25,8 +25,9 @@ import pandas as pd
 from sqlalchemy import event
 
 from benchmarks.common import peak_rss_mb, throwaway_database
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
 from gridmap.locate import build_index
+from gridmap.models import make_sessionmaker
 from gridmap.registry import rules
 from gridmap.registry.ids import id_check_digit
 from gridmap.registry.importer import import_registry

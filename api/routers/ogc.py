@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import OptionalPrincipalDep, SessionDep
+from api.deps import CatalogueDep, OptionalPrincipalDep, SessionDep
 from api.problems import responses
 from gridmap import timebounds
 from gridmap.bbox import parse_bbox
@@ -97,11 +97,12 @@ def _describe(request: Request, layer: Any, extent: list[float] | None) -> dict[
 
 @router.get("/collections")
 def list_collections(
-    request: Request, session: SessionDep, principal: OptionalPrincipalDep
-) -> dict[str, Any]:
+    request: Request, session: SessionDep, principal: OptionalPrincipalDep,
+    catalogue: CatalogueDep,
+) -> dict[str, Any]:  # fmt: skip
     """The collections this reader may read."""
     role = principal.role if principal else None
-    layers = source.collections(role)
+    layers = source.collections(catalogue, role)
     extent = source.extent(session, layers[0]) if layers else None
     base = _base(request)
     return {
@@ -113,10 +114,10 @@ def list_collections(
 @router.get("/collections/{collection_id}")
 def read_collection(
     collection_id: Annotated[str, Path(max_length=50)], request: Request, session: SessionDep,
-    principal: OptionalPrincipalDep,
+    principal: OptionalPrincipalDep, catalogue: CatalogueDep,
 ) -> dict[str, Any]:  # fmt: skip
     """One collection."""
-    layer = source.collection(collection_id, principal.role if principal else None)
+    layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     return _describe(request, layer, source.extent(session, layer))
 
 
@@ -170,6 +171,7 @@ def read_items(
     request: Request,
     session: SessionDep,
     principal: OptionalPrincipalDep,
+    catalogue: CatalogueDep,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (bbox-crs)")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     crs: Annotated[str | None, Query()] = None,
@@ -185,7 +187,7 @@ def read_items(
     ] = None,
 ) -> JSONResponse:
     """Features of a collection, a page at a time (``next`` links), GeoJSON."""
-    layer = source.collection(collection_id, principal.role if principal else None)
+    layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     interval = parse_interval(datetime_)
     out_crs, box_crs = _crs(crs, "crs"), _crs(bbox_crs, "bbox-crs")
     box = None
@@ -227,12 +229,13 @@ def read_item(
     request: Request,
     session: SessionDep,
     principal: OptionalPrincipalDep,
+    catalogue: CatalogueDep,
     crs: Annotated[str | None, Query()] = None,
 ) -> JSONResponse:
     """One feature."""
     from gridmap.errors import NotFound
 
-    layer = source.collection(collection_id, principal.role if principal else None)
+    layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     out_crs = _crs(crs, "crs")
     if source.is_counts(layer):
         assert principal is not None

@@ -29,9 +29,8 @@ from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.auth.models import Role
 from gridmap.errors import NotFound
 from gridmap.incidents.models import Incident
-from gridmap.maps.layer import Layer, Source, Text, masked_properties
+from gridmap.maps.layer import Catalogue, Layer, Source, Text, masked_properties
 from gridmap.scope import Actor, incident_filter, within
-from layers import LAYERS
 
 COLLECTION_SOURCES = (Source.areas, Source.table)
 EXTRA_PROPERTIES = {"households"}  # computed for grid cells by the maps, not a column here
@@ -47,14 +46,14 @@ def _per_cell(layer: Layer) -> Layer:
     )
 
 
-def collections(role: Role | None) -> list[Layer]:
+def collections(catalogue: Catalogue, role: Role | None) -> list[Layer]:
     """The layers served as collections to a reader with ``role`` (None: anonymous)."""
     places = [
-        layer for layer in LAYERS.values()
+        layer for layer in catalogue.values()
         if layer.source in COLLECTION_SOURCES and layer.visible_to(role)
     ]  # fmt: skip
     counted = [
-        _per_cell(layer) for layer in LAYERS.values()
+        _per_cell(layer) for layer in catalogue.values()
         if layer.source == Source.incidents and layer.aggregation is not None
         and any(level == AreaLevel.grid for _, level in layer.aggregation.steps)
         and layer.visible_to(role)
@@ -114,9 +113,9 @@ def count_items(
     return matched, features
 
 
-def collection(layer_id: str, role: Role | None) -> Layer:
+def collection(catalogue: Catalogue, layer_id: str, role: Role | None) -> Layer:
     """One collection; 404 when there is none of that id for this reader."""
-    for layer in collections(role):
+    for layer in collections(catalogue, role):
         if layer.id == layer_id:
             return layer
     raise NotFound(f"there is no collection {layer_id!r}")

@@ -209,3 +209,8 @@ class Layer:
                 else None
             ),
         }
+
+
+Catalogue = Mapping[str, Layer]
+"""The declared layers by id: ``layers.LAYERS``, handed in by whoever starts gridmap (the
+app's ``state.catalogue``, the CLI's map commands); the engine never imports ``layers/``."""

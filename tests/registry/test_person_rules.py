@@ -19,7 +19,7 @@ from gridmap.registry import rules
 from gridmap.registry.importer import import_registry
 from gridmap.registry.models import Person
 from gridmap.registry.schemas import PersonCreate
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.registry.conftest import id_number
 
 

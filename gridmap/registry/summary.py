@@ -1,4 +1,9 @@
-"""Areas as users read them: one area with its parent, children, outline and counts."""
+"""Areas as users read them: one area with its parent, children, outline and counts.
+
+The counts are of what lies in the area (registry, open and overdue incidents, grid
+workers), so this reads above the domains it counts; the area itself is found by
+:func:`gridmap.areas.lookup.get_area`.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,9 @@ from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
 from gridmap.areas.levels import AreaLevel
-from gridmap.areas.models import Area, Plan, PlanStatus
+from gridmap.areas.models import Area
 from gridmap.areas.rollup import CellCounts
 from gridmap.auth.models import Role, User
-from gridmap.errors import NotFound
 from gridmap.incidents.deadlines import overdue_clause
 from gridmap.incidents.models import OPEN, Incident
 from gridmap.registry.groups import GROUPS
@@ -22,20 +26,6 @@ from gridmap.registry.models import Building, House, Household, Person, PersonSt
 from gridmap.scope import Actor, within
 
 OUTLINE_TOLERANCE = 0.00005  # degrees, about 5 m
-
-
-def get_area(session: Session, code: str, actor: Actor) -> Area:
-    """The area ``code`` (grid cells: of the active plan) if within the user's area; else 404."""
-    if not codes.is_area_code(code) or not actor.covers(code):
-        raise NotFound(f"there is no area {code} in your area")
-    query = select(Area).where(Area.code == code)
-    if codes.level_of(code) == AreaLevel.grid:
-        active = select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()
-        query = query.where(Area.plan_id == active)
-    area = session.scalar(query)
-    if area is None:
-        raise NotFound(f"there is no area {code} in your area")
-    return area
 
 
 def summary(
