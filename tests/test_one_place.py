@@ -1,4 +1,4 @@
-"""Each domain rule is written once: a test that fails when one is typed out again.
+r"""Each domain rule is written once: a test that fails when one is typed out again.
 
 The rules and their one home:
 
@@ -20,7 +20,14 @@ The rules and their one home:
 - the households of a cell (active ones), counted: ``gridmap/registry/counts.py``;
 - the registry's counts per cell, cached: ``CellCounts`` in ``gridmap/registry/rollup.py``;
 - a layer as SQL (for the maps and OGC alike): ``gridmap/maps/query.py``, in SQLAlchemy
-  Core — no SQL typed into an f-string anywhere in ``gridmap/maps/``.
+  Core — no SQL typed into an f-string anywhere in ``gridmap/maps/``;
+- a phone number (mobile ``1[3-9]…``, landline ``0…``): ``gridmap/phones.py``;
+- a resident ID number's form, and the gender its 17th digit holds:
+  ``gridmap/registry/rules.py`` (the database's check constraint in
+  ``gridmap/registry/models.py`` repeats the form as the last line of defence).
+
+The free-text masker (``gridmap/privacy.py``) looks for every ``1\d{10}`` on purpose, wider
+than the phone rule: it is not a phone pattern in this sense and is not matched.
 
 The source is scanned (migrations excepted: they are frozen snapshots of the schema).
 """
@@ -53,6 +60,12 @@ RULES = [
      {"gridmap/timebounds.py"}),
     ("an id's range typed out again", re.compile(r"(Path|Query)\([^)]*le=2\s*\*\*\s*31"),
      {"gridmap/db/ids.py"}),
+    ("a phone pattern typed out again", re.compile(r"1\[3-9\]|0(\[0-9\]|\\d)\{2,3\}"),
+     {"gridmap/phones.py"}),
+    ("an ID number's form typed out again", re.compile(r"(\[0-9\]|\\d)\{17\}"),
+     {"gridmap/registry/rules.py", "gridmap/registry/models.py"}),
+    ("the gender of an ID number read again", re.compile(r"(id_number|str)\[16\]"),
+     {"gridmap/registry/rules.py"}),
     # a city's descendants start with four digits, not six: codes.like() knows (issue 29)
     ("the active plan looked up by hand", re.compile(r"Plan\.status\s*==\s*PlanStatus\.active"),
      {"gridmap/areas/active.py"}),
@@ -112,6 +125,9 @@ def test_the_scan_finds_what_it_looks_for():
         "an incident code built by hand": 'code = f"QZ{year}{i:07d}"',
         "a time window typed out again": "if not 2000 <= value.year <= 2100:",
         "an id's range typed out again": "Id = Annotated[int, Path(ge=1, le=2**31 - 1)]",
+        "a phone pattern typed out again": 'PHONE = re.compile(r"^(1\\d{10}|0\\d{2,3}-?\\d{7,8})$")',
+        "an ID number's form typed out again": 'ID_NUMBER = r"^\\d{17}[\\dX]$"',
+        "the gender of an ID number read again": 'gender = "M" if int(id_number[16]) % 2 else "F"',
         "the active plan looked up by hand": "select(Plan).where(Plan.status == PlanStatus.active)",
         "an area's LIKE pattern built by hand": 'params={"p": area + "%"}',
         "a child code numbered by hand": 'code = f"{village}{n:03d}"',
@@ -125,6 +141,9 @@ def test_the_scan_finds_what_it_looks_for():
         assert pattern.search(samples[what]), what
     # an ID number's first six digits are its address code, not an area code slice
     assert not RULES[0][1].search('f"{id_number[:6]}…"')
+    # the masker's wider net for text is no phone field rule
+    phone = next(p for what, p, _ in RULES if what == "a phone pattern typed out again")
+    assert not phone.search(r"every ``1\d{10}``") and phone.search('r"1[3-9][0-9]{9}"')
     for line in (
         "Depends(require_roles(Role.city_admin))",
         "if principal.role == Role.planner:",

@@ -11,9 +11,9 @@ from gridmap.crs import CRS
 from gridmap.db.ids import RowId
 from gridmap.incidents.models import Channel, IncidentStatus, NotificationKind
 from gridmap.incidents.workflow import Action
+from gridmap.phones import Phone
 from gridmap.timebounds import EventTime, Moment
 
-PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 Outcome = Literal["mediated", "referred_arbitration", "referred_court", "handled", "other"]
 
 
@@ -30,7 +30,7 @@ class IncidentCreate(BaseModel):
     address: str | None = Field(default=None, max_length=300)
     people_involved: int = Field(default=1, ge=1, le=10_000)
     reporter_name: str | None = Field(default=None, max_length=50)
-    reporter_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    reporter_phone: Phone | None = None
     reported_at: EventTime | None = Field(default=None, description="Defaults to now")
     fast_track: bool = Field(
         default=False,
