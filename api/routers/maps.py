@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
 from api.filters import FiltersDep
+from api.media import GEOJSON
 from api.problems import responses
 from gridmap.db.ids import RowId
 from gridmap.errors import NotFound
@@ -22,7 +23,6 @@ from gridmap.maps.layer import Layer
 from layers import LAYERS
 
 router = APIRouter(tags=["maps"])
-GEOJSON = "application/geo+json"
 Lang = Literal["zh", "en"]
 LayerId = Annotated[str, Path(max_length=40, pattern=r"^[a-z_]+$")]
 
@@ -73,7 +73,7 @@ def _layer(layer_id: str, principal: Any) -> Layer:
     return layer
 
 
-@router.get("/api/v1/layers", response_model=list[LayerInfo])
+@router.get("/api/v1/layers", response_model=list[LayerInfo], responses=responses(401))
 def list_layers(
     principal: OptionalPrincipalDep,
     settings: SettingsDep,
@@ -142,7 +142,9 @@ def _map_data(request: Request) -> MapData:
     return data
 
 
-@router.get("/api/v1/maps/facets", response_model=dict[str, list[Facet]], responses=responses(401))
+@router.get(
+    "/api/v1/maps/facets", response_model=dict[str, list[Facet]], responses=responses(401, 403)
+)
 def facets(
     session: SessionDep,
     principal: PrincipalDep,

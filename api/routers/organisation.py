@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from api.deps import PrincipalDep, SessionDep
 from api.problems import responses
+from gridmap.areas.codes import CODE_PATTERN
 from gridmap.units.categories import category_list
 from gridmap.units.organisation import centre_list, centre_view
 
@@ -90,7 +91,10 @@ class CategoryGroupRead(BaseModel):
 def list_centres(
     session: SessionDep,
     principal: PrincipalDep,
-    under: Annotated[str | None, Query(description="An area code; default your own area")] = None,
+    under: Annotated[
+        str | None,
+        Query(pattern=CODE_PATTERN.pattern, description="An area code; default your own area"),
+    ] = None,
 ) -> list[dict[str, Any]]:
     """The centres in an area and the centres above it, parents first.
 

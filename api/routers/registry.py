@@ -273,7 +273,10 @@ def search_people(
     q: Annotated[
         str,
         Query(
-            min_length=1, max_length=50, description="A name, or the last digits of an ID number"
+            min_length=1,
+            max_length=50,
+            description="A name, or the last 4+ characters of an ID number",
+            json_schema_extra={"not": {"pattern": queries.SHORT_SEARCH}},
         ),
     ],
     area: Annotated[str | None, Query(pattern=CODE_PATTERN.pattern)] = None,
