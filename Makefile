@@ -14,8 +14,10 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 demo: install
 	$(BIN)/gridmap demo
 
+# on every core: each xdist worker starts its own throwaway PostGIS cluster; worksteal
+# keeps the cores busy when a long test (the fuzzers) lands late on one of them
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -24,10 +24,12 @@ from api.capacity import (
     Sizes,
 )
 from api.deps import preload_locator
+from api.live import Changes
 from api.middleware import RequestGuard, SecurityHeaders
 from api.routers import (
     areas,
     auth,
+    changes,
     health,
     incidents,
     locate,
@@ -41,13 +43,15 @@ from api.routers import (
     users,
 )
 from gridmap import __version__
-from gridmap.areas.rollup import CellCounts
 from gridmap.auth.lockout import SignInGuard, SignInPolicy
-from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.db.session import database_url, make_engine
 from gridmap.maps import pages
+from gridmap.models import make_sessionmaker
 from gridmap.plans.impacts import ImpactReports
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
+from gridmap.registry.rollup import CellCounts
 from gridmap.settings import Settings, with_local_secret
+from layers import LAYERS
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = (
@@ -79,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.side_sessionmaker = make_sessionmaker(side)
+        app.state.changes = Changes(url)  # listens once a page subscribes (api/live.py)
         app.state.probe_limiter = CapacityLimiter(PROBE_THREADS)
         app.state.stream_limiter = CapacityLimiter(STREAM_THREADS)
         if not hasattr(app.state, "audit_sessionmaker"):  # tests bind it to their transaction
@@ -94,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.changes.stop()
             engine.dispose()
             side.dispose()
 
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **common,
         )
     app.state.settings = settings
+    app.state.catalogue = LAYERS  # the map layers, registered here: the engine is handed them
     app.state.cell_counts = CellCounts()
     app.state.rate_rules = Rules.from_settings(settings)
     app.state.plan_impacts = ImpactReports(
@@ -128,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(locate.router, prefix=API_PREFIX)
+    app.include_router(changes.router, prefix=API_PREFIX)  # before /incidents/{code}
     app.include_router(incidents.router, prefix=API_PREFIX)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(areas.router, prefix=API_PREFIX)
@@ -145,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         Gate,
         sizes=sizes,
         bypass=(f"{API_PREFIX}/health",),
-        stream_paths=(f"{API_PREFIX}/notifications/stream",),
+        stream_paths=(f"{API_PREFIX}/notifications/stream", f"{API_PREFIX}/incidents/changes"),
     )
     app.add_middleware(
         RequestGuard,

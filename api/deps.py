@@ -7,7 +7,6 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from anyio import to_thread
@@ -19,13 +18,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gridmap import audit
-from gridmap.areas.models import Plan, PlanStatus
+from gridmap.areas.active import active_plan_id
 from gridmap.auth.lockout import SignInGuard
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import Conflict, Forbidden, GridmapError, InvalidInput, NotAuthenticated
+from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotAuthenticated
 from gridmap.locate import Locator
+from gridmap.maps.features import MapData
+from gridmap.maps.layer import Catalogue
 from gridmap.ratelimit import RateLimiter, Rules
 from gridmap.scope import Actor, require_unmask
 from gridmap.settings import Settings
@@ -39,6 +40,12 @@ async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def get_catalogue(request: Request) -> Catalogue:
+    """The map layers the app was started with (``layers.LAYERS``, see ``create_app``)."""
+    catalogue: Catalogue = request.app.state.catalogue
+    return catalogue
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -88,6 +95,7 @@ async def probe(request: Request, work: Callable[[], T]) -> T:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 ProbeSessionDep = Annotated[Session, Depends(get_probe_session)]
 # scope="function": the commit runs before the response is sent, so a failed commit becomes
 # an error response instead of a success the database never saw.
@@ -197,8 +205,6 @@ async def get_locator(request: Request) -> Locator:
 
 def preload_locator(app: Any) -> None:
     """Load the active plan's locator and map outlines at start-up (later, without a plan)."""
-    from gridmap.maps.features import MapData
-
     try:
         _refresh_state(app.state)
         app.state.map_data = MapData()
@@ -222,9 +228,7 @@ def _refresh_locator(request: Request) -> Locator:
 def _refresh_state(state: Any) -> Locator:
     settings: Settings = state.settings
     with _locator_lock, state.side_sessionmaker() as session:
-        active = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
-        if active is None:
-            raise Conflict("no boundary plan is active: load a seed or activate a plan first")
+        active = active_plan_id(session)
         locator: Locator | None = getattr(state, "locator", None)
         if locator is None or locator.plan_id != active:
             locator = Locator.from_database(session, settings.data_dir / "index")
@@ -240,16 +244,26 @@ async def get_calendar(request: Request, settings: SettingsDep) -> WorkingCalend
     """The working-day calendar: the configured file, or China's official one."""
     calendar: WorkingCalendar | None = getattr(request.app.state, "calendar", None)
     if calendar is None:
-        if settings.calendar_file:
-            calendar = WorkingCalendar.from_file(settings.calendar_file)
-        else:
-            year = date.today().year
-            calendar = WorkingCalendar.chinese(year - 2, year + 2)
+        calendar = WorkingCalendar.configured(settings.calendar_file)
         request.app.state.calendar = calendar
     return calendar
 
 
 CalendarDep = Annotated[WorkingCalendar, Depends(get_calendar)]
+
+
+async def get_map_data(request: Request) -> MapData:
+    """The map caches of this process (outlines, households per cell, incident counts).
+
+    Shared by the map's feature endpoints and the OGC items, so both read one count.
+    """
+    data: MapData | None = getattr(request.app.state, "map_data", None)
+    if data is None:
+        data = request.app.state.map_data = MapData()
+    return data
+
+
+MapDataDep = Annotated[MapData, Depends(get_map_data)]
 
 
 def require_roles(*roles: Role) -> Callable[[Actor], Actor]:

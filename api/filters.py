@@ -7,15 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from gridmap.areas.codes import CODE_PATTERN
+from api.params import AreaQuery
 from gridmap.bbox import BBOX_PATTERN, parse_bbox
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Channel, IncidentStatus
 from gridmap.timebounds import Moment
-
-AreaQuery = Annotated[
-    str | None, Query(pattern=CODE_PATTERN.pattern, description="Area code, any level")
-]
 
 
 def incident_filters(

@@ -27,9 +27,11 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from gridmap.areas.active import active_plan
 from gridmap.areas.models import Plan, PlanStatus
-from gridmap.db.session import database_url, make_engine, make_sessionmaker
+from gridmap.db.session import database_url, make_engine
 from gridmap.locate import build_index
+from gridmap.models import make_sessionmaker
 from gridmap.plans import service
 from gridmap.settings import Settings
 
@@ -125,7 +127,7 @@ def full_relink(session, plan_id: int) -> dict[str, int]:  # type: ignore[no-unt
     plan = session.get(Plan, plan_id, with_for_update=True)
     index = build_index(session, plan_id)
     now = datetime.now(UTC)
-    current = session.query(Plan).filter(Plan.status == PlanStatus.active).one()
+    current = active_plan(session)
     current.status, current.retired_at = PlanStatus.retired, now
     session.flush()
     plan.status, plan.activated_at = PlanStatus.active, now

@@ -213,6 +213,60 @@ async def burst(
     return result
 
 
+@dataclass
+class SlowBodies:
+    """A slow-body attack: what an ordinary client saw meanwhile, and the bodies' answers."""
+
+    during: Answer
+    released: list[Answer]
+    elapsed: float
+
+
+async def slow_bodies(
+    base: str, token: str, points: np.ndarray, *, connections: int, hold: float = 2.0,
+    timeout: float = 10.0,
+) -> SlowBodies:  # fmt: skip
+    """Open ``connections`` intake posts that send their head and a byte of body, hold them
+    ``hold`` seconds (asking for an incident list meanwhile), then release every body at
+    once, as the attack the issue describes did."""
+    host, port_text = base.removeprefix("http://").split(":")
+    port = int(port_text)
+    opened: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]] = []
+    for i in range(connections):
+        _, path, body, headers = _request("intake", i, points)
+        assert body is not None
+        head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                f"Idempotency-Key: {headers['Idempotency-Key']}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(head + body[:1])
+        await writer.drain()
+        opened.append((reader, writer, body[1:]))
+    await asyncio.sleep(hold / 2)
+    method, path, _, _ = _request("list", 0, points)
+    during = await send(host, port, method, path, token=token, timeout=timeout, kind="list")
+    await asyncio.sleep(hold / 2)
+
+    async def finish(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     rest: bytes) -> Answer:  # fmt: skip
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                writer.write(rest)
+                await writer.drain()
+                line = await reader.readline()
+            return Answer("slow", int(line.split()[1]) if line else 0, time.perf_counter() - t0)
+        except (TimeoutError, ConnectionError, OSError, ValueError, IndexError):
+            return Answer("slow", 0, time.perf_counter() - t0)
+        finally:
+            writer.close()
+
+    t0 = time.perf_counter()
+    released = await asyncio.gather(*(finish(*c) for c in opened))
+    return SlowBodies(during, list(released), time.perf_counter() - t0)
+
+
 def report(result: Burst, timeout: float) -> None:
     """Print the figures."""
     total = len(result.answers)
@@ -308,6 +362,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a client waits")
     parser.add_argument("--fraction", type=float, default=0.02, help="of the demo's people")
+    parser.add_argument("--slow", type=int, default=500, help="slow-body connections")
     args = parser.parse_args()
     with setup(args.fraction) as (url, points), api_server(url, workers=args.workers) as base:
         token = sign_in(base)
@@ -318,6 +373,14 @@ def main() -> None:
         result = asyncio.run(burst(base, token, points, requests=args.requests,
                                    streams=args.streams, timeout=args.timeout))  # fmt: skip
         report(result, args.timeout)
+        if args.slow:
+            slow = asyncio.run(slow_bodies(base, token, points, connections=args.slow,
+                                           timeout=args.timeout))  # fmt: skip
+            statuses = Counter(a.status for a in slow.released)
+            print(f"{args.slow} slow bodies held open: meanwhile a list answered "
+                  f"{slow.during.status or 'nothing'} in {slow.during.seconds * 1000:.0f} ms; "
+                  f"released at once, all answered in {slow.elapsed:.1f} s: "
+                  + ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(statuses.items())))  # fmt: skip
 
 
 if __name__ == "__main__":

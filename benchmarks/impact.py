@@ -30,7 +30,8 @@ from benchmarks.activation import strips_draft
 from benchmarks.common import throwaway_database
 from gridmap.auth.models import Role
 from gridmap.auth.service import create_user
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
+from gridmap.models import make_sessionmaker
 from gridmap.settings import Settings
 
 PASSWORD = "Planner-pass-2025"

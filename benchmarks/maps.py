@@ -33,8 +33,9 @@ from benchmarks.common import api_server, throwaway_database
 from gridmap import __version__
 from gridmap.auth.models import Role
 from gridmap.auth.service import create_user
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
 from gridmap.incidents.models import OPEN
+from gridmap.models import make_sessionmaker
 from seed_data.generate import SeedConfig, generate
 from seed_data.load import load
 

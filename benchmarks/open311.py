@@ -27,7 +27,8 @@ import numpy as np
 from sqlalchemy import text
 
 from benchmarks.common import api_server
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
+from gridmap.models import make_sessionmaker
 from gridmap.open311.clients import create_client
 
 

@@ -22,6 +22,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from gridmap.areas import codes
 from gridmap.rebalance.blocks import grow
 from gridmap.rebalance.blocks import random_blocks as synthetic
 from gridmap.rebalance.engine import Blocks, cell_table, moved_share, moves_lower_bound, rebalance
@@ -49,7 +50,7 @@ def metis(blocks: Blocks, target: float) -> tuple[np.ndarray, float]:
             _, parts = pymetis.part_graph(k, adjacency=adjacency,
                                           vweights=[int(max(w, 0)) for w in blocks.load[members]])  # fmt: skip
         for b, p in zip(members, parts, strict=True):
-            labels[b] = f"{village}{p + 1:03d}"
+            labels[b] = codes.child(village, p + 1)
     return labels, time.perf_counter() - t0
 
 
@@ -107,8 +108,10 @@ def main() -> None:
 
 def township(url: str, area: str, target: float) -> None:
     """A real township: blocks derived from the registry, the plan in force as the start."""
-    from gridmap.db.session import make_engine, make_sessionmaker
-    from gridmap.rebalance.blocks import derive_blocks, to_blocks
+    from gridmap.db.session import make_engine
+    from gridmap.models import make_sessionmaker
+    from gridmap.plans.blocks import derive_blocks
+    from gridmap.rebalance.blocks import to_blocks
 
     engine = make_engine(url)
     t0 = time.perf_counter()

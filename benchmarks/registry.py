@@ -27,12 +27,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from benchmarks.common import api_server, throwaway_database
 from gridmap.auth.models import Role
 from gridmap.auth.service import create_user
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
+from gridmap.models import make_sessionmaker
+from gridmap.registry.counts import households_per_cell
 from seed_data.generate import SeedConfig, generate
 from seed_data.load import load
 
@@ -85,10 +87,11 @@ def run(url: str, requests: int) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
         people = conn.execute(text("SELECT count(*) FROM person")).scalar_one()
-        cell, households = conn.execute(text(
-            "SELECT grid_code, count(*) FROM household WHERE status = 'active' GROUP BY grid_code "
-            "ORDER BY abs(count(*) - 500), grid_code LIMIT 1"
-        )).one()  # fmt: skip
+        cells = households_per_cell().subquery()  # the cell nearest 500 households
+        cell, households = conn.execute(
+            select(cells.c.grid_code, cells.c.households)
+            .order_by(func.abs(cells.c.households - 500), cells.c.grid_code).limit(1)
+        ).one()  # fmt: skip
         county = conn.execute(text(
             "SELECT left(grid_code, 6) FROM person GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
         )).scalar_one()  # fmt: skip

@@ -29,9 +29,10 @@ from sqlalchemy import func, select
 
 from benchmarks.common import peak_rss_mb, throwaway_database
 from gridmap.calendar import WorkingCalendar
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
 from gridmap.incidents import reminders
 from gridmap.incidents.models import OPEN, Incident
+from gridmap.models import make_sessionmaker
 from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department
 from seed_data.generate import SeedConfig, generate

@@ -37,7 +37,8 @@ from benchmarks.common import api_server, throwaway_database
 from gridmap.auth.models import Role
 from gridmap.auth.security import create_token
 from gridmap.auth.service import create_user
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
+from gridmap.models import make_sessionmaker
 from seed_data.generate import SeedConfig, generate
 from seed_data.load import load
 

@@ -94,8 +94,14 @@ def with_lon_lat(
 
 
 def assign_frame(frame: pd.DataFrame, index: AssignmentIndex, crs: str = "wgs84") -> pd.DataFrame:
-    """``frame`` (with ``_lon``/``_lat``) plus the assignment columns."""
-    result = index.assign(frame["_lon"].to_numpy(), frame["_lat"].to_numpy(), crs)
+    """``frame`` (with ``_lon``/``_lat``) plus the assignment columns.
+
+    ``readable`` is False for a row whose coordinates are missing or not numbers: it is
+    kept, with no cell and no nearest one, and counted apart from the points that lie
+    outside the jurisdiction.
+    """
+    lon, lat = frame["_lon"].to_numpy(), frame["_lat"].to_numpy()
+    result = index.assign(lon, lat, crs)
     codes = pd.Series(index.codes_of(result.cell), index=frame.index, dtype=object)
     nearest = pd.Series(index.codes_of(result.nearest), index=frame.index, dtype=object)
     return frame.drop(columns=["_lon", "_lat"]).assign(
@@ -104,6 +110,7 @@ def assign_frame(frame: pd.DataFrame, index: AssignmentIndex, crs: str = "wgs84"
         township_code=area_codes.ancestor_series(codes, AreaLevel.township),
         county_code=area_codes.ancestor_series(codes, AreaLevel.county),
         plan_id=index.plan_id,
+        readable=np.isfinite(lon) & np.isfinite(lat),
         inside=result.inside,
         nearest_grid_code=nearest,
         distance_m=np.round(result.distance_m, 1),

@@ -22,6 +22,10 @@ CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 OFFICE_OPENS, OFFICE_CLOSES = time(8, 30), time(17, 30)  # office hours for hour limits
 
 
+YEARS_BACK = 3  # the official calendar kept for reports this many years old
+YEARS_AHEAD = 2
+
+
 @dataclass(frozen=True)
 class WorkingCalendar:
     """Sorted working dates (``datetime64[D]``)."""
@@ -57,6 +61,19 @@ class WorkingCalendar:
     def last_day(self) -> str:
         """The last date the calendar knows (ISO)."""
         return str(self.workdays[-1])
+
+    @classmethod
+    def configured(cls, path: Path | None) -> WorkingCalendar:
+        """The configured calendar file, else China's official calendar.
+
+        The official one runs from :data:`YEARS_BACK` years ago to :data:`YEARS_AHEAD`
+        ahead, the same for the API and every command (an imported hotline file may hold
+        reports a few years old; a deadline lies at most a year ahead).
+        """
+        if path:
+            return cls.from_file(path)
+        year = date.today().year
+        return cls.chinese(year - YEARS_BACK, year + YEARS_AHEAD)
 
     @classmethod
     def from_file(cls, path: Path) -> WorkingCalendar:

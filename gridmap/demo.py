@@ -6,11 +6,13 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
+from gridmap.areas.active import current_plan
+from gridmap.areas.models import Area, AreaLevel
 from gridmap.auth.models import Role, User
 from gridmap.auth.service import create_user
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
 from gridmap.errors import GridmapError
+from gridmap.models import make_sessionmaker
 from gridmap.open311.clients import create_client, list_clients
 from gridmap.settings import Settings
 from gridmap.units.codes import centre_code
@@ -27,9 +29,7 @@ def has_seed(url: str) -> bool:
     engine = make_engine(url)
     try:
         with make_sessionmaker(engine)() as session:
-            return (
-                session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active)) is not None
-            )
+            return current_plan(session) is not None
     finally:
         engine.dispose()
 

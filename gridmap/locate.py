@@ -18,8 +18,9 @@ import shapely
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridmap.areas.active import active_plan
 from gridmap.areas.codes import ANCESTOR_LEVELS, CODE_LENGTH
-from gridmap.areas.models import Area, AreaLevel, Plan, PlanStatus
+from gridmap.areas.models import Area, AreaLevel, Plan
 from gridmap.assign import AssignmentIndex
 from gridmap.crs import CRS, to_wgs84_checked
 from gridmap.errors import Conflict, InvalidInput
@@ -104,9 +105,7 @@ class Locator:
     @classmethod
     def from_database(cls, session: Session, cache_dir: Path | None = None) -> Locator:
         """Build for the active plan; the raster index is cached per plan in ``cache_dir``."""
-        plan = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
-        if plan is None:
-            raise Conflict("no boundary plan is active: load a seed or activate a plan first")
+        plan = active_plan(session)
         index = cached_index(session, plan, cache_dir)
         rows = session.execute(
             select(Area.code, Area.name, Area.level).where(
@@ -157,6 +156,11 @@ class Locator:
             )
             unit, reason = self.units.get(str(codes[0])), str(reasons[0])
         return Location(x, y, True, areas, None, None, unit, reason)
+
+
+def active_index(session: Session, cache_dir: Path | None) -> AssignmentIndex:
+    """The assignment index of the plan in force (cached per plan in ``cache_dir``)."""
+    return cached_index(session, active_plan(session), cache_dir)
 
 
 def plan_digest(session: Session, plan_id: int) -> str:

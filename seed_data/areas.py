@@ -20,6 +20,7 @@ import shapely.affinity
 from numpy.random import Generator
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.areas.codes import child as child_code
 from gridmap.areas.levels import LEVEL_RANK, AreaLevel
 from gridmap.crs import to_wgs84
 from gridmap.partition import as_multipolygon, exact_coverage, voronoi_cells, weighted_kmeans
@@ -293,7 +294,7 @@ def _number_grids_in_reading_order(out: pd.DataFrame) -> None:
         order = reading_order(list(rows["geometry"]))
         index = rows.index[order]
         village_name = out.loc[out["code"] == village, "name"].iloc[0]
-        out.loc[index, "code"] = [f"{village}{i + 1:03d}" for i in range(len(index))]
+        out.loc[index, "code"] = [child_code(village, i + 1) for i in range(len(index))]
         out.loc[index, "name"] = [f"{village_name}第{i + 1}网格" for i in range(len(index))]
 
 
@@ -345,7 +346,7 @@ def _cut_townships(
     counters = dict.fromkeys(base, 0)
     codes = []
     for kind in kinds:
-        codes.append(f"{county.code}{base[kind] + counters[kind]:03d}")
+        codes.append(child_code(county.code, base[kind] + counters[kind]))
         counters[kind] += 1
     return Cut(cells, codes, [n + k for n, k in zip(names, kinds, strict=True)], kinds)
 
@@ -377,9 +378,9 @@ def _cut_villages(
     for is_comm in community:
         if is_comm:
             n_comm += 1
-            codes.append(f"{township_code}{n_comm:03d}")
+            codes.append(child_code(township_code, n_comm))
         else:
-            codes.append(f"{township_code}{200 + n_vill:03d}")
+            codes.append(child_code(township_code, 200 + n_vill))
             n_vill += 1
     return Cut(cells, codes, [n + k for n, k in zip(names, kinds, strict=True)], kinds)
 
@@ -398,6 +399,6 @@ def _cut_grids(
     k = min(k, max(1, len(unique_xy)))
     cells = [polygon] if k == 1 else voronoi_cells(polygon, weighted_kmeans(rng, xy, k, weights=hh))
     # numbered in reading order once their final shape is known (build_areas)
-    codes = [f"{village_code}{i + 1:03d}" for i in range(len(cells))]
+    codes = [child_code(village_code, i + 1) for i in range(len(cells))]
     names = [f"{village_name}第{i + 1}网格" for i in range(len(cells))]
     return Cut(cells, codes, names, ["grid"] * len(cells))

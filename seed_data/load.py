@@ -24,7 +24,7 @@ SEED_TABLES = (
     "incident_whistle",
     "incident",
     "audit_log",
-    "app_user",
+    "app_user",  # kept across a reseed with the audit log: see KEEP below
     "person",
     "household",
     "house",
@@ -44,6 +44,31 @@ BUILDING_COUNTS = (
     "UPDATE building b SET households = c.n FROM (SELECT ho.building_id, count(*) AS n "
     "FROM household h JOIN house ho ON ho.id = h.house_id WHERE h.status = 'active' "
     "GROUP BY ho.building_id) c WHERE c.building_id = b.id"
+)
+
+# Accounts and the audit log outlive a reseed: the running demo's sign-ins keep working
+# (same ids, so issued tokens too) and who-read-what is not erased. The seed's tables are
+# truncated together (every one references another), so both are copied aside first and
+# put back after; a user's unit is found again by its code, and an account whose area or
+# unit the new seed does not have is disabled rather than left pointing nowhere.
+KEEP = (
+    "CREATE TEMP TABLE kept_user ON COMMIT DROP AS SELECT u.*, d.code AS unit_code "
+    "FROM app_user u LEFT JOIN department d ON d.id = u.department_id",
+    "CREATE TEMP TABLE kept_audit ON COMMIT DROP AS SELECT * FROM audit_log",
+)
+USER_COLUMNS = ("id, username, full_name, password_hash, role, area_code, is_active, "
+                "token_version, password_changed_at, created_at")  # fmt: skip
+RESTORE = (
+    f"INSERT INTO app_user ({USER_COLUMNS}, department_id) "
+    f"SELECT {USER_COLUMNS.replace('is_active', 'is_active AND placed')}, dept FROM ("
+    "  SELECT k.*, d.id AS dept, (EXISTS (SELECT 1 FROM area a WHERE a.code = k.area_code) "
+    "    AND (k.unit_code IS NULL OR d.id IS NOT NULL)) AS placed "
+    "  FROM kept_user k LEFT JOIN department d ON d.code = k.unit_code) u",
+    "SELECT setval(pg_get_serial_sequence('app_user', 'id'), "
+    "(SELECT coalesce(max(id), 1) FROM app_user))",
+    "INSERT INTO audit_log SELECT * FROM kept_audit",
+    "SELECT setval(pg_get_serial_sequence('audit_log', 'id'), "
+    "(SELECT coalesce(max(id), 1) FROM audit_log))",
 )
 
 Progress = Callable[[str, int, int], None]  # table, rows done, rows total
@@ -232,13 +257,16 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
 
 
 def load(
-    seed: Seed, engine: Engine, progress: Progress | None = None, only: set[str] | None = None
-) -> dict[str, int]:
+    seed: Seed, engine: Engine, progress: Progress | None = None, only: set[str] | None = None,
+    stage: Callable[[str], None] | None = None,
+) -> dict[str, int]:  # fmt: skip
     """Replace whatever seed the database holds with ``seed``; all or nothing.
 
     ``only`` names the tables to fill (the others are left empty), e.g. areas and units
-    without the registry for a lookup benchmark.
+    without the registry for a lookup benchmark. ``progress`` is told each table's rows
+    as they are copied, ``stage`` what comes after the copies (minutes on a city).
     """
+    say = stage or (lambda _: None)
     if only is not None and "routing_rule" in only:
         only = only | {"category_group"}  # the rules' groups come with them
     tables = {k: v for k, v in frames(seed).items() if only is None or k in only}
@@ -246,6 +274,8 @@ def load(
     try:
         conn = raw.driver_connection
         with conn.cursor() as cur:  # type: ignore[union-attr]
+            for statement in KEEP:
+                cur.execute(statement)
             cur.execute(f"TRUNCATE {', '.join(SEED_TABLES)} RESTART IDENTITY CASCADE")
             # per-row triggers would run millions of times: counts are set once below
             cur.execute(f"ALTER TABLE household DISABLE TRIGGER {BUILDING_COUNT_TRIGGER}")
@@ -262,8 +292,13 @@ def load(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                         f"(SELECT coalesce(max(id), 1) FROM {table}))"
                     )
+            say("counting the households of every building")
             cur.execute(BUILDING_COUNTS)
+            if only is None or {"area", "department"} <= set(tables):
+                for statement in RESTORE:
+                    cur.execute(statement)
             cur.execute(f"ALTER TABLE household ENABLE TRIGGER {BUILDING_COUNT_TRIGGER}")
+        say("committing (checking every constraint)")
         raw.commit()
     except BaseException:
         raw.rollback()
@@ -271,6 +306,7 @@ def load(
     finally:
         raw.close()
     # outside the transaction: statistics, and the visibility map index-only scans need
+    say("VACUUM ANALYZE: statistics for the query planner")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE")
     return {table: len(frame) for table, frame in tables.items()}

@@ -7,32 +7,22 @@ to install; it never skips.
 
 from __future__ import annotations
 
-import socket
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_locator, get_probe_session, get_session
 from gridmap.db import migrate
 from gridmap.db.cluster import Cluster
 from gridmap.db.session import make_engine
-from gridmap.locate import Locator
 from gridmap.settings import Settings
-
-TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.helpers import TEST_SECRET, free_port, override_for_test
 
 
 @pytest.fixture(scope="session")
@@ -87,35 +77,6 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         notification_poll_seconds=0.1,
         notification_stream_seconds=1,
     )
-
-
-def override_for_test(application: FastAPI, session: Session) -> FastAPI:
-    """Run ``application``'s requests inside the test's rolled-back transaction."""
-
-    def test_session() -> Iterator[Session]:
-        with session.begin_nested():
-            yield session
-
-    def test_locator() -> Locator:
-        # the real get_locator opens its own connection, which cannot see the test's
-        # uncommitted transaction; build the same Locator from the test session instead
-        if not hasattr(application.state, "test_locator"):
-            application.state.test_locator = Locator.from_database(session)
-        return application.state.test_locator
-
-    async def test_probe_session() -> AsyncIterator[Session]:
-        yield session  # health probes read the test's transaction too
-
-    application.dependency_overrides[get_session] = test_session
-    application.dependency_overrides[get_probe_session] = test_probe_session
-    application.dependency_overrides[get_locator] = test_locator
-    # refused attempts are audited in a transaction of their own: here, a savepoint of the
-    # test's transaction, so the rows are visible to the test and rolled back after it
-    application.state.audit_sessionmaker = sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint"
-    )
-    application.state.jobs_sessionmaker = application.state.audit_sessionmaker
-    return application
 
 
 @pytest.fixture

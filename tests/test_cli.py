@@ -1,5 +1,7 @@
 """The `gridmap` command against the test cluster (GRIDMAP_DATABASE_URL points at it)."""
 
+import re
+
 import pandas as pd
 import pytest
 import shapely
@@ -21,15 +23,17 @@ def env(seeded, tmp_path, monkeypatch):
 def test_assign_command_writes_every_row(env, tmp_path):
     grids = env.areas[env.areas.level == "grid"]
     pts = shapely.point_on_surface(grids.geometry.values[:50])
-    frame = pd.DataFrame(
-        {"lon": [*shapely.get_x(pts), 118.75], "lat": [*shapely.get_y(pts), 24.70]}
+    frame = pd.DataFrame(  # 50 in their cells, one at sea, one whose longitude is a typo
+        {"lon": [*shapely.get_x(pts), 118.75, "118.6o"], "lat": [*shapely.get_y(pts), 24.70, 24.9]}
     )
     frame.to_csv(tmp_path / "in.csv", index=False)
     result = runner.invoke(app, ["assign", str(tmp_path / "in.csv"), str(tmp_path / "out.csv")])
     assert result.exit_code == 0, result.output
-    assert "50 in a cell, 1 outside" in result.output
+    assert "50 in a cell, 1 outside the jurisdiction" in result.output
+    assert "1 whose coordinates cannot be read" in result.output
     out = pd.read_csv(tmp_path / "out.csv", dtype={"grid_code": str})
     assert list(out["grid_code"][:50]) == list(grids.code[:50])
+    assert list(out["readable"]) == [True] * 51 + [False]
 
 
 def test_assign_command_refuses_an_unknown_crs(env, tmp_path):
@@ -40,6 +44,25 @@ def test_assign_command_refuses_an_unknown_crs(env, tmp_path):
 def test_plan_list(env):
     result = runner.invoke(app, ["plan", "list"])
     assert result.exit_code == 0 and "active" in result.output
+
+
+def test_plan_list_shows_what_the_api_lists(env, seeded_client):
+    """`gridmap plan list` and GET /api/v1/plans are two doors to one list (plan_rows)."""
+    from api.deps import get_principal
+    from gridmap.auth.models import Role
+    from gridmap.scope import Actor
+
+    app_ = seeded_client.app
+    app_.dependency_overrides[get_principal] = lambda: Actor(1, Role.planner, "350500")
+    served = seeded_client.get("/api/v1/plans")
+    assert served.status_code == 200, served.text
+    result = runner.invoke(app, ["plan", "list"])
+    assert result.exit_code == 0, result.output
+    # "   1  active    1,234 cells  2025 grid plan (seed)  2025-01-01 00:00:00+00:00"
+    line = re.compile(r"^\s*(\d+)  (\w+)\s+([\d,]+) cells  (.+?)(?:  (\S.*))?$")
+    listed = [line.match(row).groups() for row in result.output.splitlines() if row.strip()]
+    rows = [(int(i), s, int(n.replace(",", "")), name) for i, s, n, name, _ in listed]
+    assert rows and rows == [(p["id"], p["status"], p["cells"], p["name"]) for p in served.json()]
 
 
 def test_db_status_of_a_stopped_cluster(tmp_path, monkeypatch):
@@ -64,7 +87,7 @@ def test_db_start_url_status_stop_as_a_user_runs_them(tmp_path):
 
     import psycopg
 
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "GRIDMAP_DATABASE_URL"}
@@ -105,19 +128,28 @@ def test_seed_shows_each_stage_as_it_goes(pg_cluster, tmp_path):
 
     from gridmap.db import migrate
 
-    pg_cluster.create_database("seed_cli")
+    pg_cluster.create_database("seed_cli")  # empty: the command migrates it, and says so
     url = pg_cluster.url("seed_cli")
-    migrate.upgrade(url)
     env = os.environ | {"GRIDMAP_DATABASE_URL": url, "GRIDMAP_DATA_DIR": str(tmp_path),
                         "COLUMNS": "200"}  # fmt: skip
     gridmap = str(Path(sys.executable).parent / "gridmap")
     r = subprocess.run([gridmap, "seed", "--scale", "demo", "--fraction", "0.05"], env=env,
                        capture_output=True, text=True, timeout=600)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
+    assert f"schema migrated to {migrate.head()} (was empty)" in r.stdout
     stages = [line.split(" in ")[0] for line in r.stdout.splitlines()
               if line.startswith("generated ")]  # fmt: skip
-    assert stages == [
+    expected = [
         "generated county outlines", "generated households' places", "generated buildings",
         "generated townships, villages and grid cells", "generated registry", "generated units",
         "generated incidents", "generated organisation",
     ]  # fmt: skip
+    assert stages == expected
+    # seed-export, as README shows it, is no longer silent while it generates
+    r = subprocess.run([gridmap, "seed-export", str(tmp_path / "out"), "--format", "parquet",
+                        "--fraction", "0.02"], env=env, capture_output=True, text=True,
+                       timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [line.split(" in ")[0] for line in r.stdout.splitlines()
+            if line.startswith("generated ")] == expected  # fmt: skip
+    assert (tmp_path / "out" / "people.parquet").exists()

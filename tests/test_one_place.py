@@ -2,13 +2,20 @@
 
 The rules and their one home:
 
-- area code widths and nesting: ``gridmap/areas/codes.py`` (``CODE_LENGTH``, ``ancestor``);
+- area code widths and nesting: ``gridmap/areas/codes.py`` (``CODE_LENGTH``, ``ancestor``,
+  ``like`` for "every code in this area" in SQL, ``child`` for a child's code), and in the
+  API one parameter type (``api/params.py``);
 - unit code formats (``centre-<area>``, bureaus, police stations): ``gridmap/units/codes.py``;
 - the open, unsigned and final states: ``gridmap/incidents/models.py`` (``OPEN``, ``FINAL``);
 - overdue and due soon: ``gridmap/incidents/deadlines.py`` (the ``DEADLINES`` table);
 - the incident code ``QZ<year><8 digits>``: ``incident_code`` in ``gridmap/incidents/service.py``;
 - the window of a date a client sends: ``gridmap/timebounds.py``;
-- the range of a row id: ``RowId`` in ``gridmap/db/ids.py``.
+- the range of a row id: ``RowId`` in ``gridmap/db/ids.py``;
+- which plan is in force: ``gridmap/areas/active.py``;
+- the households of a cell (active ones), counted: ``gridmap/registry/counts.py``;
+- the registry's counts per cell, cached: ``CellCounts`` in ``gridmap/registry/rollup.py``;
+- a layer as SQL (for the maps and OGC alike): ``gridmap/maps/query.py``, in SQLAlchemy
+  Core — no SQL typed into an f-string anywhere in ``gridmap/maps/``.
 
 The source is scanned (migrations excepted: they are frozen snapshots of the schema).
 """
@@ -41,6 +48,21 @@ RULES = [
      {"gridmap/timebounds.py"}),
     ("an id's range typed out again", re.compile(r"(Path|Query)\([^)]*le=2\s*\*\*\s*31"),
      {"gridmap/db/ids.py"}),
+    # a city's descendants start with four digits, not six: codes.like() knows (issue 29)
+    ("the active plan looked up by hand", re.compile(r"Plan\.status\s*==\s*PlanStatus\.active"),
+     {"gridmap/areas/active.py"}),
+    ("an area's LIKE pattern built by hand", re.compile(r"""(area|code|prefix)\w*\s*\+\s*["']%"""),
+     {"gridmap/areas/codes.py"}),
+    ("a child code numbered by hand", re.compile(r":03d\}"),
+     {"gridmap/areas/codes.py"}),
+    ("an area code's pattern spelled out again",
+     re.compile(r"""pattern=r?["']\^?\\d\{(6|15)\}"""), {"gridmap/areas/codes.py"}),
+    ("households counted per cell outside their one definition",
+     re.compile(r"""FROM household\b.*\bGROUP BY|group_by\(\s*Household\.grid_code"""
+                r"""|select\(\s*Household\.grid_code,\s*func\.count|\(["']households["'],\s*Household\b"""),
+     {"gridmap/registry/counts.py"}),
+    ("a second class of cell counts", re.compile(r"^class CellCounts\b"),
+     {"gridmap/registry/rollup.py"}),
 ]  # fmt: skip
 
 
@@ -66,8 +88,47 @@ def test_the_scan_finds_what_it_looks_for():
         "an incident code built by hand": 'code = f"QZ{year}{i:07d}"',
         "a time window typed out again": "if not 2000 <= value.year <= 2100:",
         "an id's range typed out again": "Id = Annotated[int, Path(ge=1, le=2**31 - 1)]",
+        "the active plan looked up by hand": "select(Plan).where(Plan.status == PlanStatus.active)",
+        "an area's LIKE pattern built by hand": 'params={"p": area + "%"}',
+        "a child code numbered by hand": 'code = f"{village}{n:03d}"',
+        "an area code's pattern spelled out again": r'code: Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]',
+        "households counted per cell outside their one definition": "select(Household.grid_code, func.count()).group_by(Household.grid_code)",
+        "a second class of cell counts": "class CellCounts:",
     }
     for what, pattern, _ in RULES:
         assert pattern.search(samples[what]), what
     # an ID number's first six digits are its address code, not an area code slice
     assert not RULES[0][1].search('f"{id_number[:6]}…"')
+    # the other spellings of a count of households per cell
+    households = next(r[1] for r in RULES if r[0].startswith("households counted"))
+    for line in (
+        "\"SELECT grid_code, count(*) FROM household WHERE status = 'active' GROUP BY 1\"",
+        "rows = session.execute(select(Household.grid_code, func.count()))",
+        '("households", Household, Household.status == "active"),',
+    ):
+        assert households.search(line), line
+    assert not households.search("select(Household.id).where(Household.grid_code == code)")
+
+
+# SQL keywords inside an f-string (or an f-string handed to text()): values or names pasted
+# into SQL by hand. The maps build their SQL in one place, with SQLAlchemy Core.
+F_STRING_SQL = re.compile(
+    r"""text\(\s*f["']|\bf["'][^"']*\b(SELECT|FROM|WHERE|JOIN|GROUP BY|ORDER BY)\b"""
+)
+
+
+def test_no_sql_typed_into_f_strings_in_the_maps():
+    found = [
+        f"{path.relative_to(ROOT).as_posix()}:{n}: {line.strip()}"
+        for path in sorted((ROOT / "gridmap" / "maps").rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if F_STRING_SQL.search(line)
+    ]
+    assert found == [], "build the SQL with gridmap/maps/query.py instead:\n" + "\n".join(found)
+    for sample in (
+        'text(f"SELECT count(*) FROM {table} WHERE {clause}")',
+        'f"a.code AS fid, {cols} FROM area a"',
+        "session.execute(text(f'{sql}'))",
+    ):
+        assert F_STRING_SQL.search(sample), sample
+    assert not F_STRING_SQL.search('raise NotFound(f"there is no collection {layer_id!r}")')

@@ -14,8 +14,8 @@ from gridmap.areas.models import AreaLevel, PlanStatus
 from gridmap.auth.models import Role, User
 from gridmap.auth.security import create_token, hash_password
 from gridmap.units.models import Department
-from tests.conftest import TEST_SECRET
 from tests.factories import make_area, make_plan, make_rule
+from tests.helpers import TEST_SECRET
 
 X0, Y0, D = 118.60, 24.90, 0.01
 PASSWORD_HASH = hash_password("password-123")  # once: argon2 is slow on purpose

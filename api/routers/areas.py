@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from api.deps import PrincipalDep, SessionDep
+from api.params import AreaCode
 from api.problems import responses
-from gridmap.areas import service
+from gridmap.areas.lookup import get_area
+from gridmap.registry.summary import summary
 
 router = APIRouter(tags=["areas"], responses=responses(401, 404))
 
@@ -44,13 +46,13 @@ class AreaRead(BaseModel):
 
 @router.get("/areas/{code}", response_model=AreaRead)
 def read_area(
-    code: Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")],
+    code: AreaCode,
     session: SessionDep,
     principal: PrincipalDep,
     request: Request,
 ) -> dict[str, Any]:
     """An area at any level (404 outside the user's own area)."""
-    area = service.get_area(session, code, principal)
-    return service.summary(
+    area = get_area(session, code, principal)
+    return summary(
         session, area, principal, datetime.now(UTC), rollup=request.app.state.cell_counts
     )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from api.deps import ProbeSessionDep, SettingsDep, probe
 from api.problems import responses
 from gridmap import __version__
-from gridmap.areas.models import Plan, PlanStatus
+from gridmap.areas.active import current_plan
+from gridmap.areas.models import Plan
 from gridmap.errors import ServiceUnavailable
 
 router = APIRouter(tags=["health"])
@@ -43,7 +44,7 @@ async def health(request: Request, session: ProbeSessionDep, settings: SettingsD
 
     def read() -> tuple[str, Plan | None]:
         postgis = session.scalar(text("SELECT postgis_full_version()")) or ""
-        return postgis, session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
+        return postgis, current_plan(session)
 
     try:
         postgis, plan = await probe(request, read)

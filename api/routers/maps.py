@@ -1,4 +1,7 @@
-"""Map data (layers, features, facets) and the map pages, all driven by ``layers/``."""
+"""Map data (layers, features, facets) and the map pages, all driven by ``layers/``.
+
+The layers come from the app's catalogue (``CatalogueDep``), registered by ``create_app``.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,28 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import OptionalPrincipalDep, PrincipalDep, SessionDep, SettingsDep
+from api.deps import (
+    CatalogueDep,
+    MapDataDep,
+    OptionalPrincipalDep,
+    PrincipalDep,
+    SessionDep,
+    SettingsDep,
+)
 from api.filters import FiltersDep
 from api.media import GEOJSON
+from api.params import CellCode
 from api.problems import responses
 from gridmap.db.ids import RowId
 from gridmap.errors import NotFound
 from gridmap.incidents import queries
 from gridmap.maps import pages
-from gridmap.maps.features import MapData, View, features
-from gridmap.maps.layer import Layer
-from layers import LAYERS
+from gridmap.maps.features import View, features
+from gridmap.maps.layer import Catalogue, Layer
 
 router = APIRouter(tags=["maps"])
 Lang = Literal["zh", "en"]
@@ -66,8 +76,8 @@ class Facet(BaseModel):
     count: int
 
 
-def _layer(layer_id: str, principal: Any) -> Layer:
-    layer = LAYERS.get(layer_id)
+def _layer(catalogue: Catalogue, layer_id: str, principal: Any) -> Layer:
+    layer = catalogue.get(layer_id)
     if layer is None or not layer.visible_to(principal.role if principal else None):
         raise NotFound(f"there is no layer {layer_id!r} you can read: see /api/v1/layers")
     return layer
@@ -77,12 +87,13 @@ def _layer(layer_id: str, principal: Any) -> Layer:
 def list_layers(
     principal: OptionalPrincipalDep,
     settings: SettingsDep,
+    catalogue: CatalogueDep,
     lang: Lang | None = None,
 ) -> list[dict[str, Any]]:
     """The layers this user may read (public ones without signing in), with legends."""
     lang = lang or settings.map_lang
     role = principal.role if principal else None
-    return [dict(layer.describe(lang)) for layer in LAYERS.values() if layer.visible_to(role)]
+    return [dict(layer.describe(lang)) for layer in catalogue.values() if layer.visible_to(role)]
 
 
 @router.get(
@@ -93,15 +104,16 @@ def list_layers(
             "description": "GeoJSON features of the layer in view",
             "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}},
         },
-        **responses(401, 403, 404),
+        **responses(401, 403, 404, 409),
     },
 )
 def layer_features(
     layer_id: LayerId,
-    request: Request,
     session: SessionDep,
+    cache: MapDataDep,
     principal: OptionalPrincipalDep,
     settings: SettingsDep,
+    catalogue: CatalogueDep,
     filters: FiltersDep,
     zoom: Annotated[int, Query(ge=0, le=22, description="Map zoom level")] = 12,
     lang: Lang | None = None,
@@ -119,7 +131,7 @@ def layer_features(
     out (open, overdue, due soon, closed per area) and drawn as points only close in; never
     more than 5,000 features, never personal data. Scoped like ``/incidents``.
     """
-    layer = _layer(layer_id, principal)
+    layer = _layer(catalogue, layer_id, principal)
     if display_crs != "wgs84" and filters.bbox is not None:
         # the page's view is in GCJ-02 (≤ 0.006° from WGS84 in China): widen the query box
         x0, y0, x1, y1 = filters.bbox
@@ -130,16 +142,9 @@ def layer_features(
     )  # fmt: skip
     body = features(
         session=session, layer=layer, view=view, actor=principal,
-        cache=_map_data(request), now=datetime.now(UTC),
+        cache=cache, now=datetime.now(UTC),
     )  # fmt: skip
     return Response(content=body, media_type=GEOJSON)
-
-
-def _map_data(request: Request) -> MapData:
-    data: MapData | None = getattr(request.app.state, "map_data", None)
-    if data is None:
-        data = request.app.state.map_data = MapData()
-    return data
 
 
 @router.get(
@@ -169,25 +174,34 @@ PAGE = {"response_class": HTMLResponse, "include_in_schema": False}
 
 
 @router.get("/maps/dispatch", **PAGE)  # type: ignore[arg-type]
-def dispatch_page(settings: SettingsDep, lang: Lang | None = None) -> HTMLResponse:
+def dispatch_page(
+    settings: SettingsDep, catalogue: CatalogueDep, lang: Lang | None = None
+) -> HTMLResponse:
     """The dispatcher's map (sign-in happens in the page; the data comes from the API)."""
-    return HTMLResponse(pages.dispatch(settings=settings, lang=lang or settings.map_lang))
+    return HTMLResponse(
+        pages.dispatch(settings=settings, catalogue=catalogue, lang=lang or settings.map_lang)
+    )
 
 
 @router.get("/maps/grid/{code}", **PAGE)  # type: ignore[arg-type]
 def grid_page(
-    code: Annotated[str, Path(pattern=r"^\d{15}$")],
+    code: CellCode,
     settings: SettingsDep,
+    catalogue: CatalogueDep,
     lang: Lang | None = None,
 ) -> HTMLResponse:
     """A grid worker's cell, for a phone screen."""
-    return HTMLResponse(pages.grid(settings=settings, code=code, lang=lang or settings.map_lang))
+    return HTMLResponse(
+        pages.grid(settings=settings, catalogue=catalogue, code=code,
+                   lang=lang or settings.map_lang)
+    )  # fmt: skip
 
 
 @router.get("/maps/plans/{plan_id}", **PAGE)  # type: ignore[arg-type]
 def plan_page(
     plan_id: Annotated[RowId, Path()],
     settings: SettingsDep,
+    catalogue: CatalogueDep,
     compare: Annotated[RowId | None, Query()] = None,
     target: Annotated[int, Query(ge=1, le=100_000)] = 400,
     lang: Lang | None = None,
@@ -196,6 +210,7 @@ def plan_page(
     return HTMLResponse(
         pages.plan(
             settings=settings,
+            catalogue=catalogue,
             plan_id=plan_id,
             compare=compare,
             target=target,

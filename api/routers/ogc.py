@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from api.deps import OptionalPrincipalDep, SessionDep
+from api.deps import CatalogueDep, MapDataDep, OptionalPrincipalDep, SessionDep
 from api.media import GEOJSON, GeoJSONResponse
 from api.problems import responses
 from gridmap import timebounds
@@ -102,11 +102,12 @@ def _describe(request: Request, layer: Any, extent: list[float] | None) -> dict[
 
 @router.get("/collections", responses=responses(401))
 def list_collections(
-    request: Request, session: SessionDep, principal: OptionalPrincipalDep
-) -> dict[str, Any]:
+    request: Request, session: SessionDep, principal: OptionalPrincipalDep,
+    catalogue: CatalogueDep,
+) -> dict[str, Any]:  # fmt: skip
     """The collections this reader may read."""
     role = principal.role if principal else None
-    layers = source.collections(role)
+    layers = source.collections(catalogue, role)
     extent = source.extent(session, layers[0]) if layers else None
     base = _base(request)
     return {
@@ -118,10 +119,10 @@ def list_collections(
 @router.get("/collections/{collection_id}", responses=responses(401))
 def read_collection(
     collection_id: Annotated[str, Path(max_length=50)], request: Request, session: SessionDep,
-    principal: OptionalPrincipalDep,
+    principal: OptionalPrincipalDep, catalogue: CatalogueDep,
 ) -> dict[str, Any]:  # fmt: skip
     """One collection."""
-    layer = source.collection(collection_id, principal.role if principal else None)
+    layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     return _describe(request, layer, source.extent(session, layer))
 
 
@@ -178,6 +179,8 @@ def read_items(
     request: Request,
     session: SessionDep,
     principal: OptionalPrincipalDep,
+    catalogue: CatalogueDep,
+    cache: MapDataDep,
     bbox: Annotated[
         str | None, Query(description="minx,miny,maxx,maxy (bbox-crs)", json_schema_extra=BBOX)
     ] = None,
@@ -196,7 +199,7 @@ def read_items(
     ] = None,
 ) -> GeoJSONResponse:
     """Features of a collection, a page at a time (``next`` links), GeoJSON."""
-    layer = source.collection(collection_id, principal.role if principal else None)
+    layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     interval = parse_interval(datetime_)
     out_crs, box_crs = _crs(crs, "crs"), _crs(bbox_crs, "bbox-crs")
     box = None
@@ -212,7 +215,9 @@ def read_items(
             offset=offset, interval=interval,
         )  # fmt: skip
     else:
-        matched, features = source.items(session, layer, bbox=box, limit=limit, offset=offset)
+        matched, features = source.items(
+            session, layer, actor=principal, cache=cache, bbox=box, limit=limit, offset=offset
+        )
     if out_crs == CGCS2000:  # EPSG:4490's axis order is latitude, longitude
         for f in features:
             f["geometry"]["coordinates"] = _swap(f["geometry"]["coordinates"])
@@ -242,12 +247,14 @@ def read_item(
     request: Request,
     session: SessionDep,
     principal: OptionalPrincipalDep,
+    catalogue: CatalogueDep,
+    cache: MapDataDep,
     crs: Annotated[str | None, Query(json_schema_extra=CRS_CHOICE)] = None,
 ) -> GeoJSONResponse:
     """One feature."""
     from gridmap.errors import NotFound
 
-    layer = source.collection(collection_id, principal.role if principal else None)
+    layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     out_crs = _crs(crs, "crs")
     if source.is_counts(layer):
         assert principal is not None
@@ -256,8 +263,8 @@ def read_item(
             feature_id=feature_id,
         )  # fmt: skip
     else:
-        _, features = source.items(session, layer, bbox=None, limit=1, offset=0,
-                                   feature_id=feature_id)  # fmt: skip
+        _, features = source.items(session, layer, actor=principal, cache=cache, bbox=None,
+                                   limit=1, offset=0, feature_id=feature_id)  # fmt: skip
     if not features:
         raise NotFound(f"there is no feature {feature_id!r} in {collection_id}")
     feature = features[0]

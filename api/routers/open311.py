@@ -195,7 +195,7 @@ def discovery(fmt: Format, settings: SettingsDep) -> Response:
         "changeset": CHANGESET,
         "contact": "The social-governance centre (综治中心) that runs this server",
         "key_service": "Ask the centre's operator for an api_key "
-                       "(gridmap open311 client add NAME); see docs/open311.md",
+                       "(gridmap open311 client add NAME); see docs/api.md, \"Open311\"",
         "endpoints": [{"specification": SPEC, "url": base, "changeset": CHANGESET,
                        "type": kind, "formats": ["text/xml", "application/json"]}],
     })  # fmt: skip

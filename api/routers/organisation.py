@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from api.deps import PrincipalDep, SessionDep
+from api.params import AreaQuery
 from api.problems import responses
-from gridmap.areas.codes import CODE_PATTERN
 from gridmap.units.categories import category_list
 from gridmap.units.organisation import centre_list, centre_view
 
@@ -91,10 +91,7 @@ class CategoryGroupRead(BaseModel):
 def list_centres(
     session: SessionDep,
     principal: PrincipalDep,
-    under: Annotated[
-        str | None,
-        Query(pattern=CODE_PATTERN.pattern, description="An area code; default your own area"),
-    ] = None,
+    under: AreaQuery = None,
 ) -> list[dict[str, Any]]:
     """The centres in an area and the centres above it, parents first.
 

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, require_roles
 from api.problems import responses
-from gridmap.areas.models import Area, Plan, PlanStatus
+from gridmap.areas.models import Plan, PlanStatus
 from gridmap.auth.models import Role
 from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, NotFound
@@ -40,33 +40,16 @@ class PlanRead(BaseModel):
     prepared_at: datetime | None
 
 
-def _plans(session: Any, plan_id: int | None = None) -> list[dict[str, Any]]:
-    query = (
-        select(Plan, func.count(Area.id))
-        .outerjoin(Area, Area.plan_id == Plan.id)
-        .group_by(Plan.id)
-        .order_by(Plan.id)
-    )
-    if plan_id is not None:
-        query = query.where(Plan.id == plan_id)
-    return [
-        {"id": p.id, "name": p.name, "status": p.status.value, "note": p.note, "cells": n,
-         "created_at": p.created_at, "activated_at": p.activated_at, "retired_at": p.retired_at,
-         "prepared_at": p.prepared_at}
-        for p, n in session.execute(query)
-    ]  # fmt: skip
-
-
 @router.get("/plans", response_model=list[PlanRead])
 def list_plans(session: SessionDep, principal: PrincipalDep) -> Any:
     """Every plan: the one in force, drafts, retired ones (boundaries are no secret)."""
-    return _plans(session)
+    return service.plan_rows(session)
 
 
 @router.get("/plans/{plan_id}", response_model=PlanRead)
 def read_plan(plan_id: PlanId, session: SessionDep, principal: PrincipalDep) -> Any:
     """One plan."""
-    rows = _plans(session, plan_id)
+    rows = service.plan_rows(session, plan_id)
     if not rows:
         raise NotFound(f"there is no plan {plan_id}")
     return rows[0]
@@ -129,7 +112,7 @@ def prepare_plan(
     if plan.status != PlanStatus.draft:
         raise Conflict(f"plan {plan_id} is {plan.status.value}: only a draft is prepared")
     tasks.add_task(_prepare_in_background, request.app.state, plan_id)
-    return _plans(session, plan_id)[0]
+    return service.plan_rows(session, plan_id)[0]
 
 
 def _prepare_in_background(state: Any, plan_id: int) -> None:
@@ -162,4 +145,4 @@ def activate_plan(
     session.flush()
     # after the commit (background tasks run once the response is sent): houses and people
     tasks.add_task(service.follow, request.app.state.jobs_sessionmaker, plan_id)
-    return _plans(session, plan_id)[0]
+    return service.plan_rows(session, plan_id)[0]

@@ -24,9 +24,9 @@ from api.deps import (
     authorise_unmask,
     require_roles,
 )
+from api.params import AreaCode, AreaQuery
 from api.problems import responses
-from gridmap.areas.codes import CODE_PATTERN
-from gridmap.areas.service import get_area
+from gridmap.areas.lookup import get_area
 from gridmap.auth.models import AuditLog, Role, User
 from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
@@ -37,7 +37,6 @@ from gridmap.timebounds import Moment
 UNMASKED_PERSON = ["name", "id_number", "phone"]
 UNMASKED_UNIT = ["name", "address", "contact_phone"]
 router = APIRouter(tags=["registry"], responses=responses(401, 403, 404))
-AreaCode = Annotated[str, Path(pattern=r"^\d{6}(\d{3}){0,3}$")]
 Id = Annotated[RowId, Path()]
 PageNo = Annotated[int, Query(ge=1, le=10_000)]
 PageSize = Annotated[int, Query(ge=1, le=200)]
@@ -279,7 +278,7 @@ def search_people(
             json_schema_extra={"not": {"pattern": queries.SHORT_SEARCH}},
         ),
     ],
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN.pattern)] = None,
+    area: AreaQuery = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> Any:
     """People within the user's area by name (prefix) or by the last digits of an ID number."""

@@ -5,21 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from api.deps import ClientDep, Principal, SessionDep, SignInGuardDep, require_roles
+from api.params import AreaQuery
 from api.problems import responses
 from gridmap.areas.codes import CODE_PATTERN
 from gridmap.auth import service
 from gridmap.auth.models import Role, User
 from gridmap.errors import Conflict
-from gridmap.units.models import Department
 
 router = APIRouter(prefix="/users", tags=["users"], responses=responses(401, 403))
 AdminDep = Annotated[Principal, Depends(require_roles(Role.city_admin))]
 USERNAME_PATTERN = service.USERNAME.pattern
-AREA_OR_BLANK = r"^([0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{15})?$"  # "": the default
+AREA_OR_BLANK = f"^({CODE_PATTERN.pattern.strip('^$')})?$"  # an area code, or "": the default
 PASSWORD_HELP = (
     "≥ 10 characters mixing letters with digits or symbols, no character four times in a "
     "row, not a common password, not containing the username"
@@ -83,10 +83,9 @@ class UserRead(BaseModel):
 
 
 def _read(session: Any, user: User) -> UserRead:
-    dept = session.get(Department, user.department_id) if user.department_id else None
     return UserRead(
         id=user.id, username=user.username, full_name=user.full_name, role=user.role,
-        area_code=user.area_code, department=dept.code if dept else None,
+        area_code=user.area_code, department=service.department_code(session, user),
         is_active=user.is_active, created_at=user.created_at,
         password_changed_at=user.password_changed_at,
     )  # fmt: skip
@@ -117,7 +116,7 @@ def list_users(
     admin: AdminDep,
     role: Role | None = None,
     active: bool | None = None,
-    area: Annotated[str | None, Query(pattern=CODE_PATTERN.pattern)] = None,
+    area: AreaQuery = None,
 ) -> list[UserRead]:
     """Accounts in the administrator's area, filtered by role, state or area."""
     within = area if area and admin.covers(area) else admin.area_code

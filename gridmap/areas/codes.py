@@ -31,6 +31,8 @@ CODE_LENGTH: dict[AreaLevel, int] = {
 # The levels above a grid cell whose codes are prefixes of the cell's code, nearest first.
 ANCESTOR_LEVELS = (AreaLevel.village, AreaLevel.township, AreaLevel.county)
 CODE_PATTERN = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{15})$")
+CELL_PATTERN = re.compile(r"^\d{15}$")
+CHILD_WIDTH = 3  # a township, village or cell adds three digits to its parent's code
 
 
 def level_of(code: str) -> AreaLevel:
@@ -58,6 +60,26 @@ def prefix(code: str) -> str:
     if len(code) == 6 and code.endswith("00"):
         return code[:4]
     return code
+
+
+def like(code: str) -> str:
+    """The SQL ``LIKE`` pattern matching ``code`` and every code inside it (a city's too)."""
+    return prefix(code) + "%"
+
+
+def child(parent: str, number: int) -> str:
+    """The code of ``parent``'s ``number``-th child one level down.
+
+    ``child("350503001", 3)`` is ``"350503001003"``.
+
+    Counties are not numbered under their city (their codes are national), so a city has
+    no ``child``.
+    """
+    if level_of(parent) in (AreaLevel.city, AreaLevel.grid):
+        raise ValueError(f"{parent} has no numbered children")
+    if not 1 <= number < 10**CHILD_WIDTH:
+        raise ValueError(f"child number {number} does not fit in {CHILD_WIDTH} digits")
+    return f"{parent}{number:0{CHILD_WIDTH}d}"
 
 
 def contains(outer: str, inner: str | None) -> bool:

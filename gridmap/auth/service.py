@@ -124,6 +124,12 @@ def department_id_of(session: Session, unit_code: str | None) -> int | None:
     return found
 
 
+def department_code(session: Session, user: User) -> str | None:
+    """The unit code of the user's department (a department handler's), else None."""
+    dept = session.get(Department, user.department_id) if user.department_id else None
+    return dept.code if dept else None
+
+
 def create_user(
     *,
     session: Session,

@@ -1,9 +1,8 @@
-"""Engine and session factory for a database URL."""
+"""The database URL and an engine for it (sessions: :func:`gridmap.models.make_sessionmaker`)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.db.cluster import Cluster
 from gridmap.settings import Settings
@@ -34,15 +33,3 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         "max_overflow": MAX_OVERFLOW,
     }
     return create_engine(url, **(options | kwargs))
-
-
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded objects usable after commit (responses are built after it).
-
-    Every model is imported first: a mapper whose foreign keys name a table no one imported
-    (``app_user.department_id`` → ``department``) cannot be configured, so a command that
-    touched only one domain used to crash.
-    """
-    import gridmap.db.models  # noqa: F401
-
-    return sessionmaker(engine, expire_on_commit=False)

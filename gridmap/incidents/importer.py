@@ -1,4 +1,4 @@
-"""Import a 12345-hotline export (CSV).
+"""Import a 12345-hotline export (CSV): the format is in docs/hotline.md, with a sample.
 
 Bad rows are reported with their reason; good rows are loaded in one transaction, so a
 failure part-way leaves nothing half-loaded.
@@ -20,6 +20,7 @@ from gridmap.errors import GridmapError
 from gridmap.incidents import service
 from gridmap.incidents.schemas import IncidentCreate
 from gridmap.locate import Locator
+from gridmap.units.categories import category_code, category_codes
 
 # Column names accepted, English or as the hotline system exports them.
 ALIASES = {
@@ -74,6 +75,7 @@ def import_hotline(
         reader = csv.DictReader(handle)
         columns = _columns(reader.fieldnames or [])
         seen: set[str] = set()
+        categories = category_codes(session)
         for number, raw in enumerate(reader, start=1):
             row = {k: (raw.get(v) or "").strip() for k, v in columns.items()}
             external = row["external_id"]
@@ -90,7 +92,7 @@ def import_hotline(
             seen.add(external)
             try:
                 data = IncidentCreate(
-                    category=row["category"],
+                    category=category_code(categories, row["category"]),
                     channel="hotline",
                     lon=row["lon"],
                     lat=row["lat"],

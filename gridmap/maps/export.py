@@ -24,10 +24,10 @@ from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents import queries, views
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.maps.features import MapData, View, features
-from gridmap.maps.pages import PageConfig, render
+from gridmap.maps.layer import Catalogue
+from gridmap.maps.pages import PageConfig, described, render
 from gridmap.scope import Actor
 from gridmap.settings import Settings
-from layers import LAYERS
 
 # a zoom inside each step of the incidents layer's aggregation, and for points
 LEVEL_ZOOMS = {"county": 9, "township": 11, "village": 13, "grid": 15, "points": 17}
@@ -53,7 +53,7 @@ def _bounds(session: Session, area: str) -> tuple[float, float, float, float]:
 
 
 def _snapshot(
-    session: Session, actor: Actor, area: str, ids: list[str], lang: str,
+    session: Session, catalogue: Catalogue, actor: Actor, area: str, ids: list[str], lang: str,
     filters: IncidentFilter, extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     bbox = _bounds(session, area)
@@ -62,7 +62,7 @@ def _snapshot(
     flt = IncidentFilter(**{**filters.__dict__, "area": filters.area or area})
     out: dict[str, dict[str, Any]] = {}
     for layer_id in ids:
-        layer = LAYERS[layer_id]
+        layer = catalogue[layer_id]
         if not layer.visible_to(actor.role):
             continue
         zooms = LEVEL_ZOOMS if layer.aggregation else {"all": 15 if layer.table else 12}
@@ -79,15 +79,15 @@ def _snapshot(
 
 
 def dispatch_file(
-    *, session: Session, settings: Settings, area: str, username: str | None, lang: str,
-    filters: IncidentFilter,
+    *, session: Session, settings: Settings, catalogue: Catalogue, area: str,
+    username: str | None, lang: str, filters: IncidentFilter,
 ) -> str:  # fmt: skip
     """A standalone dispatcher's map of ``area``."""
     actor = actor_for(session, username, area)
     if not actor.covers(area):
         raise InvalidInput(f"{actor.username} cannot see {area}")
     ids = ["counties", "townships", "villages", "incidents", "incident_heat"]
-    data = _snapshot(session, actor, area, ids, lang, filters)
+    data = _snapshot(session, catalogue, actor, area, ids, lang, filters)
     now = datetime.now(UTC)
     flt = IncidentFilter(**{**filters.__dict__, "area": filters.area or area})
     data["other"] = {
@@ -101,7 +101,7 @@ def dispatch_file(
             session, actor, now, flt, "resolve_due_at", overdue=True
         ),
     }
-    config = _config(settings, "dispatch", lang, data, actor, area)
+    config = _config(settings, catalogue, "dispatch", lang, data, actor, area)
     return render(config, inline=True)
 
 
@@ -126,24 +126,26 @@ def _plain(value: Any) -> Any:
 
 
 def grid_file(
-    *, session: Session, settings: Settings, code: str, username: str | None, lang: str
-) -> str:
+    *, session: Session, settings: Settings, catalogue: Catalogue, code: str,
+    username: str | None, lang: str,
+) -> str:  # fmt: skip
     """A standalone grid-worker's map of one cell."""
-    from gridmap.areas.service import get_area, summary
+    from gridmap.areas.lookup import get_area
+    from gridmap.registry.summary import summary
 
     actor = actor_for(session, username, code)
     area = get_area(session, code, actor)
-    data = _snapshot(session, actor, code, ["buildings", "work_units", "incidents"], lang,
-                     IncidentFilter(status=_open()))  # fmt: skip
+    data = _snapshot(session, catalogue, actor, code, ["buildings", "work_units", "incidents"],
+                     lang, IncidentFilter(status=_open()))  # fmt: skip
     data["other"] = {f"/areas/{code}": summary(session, area, actor, datetime.now(UTC))}
-    config = _config(settings, "grid", lang, data, actor, code)
+    config = _config(settings, catalogue, "grid", lang, data, actor, code)
     config.area, config.zoom = code, 16
     return render(config, inline=True)
 
 
 def plan_file(
-    *, session: Session, settings: Settings, plan_id: int, compare: int | None, target: int,
-    area: str, lang: str,
+    *, session: Session, settings: Settings, catalogue: Catalogue, plan_id: int,
+    compare: int | None, target: int, area: str, lang: str,
 ) -> str:  # fmt: skip
     """A standalone comparison of two plans (cells of ``area``)."""
     actor = actor_for(session, None, area)
@@ -152,10 +154,10 @@ def plan_file(
     for plan, other in ((plan_id, compare), (compare, plan_id)):
         if plan is None:
             continue
-        snap = _snapshot(session, actor, area, ["plan_cells"], lang, flt,
+        snap = _snapshot(session, catalogue, actor, area, ["plan_cells"], lang, flt,
                          {"plan_id": plan, "compare": other, "target": target})  # fmt: skip
         layers[str(plan)] = snap["layers"]["plan_cells"]["all"]
-    config = _config(settings, "plan", lang, {"plans": layers}, actor, area)
+    config = _config(settings, catalogue, "plan", lang, {"plans": layers}, actor, area)
     config.plan, config.compare, config.target = plan_id, compare, target
     return render(config, inline=True)
 
@@ -167,8 +169,9 @@ def _open() -> tuple[Any, ...]:
 
 
 def _config(
-    settings: Settings, mode: Any, lang: str, data: dict[str, Any], actor: Actor, area: str
-) -> PageConfig:
+    settings: Settings, catalogue: Catalogue, mode: Any, lang: str, data: dict[str, Any],
+    actor: Actor, area: str,
+) -> PageConfig:  # fmt: skip
     from gridmap.maps.i18n import LABELS
 
     bbox = data.get("bbox")
@@ -176,6 +179,7 @@ def _config(
         mode=mode, lang=lang, title=str(LABELS[lang][f"{mode}_title"]), api=None,
         refresh_seconds=0, tile_url=None, data=data,
         user=f"{actor.username} · {area} · {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        layers=described(catalogue, lang),
     )  # fmt: skip
     if bbox:
         config.center = ((bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2)

@@ -1,6 +1,8 @@
 """Features of a declared layer for a view: bbox + zoom + filters, within the user's scope.
 
-One query builder per source kind (:class:`gridmap.maps.layer.Source`). Answers are GeoJSON
+Layers of places (areas, registry tables) are read through the builder the OGC collections
+share (:mod:`gridmap.maps.query`), so their properties are the same at both doors; a map
+adds only what it draws with (``_color``, a badge's ``level`` and point). Answers are GeoJSON
 (RFC 7946) FeatureCollections, assembled as text around geometries that were serialised
 once (areas are simplified per level and cached), with a few foreign members saying what
 was drawn (``level``, ``truncated``).
@@ -24,22 +26,31 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine, String, and_, case, cast, func, literal, select, text
+from sqlalchemy import String, case, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes as area_codes
+from gridmap.areas.active import active_plan_id, current_plan
 from gridmap.areas.codes import CODE_LENGTH
 from gridmap.areas.levels import AreaLevel
-from gridmap.areas.models import Area, Plan, PlanStatus
+from gridmap.areas.models import Area, Plan
 from gridmap.bbox import BBox
+from gridmap.cache import StaleWhileRevalidate
 from gridmap.crs import from_wgs84
-from gridmap.errors import Forbidden, InvalidInput, NotFound
+from gridmap.errors import Forbidden, NotFound
 from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
-from gridmap.incidents.models import OPEN, Incident, IncidentStatus
-from gridmap.maps.layer import Layer, Source, Style, masked_properties
-from gridmap.registry.models import Building, Household, WorkUnit
-from gridmap.scope import Actor, IncidentAccess, incident_filter, within
+from gridmap.incidents.models import Incident
+from gridmap.maps.layer import Layer, Source, Style
+from gridmap.maps.query import (
+    area_rows,
+    count_properties,
+    counts_per_cell,
+    feature_properties,
+    layer_query,
+)
+from gridmap.plans.load import cell_loads
+from gridmap.scope import Actor, IncidentAccess, incident_filter
 from gridmap.units.models import Department, RoutingRule
 
 # Simplification tolerance per level (degrees): below a pixel at the zooms each level shows.
@@ -52,7 +63,8 @@ TOLERANCE = {
 }
 MAX_FEATURES = 5000
 HEAT_CELLS_ACROSS = 96  # heat points per view width (snapped), whatever the zoom
-HOUSEHOLDS_TTL = 60.0  # seconds a per-cell household count is reused
+HOUSEHOLDS_TTL = 60.0  # seconds the active plan's households per cell are served as counted
+OTHER_PLANS_TTL = 300.0  # another plan's (assigning every household to its cells takes longer)
 HEAT_BY_CELL_UNTIL = 12  # up to this zoom, heat is the cached counts per grid cell
 
 
@@ -81,7 +93,7 @@ class AreaShapes:
 
 
 @dataclass
-class CellCounts:
+class IncidentCounts:
     """Incident counts per grid cell (total, open, overdue, due soon, closed), rolled up."""
 
     at: float
@@ -116,32 +128,32 @@ class MapData:
 
     def __init__(self) -> None:
         self._shapes: dict[tuple[int | None, AreaLevel, str], AreaShapes] = {}
-        self._households: dict[int, tuple[float, dict[str, int]]] = {}
-        self._counts: dict[tuple[object, ...], CellCounts] = {}
+        # households per cell of (plan, plan in force): stale-while-revalidate
+        self._households: StaleWhileRevalidate[tuple[int, int], dict[str, int]]
+        self._households = StaleWhileRevalidate(_loads, ttl=HOUSEHOLDS_TTL)
+        self._other_plans: StaleWhileRevalidate[tuple[int, int], dict[str, int]]
+        self._other_plans = StaleWhileRevalidate(_loads, ttl=OTHER_PLANS_TTL)
+        self._counts: dict[tuple[object, ...], IncidentCounts] = {}
         self._lock = threading.Lock()
 
     def preload(self, session: Session) -> None:
         """Simplify and keep every level's outlines of the active plan (before serving)."""
-        plan_id = _active_plan(session)
+        plan_id = active_plan_id(session)
         for level in (AreaLevel.county, AreaLevel.township, AreaLevel.village, AreaLevel.grid):
             self.shapes(session, level, plan_id)
-        self.households(session, plan_id)
+        self.households(session, plan_id, active=plan_id)
 
     def counts(
         self, session: Session, actor: Actor, filters: IncidentFilter, now: datetime
-    ) -> CellCounts:
+    ) -> IncidentCounts:
         """Counts per grid cell for ``actor`` and ``filters`` (the bbox ignored)."""
         flt = dataclasses.replace(filters, bbox=None)
         key = (actor.user_id, actor.role, actor.area_code, actor.department_id, flt)
         hit = self._counts.get(key)
         if hit is not None and time.monotonic() - hit.at < COUNTS_SECONDS:
             return hit
-        rows = session.execute(
-            select(Incident.grid_code, *count_columns(now))
-            .where(incident_filter(actor, aggregate=True), *flt.clauses(now))
-            .group_by(Incident.grid_code)
-        ).all()
-        fresh = CellCounts(time.monotonic(), {r[0]: tuple(r[1:]) for r in rows if r[0]})
+        rows = session.execute(counts_per_cell(actor, now, *flt.clauses(now))).all()
+        fresh = IncidentCounts(time.monotonic(), {r[0]: tuple(r[1:]) for r in rows if r[0]})
         with self._lock:
             if len(self._counts) >= COUNTS_KEPT:
                 self._counts.clear()
@@ -162,42 +174,24 @@ class MapData:
                 self._shapes[key] = shapes if crs == "wgs84" else _shifted(shapes, crs)
             return self._shapes[key]
 
-    def households(self, session: Session, plan_id: int) -> dict[str, int]:
-        """Households per grid cell of the active plan.
+    def households(self, session: Session, plan_id: int, *, active: int) -> dict[str, int]:
+        """Households per grid cell of ``plan_id`` (:func:`gridmap.plans.load.cell_loads`).
 
-        Counted once (2.9 M households: about half a second for a city), then refreshed in
-        the background when older than a minute — the figures served meanwhile are at most
-        that old, and no request waits for the count again.
+        Counted once (2.9 M households: about half a second for a city), then served as
+        counted and recounted in the background when older than a minute (five for a plan
+        not in force): no request waits for the count again (:mod:`gridmap.cache`).
         """
-        hit = self._households.get(plan_id)
-        if hit is None:
-            return self._count_households(session, plan_id)
-        if time.monotonic() - hit[0] > HOUSEHOLDS_TTL and self._lock.acquire(blocking=False):
-            bind = session.get_bind()
-            if not isinstance(bind, Engine):  # a session on one connection (tests): not shared
-                try:
-                    return self._count_households(session, plan_id)
-                finally:
-                    self._lock.release()
+        cache = self._households if plan_id == active else self._other_plans
+        return cache.get(session, (plan_id, active))[1]
 
-            def refresh() -> None:
-                try:
-                    with Session(bind) as fresh:
-                        self._count_households(fresh, plan_id)
-                finally:
-                    self._lock.release()
+    def active_households(self, session: Session) -> dict[str, int]:
+        """Households per grid cell of the plan in force (none without one)."""
+        plan = current_plan(session)
+        return {} if plan is None else self.households(session, plan.id, active=plan.id)
 
-            threading.Thread(target=refresh, daemon=True).start()
-        return hit[1]
 
-    def _count_households(self, session: Session, plan_id: int) -> dict[str, int]:
-        rows = session.execute(
-            # every household's code is a cell of the plan in force (see plans.service)
-            select(Household.grid_code, func.count()).group_by(Household.grid_code)
-        ).all()
-        counts = {str(code): int(n) for code, n in rows if code is not None}
-        self._households[plan_id] = (time.monotonic(), counts)
-        return counts
+def _loads(session: Session, key: tuple[int, int]) -> dict[str, int]:
+    return cell_loads(session, key[0], active=key[1])
 
 
 def _load_shapes(session: Session, level: AreaLevel, plan_id: int | None) -> AreaShapes:
@@ -208,9 +202,7 @@ def _load_shapes(session: Session, level: AreaLevel, plan_id: int | None) -> Are
         Area.code, Area.name, Area.name_en, simplified,
         func.ST_XMin(geom), func.ST_YMin(geom), func.ST_XMax(geom), func.ST_YMax(geom),
         func.ST_X(badge), func.ST_Y(badge),
-    ).where(Area.level == level).order_by(Area.code)  # fmt: skip
-    if level == AreaLevel.grid:
-        query = query.where(Area.plan_id == plan_id)
+    ).where(*area_rows(level, plan_id)).order_by(Area.code)  # fmt: skip
     rows = session.execute(query).all()
     return AreaShapes(
         codes=[r[0] for r in rows],
@@ -272,10 +264,9 @@ def features(
         # out of the layer's zoom range: nothing (a city of buildings is not a map)
         hidden: dict[str, object] = {"hidden": f"shown at zoom {layer.min_zoom}–{layer.max_zoom}"}
         return _collection(layer, view, [], hidden)
-    plan_id = _active_plan(session)
+    plan_id = active_plan_id(session)
     if layer.source == Source.areas:
-        assert layer.level is not None
-        return _collection(layer, view, *_areas(session, layer.level, view, plan_id, cache))
+        return _collection(layer, view, *_areas(session, layer, view, plan_id, cache))
     if layer.source == Source.plan_cells:
         return _collection(layer, view, *_plan_cells(session, layer, view, plan_id, cache))
     if actor is None and layer.source in (Source.incidents, Source.heat):
@@ -307,13 +298,6 @@ def features(
     return _collection(layer, view, _table(session, layer, view, actor), {"level": "points"})
 
 
-def _active_plan(session: Session) -> int:
-    plan_id = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
-    if plan_id is None:
-        raise NotFound("no boundary plan is active: load a seed or activate a plan first")
-    return int(plan_id)
-
-
 def _collection(
     layer: Layer, view: View, feats: list[str], extra: dict[str, object] | None = None
 ) -> str:
@@ -333,32 +317,23 @@ def _point(x: float, y: float) -> str:
 
 
 def _areas(
-    session: Session, level: AreaLevel, view: View, plan_id: int, cache: MapData
+    session: Session, layer: Layer, view: View, plan_id: int, cache: MapData
 ) -> tuple[list[str], dict[str, object]]:
+    """Areas of the layer's level (the rows ``area_rows`` selects), simplified, as features."""
+    level = layer.level
+    assert level is not None
     shapes = cache.shapes(session, level, plan_id, view.display_crs)
     chosen = shapes.in_view(view.bbox)[:MAX_FEATURES]
-    households = cache.households(session, plan_id) if level == AreaLevel.grid else {}
+    counted = "households" in layer.properties
+    households = cache.households(session, plan_id, active=plan_id) if counted else {}
     names = shapes.names_en if view.lang == "en" else shapes.names
     feats = []
     for i in chosen:
-        props: dict[str, Any] = {"code": shapes.codes[i], "name": names[i], "level": level.value}
-        if level == AreaLevel.grid:
-            props["households"] = households.get(shapes.codes[i], 0)
-        feats.append(_feature(shapes.geojson[i], props, shapes.codes[i]))
+        code = shapes.codes[i]
+        values = {"code": code, "name": names[i], "households": households.get(code, 0)}
+        props = feature_properties(layer, values) | {"level": level.value}
+        feats.append(_feature(shapes.geojson[i], props, code))
     return feats, {"level": level.value, "truncated": len(shapes.in_view(view.bbox)) > len(chosen)}
-
-
-def count_columns(now: datetime) -> list[Any]:
-    """total, open, overdue, due soon, closed: the map's counts (and /stats' definitions)."""
-    return [
-        func.count().label("total"),
-        func.count().filter(Incident.status.in_(sorted(OPEN))).label("open"),
-        func.count()
-        .filter(and_(Incident.status != IncidentStatus.rejected, overdue_clause(now)))
-        .label("overdue"),
-        func.count().filter(due_soon_clause(now)).label("due_soon"),
-        func.count().filter(Incident.status == IncidentStatus.closed).label("closed"),
-    ]
 
 
 def _incident_counts(
@@ -385,17 +360,17 @@ def _incident_counts(
         wanted = view.filters.area
         if wanted and not (area_codes.contains(wanted, code) or area_codes.contains(code, wanted)):
             continue  # nor one outside the area asked for
-        total, open_, overdue, due_soon, closed = counts.get(code, (0, 0, 0, 0, 0))
+        counted = counts.get(code, (0, 0, 0, 0, 0))
+        _, open_, overdue, due_soon, _ = counted
         worst = (
             "overdue" if overdue else "due_soon" if due_soon else "in_progress" if open_
             else "closed"
         )  # fmt: skip
-        props = {
-            "code": code, "name": names[i], "level": level.value, "total": total, "open": open_,
-            "overdue": overdue, "due_soon": due_soon, "closed": closed,
+        props = count_properties(code, names[i], counted) | {
+            "level": level.value,
             "badge": [round(float(shapes.badge[i, 0]), 6), round(float(shapes.badge[i, 1]), 6)],
             "_color": style.color_of(worst),
-        }  # fmt: skip
+        }
         feats.append(_feature(shapes.geojson[i], props, code))
     return feats
 
@@ -491,53 +466,21 @@ def _heat_by_cell(
     return feats
 
 
-# Properties of table layers that are not plain columns: (joins to make, the aggregate).
-_DERIVED: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {}
-_TABLES: dict[str, Any] = {"building": Building, "work_unit": WorkUnit}
-
-
 def _table(session: Session, layer: Layer, view: View, actor: Actor | None) -> list[str]:
-    model = _TABLES.get(layer.table or "")
-    if model is None:
-        raise InvalidInput(f"layer {layer.id}: no table {layer.table!r}")
-    names = [f.name for f in layer.popup]
-    if layer.style.color_by and layer.style.color_by not in names:
-        names.append(layer.style.color_by)
-    joins: list[tuple[Any, Any]] = []
-    columns = []
-    for name in names:
-        derived = _DERIVED.get((layer.table or "", name))
-        if derived is not None:
-            joins.extend(derived[0])
-            columns.append(derived[1])
-        elif hasattr(model, name):
-            columns.append(getattr(model, name))
-        else:
-            raise InvalidInput(f"layer {layer.id}: {layer.table} has no {name}")
-    # the rows in view first (GiST), then what is counted per row, in one grouped join
-    inner = select(model.id).limit(MAX_FEATURES)
-    if view.bbox is not None:
-        inner = inner.where(model.location.op("&&")(func.ST_MakeEnvelope(*view.bbox, 4326)))
-    if actor is not None and not layer.public:
-        inner = inner.where(within(model.grid_code, actor.area_code))
-    if view.filters.area:
-        inner = inner.where(within(model.grid_code, view.filters.area))
-    chosen = inner.subquery()
-    query = select(model.id, func.ST_X(model.location), func.ST_Y(model.location), *columns).join(
-        chosen, chosen.c.id == model.id
+    """Rows of a registry table in view (the builder the OGC items use), coloured."""
+    query = layer_query(layer, lang=view.lang)
+    where = query.filters(actor=actor, bbox=view.bbox, area=view.filters.area)
+    rows = session.execute(
+        query.select(func.ST_X(query.geometry), func.ST_Y(query.geometry))
+        .where(*where)
+        .limit(MAX_FEATURES)
     )
-    for target, on in joins:
-        query = query.outerjoin(target, on)
-    if joins:
-        query = query.group_by(model.id)
     feats = []
-    for row in session.execute(query):
-        props = masked_properties(
-            {n: getattr(v, "value", v) for n, v in zip(names, row[3:], strict=True)}
-        )
+    for row in rows:
+        props = feature_properties(layer, query.values(row))
         if layer.style.color_by:
             props["_color"] = layer.style.color_of(props[layer.style.color_by])
-        feats.append(_feature(_point_in(row[1], row[2], view.display_crs), props, int(row[0])))
+        feats.append(_feature(_point_in(row[-2], row[-1], view.display_crs), props, int(row[0])))
     return feats
 
 
@@ -545,13 +488,11 @@ def _plan_cells(
     session: Session, layer: Layer, view: View, active: int, cache: MapData
 ) -> tuple[list[str], dict[str, object]]:
     """A plan's cells: households, deviation from the target, change against another plan."""
-    from gridmap.plans.load import cell_loads  # plans import maps for their report
-
     plan_id = view.plan_id or active
     if session.get(Plan, plan_id) is None:
         raise NotFound(f"there is no plan {plan_id}")
     shapes = cache.shapes(session, AreaLevel.grid, plan_id, view.display_crs)
-    loads = cell_loads(session, plan_id, active=active, cache=cache)
+    loads = cache.households(session, plan_id, active=active)
     other = view.compare
     changes: dict[str, str] = {}
     if other is not None:

@@ -5,13 +5,13 @@ popup fields, zoom range, aggregation, who may see it — and everything that dr
 layers reads the declaration: the map pages, the feature endpoints, the exported files
 and the OGC API collections. Adding a layer of a known kind is one declaration.
 
-Sources are a closed set of kinds, each with one query builder in
-:mod:`gridmap.maps.features`: areas of a level, incidents (points, or aggregated along the
-hierarchy by zoom), incident heat, registry tables (buildings, work units) and plan
-differences. No layer may carry personal data: the declaration refuses popup fields that
-name a person or a phone, and the text of registry rows (a unit's name, a building's
-address: typed by people, published on the public layers and OGC) goes through the
-free-text masker (:func:`masked_properties`).
+Sources are a closed set of kinds: areas of a level, incidents (points, or aggregated along
+the hierarchy by zoom), incident heat, registry tables (buildings, work units) and plan
+differences. The layers of places (areas, tables) become SQL in one builder
+(:mod:`gridmap.maps.query`) that the maps and the OGC collections share. No layer may carry
+personal data: the declaration refuses popup fields that name a person or a phone, and the
+text of registry rows (a unit's name, a building's address: typed by people, published on
+the public layers and OGC) goes through the free-text masker (:func:`masked_properties`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ PERSONAL = frozenset({
 # Properties that are codes the system assigns (area codes of up to 15 digits, incident
 # codes), never typed by a person: the only text the free-text masker leaves alone.
 CODES = frozenset({"code", "grid_code"})
+# What a map adds to a feature to draw it, besides the layer's properties: a colour from the
+# legend, a count badge's level and point. Not data: the OGC items carry none of them.
+DRAWING = frozenset({"_color", "level", "badge"})
 
 
 def masked_properties(properties: Mapping[str, object]) -> dict[str, object]:
@@ -166,6 +169,13 @@ class Layer:
             raise ValueError(f"layer {self.id}: a table layer needs a table")
 
     @property
+    def properties(self) -> tuple[str, ...]:
+        """The properties of each feature: the popup fields, and the one its colour is by."""
+        names = tuple(f.name for f in self.popup)
+        by = self.style.color_by
+        return (*names, by) if by is not None and by not in names else names
+
+    @property
     def public(self) -> bool:
         """True if anyone may read it, signed in or not."""
         return self.roles is None
@@ -209,3 +219,8 @@ class Layer:
                 else None
             ),
         }
+
+
+Catalogue = Mapping[str, Layer]
+"""The declared layers by id: ``layers.LAYERS``, handed in by whoever starts gridmap (the
+app's ``state.catalogue``, the CLI's map commands); the engine never imports ``layers/``."""

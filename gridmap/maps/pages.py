@@ -26,8 +26,8 @@ from jinja2 import Template
 
 from gridmap import __version__
 from gridmap.maps.i18n import LABELS
+from gridmap.maps.layer import Catalogue
 from gridmap.settings import Settings
-from layers import LAYERS
 
 STATIC = Path(__file__).parent / "static"
 ASSET_PREFIX = f"/static/maps/{__version__}"  # versioned: cacheable for a long time
@@ -58,7 +58,7 @@ class PageConfig:
     display_crs: str = "wgs84"  # the base map's: gcj02 for AMap/Tencent tiles
     data: dict[str, Any] | None = None  # exported pages: the snapshot
     user: str | None = None  # exported pages: whose view it is
-    layers: list[dict[str, Any]] = field(default_factory=list)
+    layers: list[dict[str, Any]] = field(default_factory=list)  # described: see described()
 
     def as_json(self) -> str:
         """The configuration as JSON for the script (safe inside a <script> element)."""
@@ -68,7 +68,7 @@ class PageConfig:
             "area": self.area, "plan": self.plan, "compare": self.compare,
             "target": self.target, "labels": LABELS[self.lang], "data": self.data,
             "user": self.user, "display_crs": self.display_crs,
-            "layers": self.layers or [dict(layer.describe(self.lang)) for layer in LAYERS.values()],
+            "layers": self.layers,
         }  # fmt: skip
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return text.replace("</", "<\\/")
@@ -143,7 +143,14 @@ def _inline_css(path: str) -> str:
     return re.sub(r"url\((images/[^)]+\.png)\)", data_uri, css)
 
 
-def _base(settings: Settings, mode: Mode, lang: str, title_key: str) -> PageConfig:
+def described(catalogue: Catalogue, lang: str) -> list[dict[str, Any]]:
+    """Every layer of the catalogue as the page script draws it (title, style, popup…)."""
+    return [dict(layer.describe(lang)) for layer in catalogue.values()]
+
+
+def _base(
+    settings: Settings, catalogue: Catalogue, mode: Mode, lang: str, title_key: str
+) -> PageConfig:
     return PageConfig(
         mode=mode,
         lang=lang,
@@ -152,23 +159,27 @@ def _base(settings: Settings, mode: Mode, lang: str, title_key: str) -> PageConf
         tile_url=settings.tile_url,
         tile_attribution=settings.tile_attribution,
         display_crs=settings.tile_crs if settings.tile_url else "wgs84",
+        layers=described(catalogue, lang),
     )
 
 
-def dispatch(*, settings: Settings, lang: str) -> str:
+def dispatch(*, settings: Settings, catalogue: Catalogue, lang: str) -> str:
     """The dispatcher's map page (no data inside: the script reads it from the API)."""
-    return render(_base(settings, "dispatch", lang, "dispatch_title"))
+    return render(_base(settings, catalogue, "dispatch", lang, "dispatch_title"))
 
 
-def grid(*, settings: Settings, code: str, lang: str) -> str:
+def grid(*, settings: Settings, catalogue: Catalogue, code: str, lang: str) -> str:
     """The grid worker's page for one cell."""
-    config = _base(settings, "grid", lang, "grid_title")
+    config = _base(settings, catalogue, "grid", lang, "grid_title")
     config.area, config.zoom = code, 16
     return render(config)
 
 
-def plan(*, settings: Settings, plan_id: int, compare: int | None, target: int, lang: str) -> str:
+def plan(
+    *, settings: Settings, catalogue: Catalogue, plan_id: int, compare: int | None, target: int,
+    lang: str,
+) -> str:  # fmt: skip
     """Two plans side by side."""
-    config = _base(settings, "plan", lang, "plan_title")
+    config = _base(settings, catalogue, "plan", lang, "plan_title")
     config.plan, config.compare, config.target = plan_id, compare, target
     return render(config)

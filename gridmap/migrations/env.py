@@ -4,7 +4,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine
 
-from gridmap.db.models import Base
+from gridmap.models import Base
 
 config = context.config
 

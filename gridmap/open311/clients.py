@@ -30,17 +30,28 @@ def create_client(
 ) -> tuple[ApiClient, str]:
     """Register a client; returns it and its key (shown to the operator once).
 
+    A disabled client's name may be registered again: the same client (its reports keep
+    pointing at it) with a new key, enabled; its old key stays invalid.
+
     ``key`` is for the demo only (a published key); production keys are always random.
     """
     if not NAME.match(name):
         raise InvalidInput(
             f"client name {name!r}: use 2-60 lower-case letters, digits, '.', '_' or '-'"
         )
-    if session.scalar(select(ApiClient.id).where(ApiClient.name == name)) is not None:
-        raise Conflict(f"a client named {name!r} exists: pick another name or disable it first")
     key = key or secrets.token_urlsafe(32)
-    client = ApiClient(name=name, key_sha256=key_digest(key), contact=contact, is_active=True)
-    session.add(client)
+    client = session.scalar(select(ApiClient).where(ApiClient.name == name))
+    if client is not None and client.is_active:
+        raise Conflict(
+            f"a client named {name!r} is active: pick another name, or disable it first to "
+            "issue it a new key"
+        )
+    if client is not None:  # a disabled client registered again: a new key, its history kept
+        client.key_sha256, client.is_active = key_digest(key), True
+        client.contact = contact or client.contact
+    else:
+        client = ApiClient(name=name, key_sha256=key_digest(key), contact=contact, is_active=True)
+        session.add(client)
     session.flush()
     return client, key
 
@@ -65,5 +76,7 @@ def authenticate(session: Session, key: str | None) -> ApiClient:
         raise Forbidden("api_key is missing: a registered client sends its api_key")
     client = session.scalar(select(ApiClient).where(ApiClient.key_sha256 == key_digest(key)))
     if client is None or not client.is_active:
-        raise Forbidden("api_key is not valid: ask the operator for a key (docs/open311.md)")
+        raise Forbidden(
+            "api_key is not valid: ask the operator for a key (docs/api.md, section Open311)"
+        )
     return client

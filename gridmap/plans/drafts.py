@@ -26,14 +26,16 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
+from gridmap.areas.active import active_plan
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.auth.models import Role, User
-from gridmap.errors import Conflict, InvalidInput, NotFound
+from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.models import OPEN
 from gridmap.locate import build_index
 from gridmap.registry import visits
+from gridmap.registry.counts import household_points
 from gridmap.registry.models import Household
 
 
@@ -44,9 +46,7 @@ def draft_from_cells(
 
     ``cells`` has a ``code`` column and WGS84 geometries.
     """
-    active = session.scalar(select(Plan).where(Plan.status == PlanStatus.active))
-    if active is None:
-        raise Conflict("no plan is active: a draft starts from the plan in force")
+    active = active_plan(session)  # a draft starts from the plan in force
     prefix = codes.prefix(area)
     bad = [c for c in cells["code"] if not str(c).startswith(prefix) or len(str(c)) != 15]
     if bad:
@@ -60,7 +60,7 @@ def draft_from_cells(
             "geom) SELECT code, name, name_en, level, parent_id, parent_level, :new, geom "
             "FROM area WHERE plan_id = :old AND code NOT LIKE :p"
         ),
-        {"new": plan.id, "old": active.id, "p": prefix + "%"},
+        {"new": plan.id, "old": active.id, "p": codes.like(area)},
     )
     villages = {
         a.code: a
@@ -100,7 +100,7 @@ def _assign(session: Session, plan_id: int, xy: np.ndarray, area: str) -> np.nda
     else:
         rows = session.execute(text(
             "SELECT code, ST_AsBinary(geom) FROM area WHERE plan_id = :plan AND code LIKE :p "
-            "ORDER BY code"), {"plan": plan_id, "p": area + "%"}).all()  # fmt: skip
+            "ORDER BY code"), {"plan": plan_id, "p": codes.like(area)}).all()  # fmt: skip
         if not rows:
             raise NotFound(f"plan {plan_id} has no cells in {area}")
         index = AssignmentIndex.build(
@@ -115,10 +115,8 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
     for plan_id in (before, after):
         if session.get(Plan, plan_id) is None:
             raise NotFound(f"there is no plan {plan_id}")
-    like = {"p": area + "%"}
-    households = session.execute(text(
-        "SELECT id, size, ST_X(location), ST_Y(location) FROM household "
-        "WHERE status = 'active' AND grid_code LIKE :p ORDER BY id"), like).all()  # fmt: skip
+    like = {"p": codes.like(area)}
+    households = session.execute(household_points(area).order_by(Household.id)).all()
     xy = np.array([(r[2], r[3]) for r in households], dtype=float).reshape(-1, 2)
     people = np.array([r[1] for r in households], dtype=np.int64)
     old, new = _assign(session, before, xy, area), _assign(session, after, xy, area)

@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING
-
 import numpy as np
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap.locate import build_index
-
-if TYPE_CHECKING:
-    from gridmap.maps.features import MapData
-
-_CACHE: dict[int, tuple[float, dict[str, int]]] = {}
-TTL = 300.0
+from gridmap.registry.counts import household_points, households_per_cell
 
 
-def cell_loads(
-    session: Session, plan_id: int, *, active: int, cache: MapData | None = None
-) -> dict[str, int]:
-    """Households per cell of ``plan_id``.
+def cell_loads(session: Session, plan_id: int, *, active: int) -> dict[str, int]:
+    """Households per cell of ``plan_id``, counted now (the map keeps them a while).
 
-    The active plan's come from the registry's links; another plan's are counted by
-    assigning every household's point to that plan's cells with the assignment engine.
+    The households are the ones :mod:`gridmap.registry.counts` defines (active ones). The
+    active plan's come from the registry's links to its cells; another plan's are counted
+    by assigning every such household's point to that plan's cells with the assignment
+    engine. Cells without households are 0 (the active plan's: absent).
     """
-    if plan_id == active and cache is not None:
-        return cache.households(session, plan_id)
-    hit = _CACHE.get(plan_id)
-    if hit is not None and time.monotonic() - hit[0] < TTL:
-        return hit[1]
+    if plan_id == active:
+        return {str(code): int(n) for code, n in session.execute(households_per_cell())}
     index = build_index(session, plan_id)
-    rows = session.execute(text("SELECT ST_X(location), ST_Y(location) FROM household")).all()
-    xy = np.array(rows, dtype=float).reshape(-1, 2)
+    rows = session.execute(household_points()).all()
+    xy = np.array([(r[2], r[3]) for r in rows], dtype=float).reshape(-1, 2)
     cells = index.assign(xy[:, 0], xy[:, 1], nearest=False).cell
     counts = np.bincount(cells[cells >= 0], minlength=len(index.codes))
-    loads = {str(code): int(n) for code, n in zip(index.codes, counts, strict=True)}
-    _CACHE[plan_id] = (time.monotonic(), loads)
-    return loads
+    return {str(code): int(n) for code, n in zip(index.codes, counts, strict=True)}

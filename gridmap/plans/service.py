@@ -32,13 +32,15 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gridmap.areas.models import Plan, PlanStatus
+from gridmap.areas.active import current_plan
+from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.errors import Conflict, NotFound
 from gridmap.locate import cached_index, plan_digest
@@ -62,6 +64,24 @@ class Moves:
     outside: int
 
 
+def plan_rows(session: Session, plan_id: int | None = None) -> list[dict[str, Any]]:
+    """Every plan (or only ``plan_id``) with its number of cells: the API's and CLI's list."""
+    query = (
+        select(Plan, func.count(Area.id))
+        .outerjoin(Area, Area.plan_id == Plan.id)
+        .group_by(Plan.id)
+        .order_by(Plan.id)
+    )
+    if plan_id is not None:
+        query = query.where(Plan.id == plan_id)
+    return [
+        {"id": p.id, "name": p.name, "status": p.status.value, "note": p.note, "cells": n,
+         "created_at": p.created_at, "activated_at": p.activated_at, "retired_at": p.retired_at,
+         "prepared_at": p.prepared_at}
+        for p, n in session.execute(query)
+    ]  # fmt: skip
+
+
 def prepare(
     *, session: Session, plan_id: int, cache_dir: Path | None = None, now: datetime | None = None
 ) -> Moves:
@@ -75,8 +95,9 @@ def prepare(
         raise NotFound(f"there is no plan {plan_id}")
     if plan.status != PlanStatus.draft:
         raise Conflict(f"plan {plan_id} is {plan.status.value}: only a draft is prepared")
-    current = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
-    return _prepare(session, plan, current, cached_index(session, plan, cache_dir), now)
+    current = current_plan(session)
+    current_id = current.id if current is not None else None
+    return _prepare(session, plan, current_id, cached_index(session, plan, cache_dir), now)
 
 
 def activate(
@@ -100,7 +121,7 @@ def activate(
     if plan.status == PlanStatus.active:
         raise Conflict(f"plan {plan_id} is already active")
     now = now or datetime.now(UTC)
-    current = session.scalar(select(Plan).where(Plan.status == PlanStatus.active).with_for_update())
+    current = current_plan(session, for_update=True)
     index = cached_index(session, plan, cache_dir)  # refuses a plan without cells
     # writes to the registry wait from here to the commit; reads go on
     session.execute(text(f"LOCK TABLE {', '.join(LOCATED)} IN SHARE ROW EXCLUSIVE MODE"))

@@ -84,7 +84,7 @@ def validate(session: Session, cells: gpd.GeoDataFrame, area: str) -> list[PlanP
         "SELECT code, ST_AsBinary(geom) AS wkb FROM area WHERE level = 'village' "
         "AND code LIKE :p ORDER BY code"
     )
-    villages = pd.read_sql(query, session.connection(), params={"p": prefix + "%"})
+    villages = pd.read_sql(query, session.connection(), params={"p": codes.like(area)})
     village_geom = dict(
         zip(villages["code"], shapely.from_wkb(villages["wkb"].map(bytes).to_numpy()), strict=True)
     )

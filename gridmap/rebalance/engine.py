@@ -55,7 +55,8 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-CODE_WIDTH = 3  # a cell's digits after its village code
+from gridmap.areas import codes
+
 STARTS = 4  # growths from different first seeds, for a part without a current plan
 CHAIN, WIDTH, REPAIR_BUDGET = 4, 6, 1000
 
@@ -213,7 +214,7 @@ class _Namer:
 
     def __call__(self) -> str:
         while True:
-            code = f"{self.village}{self.next:0{CODE_WIDTH}d}"
+            code = codes.child(self.village, self.next)
             self.next += 1
             if code not in self.taken:
                 self.taken.add(code)

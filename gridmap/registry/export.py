@@ -24,7 +24,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridmap import csvsafe
+from gridmap import audit, csvsafe
 from gridmap.areas import codes
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.privacy import Kind, mask_array
@@ -92,9 +92,22 @@ def require_unmasked_export(actor: Actor, area_code: str) -> None:
     actor.require_area(area_code, "exported area")
 
 
-def _chunks(session: Session, table: _Table, prefix: str) -> Iterator[pd.DataFrame]:
+def export_unmasked(
+    session: Session, area_code: str, out: Path, fmt: str, *, actor: Actor, reason: str,
+    detail: dict[str, object],
+) -> dict[str, int]:  # fmt: skip
+    """:func:`export_area` unmasked for ``actor`` (who must be allowed), audited with ``reason``."""
+    require_unmasked_export(actor, area_code)
+    counts = export_area(session, area_code, out, fmt, unmask=True)
+    audit.record(session, actor=actor, action="export_unmasked", object_type="area",
+                 object_id=area_code, detail={"rows": counts, "out": str(out), **detail},
+                 reason=reason.strip())  # fmt: skip
+    return counts
+
+
+def _chunks(session: Session, table: _Table, area_code: str) -> Iterator[pd.DataFrame]:
     statement = text(table.sql).execution_options(stream_results=True, max_row_buffer=CHUNK)
-    cursor = session.connection().execute(statement, {"prefix": prefix + "%"})
+    cursor = session.connection().execute(statement, {"prefix": codes.like(area_code)})
     columns = list(cursor.keys())
     first = True
     while (rows := cursor.fetchmany(CHUNK)) or first:
@@ -122,7 +135,6 @@ def export_area(
     found = session.scalar(text("SELECT count(*) FROM area WHERE code = :c"), {"c": area_code})
     if not found:
         raise NotFound(f"there is no area {area_code} ({level.value} code)")
-    prefix = "" if level.value == "city" else area_code
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     gpkg = out / f"gridmap-{area_code}.gpkg"
@@ -131,7 +143,7 @@ def export_area(
     for table in TABLES:
         counts[table.name] = 0
         target = out / f"{area_code}-{table.name}.csv"
-        for i, chunk in enumerate(_chunks(session, table, prefix)):
+        for i, chunk in enumerate(_chunks(session, table, area_code)):
             frame = _frame(chunk, table, unmask)
             counts[table.name] += len(frame)
             if fmt == "gpkg":

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from gridmap.areas.service import get_area, summary
+from gridmap.areas.lookup import get_area
 from gridmap.calendar import WorkingCalendar
 from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, InvalidInput
@@ -43,6 +43,7 @@ from gridmap.registry.models import (
     TaskItem,
     WorkUnit,
 )
+from gridmap.registry.summary import summary
 from gridmap.scope import Actor, incident_filter, require_editor, require_people, within
 
 SINCE_OVERLAP = timedelta(minutes=1)

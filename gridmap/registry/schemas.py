@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
+from gridmap.areas.codes import CODE_PATTERN
 from gridmap.crs import CRS
 from gridmap.db.ids import RowId
 from gridmap.registry.groups import GROUPS
@@ -343,7 +344,7 @@ class TaskCreate(_Text):
 
     title: str = Field(min_length=1, max_length=200)
     instructions: str = Field(default="", max_length=5000)
-    area_code: str = Field(pattern=r"^\d{6}(\d{3}){0,3}$")
+    area_code: str = Field(pattern=CODE_PATTERN.pattern)
     target: TaskTarget
     criteria: TaskCriteria = Field(default_factory=TaskCriteria)
     due_at: Moment

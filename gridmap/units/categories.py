@@ -26,3 +26,27 @@ def category_list(session: Session) -> list[dict[str, Any]]:
         {"code": g.code, "name": g.name, "name_en": g.name_en, "categories": members[g.code]}
         for g in groups
     ]
+
+
+def category_codes(session: Session) -> dict[str, str]:
+    """Every way a category is written, to its code.
+
+    Its code, its zh-CN name and its English name (in any case): what an imported file or a
+    form may carry (12345 exports write 邻里纠纷, not ``neighbour``).
+    """
+    codes: dict[str, str] = {}
+    for code, name, name_en in session.execute(
+        select(RoutingRule.category, RoutingRule.name, RoutingRule.name_en)
+    ):
+        codes |= {code: code, name: code, name_en.casefold(): code}
+    return codes
+
+
+def category_code(codes: dict[str, str], written: str) -> str:
+    """The code of the category ``written`` (its code, Chinese or English name).
+
+    Unknown text is returned as it is, for the one check of the intake to refuse it with
+    the known ones.
+    """
+    text = written.strip()
+    return codes.get(text) or codes.get(text.casefold()) or text

@@ -24,8 +24,7 @@ from gridmap.areas.levels import AreaLevel
 from gridmap.auth.models import AuditLog
 from gridmap.incidents.models import Incident
 from gridmap.units.models import Department
-from tests.api.test_auth import assert_problem
-from tests.conftest import free_port
+from tests.helpers import assert_problem, free_port
 from tests.world import COUNTY, T1, T2, V1, V2, X0, Y0, D, act, inside, report
 
 DEADLINE = (datetime.now(UTC) + timedelta(days=30)).isoformat()  # within the year ahead
@@ -246,7 +245,7 @@ def limited(settings, session, db_url):
         "rate_sign_in_max_delay_seconds": 200, "rate_sign_in_lock_addresses": 3,
         "rate_sign_in_lock_seconds": 900, "rate_anonymous_intake": "3/minute",
         "rate_unmask": "2/hour", "rate_open311_intake": "2/minute"})  # fmt: skip
-    from tests.conftest import override_for_test
+    from tests.helpers import override_for_test
 
     app = override_for_test(create_app(tight), session)
     app.dependency_overrides[client_address] = address_from_header
@@ -428,7 +427,7 @@ def test_unmasked_reads_are_limited_per_user_and_refusals_audited(limited, world
 @pytest.fixture(scope="module")
 def server(db_url, tmp_path_factory):
     from gridmap.settings import Settings
-    from tests.conftest import TEST_SECRET
+    from tests.helpers import TEST_SECRET
 
     settings = Settings(environment="test", database_url=db_url, secret_key=TEST_SECRET,
                         data_dir=tmp_path_factory.mktemp("abuse"), rate_limits_enabled=False)  # fmt: skip

@@ -8,8 +8,8 @@ from gridmap.auth.models import Role
 from gridmap.auth.security import create_token, decode_token
 from gridmap.auth.service import create_user
 from gridmap.errors import Conflict, InvalidInput, NotAuthenticated
-from tests.conftest import TEST_SECRET
 from tests.factories import make_area
+from tests.helpers import TEST_SECRET, assert_problem
 
 PASSWORD = "correct horse battery"
 
@@ -28,15 +28,6 @@ def user(session):
 
 def sign_in(client, username="lin", password=PASSWORD):
     return client.post("/api/v1/auth/token", data={"username": username, "password": password})
-
-
-def assert_problem(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == "application/problem+json"
-    body = r.json()
-    assert body["status"] == status and body["code"] == code
-    assert body["type"].endswith(code) and body["title"] and body["detail"]
-    return body
 
 
 def test_password_is_hashed_with_argon2(user):

@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 from sqlalchemy import create_engine, text
 
-from benchmarks.burst import burst, sign_in
+from benchmarks.burst import burst, sign_in, slow_bodies
 from benchmarks.common import api_server
 from gridmap.db import migrate
 from gridmap.db.session import make_engine
@@ -67,3 +67,15 @@ def test_a_burst_is_served_or_refused_at_once_never_500_never_hung(burst_db):
         ).scalar()
     engine.dispose()
     assert stored == result.statuses("intake")[201]
+
+
+def test_slow_bodies_hold_no_slot_and_their_release_is_answered(burst_db):
+    """The attack of issue 31: bodies trickling in on many connections, then released."""
+    url, points = burst_db
+    small = {"GRIDMAP_MAX_CONCURRENT_REQUESTS": "4", "GRIDMAP_MAX_QUEUED_REQUESTS": "40"}
+    with api_server(url, workers=2, env=small) as base:
+        token = sign_in(base)
+        slow = asyncio.run(slow_bodies(base, token, points, connections=200, timeout=10))
+    assert slow.during.status == 200  # 200 half-sent bodies took no slot from it
+    statuses = {a.status for a in slow.released}
+    assert statuses <= {201, 503} and 201 in statuses, statuses  # none unanswered, no 500

@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.deps import SessionDep
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 
 
 def test_validation_error_is_422_problem(client):

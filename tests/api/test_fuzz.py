@@ -30,9 +30,10 @@ from gridmap.auth.models import Role
 from gridmap.auth.security import create_token
 from gridmap.auth.service import create_user
 from gridmap.db import migrate
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
+from gridmap.models import make_sessionmaker
 from gridmap.settings import Settings
-from tests.conftest import TEST_SECRET, free_port
+from tests.helpers import TEST_SECRET, free_port
 
 EXAMPLES = 25  # per operation and role: the whole run stays within a couple of minutes
 CHECKS = [

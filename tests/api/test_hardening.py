@@ -19,8 +19,7 @@ from gridmap.auth.security import create_token
 from gridmap.incidents.models import Incident
 from gridmap.settings import Settings
 from gridmap.units.models import Department
-from tests.api.test_auth import assert_problem
-from tests.conftest import TEST_SECRET
+from tests.helpers import TEST_SECRET, assert_problem
 from tests.world import COUNTY, T1, V1, X0, Y0, D, act, inside, report
 
 # -- 5. inputs that used to end in a 500 ------------------------------------------------------
@@ -509,7 +508,7 @@ def _links(value):
 
 @pytest.mark.parametrize("public", [None, "https://grid.example.cn"])
 def test_links_name_the_public_address_not_the_host_header(settings, session, world, public):
-    from tests.conftest import override_for_test
+    from tests.helpers import override_for_test
 
     configured = settings.model_copy(update={"public_url": public})
     base = public or "http://127.0.0.1:8000"

@@ -5,7 +5,7 @@ import pytest
 import shapely
 
 from gridmap.crs import from_wgs84
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from gridmap.maps.layer import PERSONAL, Aggregation, Field, Layer, Source, Text
 from layers import LAYERS
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.world import COUNTY, T1, T2, V1, X0, Y0, D, inside, report
 
 WHOLE = f"{X0 - 0.01},{Y0 - 0.01},{X0 + 2 * D + 0.01},{Y0 + 2 * D + 0.01}"

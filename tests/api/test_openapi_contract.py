@@ -30,7 +30,7 @@ from api.app import create_app
 from benchmarks.schema_fuzz import rule_of
 from gridmap.errors import GridmapError, InvalidInput
 from gridmap.registry.queries import SHORT_SEARCH, search_terms
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.world import T1
 
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -40,7 +40,7 @@ METHODS = {"get", "put", "post", "delete", "patch"}
 def built(tmp_path_factory) -> Any:
     """The app as ``gridmap serve`` builds it (nothing here needs its database)."""
     from gridmap.settings import Settings
-    from tests.conftest import TEST_SECRET
+    from tests.helpers import TEST_SECRET
 
     settings = Settings(environment="test", secret_key=TEST_SECRET,
                         data_dir=tmp_path_factory.mktemp("doc"))  # fmt: skip

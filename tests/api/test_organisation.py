@@ -4,7 +4,7 @@ import pytest
 
 from gridmap.units.models import CentreProfile, CentreWindow
 from gridmap.units.organisation import LEVEL_DUTIES, SIX_HAVES
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.world import COUNTY, T1, T2, V1, V2, report
 
 

@@ -197,6 +197,7 @@ REQUESTS = {
     ("post", "/api/v1/notifications/read"): lambda c, w: (
         "post", "/notifications/read", {"json": {"all": True}}),
     ("get", "/api/v1/notifications/stream"): lambda c, w: ("get", "/notifications/stream", {}),
+    ("get", "/api/v1/incidents/changes"): lambda c, w: ("get", "/incidents/changes", {}),
     ("get", "/api/v1/centres"): lambda c, w: ("get", "/centres", {}),
     ("get", "/api/v1/centres/{code}"): lambda c, w: ("get", f"/centres/centre-{T1}", {}),
     ("get", "/api/v1/categories"): lambda c, w: ("get", "/categories", {}),
@@ -339,6 +340,9 @@ EXPECT = {
     ("get", "/api/v1/notifications"): everyone(OK),
     ("post", "/api/v1/notifications/read"): everyone(OK),
     ("get", "/api/v1/notifications/stream"): everyone(OK),
+    # the stream opens for anyone signed in; what it tells is scoped per reader
+    # (tests/incidents/test_changes.py: township 2 never hears of township 1's incident)
+    ("get", "/api/v1/incidents/changes"): everyone(OK),
     # the organisation and the categories are public information, for any signed-in user
     ("get", "/api/v1/centres"): everyone(OK),
     ("get", "/api/v1/centres/{code}"): everyone(OK),

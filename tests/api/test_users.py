@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.world import T1, V1
 
 

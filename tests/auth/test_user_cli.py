@@ -160,13 +160,22 @@ def test_open311_clients_add_list_disable_enable(env):
         assert stored == (key_digest(key), True) and key not in stored[0]  # only the hash
         assert name in gridmap(env, "open311", "client", "list").stdout
         again = gridmap(env, "open311", "client", "add", name)
-        assert again.returncode != 0 and "exists" in again.stdout + again.stderr
+        assert again.returncode != 0 and "is active" in again.stdout + again.stderr
         assert "Traceback" not in again.stderr
         assert gridmap(env, "open311", "client", "disable", name).returncode == 0
         with engine.connect() as conn:
             assert conn.scalar(text("SELECT is_active FROM api_client WHERE name = :n"),
                                {"n": name}) is False  # fmt: skip
         assert gridmap(env, "open311", "client", "enable", name).returncode == 0
+        # a disabled client's name is registered again: the same client, a new key
+        assert gridmap(env, "open311", "client", "disable", name).returncode == 0
+        renewed = gridmap(env, "open311", "client", "add", name)
+        assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+        new_key = renewed.stdout.strip().rsplit(" ", 1)[-1]
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT key_sha256, is_active FROM api_client "
+                                     "WHERE name = :n"), {"n": name}).all()  # fmt: skip
+        assert rows == [(key_digest(new_key), True)] and new_key != key
         missing = gridmap(env, "open311", "client", "disable", "cli-nobody")
         assert missing.returncode != 0 and "no client" in missing.stdout + missing.stderr
     finally:
@@ -210,5 +219,11 @@ def test_demo_creates_one_user_per_role_once(fresh, tmp_path):
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM app_user WHERE username = ANY(:names)"),
                          {"names": names})  # fmt: skip
-            conn.execute(text("DELETE FROM api_client"))
+            # the demo's client; one another test's incident names stays (the FK holds it)
+            conn.execute(
+                text(
+                    "DELETE FROM api_client c WHERE NOT EXISTS "
+                    "(SELECT 1 FROM incident i WHERE i.api_client_id = c.id)"
+                )
+            )
         engine.dispose()

@@ -10,7 +10,7 @@ import pytest
 from gridmap.db import cluster as cluster_module
 from gridmap.db.cluster import Cluster, find_pg_bin
 from gridmap.errors import ClusterError
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from api.app import create_app
 from gridmap.db import migrate
 from gridmap.db.cluster import Cluster
 from gridmap.settings import Settings
-from tests.conftest import TEST_SECRET, free_port
+from tests.helpers import TEST_SECRET, free_port
 
 
 def test_api_survives_a_database_restart():

@@ -6,7 +6,7 @@ from itertools import pairwise
 from sqlalchemy import select
 
 from gridmap.auth.models import AuditLog
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.world import COUNTY, T1, V1, act, inside, report
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from gridmap.crs import from_wgs84
 from gridmap.incidents.models import Incident, IncidentEvent
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.world import COUNTY, V1, act, inside, report
 
 

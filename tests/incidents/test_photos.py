@@ -5,7 +5,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.world import report
 
 

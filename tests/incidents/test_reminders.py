@@ -16,7 +16,7 @@ from gridmap.db import migrate
 from gridmap.db.session import make_engine
 from gridmap.incidents import reminders
 from gridmap.incidents.models import Incident, Notification
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.pages.conftest import serve
 from tests.world import COUNTY, T1, V1, act, build_world, report
 

@@ -12,7 +12,7 @@ import uvicorn
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from tests.conftest import TEST_SECRET, free_port
+from tests.helpers import TEST_SECRET, free_port
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -70,7 +70,8 @@ def map_world(seeded, tmp_path_factory) -> Iterator[MapWorld]:
     from gridmap.auth.models import Role
     from gridmap.auth.security import create_token
     from gridmap.auth.service import create_user
-    from gridmap.db.session import make_engine, make_sessionmaker
+    from gridmap.db.session import make_engine
+    from gridmap.models import make_sessionmaker
 
     url, data = seeded
     areas = data.areas

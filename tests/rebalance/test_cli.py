@@ -37,6 +37,11 @@ def test_rebalance_a_file_of_blocks(tmp_path):
     assert cells.geometry.geom_type.isin(["Polygon"]).all()  # contiguous: one polygon each
     blocks = pyogrio.read_dataframe(out, layer="blocks")
     assert (blocks["new_cell"] != blocks["cell"]).sum() == 1
+    # the file it wrote is read back (its blocks layer), starting from the cells it drew
+    again = runner.invoke(app, ["plan", "rebalance", "--blocks", str(out), "--target", "450",
+                                "--current-col", "new_cell", "-o", str(tmp_path / "b.gpkg")])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "0.0% of households change cell" in again.output
 
 
 def test_a_file_with_a_missing_column_or_a_broken_polygon_is_refused(tmp_path):

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from gridmap.plans import drafts
 from gridmap.plans.drafts import draft_from_cells
 from gridmap.plans.impacts import IMPACT_LOCK
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.registry.conftest import registry as registry  # the fixture
 from tests.world import T1, V1, X0, Y0, D
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from gridmap.registry.models import RegistryEvent, TaskItem, Visit, WorkUnit
 from gridmap.registry.schemas import PersonCreate, VisitCreate, WorkUnitUpdate
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.registry.conftest import CELL, id_number
 from tests.world import T1
 

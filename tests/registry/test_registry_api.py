@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gridmap.auth.models import AuditLog, Role
 from gridmap.incidents.models import Channel, Incident
 from gridmap.registry.models import Building, House, RegistryEvent, Visit
-from tests.api.test_auth import assert_problem
+from tests.helpers import assert_problem
 from tests.registry.conftest import CELL, EAST_CELL, id_number
 from tests.world import T1, V1, inside
 

@@ -79,3 +79,39 @@ def test_a_failed_load_leaves_the_previous_seed(seed_engine, small):
     with pytest.raises(Exception, match="id_number_format"):
         load(broken, seed_engine)
     assert scalar(seed_engine, "SELECT count(*) FROM person") == len(small.people)
+
+
+def test_a_reseed_keeps_the_accounts_and_the_audit_log(seed_engine, small):
+    """`gridmap seed` used to delete every user: the running demo's sign-ins then failed."""
+    from gridmap.auth.models import Role
+    from gridmap.auth.service import create_user
+    from gridmap.models import make_sessionmaker
+
+    load(small, seed_engine)
+    county = small.areas[small.areas.level == "county"].code.iloc[0]
+    labour = f"labour-{county}"
+    with make_sessionmaker(seed_engine).begin() as session:
+        kept = create_user(session=session, username="keep-me", password="Quanzhou-2025",
+                           role=Role.county_dispatcher, area_code=county)  # fmt: skip
+        unit = session.scalar(text("SELECT id FROM department WHERE code = :c"), {"c": labour})
+        create_user(session=session, username="keep-handler", password="Quanzhou-2025",
+                    role=Role.department_handler, area_code=county, department_id=unit)  # fmt: skip
+        session.execute(text(  # an area the next seed does not have (no check on this path)
+            "INSERT INTO app_user (username, full_name, password_hash, role, area_code, is_active) "
+            "VALUES ('gone-area', '', 'x', 'township_dispatcher', '350599001', true)"))  # fmt: skip
+        session.execute(text("INSERT INTO audit_log (user_id, action, object_type) "
+                             "VALUES (:u, 'read_unmasked', 'person')"), {"u": kept.id})  # fmt: skip
+        kept_id = kept.id
+    load(generate(SeedConfig(scale="demo", population_fraction=0.01, seed=6)), seed_engine)
+    with seed_engine.connect() as conn:
+        users = {r.username: r for r in conn.execute(text(
+            "SELECT u.id, u.username, u.is_active, d.code FROM app_user u "
+            "LEFT JOIN department d ON d.id = u.department_id"))}  # fmt: skip
+        audit = conn.execute(text("SELECT user_id FROM audit_log")).scalars().all()
+    assert users["keep-me"].id == kept_id and users["keep-me"].is_active  # tokens stay valid
+    assert users["keep-handler"].code == labour and users["keep-handler"].is_active
+    assert not users["gone-area"].is_active  # its area is not in the new seed
+    assert audit == [kept_id]
+    with seed_engine.begin() as conn:  # the module's other tests load again: leave no users
+        conn.execute(text("DELETE FROM app_user WHERE username IN "
+                          "('keep-handler', 'gone-area')"))  # fmt: skip

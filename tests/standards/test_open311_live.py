@@ -14,7 +14,8 @@ import shapely
 from georeport import GeoReport
 from sqlalchemy import text
 
-from gridmap.db.session import make_engine, make_sessionmaker
+from gridmap.db.session import make_engine
+from gridmap.models import make_sessionmaker
 from gridmap.open311.clients import create_client
 
 

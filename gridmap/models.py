@@ -1,4 +1,12 @@
-"""Import every model so ``Base.metadata`` is complete (Alembic, tests)."""
+"""Every table of gridmap: each domain's models, so ``Base.metadata`` is complete.
+
+Alembic compares this metadata with the database, and every session needs it (see
+:func:`make_sessionmaker`). It sits above the domains, so the database package
+(``gridmap/db/``) imports none of them.
+"""
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.areas.models import Area, Plan
 from gridmap.auth.models import AuditLog, RateLimitCounter, User
@@ -47,4 +55,15 @@ __all__ = [
     "RoutingRule",
     "User",
     "WorkUnit",
+    "make_sessionmaker",
 ]
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (responses are built after it).
+
+    Every model is imported first (this module): a mapper whose foreign keys name a table
+    no one imported (``app_user.department_id`` → ``department``) cannot be configured, so
+    a command that touched only one domain used to crash.
+    """
+    return sessionmaker(engine, expire_on_commit=False)

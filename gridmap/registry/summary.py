@@ -1,4 +1,9 @@
-"""Areas as users read them: one area with its parent, children, outline and counts."""
+"""Areas as users read them: one area with its parent, children, outline and counts.
+
+The counts are of what lies in the area (registry, open and overdue incidents, grid
+workers), so this reads above the domains it counts; the area itself is found by
+:func:`gridmap.areas.lookup.get_area`.
+"""
 
 from __future__ import annotations
 
@@ -11,31 +16,14 @@ from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
 from gridmap.areas.levels import AreaLevel
-from gridmap.areas.models import Area, Plan, PlanStatus
-from gridmap.areas.rollup import CellCounts
+from gridmap.areas.models import Area
 from gridmap.auth.models import Role, User
-from gridmap.errors import NotFound
 from gridmap.incidents.deadlines import overdue_clause
 from gridmap.incidents.models import OPEN, Incident
-from gridmap.registry.groups import GROUPS
-from gridmap.registry.models import Building, House, Household, Person, PersonStatus, WorkUnit
+from gridmap.registry.rollup import CellCounts, count_area
 from gridmap.scope import Actor, within
 
 OUTLINE_TOLERANCE = 0.00005  # degrees, about 5 m
-
-
-def get_area(session: Session, code: str, actor: Actor) -> Area:
-    """The area ``code`` (grid cells: of the active plan) if within the user's area; else 404."""
-    if not codes.is_area_code(code) or not actor.covers(code):
-        raise NotFound(f"there is no area {code} in your area")
-    query = select(Area).where(Area.code == code)
-    if codes.level_of(code) == AreaLevel.grid:
-        active = select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()
-        query = query.where(Area.plan_id == active)
-    area = session.scalar(query)
-    if area is None:
-        raise NotFound(f"there is no area {code} in your area")
-    return area
 
 
 def summary(
@@ -44,8 +32,9 @@ def summary(
     """Name, parent, children, outline (GeoJSON) and counts of what lies in the area.
 
     A grid cell is counted live; a larger area sums the cells of ``rollup`` when given
-    (gridmap/areas/rollup.py) and says when they were counted. Outlines above the village
-    are simplified to about 5 m (a county's full outline is hundreds of kilobytes).
+    (gridmap/registry/rollup.py, the same queries) and says when they were counted. Outlines
+    above the village are simplified to about 5 m (a county's full outline is hundreds of
+    kilobytes).
     """
     geom: Any = area.geom
     if area.level in (AreaLevel.city, AreaLevel.county, AreaLevel.township):
@@ -61,7 +50,7 @@ def summary(
     if rollup is not None and area.level != AreaLevel.grid:
         counted_at, counts = rollup.of(session, codes.prefix(area.code))
     else:
-        counts = _live_counts(session, area.code)
+        counts = count_area(session, area.code)
     in_area = within(Incident.grid_code, area.code)
     counts["open_incidents"] = (
         session.scalar(select(func.count()).where(in_area, Incident.status.in_(sorted(OPEN)))) or 0
@@ -81,39 +70,6 @@ def summary(
         "counted_at": counted_at,
         "grid_workers": _grid_workers(session, area.code),
     }
-
-
-def _live_counts(session: Session, code: str) -> dict[str, int]:
-    """Registry counts of an area, counted now."""
-    counts: dict[str, int] = {}
-    for name, model, live in (
-        ("buildings", Building, None),
-        ("houses", House, None),
-        ("households", Household, Household.status == "active"),
-        ("people", Person, Person.status == PersonStatus.resident),
-        ("work_units", WorkUnit, None),
-    ):
-        where = [within(model.grid_code, code)]
-        if live is not None:
-            where.append(live)
-        counts[name] = session.scalar(select(func.count()).select_from(model).where(*where)) or 0
-    groups: dict[str, int] = dict(
-        session.execute(
-            select(func.unnest(Person.tags).label("tag"), func.count())
-            .where(
-                within(Person.grid_code, code),
-                Person.tags != [],
-                Person.status == PersonStatus.resident,
-            )
-            .group_by("tag")
-        ).all()
-    )
-    counts.update({f"group_{tag}": int(groups.get(tag, 0)) for tag in GROUPS})
-    counts["renters"] = (
-        session.scalar(select(func.count()).where(within(House.grid_code, code), House.is_rented))
-        or 0
-    )
-    return counts
 
 
 def _grid_workers(session: Session, code: str) -> list[dict[str, str]]:

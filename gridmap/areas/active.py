@@ -1,0 +1,43 @@
+"""The boundary plan in force: the one place that asks which plan is active.
+
+Like MapIt's ``Generation.objects.current()``: every caller — the locator, drafts,
+preparation and activation, area lookups, the maps, health — asks here, and a missing
+plan is refused with one error (409, "load a seed or activate a plan first").
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ScalarSelect, select
+from sqlalchemy.orm import Session
+
+from gridmap.areas.models import Plan, PlanStatus
+from gridmap.errors import Conflict
+
+NO_ACTIVE_PLAN = "no boundary plan is active: load a seed or activate a plan first"
+
+
+def current_plan(session: Session, *, for_update: bool = False) -> Plan | None:
+    """The plan in force, or None before any is (a database without a seed)."""
+    query = select(Plan).where(Plan.status == PlanStatus.active)
+    return session.scalar(query.with_for_update() if for_update else query)
+
+
+def active_plan(session: Session) -> Plan:
+    """The plan in force; 409 when none is."""
+    plan = current_plan(session)
+    if plan is None:
+        raise Conflict(NO_ACTIVE_PLAN)
+    return plan
+
+
+def active_plan_id(session: Session) -> int:
+    """The id of the plan in force; 409 when none is."""
+    plan_id = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
+    if plan_id is None:
+        raise Conflict(NO_ACTIVE_PLAN)
+    return int(plan_id)
+
+
+def active_plan_subquery() -> ScalarSelect[int]:
+    """The active plan's id, to compare with inside a query: ``Area.plan_id == …``."""
+    return select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()

@@ -1,0 +1,99 @@
+"""What the commands share: the console, errors as messages, settings, the database session."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gridmap.db.cluster import Cluster
+from gridmap.db.session import database_url, make_engine
+from gridmap.errors import GridmapError
+from gridmap.models import make_sessionmaker
+from gridmap.settings import Settings
+
+console = Console()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Print a GridmapError's message and exit 1, instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GridmapError as exc:
+            console.print(f"[red]error:[/red] {exc.detail}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings() -> Settings:
+    """The settings of this run (GRIDMAP_* variables), read when a command starts."""
+    return Settings()
+
+
+def cluster(settings: Settings) -> Cluster:
+    """The embedded PostGIS cluster of ``settings``' data folder and port."""
+    return Cluster(settings.data_dir, settings.db_port)
+
+
+def ensure_database(settings: Settings) -> str:
+    """Start the embedded cluster unless an external database is configured; migrate it."""
+    from gridmap.db import migrate
+
+    if not settings.database_url:
+        status = cluster(settings).start()
+        console.print(f"embedded PostGIS running in {status.root} (port {status.port})")
+    url = database_url(settings)
+    before, head = migrate.current(url), migrate.head()
+    if before != head:
+        with console.status(f"migrating the schema from {before or 'empty'} to {head}…"):
+            migrate.upgrade(url)
+        console.print(f"schema migrated to {head} (was {before or 'empty'})")
+    return url
+
+
+@contextmanager
+def database(settings: Settings | None = None) -> Iterator[Engine]:
+    """An engine on the configured database for one command, disposed after it."""
+    engine = make_engine(database_url(settings or load_settings()))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def transaction(settings: Settings | None = None) -> Iterator[Session]:
+    """One transaction on the configured database, committed when the block succeeds.
+
+    Every command reads and writes through this (or, when it needs the engine itself or
+    transactions of its own, through :func:`database`): one transaction per command.
+    """
+    with database(settings) as engine, make_sessionmaker(engine).begin() as session:
+        yield session
+
+
+def operator() -> dict[str, object]:
+    """Who ran a command, for the audit log: the OS account and the host."""
+    import getpass
+    import socket
+
+    try:
+        os_user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        import os
+
+        os_user = f"uid {os.getuid()}"
+    return {"os_user": os_user, "host": socket.gethostname(), "via": "cli"}
