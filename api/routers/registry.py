@@ -30,7 +30,7 @@ from gridmap.areas.lookup import get_area
 from gridmap.auth.models import AuditLog, Role, User
 from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
-from gridmap.registry.models import HouseholdStatus
+from gridmap.registry.models import BuildingUse, HouseholdStatus
 from gridmap.scope import Actor, require_editor, require_people
 from gridmap.timebounds import Moment
 
@@ -78,7 +78,7 @@ def area_buildings(
     principal: PrincipalDep,
     page: PageNo = 1,
     page_size: PageSize = 50,
-    use: Annotated[str | None, Query(max_length=20)] = None,
+    use: BuildingUse | None = None,
 ) -> dict[str, Any]:
     """The buildings of an area with their houses."""
     get_area(session, code, principal)

@@ -329,6 +329,9 @@ PARAMETERS = [  # method, path template, where it is sent, parameter, value, who
     ("get", "/api/v1/people", "q", "张", "t1"),
     ("get", "/api/v1/centres", "under", "350503", "t1"),
     ("get", "/api/v1/centres", "under", "3505", "t1"),
+    # an unknown use reached the database's enum and answered 500 (the fuzz benchmark found it)
+    ("get", "/api/v1/areas/{code}/buildings", "use", "commercial", "t1"),
+    ("get", "/api/v1/areas/{code}/buildings", "use", "\u00a5\u00fe", "t1"),
 ]
 
 
@@ -339,6 +342,7 @@ def test_the_document_and_the_server_agree_on_a_parameter(
     documented = _validator(document, _parameter(document, method, path, name)).is_valid(value)
     collection = client.get("/ogc/collections").json()["collections"][0]["id"]
     url = path.replace("{collection_id}", collection).replace("{fmt}", "json")
+    url = url.replace("{code}", T1)
     r = client.request(method, url, params={name: value}, headers=world.auth(who) if who else {})
     _agree(documented, r)
 
@@ -389,6 +393,7 @@ def test_the_document_and_the_server_agree_on_a_body(
 
 def _agree(documented: bool, r: Any) -> None:
     """A documented-valid request is not refused but by a rule the document cannot state."""
+    assert r.status_code < 500, r.text
     refused = r.status_code in REFUSED
     if documented and refused:
         assert rule_of(r.json()["detail"]) is not None, r.text
