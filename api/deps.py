@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from gridmap import audit
 from gridmap.areas.active import active_plan_id
 from gridmap.auth.lockout import SignInGuard
-from gridmap.auth.models import Role, User
+from gridmap.auth.models import User
 from gridmap.auth.security import decode_token
 from gridmap.calendar import WorkingCalendar
-from gridmap.errors import Forbidden, GridmapError, InvalidInput, NotAuthenticated
+from gridmap.errors import GridmapError, InvalidInput, NotAuthenticated
 from gridmap.locate import Locator
 from gridmap.maps.features import MapData
 from gridmap.maps.layer import Catalogue
@@ -266,16 +266,18 @@ async def get_map_data(request: Request) -> MapData:
 MapDataDep = Annotated[MapData, Depends(get_map_data)]
 
 
-def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
-    """A dependency that admits only ``roles``: ``Depends(require_roles(Role.planner))``."""
+def permitted(check: Callable[[Actor], None]) -> Callable[[Actor], Actor]:
+    """A dependency that admits whom ``check`` (a rule of gridmap/scope.py) does not refuse.
 
-    def check(principal: PrincipalDep) -> Actor:
-        if principal.role not in roles:
-            allowed = ", ".join(r.value for r in roles)
-            raise Forbidden(f"this action needs one of the roles: {allowed}")
+    ``Depends(permitted(scope.require_users))``: the route names the rule, the policy table
+    says which roles it admits — no route lists roles.
+    """
+
+    def admit(principal: PrincipalDep) -> Actor:
+        check(principal)
         return principal
 
-    return check
+    return admit
 
 
 def authorise_unmask(

@@ -114,8 +114,8 @@ def mask_text(value: str | None) -> str | None:
 
     - an 18-character resident ID number (17 digits, then a digit or X/x) and a 15-digit
       old one (first digit 1-9, a birth month 01-12 and day 01-31 where the date stands);
-    - a mainland mobile number: 11 digits starting with 1 (every ``1\d{10}``, as wide as
-      the importer accepts, not only ``1[3-9]``), also behind a country prefix glued to
+    - a mainland mobile number: 11 digits starting with 1 (every ``1\d{10}``, wider than
+      a phone field accepts, gridmap/phones.py), also behind a country prefix glued to
       it or before it: ``+86``, ``86``, ``0086``, ``(+86)``;
     - typed with spaces, dashes or dots between groups of at least three digits
       (``138-0013-8000``, ``350503 19900101 123X``), and glued to a label: ``tel``,

@@ -38,6 +38,18 @@ class IncidentAccess(enum.StrEnum):
     aggregate = "aggregate"  # counts only, never a row
 
 
+class PlanWork(enum.IntEnum):
+    """What a role does with boundary plans (网格方案); each step includes the ones before.
+
+    Everyone signed in reads the plans themselves (boundaries are no secret).
+    """
+
+    none = 0
+    compare = 1  # read a draft's change-impact report, for their own area
+    prepare = 2  # prepare a draft for activation; compare anywhere in the city
+    publish = 3  # put a plan in force (生效)
+
+
 @dataclass(frozen=True)
 class RolePolicy:
     """What one role may read and do (the rows of the scope table)."""
@@ -50,6 +62,9 @@ class RolePolicy:
     edits_registry: bool  # information collection (信息采集)
     level: AreaLevel | None  # the centre level a dispatcher works at
     centre_only: bool = False  # their unit is a governance centre (a mediator's)
+    plans: PlanWork = PlanWork.none  # change-impact reports, preparing, publishing plans
+    users: bool = False  # administers the accounts of their area (and lifts sign-in locks)
+    audit: bool = False  # reads the audit log (who read personal data unmasked, and why)
 
     @property
     def unit(self) -> bool:
@@ -58,9 +73,11 @@ class RolePolicy:
 
 
 POLICIES: dict[Role, RolePolicy] = {
-    Role.city_admin: RolePolicy(IncidentAccess.area, True, True, True, True, True, AreaLevel.city),
+    Role.city_admin: RolePolicy(IncidentAccess.area, True, True, True, True, True, AreaLevel.city,
+                                plans=PlanWork.publish, users=True, audit=True),
     Role.county_dispatcher: RolePolicy(
-        IncidentAccess.area, True, True, True, True, True, AreaLevel.county
+        IncidentAccess.area, True, True, True, True, True, AreaLevel.county,
+        plans=PlanWork.compare,
     ),
     Role.township_dispatcher: RolePolicy(
         IncidentAccess.area, True, True, True, True, True, AreaLevel.township
@@ -77,9 +94,10 @@ POLICIES: dict[Role, RolePolicy] = {
     Role.mediator: RolePolicy(
         IncidentAccess.unit, False, True, True, False, False, None, centre_only=True
     ),
-    Role.planner: RolePolicy(IncidentAccess.aggregate, False, False, False, False, False, None),
+    Role.planner: RolePolicy(IncidentAccess.aggregate, False, False, False, False, False, None,
+                             plans=PlanWork.prepare),
     Role.analyst: RolePolicy(IncidentAccess.area, False, False, False, False, False, None),
-}
+}  # fmt: skip
 
 DISPATCHERS = frozenset(r for r, p in POLICIES.items() if p.dispatches)
 REPORTERS = frozenset(r for r, p in POLICIES.items() if p.reports)
@@ -205,6 +223,49 @@ def require_unmask(actor: Actor) -> None:
     """Refuse (403) roles that may not read personal data unmasked."""
     if not actor.policy.unmask:
         raise Forbidden(f"a {actor.role.value} may not read personal data unmasked")
+
+
+def require_plans(actor: Actor, work: PlanWork) -> None:
+    """Refuse (403) a role whose plan work (``RolePolicy.plans``) falls short of ``work``."""
+    if actor.policy.plans < work:
+        raise Forbidden(f"a {actor.role.value} does not {_PLAN_VERBS[work]}")
+
+
+_PLAN_VERBS = {
+    PlanWork.none: "read plans",
+    PlanWork.compare: "read a plan's change impact",
+    PlanWork.prepare: "prepare plans",
+    PlanWork.publish: "put plans in force (city administrators do)",
+}
+
+
+def plan_area(actor: Actor, area: str) -> str:
+    """The area a plan's change impact is shown for (``""``: the whole city).
+
+    Roles that only compare (a county dispatcher) see their own area, or a part of it;
+    those who prepare plans work city-wide, as plans are drawn for the whole city.
+    """
+    if actor.policy.plans > PlanWork.compare:
+        return area
+    area = area or actor.area_code
+    actor.require_area(area)
+    return area
+
+
+def require_users(actor: Actor) -> None:
+    """Refuse (403) roles that do not administer accounts."""
+    if not actor.policy.users:
+        raise Forbidden(
+            f"a {actor.role.value} does not administer accounts (city administrators do)"
+        )
+
+
+def require_audit(actor: Actor) -> None:
+    """Refuse (403) roles that do not read the audit log."""
+    if not actor.policy.audit:
+        raise Forbidden(
+            f"a {actor.role.value} does not read the audit log (city administrators do)"
+        )
 
 
 def everything() -> ColumnElement[bool]:

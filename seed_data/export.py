@@ -3,7 +3,8 @@
 Exports are byte-for-byte reproducible for a given seed: GeoPackage's last-change stamp
 is pinned (GDAL's ``OGR_CURRENT_DATE``), and Parquet carries no timestamps. Personal data
 is masked, as in every gridmap output: names, resident IDs and phones by their field's
-rule, the text of names, addresses, titles, descriptions and notes by the free-text masker.
+rule, the text of names, addresses, titles, descriptions and notes by the free-text masker;
+an incident's columns as the API's view masks them (``gridmap.incidents.views.MASKED``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from gridmap.incidents import views as incident_views
 from gridmap.privacy import Kind, mask_array
 from seed_data.generate import Seed
 
@@ -27,7 +29,7 @@ MASKED: dict[str, tuple[tuple[str, Kind | Literal["text"]], ...]] = {
     "people": (("name", "name"), ("id_number", "id_number"), ("phone", "phone")),
     "work_units": (("name", "text"), ("address", "text"), ("contact_phone", "phone")),
     "buildings": (("name", "text"), ("address", "text")),
-    "incidents": (("title", "text"), ("description", "text")),
+    "incidents": tuple(incident_views.MASKED.items()),
     "incident_events": (("note", "text"),),
 }
 
@@ -42,7 +44,7 @@ def tables(seed: Seed) -> dict[str, pd.DataFrame]:
         )
 
     buildings = located(seed.buildings.drop(columns=["footprint"]))
-    incidents = located(seed.incidents.drop(columns=["reporter_phone", "reporter_name", "path"]))
+    incidents = located(seed.incidents.drop(columns=["path"]))
     for col in (
         "reported_at",
         "sign_due_at",

@@ -61,7 +61,7 @@ def test_the_base_url_is_the_public_url_or_the_address_listened_on():
         Settings(public_url="javascript:alert(1)")
 
 
-def test_serve_runs_uvicorn_with_the_proxy_settings(monkeypatch):
+def test_serve_runs_uvicorn_with_the_proxy_settings(monkeypatch, db_url):
     import uvicorn
     from typer.testing import CliRunner
 
@@ -70,6 +70,7 @@ def test_serve_runs_uvicorn_with_the_proxy_settings(monkeypatch):
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
     monkeypatch.delenv("GRIDMAP_TRUSTED_PROXIES", raising=False)
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", db_url)  # serve checks the database first
     monkeypatch.setenv("GRIDMAP_HOST", "127.0.0.1")  # serve writes the address it listens on:
     monkeypatch.setenv("GRIDMAP_PORT", "8000")  # restored after the test
     assert CliRunner().invoke(app, ["serve", "--port", "8123"]).exit_code == 0
@@ -78,3 +79,59 @@ def test_serve_runs_uvicorn_with_the_proxy_settings(monkeypatch):
     assert [(c["proxy_headers"], c["forwarded_allow_ips"]) for c in calls] == [
         (False, None), (True, "10.1.2.3")]  # fmt: skip
     assert calls[0]["port"] == 8123 and Settings().base_url.endswith(":8123")
+
+
+def _cli(monkeypatch, *args, **env):
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from gridmap.cli import app
+
+    served = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: served.append(kw))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, list(args))
+    return result, served
+
+
+def said(result) -> str:
+    return " ".join(result.output.split())  # the console wraps long lines
+
+
+@pytest.mark.parametrize(("variable", "value"), [("GRIDMAP_PORT", "abc"),
+                                                 ("GRIDMAP_TRUSTED_PROXIES", "*"),
+                                                 ("GRIDMAP_ENVIRONMENT", "prod")])  # fmt: skip
+def test_a_bad_setting_is_a_message_naming_the_variable(monkeypatch, variable, value):
+    result, served = _cli(monkeypatch, "db", "url", **{variable: value})
+    assert result.exit_code == 1 and served == []
+    assert variable in said(result) and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_serve_on_a_stopped_embedded_database_says_how_to_start_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("GRIDMAP_DATABASE_URL", raising=False)
+    result, served = _cli(
+        monkeypatch, "serve", GRIDMAP_DATA_DIR=str(tmp_path), GRIDMAP_DB_PORT="55999"
+    )
+    assert result.exit_code == 1 and served == []
+    assert "gridmap db start" in said(result), result.output
+
+
+def test_serve_on_an_unreachable_database_says_so(monkeypatch):
+    url = "postgresql+psycopg://postgres@127.0.0.1:9/gridmap?connect_timeout=2"
+    result, served = _cli(monkeypatch, "serve", GRIDMAP_DATABASE_URL=url)
+    assert result.exit_code == 1 and served == []
+    assert "cannot reach the database" in said(result), result.output
+
+
+def test_serve_on_an_unmigrated_database_says_to_migrate(monkeypatch, pg_cluster):
+    name = "serve_unmigrated"
+    pg_cluster.drop_database(name)
+    pg_cluster.create_database(name)
+    try:
+        result, served = _cli(monkeypatch, "serve", GRIDMAP_DATABASE_URL=pg_cluster.url(name))
+        assert result.exit_code == 1 and served == []
+        assert "gridmap migrate" in said(result), result.output
+    finally:
+        pg_cluster.drop_database(name)

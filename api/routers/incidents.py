@@ -7,7 +7,7 @@ import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, UploadFile
 from sqlalchemy import select
 
 from api.deps import (
@@ -40,14 +40,7 @@ from gridmap.incidents.workflow import Action
 from gridmap.scope import require_reporter
 from gridmap.settings import Settings
 
-UNMASKED_INCIDENT = [
-    "reporter_name",
-    "reporter_phone",
-    "title",
-    "description",
-    "media_url",
-    "notes",
-]
+UNMASKED_INCIDENT = [*views.MASKED, "notes"]  # what an unmasked read shows, for the audit
 router = APIRouter(tags=["incidents"], responses=responses(401))
 
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,100}$"  # visible ASCII: a UUID, a ULID, a phone's own id
@@ -211,6 +204,36 @@ def act(
     return views.read_model(session, incident, principal, history=True)
 
 
+def photo_incident(
+    code: Annotated[str, Path(max_length=30)],
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: OptionalPrincipalDep,
+    x_citizen_token: Annotated[str | None, Header(max_length=64)] = None,
+) -> Incident:
+    """The incident a photo is added to, if the sender may add one (404 or 403 otherwise).
+
+    Signed in: an incident in the user's scope (404 outside it), by a role that reports
+    (403). Anonymous (the citizen port): the ``X-Citizen-Token`` of the report's answer,
+    within an hour of the report — anything else is 404, so codes cannot be probed.
+    """
+    if principal is not None:
+        incident = service.get(session=session, code=code, actor=principal)
+        require_reporter(principal, "add photos to incidents")
+        return incident
+    found = session.scalar(select(Incident).where(Incident.code == code))
+    if (
+        found is None
+        or x_citizen_token is None
+        or not hmac.compare_digest(
+            x_citizen_token.encode(), citizen_token(settings, found.code).encode()
+        )
+        or datetime.now(UTC) - found.created_at >= CITIZEN_PHOTO_WINDOW
+    ):
+        raise NotFound(f"there is no incident {code} you can add photos to")
+    return found
+
+
 @router.post(
     "/incidents/{code}/photos",
     status_code=201,
@@ -218,39 +241,21 @@ def act(
     responses=responses(403, 404),
 )
 def add_photo(
-    code: Annotated[str, Path(max_length=30)],
+    incident: Annotated[Incident, Depends(photo_incident)],
     photo: UploadFile,
     session: SessionDep,
     settings: SettingsDep,
     principal: OptionalPrincipalDep,
-    x_citizen_token: Annotated[str | None, Header(max_length=64)] = None,
 ) -> PhotoRead:
     """Attach a photo (JPEG, PNG or WebP, ≤ 10 MB, decoded and re-encoded; EXIF GPS kept).
 
     Anonymous uploads (the citizen port) need the ``X-Citizen-Token`` the report's answer
     carried, within an hour of the report.
     """
-    data = photo.file.read(photos.MAX_BYTES + 1)
-    if principal is None:
-        incident = session.scalar(select(Incident).where(Incident.code == code))
-        allowed = (
-            incident is not None
-            and x_citizen_token is not None
-            and hmac.compare_digest(
-                x_citizen_token.encode(), citizen_token(settings, incident.code).encode()
-            )
-            and datetime.now(UTC) - incident.created_at < CITIZEN_PHOTO_WINDOW
-        )
-        if not allowed:
-            raise NotFound(f"there is no incident {code} you can add photos to")
-    else:
-        incident = service.get(session=session, code=code, actor=principal)
-        require_reporter(principal, "add photos to incidents")
-    assert incident is not None
     stored = photos.attach(
         session=session,
         incident=incident,
-        data=data,
+        data=photo.file.read(photos.MAX_BYTES + 1),
         photo_dir=settings.data_dir / "photos",
         created_by_id=principal.user_id if principal else None,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,20 +11,23 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, require_roles
+from api.deps import PrincipalDep, SessionDep, SettingsDep, permitted
 from api.problems import responses
 from gridmap.areas.models import Plan, PlanStatus
-from gridmap.auth.models import Role
 from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, NotFound
 from gridmap.plans import drafts, service
 from gridmap.plans.impacts import ImpactReports
-from gridmap.scope import Actor
+from gridmap.scope import Actor, PlanWork, plan_area, require_plans
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["plans"], responses=responses(401, 403, 404))
 PlanId = Annotated[RowId, Path()]
-PLANNERS = (Role.planner, Role.city_admin, Role.county_dispatcher)
+
+
+def _may(work: PlanWork) -> Callable[[Actor], None]:
+    """The rule admitting the roles whose plan work (gridmap/scope.py) includes ``work``."""
+    return lambda actor: require_plans(actor, work)
 
 
 class PlanRead(BaseModel):
@@ -60,7 +64,7 @@ def plan_impact(
     plan_id: PlanId,
     request: Request,
     session: SessionDep,
-    principal: Annotated[Actor, Depends(require_roles(*PLANNERS))],
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.compare)))],
     against: Annotated[RowId | None, Query(description="Default: in force")] = None,
     area: Annotated[str, Query(pattern=r"^(\d{6}(\d{3}){0,2})?$")] = "",
 ) -> dict[str, Any]:
@@ -74,9 +78,7 @@ def plan_impact(
     A report is kept a few minutes (``computed_at`` says when it was made); a user computes
     one at a time (429) and the server a few at once (503), both with Retry-After.
     """
-    if principal.role == Role.county_dispatcher:
-        area = area or principal.area_code
-        principal.require_area(area)
+    area = plan_area(principal, area)
     if against is None:
         active = session.scalar(select(Plan.id).where(Plan.status == "active"))
         if active is None:
@@ -99,7 +101,7 @@ def prepare_plan(
     request: Request,
     tasks: BackgroundTasks,
     session: SessionDep,
-    principal: Annotated[Actor, Depends(require_roles(Role.planner, Role.city_admin))],
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))],
 ) -> Any:
     """Prepare a draft for a fast activation, in the background (202; see ``prepared_at``).
 
@@ -132,7 +134,7 @@ def activate_plan(
     tasks: BackgroundTasks,
     session: SessionDep,
     settings: SettingsDep,
-    principal: Annotated[Actor, Depends(require_roles(Role.city_admin))],
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.publish)))],
 ) -> Any:
     """Put a plan in force (city admin only): seconds for a prepared draft, in one transaction.
 

@@ -22,16 +22,16 @@ from api.deps import (
     RulesDep,
     SessionDep,
     authorise_unmask,
-    require_roles,
+    permitted,
 )
 from api.params import AreaCode, AreaQuery
 from api.problems import responses
 from gridmap.areas.lookup import get_area
-from gridmap.auth.models import AuditLog, Role, User
+from gridmap.auth.models import AuditLog, User
 from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
 from gridmap.registry.models import BuildingUse, HouseholdStatus
-from gridmap.scope import Actor, require_editor, require_people
+from gridmap.scope import Actor, require_audit, require_editor, require_people
 from gridmap.timebounds import Moment
 
 UNMASKED_PERSON = ["name", "id_number", "phone"]
@@ -373,7 +373,7 @@ class AuditRow(BaseModel):
 @router.get("/audit", response_model=list[AuditRow])
 def audit_log(
     session: SessionDep,
-    principal: Annotated[Actor, Depends(require_roles(Role.city_admin))],
+    principal: Annotated[Actor, Depends(permitted(require_audit))],
     username: Annotated[str | None, Query(max_length=50)] = None,
     action: Annotated[str | None, Query(max_length=50)] = None,
     object_type: Annotated[str | None, Query(max_length=50)] = None,

@@ -8,16 +8,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from api.deps import ClientDep, Principal, SessionDep, SignInGuardDep, require_roles
+from api.deps import ClientDep, Principal, SessionDep, SignInGuardDep, permitted
 from api.params import AreaQuery
 from api.problems import responses
 from gridmap.areas.codes import CODE_PATTERN
 from gridmap.auth import service
 from gridmap.auth.models import Role, User
 from gridmap.errors import Conflict
+from gridmap.scope import require_users
 
 router = APIRouter(prefix="/users", tags=["users"], responses=responses(401, 403))
-AdminDep = Annotated[Principal, Depends(require_roles(Role.city_admin))]
+AdminDep = Annotated[Principal, Depends(permitted(require_users))]
 USERNAME_PATTERN = service.USERNAME.pattern
 AREA_OR_BLANK = f"^({CODE_PATTERN.pattern.strip('^$')})?$"  # an area code, or "": the default
 PASSWORD_HELP = (

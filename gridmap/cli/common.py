@@ -39,8 +39,62 @@ def friendly_errors(func: F) -> F:
 
 
 def load_settings() -> Settings:
-    """The settings of this run (GRIDMAP_* variables), read when a command starts."""
-    return Settings()
+    """The settings of this run (GRIDMAP_* variables), read when a command starts.
+
+    A value that does not parse is a message naming the variable, not a traceback.
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise GridmapError(settings_problem(exc)) from None
+
+
+def settings_problem(exc: Any) -> str:
+    """``GRIDMAP_PORT='abc': Input should be a valid integer…``, one line per bad variable."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"GRIDMAP_{field.upper()}" if field else "the GRIDMAP_* settings"
+        given = error.get("input")
+        shown = f"={given!r}" if isinstance(given, str | int | float) and field else ""
+        lines.append(f"{name}{shown}: {error['msg']}")
+    return "bad setting: " + "; ".join(lines)
+
+
+def check_database(settings: Settings) -> str:
+    """The URL of a database that answers and is migrated; else what to run, as an error.
+
+    ``gridmap serve`` asks before it listens: a server on a stopped database would answer
+    every request 503 while looking healthy at start.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    from gridmap.db import migrate
+
+    if not settings.database_url:
+        status = cluster(settings).status()
+        if not status.running:
+            raise GridmapError(
+                f"the embedded PostGIS in {status.root} (port {status.port}) is not running: "
+                "start it with `gridmap db start` (or `make demo`, which also loads the demo)"
+            )
+    url = database_url(settings)
+    try:
+        before = migrate.current(url)
+    except OperationalError as exc:
+        first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise GridmapError(
+            f"cannot reach the database of GRIDMAP_DATABASE_URL: {first}; start it, or unset "
+            "GRIDMAP_DATABASE_URL to use the embedded one (`gridmap db start`)"
+        ) from None
+    if before != migrate.head():
+        raise GridmapError(
+            f"the database schema is at {before or 'nothing (an empty database)'}, this "
+            f"gridmap needs {migrate.head()}: run `gridmap migrate` first"
+        )
+    return url
 
 
 def cluster(settings: Settings) -> Cluster:

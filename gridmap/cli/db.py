@@ -38,6 +38,7 @@ def db_status() -> None:
 
 
 @db_app.command("url")
+@friendly_errors
 def db_url() -> None:
     """Print the SQLAlchemy URL gridmap uses."""
     print(database_url(load_settings()))

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from gridmap.cli.common import console, ensure_database, friendly_errors, load_settings
+from gridmap.cli.common import (
+    check_database,
+    console,
+    ensure_database,
+    friendly_errors,
+    load_settings,
+)
 from gridmap.cli.seed import generate_and_load
 from gridmap.errors import GridmapError
 
@@ -25,6 +31,7 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    check_database(settings)
     # the app (built in each worker) links to where it listens, unless GRIDMAP_PUBLIC_URL says
     os.environ["GRIDMAP_HOST"] = host or settings.host
     os.environ["GRIDMAP_PORT"] = str(port or settings.port)

@@ -1,8 +1,16 @@
-"""Overdue and due soon (超期 / 临期): computed from the due dates, never typed in.
+"""Overdue and nearly due (超期 / 临期): computed from the due dates, never typed in.
 
 The rule is data — which states each deadline applies to — and both the SQL filter (lists,
 KPIs, maps) and the check on one loaded incident are derived from it, so the two can
 never disagree.
+
+"Nearly due" is two rules with two names, both about the resolution deadline:
+
+- **due within** a horizon (:func:`due_within_clause`, ``DUE_WITHIN`` = 2 days by default):
+  what the lists filter (``due_within_days``) and what the maps and ``/stats`` count as
+  ``due_soon`` — a sliding window of hours;
+- the **due-soon reminder** (:func:`due_soon_reminder_at`): a unit is told at 08:30 China
+  time of the last working day before the deadline — a moment on the working calendar.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
+from gridmap.calendar import WorkingCalendar
 from gridmap.incidents.models import OPEN, UNSIGNED, Incident, IncidentStatus
 
 # (states in which the deadline runs, the due-date column): late sign-for, late resolution
@@ -18,8 +27,8 @@ DEADLINES: tuple[tuple[frozenset[IncidentStatus], str], ...] = (
     (UNSIGNED, "sign_due_at"),
     (OPEN, "resolve_due_at"),
 )
-DUE_SOON_COLUMN = "resolve_due_at"  # "due soon" looks at the resolution deadline
-DUE_SOON = timedelta(days=2)  # the default horizon of "due soon" on maps and reminders
+UPCOMING = "resolve_due_at"  # the deadline "due within" and the due-soon reminder look at
+DUE_WITHIN = timedelta(days=2)  # the horizon the maps and /stats count as due_soon
 CHECK_IN_HOURS = 2.0  # 吹哨报到: a summoned department checks in within two office hours
 # 民意事件速办: signed for within two office hours, resolved by the end of the next working day
 FAST_TRACK_SIGN_HOURS = 2.0
@@ -46,9 +55,9 @@ def is_overdue(incident: Incident, now: datetime) -> bool:
     return False
 
 
-def due_soon_clause(now: datetime, within: timedelta = DUE_SOON) -> ColumnElement[bool]:
-    """SQL: open, not overdue, and due within ``within``."""
-    due = getattr(Incident, DUE_SOON_COLUMN)
+def due_within_clause(now: datetime, within: timedelta = DUE_WITHIN) -> ColumnElement[bool]:
+    """SQL: open, not overdue, and due within ``within`` (not the due-soon reminder's rule)."""
+    due = getattr(Incident, UPCOMING)
     return and_(
         Incident.status.in_(sorted(OPEN)),
         ~overdue_clause(now),
@@ -57,12 +66,24 @@ def due_soon_clause(now: datetime, within: timedelta = DUE_SOON) -> ColumnElemen
     )
 
 
-def is_due_soon(incident: Incident, now: datetime, within: timedelta = DUE_SOON) -> bool:
+def is_due_within(incident: Incident, now: datetime, within: timedelta = DUE_WITHIN) -> bool:
     """Open, not overdue, and due within ``within`` (the same rule as the SQL)."""
-    due = getattr(incident, DUE_SOON_COLUMN)
+    due = getattr(incident, UPCOMING)
     return (
         incident.status in OPEN
         and not is_overdue(incident, now)
         and due is not None
         and now <= due < now + within
     )
+
+
+def due_soon_reminder_at(calendar: WorkingCalendar, due: datetime) -> datetime | None:
+    """When the due-soon reminder (临期提醒) for a deadline ``due`` arises, if the calendar knows.
+
+    08:30 China time of the last working day that opens before the deadline: the start of
+    the last working day left (:meth:`WorkingCalendar.opening_before`).
+    """
+    try:
+        return calendar.opening_before(due)
+    except ValueError:
+        return None

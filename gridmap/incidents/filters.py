@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 
 from gridmap.bbox import BBox
-from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
+from gridmap.incidents.deadlines import due_within_clause, overdue_clause
 from gridmap.incidents.models import Incident, IncidentStatus
 from gridmap.scope import within
 from gridmap.units.models import Department
@@ -47,7 +47,7 @@ class IncidentFilter:
         if self.overdue:
             where.append(overdue_clause(now))
         if self.due_within is not None:
-            where.append(due_soon_clause(now, self.due_within))
+            where.append(due_within_clause(now, self.due_within))
         if self.since:
             where.append(Incident.reported_at >= self.since)
         if self.until:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gridmap.areas.codes import CODE_LENGTH
 from gridmap.areas.levels import AreaLevel
 from gridmap.calendar import CHINA_TZ
-from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
+from gridmap.incidents.deadlines import due_within_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.kpi import APPEAL_CHANNELS
 from gridmap.incidents.models import OPEN, Incident, IncidentStatus
@@ -108,7 +108,7 @@ def stats(
             count(on_time).label("closed_on_time"),
             count(and_(live, overdue_clause(now))).label("overdue"),
             count(Incident.status.in_(sorted(OPEN))).label("open"),
-            count(due_soon_clause(now)).label("due_soon"),
+            count(due_within_clause(now)).label("due_soon"),
             func.avg(hours).filter(live).label("mean_hours_to_sign"),
             func.avg(close_hours).filter(closed).label("mean_hours_to_close"),
             func.avg(case((Incident.satisfaction >= 4, 1.0), else_=0.0))

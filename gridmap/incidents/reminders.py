@@ -49,10 +49,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gridmap.areas.levels import AreaLevel
-from gridmap.auth.models import Role
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.errors import NotFound
-from gridmap.incidents.deadlines import DEADLINES, DUE_SOON_COLUMN
+from gridmap.incidents.deadlines import DEADLINES, UPCOMING, due_soon_reminder_at
 from gridmap.incidents.models import (
     OPEN,
     Incident,
@@ -95,16 +94,12 @@ WORDING: dict[NotificationKind, Wording] = {
                         "Returned: {code} ({category}) was sent back and waits to be dispatched"),
 }  # fmt: skip
 
-DISPATCHING_ROLES = frozenset(
-    {Role.city_admin, Role.county_dispatcher, Role.township_dispatcher, Role.village_worker}
-)
-
 
 def inbox_units(session: Session, actor: Actor) -> list[int]:
     """The units whose notifications ``actor`` reads (see the module docstring)."""
     if actor.policy.unit:
         return [actor.department_id] if actor.department_id is not None else []
-    if actor.role in DISPATCHING_ROLES:
+    if actor.policy.dispatches:  # a dispatcher reads their own centre's
         own = session.scalar(
             select(Department.id).where(Department.code == unit_codes.centre_code(actor.area_code))
         )
@@ -216,12 +211,9 @@ def _candidates(
                     centre = _dispatcher(centres, i.grid_code, i.handling_level)
                     if centre is not None:
                         yield _Row(centre, i.id, K.overdue, due, due)
-        due = getattr(i, DUE_SOON_COLUMN)
+        due = getattr(i, UPCOMING)
         if not overdue and due is not None and due > now:
-            try:
-                moment = calendar.opening_before(due)
-            except ValueError:
-                moment = None
+            moment = due_soon_reminder_at(calendar, due)
             if moment is not None and moment <= now:
                 yield _Row(i.unit_id, i.id, K.due_soon, moment, due)
         if i.supervised_at is not None and i.supervision_answered_at is None:

@@ -11,10 +11,10 @@ from gridmap.crs import CRS
 from gridmap.db.ids import RowId
 from gridmap.incidents.models import Channel, IncidentStatus, NotificationKind
 from gridmap.incidents.workflow import Action
+from gridmap.phones import Phone
 from gridmap.text import document_printable, refuse_control
 from gridmap.timebounds import EventTime, Moment
 
-PHONE_PATTERN = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
 Outcome = Literal["mediated", "referred_arbitration", "referred_court", "handled", "other"]
 
 
@@ -34,7 +34,7 @@ class IncidentCreate(BaseModel):
     address: str | None = Field(default=None, max_length=300)
     people_involved: int = Field(default=1, ge=1, le=10_000)
     reporter_name: str | None = Field(default=None, max_length=50)
-    reporter_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    reporter_phone: Phone | None = None
     reported_at: EventTime | None = Field(default=None, description="Defaults to now")
     fast_track: bool = Field(
         default=False,
@@ -218,7 +218,10 @@ class StatsRow(BaseModel):
     on_time_rate: float | None
     open: int
     overdue: int
-    due_soon: int
+    due_soon: int = Field(
+        description="open, not overdue, resolution due within 2 days (not the due-soon "
+        "reminder, which arises at 08:30 of the last working day)"
+    )
     mean_hours_to_sign: float | None
     mean_hours_to_close: float | None
     satisfaction_rate: float | None

@@ -8,19 +8,34 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
-from geoalchemy2.shape import from_shape, to_shape
+from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import select, text
+from sqlalchemy import (
+    Insert,
+    Row,
+    bindparam,
+    insert,
+    inspect,
+    literal,
+    null,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from gridmap import timebounds
 from gridmap.areas import codes as area_codes
-from gridmap.areas.levels import AreaLevel, above
+from gridmap.areas.levels import AreaLevel
 from gridmap.calendar import CHINA_TZ, WorkingCalendar
 from gridmap.crs import to_wgs84_checked
+from gridmap.db.base import SRID
 from gridmap.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gridmap.incidents import permissions
 from gridmap.incidents.deadlines import (
     CHECK_IN_HOURS,
     FAST_TRACK_RESOLVE_DAYS,
@@ -36,9 +51,9 @@ from gridmap.incidents.models import (
     IncidentWhistle,
 )
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
-from gridmap.incidents.workflow import TRANSITIONS, Action, By, next_status
+from gridmap.incidents.workflow import TRANSITIONS, Action, next_status, require_note
 from gridmap.locate import Locator, UnitRef
-from gridmap.scope import DISPATCHERS, REPORTERS, Actor, incident_filter
+from gridmap.scope import Actor, incident_filter
 from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department
 from gridmap.units.organisation import WindowUnit, window_unit
@@ -51,12 +66,6 @@ NEXT_LEVEL = {
     AreaLevel.township: AreaLevel.county,
     AreaLevel.county: AreaLevel.city,
 }
-
-
-# columns a new incident leaves empty (set on the attached object so none is read back)
-UNSET_AT_INTAKE = ("outcome", "satisfaction", "merged_into_id", "signed_at", "resolved_at",
-                   "closed_at", "supervised_at", "supervised_by_id", "supervision_due_at",
-                   "supervision_answered_at")  # fmt: skip
 
 
 class StaleVersion(Conflict):
@@ -117,7 +126,7 @@ def create(
     Idempotency-Key, by the same user and with the same report, returned the first one).
     """
     now = now or datetime.now(UTC)
-    if actor is not None and actor.role not in REPORTERS:
+    if actor is not None and not actor.policy.reports:
         raise Forbidden(f"a {actor.role.value} cannot report incidents")
     rule = locator.rule(data.category)
     lon, lat = to_wgs84_checked(data.lon, data.lat, data.crs)
@@ -173,7 +182,7 @@ def create(
     )
     digest = fingerprint(data) if key is not None else None
     new_id = _ids.next(session)
-    values = dict(
+    row = intake_row(
         id=new_id,
         code=incident_code(reported_at, new_id),
         category=data.category,
@@ -181,7 +190,7 @@ def create(
         status=IncidentStatus.reported,
         title=data.title or rule.name,
         description=data.description,
-        location=from_shape(Point(lon, lat), srid=4326),
+        location=from_shape(Point(lon, lat), srid=SRID, extended=True),
         reported_crs=data.crs.value,
         reported_lon=data.lon,
         reported_lat=data.lat,
@@ -203,73 +212,112 @@ def create(
         plan_id=locator.plan_id,
         grid_code=grid_code,
         assigned_at=now,
-        version=1,
-        supervised=False,
         fast_track=data.fast_track,
+        created_at=now,
     )
-    if not _insert_with_first_event(session, values, actor, now):
+    first_event = {"actor_id": row["created_by_id"], "event_at": now}
+    if _INTAKE.first(session, row | first_event) is None:
         # the key is taken: a retry (return the first incident) or a different report (409)
         existing = _by_idempotency_key(session, key or "", digest)
         if existing is None:  # pragma: no cover - the row that blocked us cannot vanish
             raise Conflict("the report could not be stored: try again")
         return existing, False
     # the row as stored, attached to the session without reading it back
-    incident = Incident(**values, **dict.fromkeys(UNSET_AT_INTAKE), created_at=now)
+    incident = Incident(**row)
     make_transient_to_detached(incident)
     session.add(incident)
     return incident, True
 
 
-# Columns intake writes, and their casts (enum columns need the enum's type).
-_INTAKE_COLUMNS = {
-    "id": "", "code": "", "category": "", "channel": "::channel",
-    "status": "::incident_status", "title": "", "description": "",
-    "location": "", "reported_crs": "", "reported_lon": "", "reported_lat": "",
-    "address": "", "people_involved": "", "reporter_name": "", "reporter_phone": "",
-    "media_url": "", "api_client_id": "",
-    "unit_id": "", "routing_reason": "", "handling_level": "::area_level",
-    "idempotency_key": "", "idempotency_hash": "", "created_by_id": "", "reported_at": "",
-    "sign_due_at": "", "resolve_due_at": "", "plan_id": "", "grid_code": "",
-    "assigned_at": "", "version": "", "supervised": "", "fast_track": "",
-}  # fmt: skip
-# One statement, one round trip: the incident (unless its Idempotency-Key is taken) and its
-# first event, written only for a row actually inserted. Plain SQL through the driver: built
-# once, no per-request statement compilation.
-_INTAKE_SQL = (
-    "WITH inserted AS (INSERT INTO incident ("
-    + ", ".join(_INTAKE_COLUMNS)
-    + ") VALUES ("
-    + ", ".join(
-        "ST_SetSRID(ST_MakePoint(%(wgs84_lon)s, %(wgs84_lat)s), 4326)"
-        if c == "location"
-        else f"%({c})s{cast}"
-        for c, cast in _INTAKE_COLUMNS.items()
-    )
-    + ") ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, unit_id) "
-    "INSERT INTO incident_event (incident_id, action, from_status, to_status, actor_id, "
-    "unit_id, at) SELECT id, 'report', NULL, 'reported', %(actor_id)s, unit_id, "
-    "%(assigned_at)s FROM inserted RETURNING incident_id"
-)
+def intake_row(**values: object) -> dict[str, object]:
+    """Every column of a new incident's row: as given, else the column's default, else NULL.
 
-
-def _insert_with_first_event(
-    session: Session, values: dict[str, object], actor: Actor | None, now: datetime
-) -> bool:
-    """Insert the incident and its ``report`` event in one statement (one round trip).
-
-    ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``: a retry, even a concurrent one,
-    inserts nothing (the loser waits for the winner's commit on the unique index). Returns
-    False when nothing was inserted.
+    The row is complete, so the incident built from it reads nothing back once attached.
     """
-    params = {c: values[c] for c in _INTAKE_COLUMNS if c != "location"}
-    point = to_shape(values["location"])  # type: ignore[arg-type]
-    params["wgs84_lon"], params["wgs84_lat"] = point.x, point.y
-    for column in ("channel", "status", "handling_level"):
-        params[column] = str(getattr(params[column], "value", params[column]))
-    params["actor_id"] = actor.user_id if actor else None
-    params["assigned_at"] = now
-    row = session.connection().exec_driver_sql(_INTAKE_SQL, params).first()
-    return row is not None
+    unknown = values.keys() - _COLUMNS.keys()
+    if unknown:
+        raise TypeError(f"incident has no column {', '.join(sorted(unknown))}")
+    return {key: values.get(key, default) for key, default in _DEFAULTS.items()}
+
+
+# attribute name → column, for every column of the table (``Incident.__table__``)
+_COLUMNS = {a.key: a.columns[0] for a in inspect(Incident).column_attrs}
+# what a column holds when intake gives it nothing: its scalar default, else NULL
+_DEFAULTS = {
+    key: c.default.arg if c.default is not None and c.default.is_scalar else None
+    for key, c in _COLUMNS.items()
+}
+
+
+def _intake_statement() -> Insert:
+    """The incident (unless its Idempotency-Key is taken) and its ``report`` event: one statement.
+
+    Generated from the tables, so a new column is written without touching intake: every
+    column of ``incident`` is a parameter of its own type (casts, geometry, enums are the
+    column types' business). ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``: a retry,
+    even a concurrent one, inserts nothing (the loser waits for the winner's commit on the
+    unique index), and then no event is written either — the statement returns no row.
+    """
+    inserted = (
+        pg_insert(Incident)
+        .values({c: bindparam(key, type_=c.type) for key, c in _COLUMNS.items()})
+        .on_conflict_do_nothing(index_elements=[Incident.idempotency_key])
+        .returning(Incident.id, Incident.unit_id)
+        .cte("inserted")
+    )
+    event = IncidentEvent
+    first_event = {
+        "incident_id": inserted.c.id,
+        "action": literal(Action.report.value, event.action.type),
+        "from_status": null(),
+        "to_status": literal(IncidentStatus.reported, event.to_status.type),
+        "actor_id": bindparam("actor_id", type_=event.actor_id.type),
+        "unit_id": inserted.c.unit_id,
+        "at": bindparam("event_at", type_=event.at.type),
+    }
+    return (
+        insert(event)
+        .from_select(list(first_event), select(*first_event.values()))
+        .returning(event.incident_id)
+    )
+
+
+Processor = Callable[[Any], Any]
+
+
+class _Compiled:
+    """A statement compiled once per dialect and run through the driver.
+
+    Intake is the hottest write: this skips SQLAlchemy's per-execution work (cache key,
+    execution context) and keeps only what it must do, each bound value through its
+    type's processor — the same SQL and values ``session.execute`` would send.
+    """
+
+    def __init__(self, statement: Insert) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, tuple[str, dict[str, Any], dict[str, Processor]]] = {}
+
+    def first(self, session: Session, params: dict[str, Any]) -> Row[Any] | None:
+        """The first row the statement returns for ``params``, or None."""
+        connection = session.connection()
+        dialect = connection.dialect
+        if dialect.name not in self._by_dialect:
+            compiled = self.statement.compile(dialect=dialect)
+            binds = {name: bind for bind, name in compiled.bind_names.items()}
+            fixed = {name: bind.value for name, bind in binds.items() if not bind.required}
+            process: dict[str, Processor] = {}
+            for name, bind in binds.items():
+                if processor := bind.type.dialect_impl(dialect).bind_processor(dialect):
+                    process[name] = processor
+            self._by_dialect[dialect.name] = (compiled.string, fixed, process)
+        sql, fixed, process = self._by_dialect[dialect.name]
+        values = fixed | params
+        for name, convert in process.items():
+            values[name] = convert(values[name])
+        return connection.exec_driver_sql(sql, values).first()
+
+
+_INTAKE = _Compiled(_intake_statement())
 
 
 def _window(session: Session, actor: Actor | None, data: IncidentCreate) -> WindowUnit:
@@ -277,7 +325,7 @@ def _window(session: Session, actor: Actor | None, data: IncidentCreate) -> Wind
     if data.channel != Channel.window:
         raise InvalidInput(f"window is for reports taken at a window (channel window), not "
                            f"{data.channel.value}: leave it out")  # fmt: skip
-    if actor is None or actor.role not in DISPATCHERS:
+    if actor is None or not actor.policy.dispatches:
         raise Forbidden("only the staff of a centre take reports at its windows")
     return window_unit(
         session, unit_codes.centre_code(actor.area_code), data.window or "", data.category
@@ -314,10 +362,10 @@ class _IdBlocks:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._free: list[int] = []
-        self._url: str | None = None
+        self._url: URL | None = None
 
     def next(self, session: Session) -> int:
-        url = str(session.get_bind().engine.url)
+        url = session.get_bind().engine.url  # compared as a tuple: rendering it costs more
         with self._lock:
             if url != self._url:  # another database (tests, CLI): its own sequence
                 self._free, self._url = [], url
@@ -417,7 +465,9 @@ def act(
 
     The order of the checks is fixed (docs/decisions.md): outside the actor's scope 404
     (existence does not leak), a stale version 409, an illegal transition 409, a role or
-    unit that may not take it 403.
+    unit that may not take it 403; then the action's own rules as its effect runs (a unit
+    outside the place 403, a missing outcome 422, …), and last a note missing where the
+    table needs one 422. A refusal leaves the caller's transaction to roll back.
     """
     if action not in TRANSITIONS:
         raise InvalidInput(f"{action.value} is not an action on an existing incident")
@@ -433,6 +483,8 @@ def act(
     check_allowed(session, incident, action, actor)
     step = Step(session, incident, data, actor, now, calendar=calendar)
     EFFECTS[action](step)
+    if TRANSITIONS[action].needs_note:
+        require_note(action, data.note)
     incident.status = after
     _event(session, incident, action, before, after, actor, data.note, now, step.payload or None)
     session.flush()  # bumps version; a concurrent change makes this raise StaleDataError
@@ -456,73 +508,23 @@ def may(session: Session, incident: Incident, action: Action, actor: Actor) -> b
 def check_allowed(session: Session, incident: Incident, action: Action, actor: Actor) -> None:
     """Refuse (403) an action the actor's role, level or unit does not allow.
 
-    A dispatcher acts on incidents in their area that are handled at their level or below
-    (an incident escalated higher has left their hands); the handling unit acts on what it
-    holds, and a dispatcher acts as the handler when a centre in their area holds it.
+    The rules are the table in :mod:`gridmap.incidents.permissions`; this gives them the
+    incident, and the actor's ties to it, looked up only if a check asks.
     """
-    policy = actor.policy
-    by = TRANSITIONS[action].by
-    if by == By.area:
-        # the caller read the incident through its scope: a unit sees what it holds or
-        # takes part in, the others see their area
-        works_here = actor.policy.unit or actor.covers(incident.grid_code)
-        if policy.reports and works_here:
-            return
-        raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
-    if not policy.dispatches and not policy.unit:
-        raise Forbidden(f"a {actor.role.value} cannot {action.value} incidents")
-    if by == By.whistler:
-        if policy.level in (AreaLevel.township, AreaLevel.county) and actor.covers(
-            incident.grid_code
-        ):
-            return
-        raise Forbidden(
-            "only a township or county dispatcher of the place blows the whistle (吹哨)"
+    reason = permissions.refusal(
+        permissions.Case(
+            actor=actor,
+            action=action,
+            code=incident.code,
+            grid_code=incident.grid_code,
+            handling_level=incident.handling_level,
+            holds=lambda: _is_handler(session, incident, actor),
+            co_unit=lambda: co_part(session, incident, actor) is not None,
+            summoned=lambda: _summons(session, incident, actor) is not None,
         )
-    if by == By.summoned:
-        if _summons(session, incident, actor) is not None:
-            return
-        raise Forbidden(f"your unit has not been summoned to incident {incident.code} (报到)")
-    if by == By.co_unit:
-        if co_part(session, incident, actor) is not None:
-            return
-        raise Forbidden(
-            f"only a co-unit of incident {incident.code}'s joint handling (联办) can "
-            f"{action.value} it"
-        )
-    if by == By.above:
-        held = incident.handling_level or AreaLevel.village
-        mine = policy.level
-        if (
-            policy.dispatches
-            and mine is not None
-            and actor.covers(incident.grid_code)
-            and above(mine, held)
-        ):
-            return
-        raise Forbidden(
-            f"incident {incident.code} is held at {held.value} level: only a higher level "
-            f"supervises it (督办)"
-        )
-    as_dispatcher = (
-        policy.dispatches
-        and actor.covers(incident.grid_code)
-        and actor.dispatches_at(incident.handling_level)
     )
-    if by in (By.dispatcher, By.either) and as_dispatcher:
-        return
-    if by in (By.handler, By.either) and _is_handler(session, incident, actor):
-        return
-    if by == By.dispatcher:
-        if policy.dispatches and not actor.dispatches_at(incident.handling_level):
-            raise Forbidden(
-                f"incident {incident.code} is handled at {incident.handling_level} level, above "
-                f"yours: only a dispatcher at that level can {action.value} it"
-            )
-        who = "a dispatcher of this area"
-    else:
-        who = "the handling unit"
-    raise Forbidden(f"only {who} can {action.value} incident {incident.code}")
+    if reason is not None:
+        raise Forbidden(reason)
 
 
 def _is_handler(session: Session, incident: Incident, actor: Actor) -> bool:
@@ -589,8 +591,6 @@ def _transfer(step: Step) -> None:
     if step.data.unit_code == _current_unit_code(step.session, step.incident):
         raise InvalidInput(f"the incident is already with {step.data.unit_code}")
     _target_unit(step, step.data.unit_code)  # a unit responsible for the place (403 if not)
-    if not (step.data.note or "").strip():
-        raise InvalidInput("transferring needs a reason (note): why the other unit should take it")
     _dispatch(step)
 
 
@@ -657,8 +657,7 @@ def _resolve(step: Step) -> None:
             "when they are in, or with override and a note giving the reason"
         )
     if pending:
-        if not (step.data.note or "").strip():
-            raise InvalidInput("resolving before every part is in needs a reason (note)")
+        require_note(Action.resolve, step.data.note)  # why it cannot wait for them
         step.payload["overridden"] = list(pending)
     step.incident.outcome = step.data.outcome
     step.incident.resolved_at = step.now
@@ -679,15 +678,8 @@ def _reopen(step: Step) -> None:
     step.incident.outcome = None
 
 
-def _reject(step: Step) -> None:
-    if not step.data.note:
-        raise InvalidInput("rejecting needs a note saying why, for the reporter")
-
-
 def _supervise(step: Step) -> None:
-    """督办: a higher level's centre supervises, with a reason and a new deadline."""
-    if not (step.data.note or "").strip():
-        raise InvalidInput("supervising needs a reason (note): what the holder must do")
+    """督办: a higher level's centre supervises, with a reason (the note) and a new deadline."""
     deadline = step.data.deadline
     if deadline is None:
         raise InvalidInput("supervising needs a deadline: when it must be resolved by")
@@ -711,9 +703,7 @@ def _awaits_answer(incident: Incident) -> bool:
 
 
 def _respond(step: Step) -> None:
-    """督办回复: the holder answers the supervision (what was done, what happens next)."""
-    if not (step.data.note or "").strip():
-        raise InvalidInput("an answer to a supervision needs its text (note)")
+    """督办回复: the holder answers the supervision (the note: what was done, what is next)."""
     incident = step.incident
     if not _awaits_answer(incident):
         raise Conflict(f"incident {incident.code} has no supervision waiting for an answer")
@@ -751,11 +741,6 @@ def _merge(step: Step) -> None:
     step.payload["merged_into"] = kept.code
 
 
-def _note(step: Step) -> None:
-    if not (step.data.note or "").strip():
-        raise InvalidInput("a note needs its text: what was seen or done (跟踪落实)")
-
-
 def _co_sign(step: Step) -> None:
     """会办签收: the co-unit takes on its part."""
     part = co_part(step.session, step.incident, step.actor)
@@ -770,8 +755,6 @@ def _co_report(step: Step) -> None:
     """会办反馈: the co-unit records its part as done, saying what it did."""
     part = co_part(step.session, step.incident, step.actor)
     assert part is not None
-    if not (step.data.note or "").strip():
-        raise InvalidInput("recording your part needs a note: what your unit did")
     if part.signed_at is None:
         raise Conflict("sign for your part (co_sign) before recording it as done")
     if part.done_at is not None:
@@ -831,6 +814,10 @@ def _check_in(step: Step) -> None:
     step.payload["on_time"] = step.now <= summons.due_at
 
 
+def _nothing_more(step: Step) -> None:
+    """An action that is its event: the state change and the note say it all."""
+
+
 def _unit_code_of(session: Session, unit_id: int) -> str | None:
     return session.scalar(select(Department.code).where(Department.id == unit_id))
 
@@ -846,7 +833,7 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.follow_up: _follow_up,
     Action.close: _close,
     Action.reopen: _reopen,
-    Action.reject: _reject,
+    Action.reject: _nothing_more,  # the note says why, for the reporter
     Action.merge: _merge,
     Action.supervise: _supervise,
     Action.respond: _respond,
@@ -855,5 +842,5 @@ EFFECTS: dict[Action, Callable[[Step], None]] = {
     Action.whistle: _whistle,
     Action.check_in: _check_in,
     Action.escalate: _escalate,
-    Action.note: _note,
+    Action.note: _nothing_more,  # 跟踪落实: the note is what was seen or done
 }

@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
 from gridmap.auth.models import User
 from gridmap.incidents.deadlines import is_overdue
 from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentUnit, IncidentWhistle
+from gridmap.incidents.schemas import IncidentRead
 from gridmap.incidents.service import may
 from gridmap.incidents.workflow import allowed_actions
 from gridmap.locate import UnitRef
-from gridmap.privacy import mask, mask_text
+from gridmap.privacy import Kind, mask, mask_text
 from gridmap.scope import Actor, incident_filter
 from gridmap.units.models import Department
 
 DUPLICATE_RADIUS_M = 200
 DUPLICATE_WINDOW = timedelta(days=7)
+
+# The personal data in an incident's row and how each is masked (gridmap/privacy.py): the
+# API's view, the seed's export and the audit of an unmasked read all take it from here.
+MASKED: dict[str, Kind | Literal["text"]] = {
+    "reporter_name": "name",
+    "reporter_phone": "phone",
+    "title": "text",
+    "description": "text",
+    "media_url": "text",  # a phone may ride in its query
+}
+# What the view shows as stored: every field of IncidentRead that is a column of the table
+# and holds no personal data (the others are computed below: place, unit, overdue, actions).
+AS_STORED = tuple(
+    name
+    for name in IncidentRead.model_fields
+    if name in inspect(Incident).column_attrs and name not in MASKED
+)
+
+
+def as_json(view: dict[str, object], fields: Iterable[str]) -> dict[str, Any]:
+    """Some fields of the view as the API's JSON writes them (for files and offline packs)."""
+    return IncidentRead.model_validate(view).model_dump(mode="json", include=set(fields))
+
+
+def masked(value: str | None, kind: Kind | Literal["text"]) -> str | None:
+    """One value of the view, masked by its kind (a field's rule, or free text)."""
+    return mask_text(value) if kind == "text" else mask(value, kind)
 
 
 def read_model(
@@ -47,55 +77,18 @@ def read_model(
     unit: UnitRef | Department | None = None
     if incident.unit_id is not None:
         unit = (units or {}).get(incident.unit_id) or session.get(Department, incident.unit_id)
-    if unmasked:
-        name, phone = incident.reporter_name, incident.reporter_phone
-        text_of = _same
-    else:
-        name = mask(incident.reporter_name, "name")
-        phone = mask(incident.reporter_phone, "phone")
-        text_of = mask_text
+    text_of = _same if unmasked else mask_text
     view: dict[str, object] = {
+        **{c: getattr(incident, c) for c in AS_STORED},
         **{
-            c: getattr(incident, c)
-            for c in (
-                "id",
-                "code",
-                "category",
-                "channel",
-                "status",
-                "reported_crs",
-                "reported_lon",
-                "reported_lat",
-                "grid_code",
-                "plan_id",
-                "routing_reason",
-                "people_involved",
-                "outcome",
-                "satisfaction",
-                "supervised",
-                "fast_track",
-                "reported_at",
-                "sign_due_at",
-                "resolve_due_at",
-                "signed_at",
-                "resolved_at",
-                "closed_at",
-                "version",
-            )
+            c: getattr(incident, c) if unmasked else masked(getattr(incident, c), kind)
+            for c, kind in MASKED.items()
         },
-        "title": text_of(incident.title),
-        "description": text_of(incident.description),
-        "media_url": text_of(incident.media_url),  # a phone may ride in its query
         "lon": point.x,
         "lat": point.y,
         "unit_code": unit.code if unit else None,
         "unit_name": unit.name if unit else None,
-        "reporter_name": name,
-        "reporter_phone": phone,
         "supervised_by": _unit_code(session, incident.supervised_by_id, units),
-        "supervised_at": incident.supervised_at,
-        "supervision_due_at": incident.supervision_due_at,
-        "supervision_answered_at": incident.supervision_answered_at,
         "overdue": is_overdue(incident, now),
         "allowed_actions": [
             a

@@ -1,8 +1,9 @@
 """The incident workflow as data: 报单 → 派单 → 办单 → 办结 → 跟单 → 结单.
 
 States and actions are enums; ``TRANSITIONS`` says, for each action, from which states it
-may be taken, which state it leads to, and who takes it (a dispatcher of the area, the
-handling unit, or either). Anything not in the table is illegal and is refused with an
+may be taken, which state it leads to, who takes it (a dispatcher of the area, the
+handling unit, or either: what that means is gridmap/incidents/permissions.py) and
+whether it needs a note. Anything not in the table is illegal and is refused with an
 error naming the state and the action.
 """
 
@@ -12,7 +13,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gridmap.errors import Conflict
+from gridmap.errors import Conflict, InvalidInput
 from gridmap.incidents.models import FINAL, OPEN
 from gridmap.incidents.models import IncidentStatus as S
 
@@ -58,11 +59,15 @@ class By(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Transition:
-    """One row of the table: from which states, to which state (None: unchanged), by whom."""
+    """One row of the table: from which states, to which state (None: unchanged), by whom.
+
+    ``needs_note``: the action is refused without a note (the reason, or what was done).
+    """
 
     sources: frozenset[S]
     target: S | None
     by: By
+    needs_note: bool = False
 
 
 SAME = None  # marker: the action keeps the current state
@@ -73,22 +78,26 @@ TRANSITIONS: Mapping[Action, Transition] = {
     Action.self_handle: Transition(frozenset({S.reported}), S.in_progress, By.dispatcher),
     Action.sign: Transition(frozenset({S.dispatched}), S.in_progress, By.handler),
     Action.return_: Transition(frozenset({S.dispatched}), S.reported, By.handler),
-    Action.transfer: Transition(frozenset({S.dispatched, S.in_progress}), S.dispatched, By.either),
+    Action.transfer: Transition(
+        frozenset({S.dispatched, S.in_progress}), S.dispatched, By.either, needs_note=True
+    ),
     Action.joint: Transition(frozenset({S.reported, S.dispatched}), S.dispatched, By.dispatcher),
     Action.resolve: Transition(frozenset({S.in_progress}), S.resolved, By.handler),
     Action.follow_up: Transition(frozenset({S.resolved}), S.follow_up, By.dispatcher),
     Action.close: Transition(frozenset({S.follow_up}), S.closed, By.dispatcher),
     Action.reopen: Transition(frozenset({S.follow_up}), S.in_progress, By.dispatcher),
-    Action.reject: Transition(frozenset({S.reported}), S.rejected, By.dispatcher),
+    Action.reject: Transition(frozenset({S.reported}), S.rejected, By.dispatcher, needs_note=True),
     Action.merge: Transition(frozenset({S.reported, S.dispatched}), S.rejected, By.dispatcher),
-    Action.supervise: Transition(OPEN, SAME, By.above),
-    Action.respond: Transition(OPEN, SAME, By.handler),
+    Action.supervise: Transition(OPEN, SAME, By.above, needs_note=True),
+    Action.respond: Transition(OPEN, SAME, By.handler, needs_note=True),
     Action.co_sign: Transition(frozenset({S.dispatched, S.in_progress}), SAME, By.co_unit),
-    Action.co_report: Transition(frozenset({S.dispatched, S.in_progress}), SAME, By.co_unit),
+    Action.co_report: Transition(
+        frozenset({S.dispatched, S.in_progress}), SAME, By.co_unit, needs_note=True
+    ),
     Action.whistle: Transition(OPEN, SAME, By.whistler),
     Action.check_in: Transition(OPEN, SAME, By.summoned),
     Action.escalate: Transition(OPEN, S.dispatched, By.dispatcher),
-    Action.note: Transition(OPEN | {S.resolved, S.follow_up}, SAME, By.area),
+    Action.note: Transition(OPEN | {S.resolved, S.follow_up}, SAME, By.area, needs_note=True),
 }
 
 
@@ -116,6 +125,19 @@ def next_status(state: S, action: Action) -> S:
             action=action.value,
         )
     return state if row.target is SAME else row.target
+
+
+def require_note(action: Action, note: str | None) -> None:
+    """Refuse (422) ``action`` without a note: the one message for every action that needs one.
+
+    :func:`gridmap.incidents.service.act` asks it for the actions whose row ``needs_note``;
+    resolving a joint incident before every part is in asks it too.
+    """
+    if not (note or "").strip():
+        raise InvalidInput(
+            f"{action.value}: a note is required (note) — the reason, or what was done, for "
+            "the incident's history"
+        )
 
 
 def is_legal(state: S, action: Action) -> bool:

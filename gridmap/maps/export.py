@@ -116,13 +116,9 @@ def _list(
                                "overdue": overdue or flt.overdue})  # fmt: skip
     total, rows = queries.list_incidents(session=session, actor=actor, now=now, filters=chosen,
                                          sort=sort, page=1, page_size=10)  # fmt: skip
-    items = [views.read_model(session, r, actor, now=now) for r in rows]
     keep = ("code", "title", "lat", "lon", "reported_at", "resolve_due_at")
-    return {"total": total, "items": [{k: _plain(i[k]) for k in keep} for i in items]}
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    items = [views.as_json(views.read_model(session, r, actor, now=now), keep) for r in rows]
+    return {"total": total, "items": items}
 
 
 def grid_file(

@@ -38,7 +38,7 @@ from gridmap.bbox import BBox
 from gridmap.cache import StaleWhileRevalidate
 from gridmap.crs import from_wgs84
 from gridmap.errors import Forbidden, NotFound
-from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
+from gridmap.incidents.deadlines import due_within_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Incident
 from gridmap.maps.layer import Layer, Source, Style
@@ -381,7 +381,7 @@ def _incident_points(
     """Incident points in view, or None when there are more than ``limit``."""
     state = case(
         (overdue_clause(now), literal("overdue")),
-        (due_soon_clause(now), literal("due_soon")),
+        (due_within_clause(now), literal("due_soon")),
         else_=cast(Incident.status, String),
     )
     rule_name = RoutingRule.name_en if view.lang == "en" else RoutingRule.name

@@ -32,7 +32,7 @@ from gridmap.areas.models import Area
 from gridmap.bbox import BBox
 from gridmap.db.ids import parse_row_id
 from gridmap.errors import InvalidInput
-from gridmap.incidents.deadlines import due_soon_clause, overdue_clause
+from gridmap.incidents.deadlines import due_within_clause, overdue_clause
 from gridmap.incidents.models import OPEN, Incident, IncidentStatus
 from gridmap.maps.layer import Layer, Source, masked_properties
 from gridmap.registry.models import Building, WorkUnit
@@ -138,7 +138,7 @@ def count_columns(now: datetime) -> list[Any]:
         func.count()
         .filter(and_(Incident.status != IncidentStatus.rejected, overdue_clause(now)))
         .label("overdue"),
-        func.count().filter(due_soon_clause(now)).label("due_soon"),
+        func.count().filter(due_within_clause(now)).label("due_soon"),
         func.count().filter(Incident.status == IncidentStatus.closed).label("closed"),
     ]
 

@@ -10,18 +10,19 @@ upload answers with what the first did); the id used for another edit is refused
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from geoalchemy2.shape import to_shape
 from shapely.geometry import Point
-from sqlalchemy import select
+from sqlalchemy import ARRAY, Integer, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from gridmap.errors import Conflict, InvalidInput, NotFound
-from gridmap.registry import offline, schemas
-from gridmap.registry.ids import valid_id_number
+from gridmap.privacy import mask
+from gridmap.registry import offline, rules, schemas
 from gridmap.registry.models import (
     Building,
     House,
@@ -140,27 +141,72 @@ def _house(
     building = session.get(Building, building_id)
     if building is None or not actor.covers(building.grid_code):
         raise NotFound(f"there is no building {building_id} in your area")
-    existing = session.scalar(
-        select(House).where(House.building_id == building_id, House.unit_no == unit_no)
-    )
-    if existing is not None:
-        return existing
-    house = House(building_id=building.id, unit_no=unit_no, floor=House.floor_of(unit_no),
-                  is_rented=rented, grid_code=building.grid_code, plan_id=building.plan_id,
-                  assigned_at=building.assigned_at)  # fmt: skip
-    session.add(house)
+    return house_in(session, building, unit_no, rented=rented)
+
+
+def house_in(session: Session, building: Building, unit_no: str, *, rented: bool) -> House:
+    """The house ``unit_no`` of ``building``: the one registered, or a new one."""
+    return houses_in(session, [(building, unit_no, rented)])[building.id, unit_no]
+
+
+def houses_in(
+    session: Session, wanted: Sequence[tuple[Building, str, bool]]
+) -> dict[tuple[int, str], House]:
+    """Houses by (building, unit number): those registered, and new ones for the others.
+
+    One query and one insert however many (the importer asks for a whole file's). A new
+    house is linked to its building's cell and plan; ``rented`` marks a house rented, never
+    unmarks it.
+    """
+    ids = any_of({b.id for b, _, _ in wanted}, Integer)
+    found = session.scalars(select(House).where(House.building_id == ids))
+    houses = {(h.building_id, h.unit_no): h for h in found}
+    for building, unit_no, rented in wanted:
+        house = houses.get((building.id, unit_no))
+        if house is None:
+            house = House(building_id=building.id, unit_no=unit_no,
+                          floor=House.floor_of(unit_no), is_rented=rented,
+                          grid_code=building.grid_code, plan_id=building.plan_id,
+                          assigned_at=building.assigned_at)  # fmt: skip
+            session.add(house)
+            houses[building.id, unit_no] = house
+        elif rented:
+            house.is_rented = True
     session.flush()
-    return house
+    return houses
 
 
-def _check_id(session: Session, id_number: str) -> None:
-    if not valid_id_number(id_number):
-        raise InvalidInput(f"ID number {id_number[:6]}…{id_number[-4:]} has a wrong check digit")
-    if session.scalar(select(Person.id).where(Person.id_number == id_number)) is not None:
-        raise Conflict(
-            f"ID number {id_number[:6]}…{id_number[-4:]} is already registered: find the person "
-            "(search by the last digits) and move or update them instead"
-        )
+def any_of(values: Collection[Any], of: type[Integer] | type[String]) -> Any:
+    """``= ANY(values)``, the values sent as one array: a bulk lookup of any size.
+
+    An IN list takes one parameter per value, and a statement takes at most 65,535.
+    """
+    return any_(bindparam(None, list(values), type_=ARRAY(of)))
+
+
+def registered(session: Session, id_numbers: Collection[str]) -> set[str]:
+    """Those of ``id_numbers`` already in the registry (one query, however many)."""
+    if not id_numbers:
+        return set()
+    numbers = any_of(id_numbers, String)
+    return set(session.scalars(select(Person.id_number).where(Person.id_number == numbers)))
+
+
+def registered_refusal(id_number: str) -> str:
+    """Why a person with ``id_number`` cannot be registered again."""
+    return (
+        f"ID number {mask(id_number, 'id_number')} is already registered: find the person "
+        "(search by the last digits) and move or update them instead"
+    )
+
+
+def _check_new_people(session: Session, people: Sequence[schemas.PersonCreate]) -> None:
+    """The people's ID numbers valid (again: the schema can be bypassed) and not registered."""
+    for person in people:
+        rules.check_id_number(person.id_number)
+    taken = registered(session, [p.id_number for p in people])
+    if taken:
+        raise Conflict(registered_refusal(min(taken)))
 
 
 def register_household(
@@ -171,45 +217,81 @@ def register_household(
     if (done := _replayed(session, actor, edit)) is not None:
         return done
     house = _house(session, actor, data.house_id, data.building_id, data.unit_no, data.rented)
+    _check_new_people(session, data.members)
     building = session.get(Building, house.building_id)
     assert building is not None
-    household = Household(
-        house_id=house.id, size=len(data.members), location=building.location,
-        grid_code=house.grid_code, plan_id=house.plan_id, assigned_at=house.assigned_at,
-    )  # fmt: skip
-    session.add(household)
-    session.flush()
-    for member in data.members:
-        _add_person(session, actor, household, member)
+    [(household, people)] = add_households(session, [NewHousehold(
+        house=house, location=building.location, grid_code=house.grid_code,
+        plan_id=house.plan_id, assigned_at=house.assigned_at, members=data.members,
+    )])  # fmt: skip
     after = _household_view(household) | {
         "members": [
             m.model_dump(mode="json", exclude={"id_number", "phone", "client_id"})
-            for m in data.members
+            | {"is_household_head": p.is_household_head}
+            for m, p in zip(data.members, people, strict=True)
         ]
     }
     event = _event(session, actor, "register_household", household, None, after, edit)
     return _edited(household, event)
 
 
+@dataclass
+class NewHousehold:
+    """A household to write: where it lives and its members (checked already)."""
+
+    house: House | None
+    location: Any  # the building's point, or EWKT
+    grid_code: str | None
+    plan_id: int | None
+    assigned_at: datetime | None
+    members: Sequence[schemas.PersonCreate]
+
+
+def add_households(
+    session: Session, new: Sequence[NewHousehold]
+) -> list[tuple[Household, list[Person]]]:
+    """New households and their members, written (no event: the caller writes its own).
+
+    The one writer of households, for the API's registration (one) and the resident
+    importer (a whole file's, in two inserts). The members were checked
+    (:func:`_check_new_people`, or the importer's bulk check of the same rules). Without a
+    member named the head, the first one is.
+    """
+    households = [
+        Household(house_id=n.house.id if n.house is not None else None, size=len(n.members),
+                  location=n.location, grid_code=n.grid_code, plan_id=n.plan_id,
+                  assigned_at=n.assigned_at)
+        for n in new
+    ]  # fmt: skip
+    session.add_all(households)
+    session.flush()
+    written = []
+    for n, household in zip(new, households, strict=True):
+        has_head = any(m.is_household_head for m in n.members)
+        people = [
+            _add_person(session, household, member, house=n.house,
+                        head=member.is_household_head or (not has_head and i == 0))
+            for i, member in enumerate(n.members)
+        ]  # fmt: skip
+        written.append((household, people))
+    session.flush()
+    return written
+
+
 def _add_person(
-    session: Session, actor: Actor, household: Household, data: schemas.PersonCreate,
-    *, edit: offline.Upload | None = None,
+    session: Session, household: Household, data: schemas.PersonCreate, *,
+    house: House | None, head: bool,
 ) -> Person:  # fmt: skip
-    _check_id(session, data.id_number)
-    if "migrant" in data.tags:
-        house = session.get(House, household.house_id) if household.house_id else None
-        if house is not None:
-            house.is_rented = True
+    """A person added to ``household`` (not flushed); a migrant marks the house rented."""
+    if "migrant" in data.tags and house is not None:
+        house.is_rented = True
     person = Person(
         household_id=household.id, name=data.name, gender=data.gender,
         birth_date=data.birth_date, id_number=data.id_number, phone=data.phone,
-        is_household_head=data.is_household_head, tags=data.tags, grid_code=household.grid_code,
+        is_household_head=head, tags=data.tags, grid_code=household.grid_code,
         plan_id=household.plan_id, assigned_at=household.assigned_at,
     )  # fmt: skip
     session.add(person)
-    session.flush()
-    if edit is not None:  # a member of a new household is in the household's event
-        _event(session, actor, "register_person", person, None, person_view(person), edit)
     return person
 
 
@@ -225,15 +307,12 @@ def register_person(
         raise NotFound(f"there is no household {household_id} in your area")
     if household.status != HouseholdStatus.active:
         raise Conflict(f"household {household_id} has moved out: register a new household")
-    person = _add_person(session, actor, household, data, edit=edit)
+    _check_new_people(session, [data])
+    house = session.get(House, household.house_id) if household.house_id else None
+    person = _add_person(session, household, data, house=house, head=data.is_household_head)
     household.size = household.size + 1
     session.flush()
-    event = session.scalar(
-        select(RegistryEvent).where(
-            RegistryEvent.object_type == "person", RegistryEvent.object_id == person.id
-        )
-    )
-    assert event is not None
+    event = _event(session, actor, "register_person", person, None, person_view(person), edit)
     return _edited(person, event)
 
 

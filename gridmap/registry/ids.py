@@ -15,8 +15,11 @@ def id_check_digit(first17: np.ndarray) -> np.ndarray:
 
 
 def valid_id_number(number: str) -> bool:
-    """True if ``number`` is an 18-character resident ID with a correct check character."""
-    if len(number) != 18 or not number[:17].isdigit():
+    """True if ``number`` is an 18-character resident ID with a correct check character.
+
+    ASCII digits only: ``str.isdigit`` also takes full-width ones (３５０…).
+    """
+    if len(number) != 18 or not (number[:17].isascii() and number[:17].isdigit()):
         return False
     return bool(id_check_digit(np.array([number[:17]]))[0] == number[17])
 

@@ -7,14 +7,18 @@ are linked to their grid cell by the assignment engine, exactly like incidents a
 ``gridmap assign``.
 
 Every row is checked before anything is written, and the report lists each refused row with
-its reason: bad coordinates, outside the jurisdiction, an ID number with a wrong check digit,
-an ID number already in the file or in the registry, an unknown building or address, a
-missing field. A household is loaded whole or not at all: when one of its rows is refused,
-its other rows are refused too (naming the row that failed), so no household is stored
-without a member. The good households are then written in one transaction, each with a
-``registry_event`` (action ``import``); ``strict`` loads nothing when any row is refused.
-A file imported twice loads nothing the second time: every ID number is then already
-registered.
+its reason: bad coordinates, outside the jurisdiction, an ID number already in the file or
+in the registry, an unknown building or address, a missing field, and whatever makes a
+person invalid. A person is checked by the API's own schema
+(:class:`~gridmap.registry.schemas.PersonCreate`, built from the row: the rules of
+gridmap/registry/rules.py), so a row is refused for the same reasons, in the same words, as
+the same person sent to ``POST /households/{id}/people``. A household is loaded whole or
+not at all: when one of its rows is refused, its other rows are refused too (naming the row
+that failed), so no household is stored without a member. The good households are then
+written by the API's writer (:func:`gridmap.registry.edits.add_households`) in one
+transaction, each with a ``registry_event`` (action ``import``); ``strict`` loads nothing
+when any row is refused. A file imported twice loads nothing the second time: every ID
+number is then already registered.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-from sqlalchemy import func, select, text
+from pydantic import ValidationError
+from sqlalchemy import Integer, String, func, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.assign import AssignmentIndex
@@ -38,9 +44,10 @@ from gridmap.bulk import match_columns
 from gridmap.crs import CRS, to_wgs84
 from gridmap.db.ids import parse_row_id
 from gridmap.errors import InvalidInput
+from gridmap.registry import edits, rules
 from gridmap.registry.groups import GROUPS
-from gridmap.registry.ids import valid_id_number
-from gridmap.registry.models import Building, House, Household, Person, RegistryEvent
+from gridmap.registry.models import Building, Household, Person, RegistryEvent
+from gridmap.registry.schemas import PersonCreate
 from gridmap.scope import Actor
 
 # Column names accepted, English or as household registers (户籍/流动人口台账) name them.
@@ -64,10 +71,10 @@ REQUIRED = ("name", "id_number")
 HEAD_WORDS = {"head", "户主", "本人"}
 GENDERS = {"M": "M", "F": "F", "男": "M", "女": "F", "m": "M", "f": "F"}
 TAG_WORDS = {g.zh: g.tag for g in GROUPS.values()} | {g.tag: g.tag for g in GROUPS.values()}
-PHONE = re.compile(r"^(1\d{10}|0\d{2,3}-?\d{7,8})$")
 NEAREST_BUILDING_M = 30.0  # a point this close to a building in the same cell is in it
 BUILDING_POINT_M = 200.0  # a row naming a building and a point farther apart is refused
 MAX_ROWS = 200_000
+LOAD_CHUNK = 2_000  # households written at once: a few inserts each, memory bounded
 
 
 @dataclass
@@ -101,19 +108,13 @@ class RegistryImport:
 class _Row:
     number: int
     household: str
-    name: str
-    id_number: str
-    gender: str
-    birth_date: date
-    phone: str | None
-    head: bool
-    tags: list[str]
-    building_id: int | None
-    unit_no: str | None
-    address: str | None
-    lon: float | None
-    lat: float | None
-    crs: str
+    person: PersonCreate | None  # None: the row is refused
+    building_id: int | None = None
+    unit_no: str | None = None
+    address: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    crs: str = "wgs84"
 
 
 def read_rows(path: Path) -> pd.DataFrame:
@@ -160,36 +161,7 @@ def _columns(header: list[str]) -> dict[str, str]:
 
 def _parse(number: int, raw: dict[str, str]) -> _Row:
     """One row, checked on its own; raises ValueError with the reason."""
-    name = raw.get("name", "").strip()
-    if not name or len(name) > 50:
-        raise ValueError("name is missing or longer than 50 characters")
-    id_number = raw.get("id_number", "").strip().upper()
-    if len(id_number) != 18 or not id_number[:17].isdigit():
-        raise ValueError("ID number must be 18 characters: 17 digits and a check character")
-    if not valid_id_number(id_number):
-        raise ValueError(f"ID number {id_number[:6]}…{id_number[-4:]} has a wrong check digit")
-    born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-    given_birth = raw.get("birth_date", "").strip()
-    if given_birth:
-        born = date.fromisoformat(given_birth.replace("/", "-"))
-    if not date(1900, 1, 1) <= born <= date.today():
-        raise ValueError("birth date must lie between 1900 and today")
-    gender = "M" if int(id_number[16]) % 2 else "F"
-    given_gender = raw.get("gender", "").strip()
-    if given_gender:
-        if given_gender not in GENDERS:
-            raise ValueError(f"gender {given_gender!r}: use M/F or 男/女")
-        if GENDERS[given_gender] != gender:
-            raise ValueError("gender does not match the ID number (its 17th digit)")
-    phone = raw.get("phone", "").strip() or None
-    if phone is not None and not PHONE.match(phone):
-        raise ValueError(f"phone {phone[:3]}… is not a mainland mobile or landline number")
-    tags = []
-    for word in re.split(r"[;,、，；\s]+", raw.get("tags", "").strip()):
-        if word:
-            if word not in TAG_WORDS:
-                raise ValueError(f"unknown tag {word!r}: use {', '.join(GROUPS)}")
-            tags.append(TAG_WORDS[word])
+    person = _person(raw)
     building = raw.get("building_id", "").strip()
     building_id = parse_row_id(building) if building else None
     if building and building_id is None:
@@ -211,11 +183,45 @@ def _parse(number: int, raw: dict[str, str]) -> _Row:
     if unit_no is not None and len(unit_no) > 20:
         raise ValueError("unit_no is longer than 20 characters")
     return _Row(
-        number=number, household=raw.get("household", "").strip() or f"row {number}",
-        name=name, id_number=id_number, gender=gender, birth_date=born, phone=phone,
-        head=raw.get("relation", "").strip().lower() in HEAD_WORDS, tags=sorted(set(tags)),
+        number=number, household=_household_key(number, raw), person=person,
         building_id=building_id, unit_no=unit_no, address=address, lon=lon, lat=lat, crs=crs,
     )  # fmt: skip
+
+
+def _household_key(number: int, raw: dict[str, str]) -> str:
+    return raw.get("household", "").strip() or f"row {number}"
+
+
+def _person(raw: dict[str, str]) -> PersonCreate:
+    """The row's person, checked by the API's schema; raises ValueError with the reasons.
+
+    What is read here is only the file's vocabulary: 男/女, 户主, the groups' Chinese
+    names, dates written 1990/01/31 or 19900131. Every rule of a valid person is the
+    schema's.
+    """
+    given_gender = raw.get("gender", "").strip()
+    if given_gender and given_gender not in GENDERS:
+        raise ValueError(f"gender {given_gender!r}: use M/F or 男/女")
+    given_birth = raw.get("birth_date", "").strip()
+    born = None
+    if given_birth:
+        try:
+            born = date.fromisoformat(given_birth.replace("/", "-"))
+        except ValueError:
+            raise ValueError(
+                f"birth_date {given_birth[:20]!r} is not a date: write YYYY-MM-DD"
+            ) from None
+    words = [w for w in re.split(r"[;,、，；\s]+", raw.get("tags", "").strip()) if w]
+    try:
+        return PersonCreate(
+            name=raw.get("name", "").strip(), id_number=raw.get("id_number", "").strip(),
+            gender=GENDERS.get(given_gender), birth_date=born,
+            phone=raw.get("phone", "").strip() or None,
+            is_household_head=raw.get("relation", "").strip().lower() in HEAD_WORDS,
+            tags=[TAG_WORDS.get(w, w) for w in words],
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise ValueError(rules.reasons(exc)) from None
 
 
 def import_registry(
@@ -236,31 +242,23 @@ def import_registry(
             row = _parse(number, values)
         except ValueError as exc:
             refused[number] = str(exc)
-            rows.append(_Row(number, values.get("household", "").strip() or f"row {number}",
-                             "", "", "", date.today(), None, False, [], None, None, None,
-                             None, None, "wgs84"))  # fmt: skip
+            rows.append(_Row(number, _household_key(number, values), None))
             continue
-        if row.id_number in seen_ids:
+        assert row.person is not None
+        id_number = row.person.id_number
+        if id_number in seen_ids:
             refused[number] = (
-                f"duplicate ID number: the same number is on row {seen_ids[row.id_number]}"
+                f"duplicate ID number: the same number is on row {seen_ids[id_number]}"
             )
         else:
-            seen_ids[row.id_number] = number
+            seen_ids[id_number] = number
         rows.append(row)
 
-    good = [r for r in rows if r.number not in refused]
-    # Already registered ID numbers, in one query.
-    known = set(
-        session.scalars(
-            select(Person.id_number).where(Person.id_number.in_([r.id_number for r in good]))
-        )
-    )
-    for r in good:
-        if r.id_number in known:
-            refused[r.number] = (
-                f"duplicate ID number: {r.id_number[:6]}…{r.id_number[-4:]} is already "
-                "registered (search by its last digits and move or update the person)"
-            )
+    # Already registered: the edits' rule, for the whole file in one query.
+    known = edits.registered(session, list(seen_ids))
+    for r in rows:
+        if r.number not in refused and r.person is not None and r.person.id_number in known:
+            refused[r.number] = edits.registered_refusal(r.person.id_number)
 
     # A household's place is that of its first row with one (the others may leave it out).
     members: dict[str, list[_Row]] = defaultdict(list)
@@ -305,20 +303,24 @@ def import_registry(
         report.loaded = False
         return report
 
-    for key, group in members.items():
-        if any(r.number in refused for r in group):
-            continue
-        household = _load_household(session, group, places[anchor[key].number])
-        session.add(RegistryEvent(
-            actor_id=actor.user_id if actor else None, action="import",
-            object_type="household", object_id=household.id, grid_code=household.grid_code,
-            after={"file": path.name, "rows": [r.number for r in group],
-                   "size": household.size, "house_id": household.house_id},
-            client_id=f"import:{digest}:{key}"[:64],
-        ))  # fmt: skip
-        report.households.append(household.id)
-        report.people += len(group)
-    session.flush()
+    loaded = [(key, group) for key, group in members.items()
+              if not any(r.number in refused for r in group)]  # fmt: skip
+    now = session.scalar(select(func.now()))
+    for start in range(0, len(loaded), LOAD_CHUNK):  # memory stays bounded in a large file
+        chunk = loaded[start : start + LOAD_CHUNK]
+        written = _load(session, [(group, places[anchor[key].number]) for key, group in chunk],
+                        now)  # fmt: skip
+        for (key, group), (household, _) in zip(chunk, written, strict=True):
+            session.add(RegistryEvent(
+                actor_id=actor.user_id if actor else None, action="import",
+                object_type="household", object_id=household.id, grid_code=household.grid_code,
+                after={"file": path.name, "rows": [r.number for r in group],
+                       "size": household.size, "house_id": household.house_id},
+                client_id=f"import:{digest}:{key}"[:64],
+            ))  # fmt: skip
+            report.households.append(household.id)
+            report.people += len(group)
+        session.flush()
     return report
 
 
@@ -326,8 +328,7 @@ def import_registry(
 class _Place:
     grid_code: str
     plan_id: int
-    lon: float
-    lat: float
+    location: Any  # the building's point, or the row's as EWKT
     building: Building | None
 
 
@@ -338,12 +339,13 @@ def _places(
     buildings: dict[int, Building] = {}
     ids = {r.building_id for r in rows if r.building_id is not None}
     if ids:
-        found = session.scalars(select(Building).where(Building.id.in_(ids)))
+        found = session.scalars(select(Building).where(Building.id == edits.any_of(ids, Integer)))
         buildings = {b.id: b for b in found}
     addresses = {r.address for r in rows if r.address and r.lon is None and r.building_id is None}
     by_address: dict[str, list[Building]] = defaultdict(list)
     if addresses:
-        for b in session.scalars(select(Building).where(Building.address.in_(addresses))):
+        in_file = edits.any_of(addresses, String)
+        for b in session.scalars(select(Building).where(Building.address == in_file)):
             by_address[b.address or ""].append(b)
 
     places: dict[int, _Place] = {}
@@ -361,16 +363,16 @@ def _places(
                 )
             else:
                 r.building_id = matches[0].id
-                buildings[matches[0].id] = matches[0]
-                places[r.number] = _building_place(session, matches[0])
+                places[r.number] = _building_place(matches[0])
         elif r.lon is None:
-            places[r.number] = _building_place(session, buildings[r.building_id])  # type: ignore[index]
+            places[r.number] = _building_place(buildings[r.building_id])  # type: ignore[index]
         else:
             pending.append(r)
-    # Points: one call of the assignment engine per CRS.
+    # Points: one call of the assignment engine per CRS, one query for the buildings near.
     by_crs: dict[str, list[_Row]] = defaultdict(list)
     for r in pending:
         by_crs[r.crs].append(r)
+    unlinked: list[tuple[_Row, float, float]] = []  # (row, lon, lat) in WGS84
     for crs, group in by_crs.items():
         lon = np.array([r.lon for r in group], dtype=float)
         lat = np.array([r.lat for r in group], dtype=float)
@@ -385,27 +387,29 @@ def _places(
                     f"{result.distance_m[i]:,.0f} m from the nearest cell {nearest[i]}"
                 )
                 continue
-            place = _Place(str(cells[i]), index.plan_id or 0, float(x[i]), float(y[i]), None)
             if r.building_id is not None:
                 b = buildings[r.building_id]
-                d = _distance(session, b, place.lon, place.lat)
+                d = _distance(session, b, float(x[i]), float(y[i]))
                 if d > BUILDING_POINT_M:
                     refused[r.number] = (
                         f"building {b.id} is {d:,.0f} m from the row's point: correct one of them"
                     )
                     continue
-                place = _building_place(session, b)
+                places[r.number] = _building_place(b)
             else:
-                place.building = _nearest_building(session, place)
-                if place.building is not None:
-                    r.building_id = place.building.id
-            places[r.number] = place
+                places[r.number] = _Place(str(cells[i]), index.plan_id or 0,
+                                          f"SRID=4326;POINT({x[i]} {y[i]})", None)  # fmt: skip
+                unlinked.append((r, float(x[i]), float(y[i])))
+    near = _nearest_buildings(session, [(x, y, places[r.number].grid_code) for r, x, y in unlinked])
+    for (r, _, _), building in zip(unlinked, near, strict=True):
+        if building is not None:
+            places[r.number].building = building
+            r.building_id = building.id
     return places
 
 
-def _building_place(session: Session, b: Building) -> _Place:
-    x, y = session.execute(select(func.ST_X(b.location), func.ST_Y(b.location))).one()
-    return _Place(b.grid_code or "", b.plan_id or 0, float(x), float(y), b)
+def _building_place(b: Building) -> _Place:
+    return _Place(b.grid_code or "", b.plan_id or 0, b.location, b)
 
 
 def _distance(session: Session, b: Building, lon: float, lat: float) -> float:
@@ -420,63 +424,55 @@ def _distance(session: Session, b: Building, lon: float, lat: float) -> float:
     )
 
 
-def _nearest_building(session: Session, place: _Place) -> Building | None:
-    """The building of the same cell nearest to the point, if within a few metres."""
-    point = func.ST_SetSRID(func.ST_MakePoint(place.lon, place.lat), 4326)
-    found = session.scalar(
-        select(Building)
-        .where(
-            Building.grid_code == place.grid_code,
-            func.ST_DWithin(
-                func.Geography(Building.location),
-                func.Geography(point),
-                NEAREST_BUILDING_M,
-            ),
-        )
-        .order_by(
-            Building.location.op("<->")(
-                func.ST_SetSRID(func.ST_MakePoint(place.lon, place.lat), 4326)
-            )
-        )
-        .limit(1)
+def _nearest_buildings(
+    session: Session, points: list[tuple[float, float, str]]
+) -> list[Building | None]:
+    """For each (lon, lat, cell): its cell's building nearest to the point, if a few metres away.
+
+    One query for all the points (:data:`NEAREST_BUILDING_M`).
+    """
+    if not points:
+        return []
+    xs, ys, codes = (list(v) for v in zip(*points, strict=True))
+    rows = session.execute(
+        text(
+            "SELECT p.i, b.id FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[]), "
+            "CAST(:codes AS text[])) WITH ORDINALITY AS p(x, y, code, i) "
+            "CROSS JOIN LATERAL (SELECT id FROM building "
+            "  WHERE grid_code = p.code AND ST_DWithin(location::geography, "
+            "    ST_SetSRID(ST_MakePoint(p.x, p.y), 4326)::geography, :metres) "
+            "  ORDER BY location <-> ST_SetSRID(ST_MakePoint(p.x, p.y), 4326) LIMIT 1) b"
+        ),
+        {"xs": xs, "ys": ys, "codes": codes, "metres": NEAREST_BUILDING_M},
     )
-    return found
+    found: dict[int, int] = {i: building_id for i, building_id in rows}
+    buildings = {}
+    if found:
+        near = edits.any_of(set(found.values()), Integer)
+        buildings = {b.id: b for b in session.scalars(select(Building).where(Building.id == near))}
+    return [buildings.get(found.get(i + 1, -1)) for i in range(len(points))]
 
 
-def _load_household(session: Session, group: list[_Row], place: _Place) -> Household:
-    """One household and its members (the rows of ``group``)."""
-    house_id = None
-    if place.building is not None:
-        unit_no = next((r.unit_no for r in group if r.unit_no), None) or "1"
-        house = session.scalar(
-            select(House).where(House.building_id == place.building.id, House.unit_no == unit_no)
-        )
-        rented = any("migrant" in r.tags for r in group)
-        if house is None:
-            house = House(
-                building_id=place.building.id, unit_no=unit_no,
-                floor=House.floor_of(unit_no), is_rented=rented,
-                grid_code=place.grid_code, plan_id=place.plan_id, assigned_at=func.now(),
-            )  # fmt: skip
-            session.add(house)
-            session.flush()
-        elif rented:
-            house.is_rented = True
-        house_id = house.id
-    household = Household(
-        house_id=house_id, size=len(group),
-        location=f"SRID=4326;POINT({place.lon} {place.lat})", grid_code=place.grid_code,
-        plan_id=place.plan_id, assigned_at=func.now(),
-    )  # fmt: skip
-    session.add(household)
-    session.flush()
-    has_head = any(r.head for r in group)
-    for i, r in enumerate(group):
-        session.add(Person(
-            household_id=household.id, name=r.name, gender=r.gender, birth_date=r.birth_date,
-            id_number=r.id_number, phone=r.phone, is_household_head=r.head or (
-                not has_head and i == 0), tags=r.tags, grid_code=place.grid_code,
-            plan_id=place.plan_id, assigned_at=func.now(),
+def _load(
+    session: Session, households: list[tuple[list[_Row], _Place]], now: datetime | None
+) -> list[tuple[Household, list[Person]]]:
+    """The households of the file and their members, by the API's writer."""
+    wanted = []
+    for group, place in households:
+        if place.building is not None:
+            unit_no = next((r.unit_no for r in group if r.unit_no), None) or "1"
+            rented = any("migrant" in r.person.tags for r in group if r.person is not None)
+            wanted.append((place.building, unit_no, rented))
+    houses = edits.houses_in(session, wanted) if wanted else {}
+    new = []
+    for group, place in households:
+        house = None
+        if place.building is not None:
+            unit_no = next((r.unit_no for r in group if r.unit_no), None) or "1"
+            house = houses[place.building.id, unit_no]
+        new.append(edits.NewHousehold(
+            house=house, location=place.location, grid_code=place.grid_code,
+            plan_id=place.plan_id, assigned_at=now,
+            members=[r.person for r in group if r.person is not None],
         ))  # fmt: skip
-    session.flush()
-    return household
+    return edits.add_households(session, new)

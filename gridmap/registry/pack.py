@@ -125,7 +125,7 @@ def pack(
 def _incident(view: dict[str, Any]) -> dict[str, Any]:
     keep = ("code", "category", "status", "title", "lon", "lat", "unit_name", "overdue",
             "resolve_due_at", "reported_at", "version", "allowed_actions")  # fmt: skip
-    return {k: view[k] for k in keep}
+    return incident_views.as_json(view, keep)
 
 
 def _title(session: Session, task_id: int) -> str:

@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from gridmap.areas.codes import CODE_PATTERN
 from gridmap.crs import CRS
 from gridmap.db.ids import RowId
+from gridmap.phones import Phone
+from gridmap.registry import rules
 from gridmap.registry.groups import GROUPS
 from gridmap.registry.models import BuildingUse, HouseholdStatus, PersonStatus, TaskTarget
 from gridmap.text import document_printable, refuse_control
 from gridmap.timebounds import EventTime, Moment
 
-PHONE = r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$"
-ID_NUMBER = r"^\d{17}[\dX]$"
 TAGS_HELP = "Special groups: " + ", ".join(GROUPS)
 
 
@@ -145,13 +145,24 @@ class _Text(BaseModel):
 
 
 class PersonCreate(_Text):
-    """A person registered into a household."""
+    """A person registered into a household: each field checked by gridmap/registry/rules.py.
 
-    name: str = Field(min_length=1, max_length=50)
-    gender: Literal["M", "F"]
-    birth_date: date
-    id_number: str = Field(pattern=ID_NUMBER, description="18 characters, checked")
-    phone: str | None = Field(default=None, pattern=PHONE)
+    Gender and birth date are the ID number's when left out; given, they must agree with
+    it. The resident importer builds this schema from each row, so both doors refuse the
+    same person in the same words.
+    """
+
+    name: rules.PersonName
+    id_number: rules.IdNumber  # before gender and birth date: their checks read it
+    gender: Literal["M", "F"] | None = Field(
+        default=None, validate_default=True,
+        description="M or F; left out, the ID number's (its 17th digit), which it must match",
+    )  # fmt: skip
+    birth_date: date | None = Field(
+        default=None, validate_default=True,
+        description="Left out, the ID number's (its digits 7–14), which it must match",
+    )  # fmt: skip
+    phone: Phone | None = None
     is_household_head: bool = False
     tags: list[str] = Field(
         default_factory=list,
@@ -168,14 +179,29 @@ class PersonCreate(_Text):
     def _known_tags(cls, value: list[str]) -> list[str]:
         unknown = sorted(set(value) - set(GROUPS))
         if unknown:
-            raise ValueError(f"unknown tags {unknown}: use {', '.join(GROUPS)}")
+            rules.refuse("tags", f"unknown tags {unknown}: use {', '.join(GROUPS)}")
         return sorted(set(value))
+
+    @field_validator("gender")
+    @classmethod
+    def _gender_of_the_id(cls, value: str | None, info: ValidationInfo) -> str | None:
+        id_number = info.data.get("id_number")
+        if id_number is None:  # refused already: nothing to compare with
+            return value
+        if value is None:
+            return rules.gender_of(id_number)
+        rules.refuse("gender", rules.gender_refusal(value, id_number))
+        return value
 
     @field_validator("birth_date")
     @classmethod
-    def _plausible(cls, value: date) -> date:
-        if not date(1900, 1, 1) <= value <= date.today():
-            raise ValueError("birth_date must lie between 1900 and today")
+    def _birth_date_of_the_id(cls, value: date | None, info: ValidationInfo) -> date | None:
+        id_number = info.data.get("id_number")
+        if id_number is None:
+            return value
+        if value is None:
+            return rules.birth_date_of(id_number)
+        rules.refuse("birth_date", rules.birth_date_refusal(value, id_number))
         return value
 
 
@@ -225,7 +251,7 @@ class WorkUnitUpdate(_Text):
     type: str | None = Field(default=None, max_length=30)
     employees: int | None = Field(default=None, ge=0, le=1_000_000)
     address: str | None = Field(default=None, max_length=300)
-    contact_phone: str | None = Field(default=None, pattern=PHONE)
+    contact_phone: Phone | None = None
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 

@@ -122,7 +122,7 @@ def _building(c, w):
     return c["registry"].buildings["a" if w == "west" else "east"]
 
 
-def _member(seq):
+def _member(seq):  # an even seq: the 17th digit of a woman
     return {"name": "新成员", "gender": "F", "birth_date": "2000-01-01",
             "id_number": id_number(seq, "20000101")}  # fmt: skip
 
@@ -140,7 +140,7 @@ REQUESTS = {
     ("post", "/api/v1/areas/{code}/households"): lambda c, w: (
         "post", f"/areas/{_cell(w)}/households",
         {"json": {"house_id": c["registry"].houses["a101" if w == "west" else "east"].id,
-                  "members": [_member(71)]}}),
+                  "members": [_member(74)]}}),
     ("get", "/api/v1/areas/{code}/pack"): lambda c, w: ("get", f"/areas/{_cell(w)}/pack", {}),
     ("post", "/api/v1/areas/{code}/sync"): lambda c, w: (
         "post", f"/areas/{_cell(w)}/sync",

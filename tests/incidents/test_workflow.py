@@ -1,5 +1,6 @@
 """The transition table, exhaustively, and random walks through the real service."""
 
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from gridmap.areas.levels import AreaLevel
 from gridmap.auth.models import Role
 from gridmap.calendar import WorkingCalendar
+from gridmap.errors import InvalidInput
 from gridmap.incidents import service
 from gridmap.incidents.models import Channel, IncidentEvent
 from gridmap.incidents.models import IncidentStatus as S
@@ -23,6 +25,7 @@ from gridmap.incidents.workflow import (
     allowed_actions,
     is_legal,
     next_status,
+    require_note,
 )
 from gridmap.locate import Locator
 from gridmap.units import codes as unit_codes
@@ -87,22 +90,36 @@ def test_every_state_and_action(state, action):
         assert action in allowed_actions(state)
 
 
+# the actions refused without a note (the reason, or what was done), written out by hand
+NEEDS_NOTE = {Action.transfer, Action.reject, Action.supervise, Action.respond,
+              Action.co_report, Action.note}  # fmt: skip
+
+
+def test_the_actions_that_need_a_note():
+    assert {a for a, row in TRANSITIONS.items() if row.needs_note} == NEEDS_NOTE
+    with pytest.raises(InvalidInput, match="reject: a note is required"):
+        require_note(Action.reject, "  ")
+    require_note(Action.reject, "重复报送")
+
+
 def test_table_and_expectations_agree_in_size():
     assert sum(len(row.sources) for row in TRANSITIONS.values()) == len(EXPECTED)
     assert all(allowed_actions(s) == [] for s in TERMINAL)
 
 
 def test_random_walks_through_the_service_never_break_the_rules(session, world):
-    """Random actions by a city admin on one incident: legal ones apply, illegal ones are
-    refused and change nothing, and every applied action leaves exactly one event.
+    """Random actions by a city admin on one incident, with or without a note: legal ones
+    apply, illegal ones are refused and change nothing, and every applied action leaves
+    exactly one event.
 
-    Every refusal is checked against an oracle written here from the table and the business
-    rules: an action the table forbids must fail as an illegal transition, and an action
-    the table allows may fail only for the reason the oracle predicts (no note where one is
-    needed, merging into itself, supervising without a reason or at the city's own level,
-    co-unit actions by someone who is not the co-unit, resolving before the co-unit's part,
-    transferring to the unit that already holds it, joint handling twice, escalating above
-    the city).
+    Every refusal is checked against an oracle in the order the service checks: the state
+    (``TRANSITIONS``' sources: an illegal transition), who may act (written here for the
+    admin, who dispatches everywhere: never a co-unit, never summoned, never whistling, a
+    handler only of centres, supervising only below the city), the action's own rules
+    (merging into itself, answering a supervision that waits for none, transferring to the
+    unit that already holds it, joint handling twice, resolving before the co-unit's part,
+    escalating above the city), then a note (``TRANSITIONS``' ``needs_note`` column).
+    Nothing else may refuse, and nothing the oracle expects refused may apply.
     """
     locator = Locator.from_database(session)
     calendar = WorkingCalendar.chinese(2024, 2028)
@@ -110,6 +127,7 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
     centre = world.units["t1"].code  # a centre, so the admin may also act as its handler
     up = {AreaLevel.village: AreaLevel.township, AreaLevel.township: AreaLevel.county,
           AreaLevel.county: AreaLevel.city}  # fmt: skip
+    deadline = datetime.now(UTC) + timedelta(days=30)
 
     class Walk(RuleBasedStateMachine):
         def __init__(self):
@@ -130,36 +148,43 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
             self.unit = world.units["labour"].code  # labour is routed to the department
             self.level = AreaLevel.village
             self.joint = False
+            self.awaiting = False  # a supervision waits for the holder's answer
 
-        def expected_refusal(self, action):
+        def forbidden(self, action):
+            """Words of the 403 the admin gets for ``action``, or None."""
+            return {
+                Action.supervise: "higher level" if self.level == AreaLevel.city else None,
+                Action.respond: None if unit_codes.is_centre(self.unit) else "handling unit",
+                # the co-unit is the housing bureau: the admin never works for it
+                Action.co_sign: "co-unit",
+                Action.co_report: "co-unit",
+                # the city admin neither whistles (townships and counties do) nor is summoned
+                Action.whistle: "township or county",
+                Action.check_in: "summoned",
+            }.get(action)
+
+        def expected_refusal(self, action, noted):
             """(exception class, words of its message) the service must answer, or None."""
             if not is_legal(self.state, action):
                 return IllegalTransition, "cannot"
-            return {
-                Action.reject: (service.InvalidInput, "needs a note"),
-                Action.note: (service.InvalidInput, "needs its text"),
+            if (words := self.forbidden(action)) is not None:
+                return service.Forbidden, words
+            own_rule = {
                 Action.merge: (service.InvalidInput, "into itself"),
-                # the city admin supervises (one level above) anything but the city's own
-                Action.supervise: (service.Forbidden, "higher level")
-                if self.level == AreaLevel.city else (service.InvalidInput, "needs a reason"),
-                # the admin answers only for a centre; and an answer needs its text
-                Action.respond: (service.InvalidInput, "needs its text")
-                if unit_codes.is_centre(self.unit) else (service.Forbidden, "handling unit"),
+                Action.respond: None if self.awaiting
+                else (service.Conflict, "no supervision waiting"),
                 Action.transfer: (service.InvalidInput, "already with") if self.unit == centre
-                else (service.InvalidInput, "needs a reason"),
+                else None,
                 Action.joint: (service.Conflict, "already handled jointly") if self.joint
                 else None,
-                # the co-unit is the housing bureau: the admin never works for it
-                Action.co_sign: (service.Forbidden, "co-unit"),
-                Action.co_report: (service.Forbidden, "co-unit"),
-                # the city admin neither whistles (townships and counties do) nor is summoned
-                Action.whistle: (service.Forbidden, "township or county"),
-                Action.check_in: (service.Forbidden, "summoned"),
                 # the housing bureau's part is never in, and the walk does not override
                 Action.resolve: (service.Conflict, "waiting for") if self.joint else None,
                 Action.escalate: (service.Conflict, "city level") if self.level == AreaLevel.city
                 else None,
             }.get(action)  # fmt: skip
+            if own_rule is None and TRANSITIONS[action].needs_note and not noted:
+                return service.InvalidInput, f"{action.value}: a note is required"
+            return own_rule
 
         def applied_effect(self, action):
             if action in (Action.dispatch, Action.transfer, Action.joint):
@@ -170,18 +195,23 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
             elif action == Action.escalate:
                 self.level = up[self.level]
                 self.unit = unit_codes.centre_of(self.incident.grid_code, self.level)
+            elif action in (Action.supervise, Action.respond):
+                self.awaiting = action == Action.supervise
 
-        @rule(action=st.sampled_from([a for a in Action if a != Action.report]))
-        def take(self, action):
+        @rule(action=st.sampled_from([a for a in Action if a != Action.report]),
+              noted=st.booleans())  # fmt: skip
+        def take(self, action, noted):
             payload = ActionIn(
                 version=self.incident.version,
+                note="走访核实" if noted else None,
                 unit_code=centre,
                 co_unit_codes=[world.units["housing"].code],
                 outcome="handled",
                 satisfaction=4,
                 merged_into=self.incident.code,
+                deadline=deadline,
             )
-            expected = self.expected_refusal(action)
+            expected = self.expected_refusal(action, noted)
             before = self.incident.version
             try:
                 with session.begin_nested():
@@ -222,6 +252,6 @@ def test_random_walks_through_the_service_never_break_the_rules(session, world):
             self.savepoint.rollback()
 
     run_state_machine_as_test(
-        Walk, settings=settings(max_examples=40, stateful_step_count=12, deadline=None)
+        Walk, settings=settings(max_examples=60, stateful_step_count=12, deadline=None)
     )
     assert session.scalar(select(func.count()).select_from(IncidentEvent)) == 0

@@ -90,7 +90,7 @@ def test_each_kind_of_bad_row_is_refused_with_its_reason(session, world, registr
     assert "already registered" in reasons[7]
     assert reasons[8] == "unknown building 999999"
     assert reasons[9].startswith("unknown address")
-    assert "gender does not match" in reasons[11]
+    assert reasons[11] == "gender: does not match the ID number (its 17th digit)"
     assert reasons[10] == "household H9 is refused whole: see row 11"
     # no full ID number in any reason
     for row in rows:
@@ -222,3 +222,17 @@ def test_building_and_point_far_apart_are_refused(session, world, registry, inde
     report = import_registry(session, index, path)
     assert "m from the row's point" in report.problems[0].reason
     assert report.households == []
+
+
+def test_households_written_in_chunks_are_the_same(session, world, registry, index, rows,
+                                                   tmp_path, monkeypatch):  # fmt: skip
+    """A large file is written a chunk of households at a time: one per chunk here."""
+    from gridmap.registry import importer
+
+    monkeypatch.setattr(importer, "LOAD_CHUNK", 1)
+    report = import_registry(session, index, write_csv(tmp_path / "r.csv", rows))
+    assert len(report.households) == 3 and report.people == 4
+    events = session.scalars(select(RegistryEvent).where(RegistryEvent.action == "import")).all()
+    assert sorted(e.object_id for e in events) == sorted(report.households)
+    sizes = [session.get(Household, h).size for h in report.households]
+    assert sorted(sizes) == [1, 1, 2]

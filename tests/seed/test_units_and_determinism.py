@@ -110,3 +110,8 @@ def test_exported_tables_carry_no_personal_data():
     assert people["id_number"].str.fullmatch(r"\d{6}\*{8}\d{3}[\dX]").all()
     assert units["contact_phone"].dropna().str.fullmatch(r"1\d{2}\*{4}\d{4}").all()
     assert not units["contact_phone"].isin(seed.work_units["contact_phone"]).any()
+    # an incident's reporter as the API's view shows them (gridmap/incidents/views.py)
+    incidents = out["incidents"]
+    assert incidents["reporter_phone"].dropna().str.fullmatch(r"1\d{2}\*{4}\d{4}").all()
+    assert incidents["reporter_name"].dropna().str.contains(r"\*").all()
+    assert incidents["reporter_phone"].notna().any()
