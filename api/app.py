@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from api import problems
+from api import openapi, problems
 from api.capacity import (
     POOL_TIMEOUT,
     PROBE_THREADS,
@@ -130,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         slots=settings.plan_impact_slots, ttl=settings.plan_impact_cache_seconds
     )
     problems.install(app)
+    openapi.install(app, problems.Problem, maps.FeatureCollection)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)

@@ -33,7 +33,7 @@ DESCRIPTIONS = {
     400: "A parameter is missing or not valid (the description names it)",
     403: "api_key missing or not valid",
     404: "No such service, request, token or jurisdiction",
-    409: "The Idempotency-Key was used for a different request",
+    409: "No boundary plan is in force, or the Idempotency-Key was used for another request",
     429: "Too many requests from this client: see Retry-After",
 }
 # statuses the spec's clients know: validation problems are 400, a missing key 403

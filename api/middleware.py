@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -83,9 +84,17 @@ async def _send(
     await send({"type": "http.response.body", "body": body})
 
 
-def _has_nul(raw: bytes) -> bool:
-    lowered = raw.lower()
-    return b"\x00" in raw or b"%00" in lowered or b"\\u0000" in lowered
+# a JSON escape of NUL, not itself escaped (``\\u0000`` is a backslash and "u0000")
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul(raw: bytes, *, percent: bool = True, json_escape: bool = False) -> bool:
+    """A NUL in ``raw``: the byte itself, ``%00`` (URL or form encoded), or a JSON escape."""
+    return (
+        b"\x00" in raw
+        or (percent and b"%00" in raw)
+        or (json_escape and _JSON_NUL.search(raw) is not None)
+    )
 
 
 class RequestGuard:
@@ -159,7 +168,10 @@ class RequestGuard:
             )  # fmt: skip
             return
         body = b"".join(chunks)
-        if _read_as_text(content_type) and _has_nul(body):
+        form = b"application/x-www-form-urlencoded"
+        if _read_as_text(content_type) and _has_nul(
+            body, percent=content_type in (b"", form), json_escape=content_type != form
+        ):
             await _refuse_nul(send, "the body", scope.get("path", ""))
             return
         replayed = False

@@ -16,11 +16,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api import georeport
 from gridmap import audit
@@ -79,9 +81,10 @@ _DESCRIPTIONS = {
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` documenting problem-details answers with these statuses."""
+    # the schema by reference only (api/openapi.py puts Problem into the components): a
+    # "model" here would also document it under the route's own media type
     return {
         status: {
-            "model": Problem,
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
@@ -144,7 +147,26 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         detail = f"{request.method} is not allowed on {request.url.path}"
     else:
         detail = str(exc.detail)
-    return problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+    return problem(exc.status_code, code, detail, headers=headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path, sorted.
+
+    The router answers 405 with the ``Allow`` of the first route whose path matched, so
+    where two routes share a path (``GET /users`` and ``POST /users``, or routers included
+    side by side) it named only one of them; RFC 9110 wants them all.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods:
+            match, _ = route.matches(dict(request.scope))
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -204,7 +226,8 @@ def _in_each_format(handler: Handler) -> Handler:
         path = request.url.path
         if georeport.is_open311(path):
             body = json.loads(bytes(response.body))
-            kept = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+            kept = {k: v for k, v in response.headers.items()
+                    if k.lower() in ("retry-after", "allow")}  # fmt: skip
             return georeport.error(path, response.status_code, body.get("detail", ""), kept or None)
         status = spec_status(path, response.status_code)
         if status == response.status_code:

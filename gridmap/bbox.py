@@ -7,8 +7,10 @@ import math
 from gridmap.errors import InvalidInput
 
 BBox = tuple[float, float, float, float]
-_NUMBER = r"-?\d{1,3}(\.\d{1,20})?"
-BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"  # four decimal numbers, for the OpenAPI document
+_FRACTION = r"(\.[0-9]{1,20})?"
+LON = rf"-?(180(\.0{{1,20}})?|(1[0-7][0-9]|[1-9]?[0-9]){_FRACTION})"  # -180 … 180
+LAT = rf"-?(90(\.0{{1,20}})?|[1-8]?[0-9]{_FRACTION})"  # -90 … 90
+BBOX_PATTERN = rf"^{LON},{LAT},{LON},{LAT}$"  # the ranges in the OpenAPI document too
 BBOX_HELP = "bbox is minlon,minlat,maxlon,maxlat in degrees, e.g. 118.5,24.8,118.7,25.0"
 
 

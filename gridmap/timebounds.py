@@ -21,6 +21,7 @@ A time without a zone is refused here; the two standards ports that define a rul
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -76,6 +77,27 @@ def _event(value: datetime) -> datetime:
 
 
 _LOWEST = {"formatMinimum": EARLIEST.isoformat().replace("+00:00", "Z")}
+
+ISO_INSTANT = (
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([Tt ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):?[0-5][0-9])?)?"
+)
+"""A date or date-time as the standards ports read one (Open311's ``start_date``, OGC's
+``datetime``): ISO 8601 as :meth:`datetime.fromisoformat` reads it, the zone optional. The
+OpenAPI document states it; what it cannot state is the calendar (a 31 February matches)."""
+_ISO_INSTANT = re.compile(ISO_INSTANT)
+
+
+def parse_iso(text: str) -> datetime | None:
+    """``text`` as :data:`ISO_INSTANT` describes it, or None when it is not one."""
+    if not _ISO_INSTANT.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # a day the month does not have
+        return None
+
 
 Moment = Annotated[
     AwareDatetime,

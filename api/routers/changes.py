@@ -39,7 +39,8 @@ CATCH_UP = 500  # incidents a reconnecting page is told of; more, and it reloads
     "/incidents/changes",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}},
-                     "description": "Server-sent events: `changed`, `reload`, `end`"}},
+                     "description": "Server-sent events: `changed`, `reload`, `end`"},
+               **responses(403)},
 )  # fmt: skip
 def changes(
     request: Request,

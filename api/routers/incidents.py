@@ -46,6 +46,8 @@ router = APIRouter(tags=["incidents"], responses=responses(401))
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,100}$"  # visible ASCII: a UUID, a ULID, a phone's own id
 MAX_PAGE = 10_000
 CITIZEN_PHOTO_WINDOW = timedelta(hours=1)
+# every action but report, which creates an incident (POST /incidents)
+ON_AN_INCIDENT = {"enum": [a.value for a in Action if a is not Action.report]}
 
 
 def citizen_token(settings: Settings, code: str) -> str:
@@ -187,7 +189,7 @@ def read(
 )
 def act(
     code: Annotated[str, Path(max_length=30)],
-    action: Action,
+    action: Annotated[Action, Path(json_schema_extra=ON_AN_INCIDENT)],
     data: ActionIn,
     session: SessionDep,
     principal: PrincipalDep,
@@ -236,7 +238,7 @@ def photo_incident(
     "/incidents/{code}/photos",
     status_code=201,
     response_model=PhotoRead,
-    responses=responses(404),
+    responses=responses(403, 404),
 )
 def add_photo(
     incident: Annotated[Incident, Depends(photo_incident)],
@@ -260,7 +262,7 @@ def add_photo(
     return PhotoRead.model_validate(stored, from_attributes=True)
 
 
-@router.get("/stats", response_model=list[StatsRow])
+@router.get("/stats", response_model=list[StatsRow], responses=responses(403))
 def stats(
     session: SessionDep,
     principal: PrincipalDep,
@@ -288,7 +290,7 @@ def stats(
     )
 
 
-@router.get("/stats/whistles", response_model=list[WhistleStatsRow])
+@router.get("/stats/whistles", response_model=list[WhistleStatsRow], responses=responses(403))
 def whistle_stats(
     session: SessionDep, principal: PrincipalDep, filters: FiltersDep
 ) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api.deps import LocatorDep
+from api.problems import responses
 from gridmap.crs import CRS
 
 router = APIRouter(tags=["locate"])
@@ -60,7 +61,7 @@ class LocateOut(BaseModel):
     detail: str | None = None
 
 
-@router.get("/locate", response_model=LocateOut)
+@router.get("/locate", response_model=LocateOut, responses=responses(409))
 async def locate(
     locator: LocatorDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude in `crs`")],

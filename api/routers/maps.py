@@ -22,6 +22,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.filters import FiltersDep
+from api.media import GEOJSON
 from api.params import CellCode
 from api.problems import responses
 from gridmap.db.ids import RowId
@@ -32,7 +33,6 @@ from gridmap.maps.features import View, features
 from gridmap.maps.layer import Catalogue, Layer
 
 router = APIRouter(tags=["maps"])
-GEOJSON = "application/geo+json"
 Lang = Literal["zh", "en"]
 LayerId = Annotated[str, Path(max_length=40, pattern=r"^[a-z_]+$")]
 
@@ -83,7 +83,7 @@ def _layer(catalogue: Catalogue, layer_id: str, principal: Any) -> Layer:
     return layer
 
 
-@router.get("/api/v1/layers", response_model=list[LayerInfo])
+@router.get("/api/v1/layers", response_model=list[LayerInfo], responses=responses(401))
 def list_layers(
     principal: OptionalPrincipalDep,
     settings: SettingsDep,
@@ -104,7 +104,7 @@ def list_layers(
             "description": "GeoJSON features of the layer in view",
             "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/FeatureCollection"}}},
         },
-        **responses(401, 403, 404),
+        **responses(401, 403, 404, 409),
     },
 )
 def layer_features(
@@ -147,7 +147,9 @@ def layer_features(
     return Response(content=body, media_type=GEOJSON)
 
 
-@router.get("/api/v1/maps/facets", response_model=dict[str, list[Facet]], responses=responses(401))
+@router.get(
+    "/api/v1/maps/facets", response_model=dict[str, list[Facet]], responses=responses(401, 403)
+)
 def facets(
     session: SessionDep,
     principal: PrincipalDep,

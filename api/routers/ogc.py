@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
 
 from api.deps import CatalogueDep, MapDataDep, OptionalPrincipalDep, SessionDep
+from api.media import GEOJSON, GeoJSONResponse
 from api.problems import responses
 from gridmap import timebounds
-from gridmap.bbox import parse_bbox
+from gridmap.bbox import LON, parse_bbox
 from gridmap.errors import InvalidInput
 from gridmap.maps import collections as source
 
@@ -30,8 +30,13 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
-GEOJSON = "application/geo+json"
 MAX_LIMIT = 1000
+# what the parameters accept, stated in the document (the checks below refuse the rest)
+CRS_CHOICE = {"enum": ["", CRS84, CGCS2000, "EPSG:4490"]}
+_END = rf"({timebounds.ISO_INSTANT}|\.\.)?"
+DATETIME = {"pattern": rf"^({timebounds.ISO_INSTANT}|{_END}/{_END})$"}
+# in bbox-crs axis order (CGCS2000: latitude first), so each within ±180 here
+BBOX = {"pattern": rf"^{LON}(,{LON}){{3}}$"}
 
 
 def _root(request: Request) -> str:
@@ -95,7 +100,7 @@ def _describe(request: Request, layer: Any, extent: list[float] | None) -> dict[
     return out
 
 
-@router.get("/collections")
+@router.get("/collections", responses=responses(401))
 def list_collections(
     request: Request, session: SessionDep, principal: OptionalPrincipalDep,
     catalogue: CatalogueDep,
@@ -111,7 +116,7 @@ def list_collections(
     }
 
 
-@router.get("/collections/{collection_id}")
+@router.get("/collections/{collection_id}", responses=responses(401))
 def read_collection(
     collection_id: Annotated[str, Path(max_length=50)], request: Request, session: SessionDep,
     principal: OptionalPrincipalDep, catalogue: CatalogueDep,
@@ -132,13 +137,12 @@ def _crs(value: str | None, what: str) -> str:
 def _instant(value: str) -> datetime | None:
     if value in ("..", ""):
         return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    moment = timebounds.parse_iso(value)
+    if moment is None:
         raise InvalidInput(
             f"datetime {value!r} is not RFC 3339: write e.g. 2026-01-01T00:00:00Z, "
             "an interval 2026-01-01T00:00:00Z/2026-02-01T00:00:00Z, or '..' for open"
-        ) from None
+        )
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # RFC 3339 wants a zone
     return timebounds.check(moment, name="datetime", event=False)
 
@@ -165,7 +169,11 @@ def _swap(coords: Any) -> Any:
     return [_swap(c) for c in coords]
 
 
-@router.get("/collections/{collection_id}/items", response_class=JSONResponse)
+@router.get(
+    "/collections/{collection_id}/items",
+    response_class=GeoJSONResponse,
+    responses=responses(401, 403),
+)
 def read_items(
     collection_id: Annotated[str, Path(max_length=50)],
     request: Request,
@@ -173,9 +181,11 @@ def read_items(
     principal: OptionalPrincipalDep,
     catalogue: CatalogueDep,
     cache: MapDataDep,
-    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (bbox-crs)")] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
-    crs: Annotated[str | None, Query()] = None,
+    bbox: Annotated[
+        str | None, Query(description="minx,miny,maxx,maxy (bbox-crs)", json_schema_extra=BBOX)
+    ] = None,
+    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", json_schema_extra=CRS_CHOICE)] = None,
+    crs: Annotated[str | None, Query(json_schema_extra=CRS_CHOICE)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     datetime_: Annotated[
@@ -184,9 +194,10 @@ def read_items(
             alias="datetime",
             max_length=80,
             description="An instant or interval (RFC 3339; '..' open): on collections with time",
+            json_schema_extra=DATETIME,
         ),
     ] = None,
-) -> JSONResponse:
+) -> GeoJSONResponse:
     """Features of a collection, a page at a time (``next`` links), GeoJSON."""
     layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     interval = parse_interval(datetime_)
@@ -222,10 +233,14 @@ def read_items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
-    return JSONResponse(body, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+    return GeoJSONResponse(body, headers={"Content-Crs": f"<{out_crs}>"})
 
 
-@router.get("/collections/{collection_id}/items/{feature_id}", response_class=JSONResponse)
+@router.get(
+    "/collections/{collection_id}/items/{feature_id}",
+    response_class=GeoJSONResponse,
+    responses=responses(401, 403),
+)
 def read_item(
     collection_id: Annotated[str, Path(max_length=50)],
     feature_id: Annotated[str, Path(max_length=30)],
@@ -234,8 +249,8 @@ def read_item(
     principal: OptionalPrincipalDep,
     catalogue: CatalogueDep,
     cache: MapDataDep,
-    crs: Annotated[str | None, Query()] = None,
-) -> JSONResponse:
+    crs: Annotated[str | None, Query(json_schema_extra=CRS_CHOICE)] = None,
+) -> GeoJSONResponse:
     """One feature."""
     from gridmap.errors import NotFound
 
@@ -260,4 +275,4 @@ def read_item(
         {"href": _here(request), "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
-    return JSONResponse(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{out_crs}>"})
+    return GeoJSONResponse(feature, headers={"Content-Crs": f"<{out_crs}>"})

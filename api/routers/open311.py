@@ -28,6 +28,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.routers.incidents import IDEMPOTENCY_KEY, citizen_token
+from gridmap import timebounds
 from gridmap.errors import NotFound
 from gridmap.incidents import service
 from gridmap.locate import Locator
@@ -38,6 +39,11 @@ from gridmap.settings import Settings
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-27T00:00:00+08:00"  # when the services or this port last changed
 Format = Annotated[Literal["json", "xml"], Path(description="The format: json or xml")]
+# what GET requests' filters accept (gridmap/open311/requests.py), stated in the document
+CODES = {"pattern": r"^[^,\x00]*(,[^,\x00]*){0,99}$"}  # at most 100, comma-separated
+# (each written so that a regex engine that backtracks cannot take exponential time on them)
+WHEN = {"pattern": rf"^\s*({timebounds.ISO_INSTANT}\s*)?$"}
+STATUSES = {"pattern": r"^\s*((open|closed)\s*)?(,\s*((open|closed)\s*)?)*$"}
 
 
 class Open311Error(BaseModel):
@@ -195,13 +201,13 @@ def discovery(fmt: Format, settings: SettingsDep) -> Response:
     })  # fmt: skip
 
 
-@data.get("/services.{fmt}", responses=_answers(list[Service], 400, 404))
+@data.get("/services.{fmt}", responses=_answers(list[Service], 400, 404, 409))
 def service_list(fmt: Format, session: SessionDep) -> Response:
     """The services: one per category, with Chinese names and groups."""
     return georeport.render(fmt, "services", services.service_list(session))
 
 
-@data.get("/services/{service_code}.{fmt}", responses=_answers(ServiceDefinition, 400, 404))
+@data.get("/services/{service_code}.{fmt}", responses=_answers(ServiceDefinition, 400, 404, 409))
 def service_definition(
     service_code: Annotated[str, Path(max_length=100)],
     fmt: Format,
@@ -298,16 +304,16 @@ def create_request(
     return georeport.render(fmt, "service_requests", answer, status=201 if created else 200)
 
 
-@data.get("/requests.{fmt}", responses=_answers(list[ServiceRequest], 400, 404))
+@data.get("/requests.{fmt}", responses=_answers(list[ServiceRequest], 400, 404, 409))
 def list_requests(
     fmt: Format,
     session: SessionDep,
     locator: LocatorDep,
     service_request_id: Annotated[str | None, Query(max_length=1000)] = None,
-    service_code: Annotated[str | None, Query(max_length=800)] = None,
-    start_date: Annotated[str | None, Query(max_length=40)] = None,
-    end_date: Annotated[str | None, Query(max_length=40)] = None,
-    status: Annotated[str | None, Query(max_length=20)] = None,
+    service_code: Annotated[str | None, Query(max_length=800, json_schema_extra=CODES)] = None,
+    start_date: Annotated[str | None, Query(max_length=40, json_schema_extra=WHEN)] = None,
+    end_date: Annotated[str | None, Query(max_length=40, json_schema_extra=WHEN)] = None,
+    status: Annotated[str | None, Query(max_length=20, json_schema_extra=STATUSES)] = None,
 ) -> Response:
     """Citizens' requests, newest first (at most 1000; the last 90 days by default).
 
@@ -328,7 +334,7 @@ def list_requests(
 
 
 @data.get("/requests/{service_request_id}.{fmt}",
-            responses=_answers(list[ServiceRequest], 400, 404))  # fmt: skip
+            responses=_answers(list[ServiceRequest], 400, 404, 409))  # fmt: skip
 def read_request(
     service_request_id: Annotated[str, Path(max_length=30)],
     fmt: Format,
@@ -342,7 +348,7 @@ def read_request(
     return georeport.render(fmt, "service_requests", rows)
 
 
-@data.get("/tokens/{token}.{fmt}", responses=_answers(list[TokenAnswer], 400, 404))
+@data.get("/tokens/{token}.{fmt}", responses=_answers(list[TokenAnswer], 400, 404, 409))
 def read_token(
     token: Annotated[str, Path(max_length=100)],
     fmt: Format,

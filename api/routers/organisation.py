@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from api.deps import PrincipalDep, SessionDep
+from api.params import AreaQuery
 from api.problems import responses
 from gridmap.units.categories import category_list
 from gridmap.units.organisation import centre_list, centre_view
@@ -90,7 +91,7 @@ class CategoryGroupRead(BaseModel):
 def list_centres(
     session: SessionDep,
     principal: PrincipalDep,
-    under: Annotated[str | None, Query(description="An area code; default your own area")] = None,
+    under: AreaQuery = None,
 ) -> list[dict[str, Any]]:
     """The centres in an area and the centres above it, parents first.
 

@@ -59,7 +59,7 @@ def read_plan(plan_id: PlanId, session: SessionDep, principal: PrincipalDep) -> 
     return rows[0]
 
 
-@router.get("/plans/{plan_id}/impact", responses=responses(429, 503))
+@router.get("/plans/{plan_id}/impact", responses=responses(409, 429, 503))
 def plan_impact(
     plan_id: PlanId,
     request: Request,
@@ -93,7 +93,9 @@ def plan_impact(
     return reports.report(session, principal, (against, plan_id, area), compute)
 
 
-@router.post("/plans/{plan_id}/prepare", response_model=PlanRead, status_code=202)
+@router.post(
+    "/plans/{plan_id}/prepare", response_model=PlanRead, status_code=202, responses=responses(409)
+)
 def prepare_plan(
     plan_id: PlanId,
     request: Request,
@@ -125,7 +127,7 @@ def _prepare_in_background(state: Any, plan_id: int) -> None:
         log.warning("plan %s not prepared: %s", plan_id, exc)
 
 
-@router.post("/plans/{plan_id}/activate", response_model=PlanRead)
+@router.post("/plans/{plan_id}/activate", response_model=PlanRead, responses=responses(409))
 def activate_plan(
     plan_id: PlanId,
     request: Request,

@@ -30,7 +30,7 @@ from gridmap.areas.lookup import get_area
 from gridmap.auth.models import AuditLog, User
 from gridmap.db.ids import RowId
 from gridmap.registry import edits, pack, queries, schemas, tasks, visits
-from gridmap.registry.models import HouseholdStatus
+from gridmap.registry.models import BuildingUse, HouseholdStatus
 from gridmap.scope import Actor, require_audit, require_editor, require_people
 from gridmap.timebounds import Moment
 
@@ -78,7 +78,7 @@ def area_buildings(
     principal: PrincipalDep,
     page: PageNo = 1,
     page_size: PageSize = 50,
-    use: Annotated[str | None, Query(max_length=20)] = None,
+    use: BuildingUse | None = None,
 ) -> dict[str, Any]:
     """The buildings of an area with their houses."""
     get_area(session, code, principal)
@@ -272,7 +272,10 @@ def search_people(
     q: Annotated[
         str,
         Query(
-            min_length=1, max_length=50, description="A name, or the last digits of an ID number"
+            min_length=1,
+            max_length=50,
+            description="A name, or the last 4+ characters of an ID number",
+            json_schema_extra={"not": {"pattern": queries.SHORT_SEARCH}},
         ),
     ],
     area: AreaQuery = None,

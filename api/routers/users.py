@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import ClientDep, Principal, SessionDep, SignInGuardDep, permitted
 from api.params import AreaQuery
 from api.problems import responses
+from gridmap.areas.codes import CODE_PATTERN
 from gridmap.auth import service
 from gridmap.auth.models import Role, User
 from gridmap.errors import Conflict
@@ -19,15 +20,30 @@ from gridmap.scope import require_users
 router = APIRouter(prefix="/users", tags=["users"], responses=responses(401, 403))
 AdminDep = Annotated[Principal, Depends(permitted(require_users))]
 USERNAME_PATTERN = service.USERNAME.pattern
+AREA_OR_BLANK = f"^({CODE_PATTERN.pattern.strip('^$')})?$"  # an area code, or "": the default
+PASSWORD_HELP = (
+    "≥ 10 characters mixing letters with digits or symbols, no character four times in a "
+    "row, not a common password, not containing the username"
+)
 
 
 class UserCreate(BaseModel):
     """A new account."""
 
     username: str = Field(pattern=USERNAME_PATTERN)
-    password: str = Field(min_length=1, max_length=128, description="≥ 10 characters, mixed")
+    password: str = Field(
+        min_length=1,
+        max_length=128,
+        description=PASSWORD_HELP,
+        json_schema_extra=service.PASSWORD_SCHEMA,
+    )
     role: Role
-    area_code: str = Field(default="", max_length=15, description="Defaults to the department's")
+    area_code: str = Field(
+        default="",
+        max_length=15,
+        pattern=AREA_OR_BLANK,
+        description="Defaults to the department's",
+    )
     full_name: str = Field(default="", max_length=100)
     department: str | None = Field(default=None, max_length=40, description="Unit code")
 
@@ -36,7 +52,7 @@ class UserUpdate(BaseModel):
     """Changes to an account; any field left out stays as it is."""
 
     role: Role | None = None
-    area_code: str | None = Field(default=None, max_length=15)
+    area_code: str | None = Field(default=None, max_length=15, pattern=AREA_OR_BLANK)
     department: str | None = Field(default=None, max_length=40)
     full_name: str | None = Field(default=None, max_length=100)
     is_active: bool | None = None
@@ -45,7 +61,12 @@ class UserUpdate(BaseModel):
 class PasswordReset(BaseModel):
     """A new password for an account."""
 
-    password: str = Field(min_length=1, max_length=128)
+    password: str = Field(
+        min_length=1,
+        max_length=128,
+        description=PASSWORD_HELP,
+        json_schema_extra=service.PASSWORD_SCHEMA,
+    )
 
 
 class UserRead(BaseModel):
@@ -112,7 +133,7 @@ def read(username: str, session: SessionDep, admin: AdminDep) -> UserRead:
     return _read(session, service.get_user(session, username, within=admin.area_code))
 
 
-@router.patch("/{username}", response_model=UserRead, responses=responses(404))
+@router.patch("/{username}", response_model=UserRead, responses=responses(404, 409))
 def update(username: str, data: UserUpdate, session: SessionDep, admin: AdminDep) -> UserRead:
     """Change role, area, department, name, or disable/enable; the user's tokens stop working."""
     user = service.get_user(session, username, within=admin.area_code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from pydantic import JsonValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,6 +38,15 @@ COMMON_PASSWORDS = frozenset(
 
 
 KEEP = object()  # update_user: leave the department as it is
+
+
+PASSWORD_SCHEMA: dict[str, JsonValue] = {
+    "minLength": MIN_PASSWORD,
+    "maxLength": 128,
+    # letters with digits or symbols: not all of one kind (the other rules are in words)
+    "pattern": r"^(?![A-Za-z]*$)(?![0-9]*$)(?![^A-Za-z0-9]*$)[^\x00]*$",
+}
+"""What :func:`check_password` asks that a JSON Schema can state, for the OpenAPI document."""
 
 
 def check_password(password: str, username: str = "") -> None:

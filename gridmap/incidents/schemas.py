@@ -5,16 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from gridmap.crs import CRS
 from gridmap.db.ids import RowId
 from gridmap.incidents.models import Channel, IncidentStatus, NotificationKind
 from gridmap.incidents.workflow import Action
 from gridmap.phones import Phone
+from gridmap.text import document_printable, refuse_control
 from gridmap.timebounds import EventTime, Moment
 
 Outcome = Literal["mediated", "referred_arbitration", "referred_court", "handled", "other"]
+
+
+_TYPED = ("title", "description", "address", "reporter_name")  # free text a person types
 
 
 class IncidentCreate(BaseModel):
@@ -50,12 +54,12 @@ class IncidentCreate(BaseModel):
         "its unit code, e.g. labour-350503; the report goes straight to that department",
     )
 
-    @field_validator("title", "description", "address", "reporter_name")
+    model_config = ConfigDict(json_schema_extra=document_printable(*_TYPED))
+
+    @field_validator(*_TYPED)
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
-        if value is not None and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-            raise ValueError("contains control characters: remove them")
-        return value
+        return refuse_control(value)
 
 
 class ActionIn(BaseModel):
@@ -273,5 +277,17 @@ class NotificationPage(BaseModel):
 class MarkRead(BaseModel):
     """Which notifications to mark read: ``ids``, or ``all``."""
 
+    # either, not both and not neither (the route says so in words; the schema in anyOf)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["ids"], "properties": {"ids": {"type": "array"},
+                                                     "all": {"const": False}}},
+                {"required": ["all"], "properties": {"ids": {"type": "null"},
+                                                     "all": {"const": True}}},
+            ]
+        }
+    )  # fmt: skip
+
     ids: list[RowId] | None = Field(default=None, max_length=1000)
-    all: bool = False
+    all: StrictBool = False

@@ -169,12 +169,11 @@ def _list(value: str | None, what: str, limit: int = 100) -> list[str] | None:
 def _when(name: str, value: str | None) -> datetime | None:
     if value is None or not value.strip():
         return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+    moment = timebounds.parse_iso(value.strip())
+    if moment is None:
         raise InvalidInput(
             f"{name}={value!r} is not a W3C date-time: write e.g. 2026-01-01T00:00:00Z"
-        ) from None
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=CHINA_TZ)  # the city's local time
     return timebounds.check(moment, name=name, event=False)

@@ -166,23 +166,41 @@ def person(session: Session, actor: Actor, person_id: int, *, unmasked: bool = F
     return found
 
 
+SHORT_SEARCH = r"^\s*(([0-9]{1,3}|[0-9]{1,2}[Xx]|[0-9][Xx]{2}|[Xx])\s*)?$"
+"""The searches :func:`search_terms` refuses, as a pattern for the OpenAPI document: blank,
+or the end of an ID number shorter than 4 characters (it would match too many people)."""
+
+
+def search_terms(query: str) -> tuple[str, bool]:
+    """``query`` stripped, and whether it is the end of an ID number (digits, then X).
+
+    Raises
+    ------
+    InvalidInput
+        Blank, or an ID number's end shorter than 4 characters.
+    """
+    query = query.strip()
+    if not query:
+        raise InvalidInput("search for a name or the last digits of an ID number")
+    digits = query.upper().rstrip("X")
+    id_tail = (digits.isascii() and digits.isdigit()) or query.upper() == "X"
+    if id_tail and len(query) < 4:
+        raise InvalidInput("give at least the last 4 characters of an ID number")
+    return query, id_tail
+
+
 def search_people(
     session: Session, actor: Actor, query: str, *, area: str | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
     """People whose ID number ends with ``query`` (digits) or whose name starts with it."""
     require_people(actor)
-    query = query.strip()
-    if not query:
-        raise InvalidInput("search for a name or the last digits of an ID number")
+    query, id_tail = search_terms(query)
     where: list[ColumnElement[bool]] = [registry_filter(actor, Person.grid_code, people=True)]
     if area:
         where.append(within(Person.grid_code, area))
     statement = select(Person)
     order: list[Any] = [Person.id]
-    digits = query.upper().rstrip("X")
-    if (digits.isascii() and digits.isdigit()) or query.upper() == "X":
-        if len(query) < 4:
-            raise InvalidInput("give at least the last 4 characters of an ID number")
+    if id_tail:
         # a prefix search on the reversed number, in the order of ix_person_id_suffix: the
         # scan stops at the first matches in scope (ordered by id, the planner could walk a
         # county's million people instead)

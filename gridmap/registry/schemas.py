@@ -13,7 +13,8 @@ from gridmap.db.ids import RowId
 from gridmap.phones import Phone
 from gridmap.registry import rules
 from gridmap.registry.groups import GROUPS
-from gridmap.registry.models import HouseholdStatus, PersonStatus, TaskTarget
+from gridmap.registry.models import BuildingUse, HouseholdStatus, PersonStatus, TaskTarget
+from gridmap.text import document_printable, refuse_control
 from gridmap.timebounds import EventTime, Moment
 
 TAGS_HELP = "Special groups: " + ", ".join(GROUPS)
@@ -135,12 +136,12 @@ class PersonPage(Page):
 
 
 class _Text(BaseModel):
+    model_config = ConfigDict(json_schema_extra=document_printable())
+
     @field_validator("*", mode="before")
     @classmethod
     def _no_control(cls, value: Any) -> Any:
-        if isinstance(value, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-            raise ValueError("contains control characters: remove them")
-        return value
+        return refuse_control(value)
 
 
 class PersonCreate(_Text):
@@ -163,7 +164,12 @@ class PersonCreate(_Text):
     )  # fmt: skip
     phone: Phone | None = None
     is_household_head: bool = False
-    tags: list[str] = Field(default_factory=list, max_length=10, description=TAGS_HELP)
+    tags: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description=TAGS_HELP,
+        json_schema_extra={"items": {"type": "string", "enum": list(GROUPS)}},
+    )
     client_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="Offline edits: its id"
     )
@@ -319,13 +325,48 @@ class TaskCriteria(_Text):
     model_config = ConfigDict(extra="forbid")
 
     rented: StrictBool | None = Field(default=None, description="household: rented or not")
-    tag: str | None = Field(default=None, max_length=30, description=f"household: {TAGS_HELP}")
-    use: str | None = Field(default=None, max_length=20, description="building: its use")
+    tag: str | None = Field(
+        default=None,
+        max_length=30,
+        description=f"household: {TAGS_HELP}",
+        json_schema_extra={"enum": [*GROUPS, None]},
+    )
+    use: str | None = Field(
+        default=None,
+        max_length=20,
+        description="building: its use",
+        json_schema_extra={"enum": [*(u.value for u in BuildingUse), None]},
+    )
     type: str | None = Field(default=None, max_length=30, description="work_unit: its type")
+
+
+# the criteria each kind of sheet takes (gridmap/registry/tasks.py refuses the others)
+CRITERIA_OF = {
+    TaskTarget.household: {"rented", "tag"},
+    TaskTarget.building: {"use"},
+    TaskTarget.work_unit: {"type"},
+}
+
+
+def _criteria_per_target(schema: dict[str, Any]) -> None:
+    """TaskCreate's JSON Schema: the criteria a target does not take are absent or null."""
+    document_printable()(schema)
+    every = set().union(*CRITERIA_OF.values())
+    schema["anyOf"] = [
+        {
+            "properties": {
+                "target": {"const": target.value},
+                "criteria": {"properties": {k: {"type": "null"} for k in sorted(every - takes)}},
+            }
+        }
+        for target, takes in CRITERIA_OF.items()
+    ]
 
 
 class TaskCreate(_Text):
     """A task sheet for an area: fans out into one row per target in each cell."""
+
+    model_config = ConfigDict(json_schema_extra=_criteria_per_target)
 
     title: str = Field(min_length=1, max_length=200)
     instructions: str = Field(default="", max_length=5000)

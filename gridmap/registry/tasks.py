@@ -35,12 +35,7 @@ from gridmap.registry.models import (
 )
 from gridmap.scope import DISPATCHERS, REGISTRY_EDITORS, Actor, require_people, within
 
-# the criteria each kind of sheet takes
-APPLIES = {
-    TaskTarget.household: {"rented", "tag"},
-    TaskTarget.building: {"use"},
-    TaskTarget.work_unit: {"type"},
-}
+APPLIES = schemas.CRITERIA_OF  # the criteria each kind of sheet takes
 MAX_ITEMS = 200_000  # a sheet for a whole city's households would be a mistake
 
 
