@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gridmap.crs import CRS
 from gridmap.db.ids import RowId
@@ -58,10 +58,11 @@ class IncidentCreate(BaseModel):
         return value
 
 
-class ActionIn(BaseModel):
-    """An action on an incident; ``version`` is the version the user saw (optimistic lock)."""
+class ActionParams(BaseModel):
+    """What an action needs beyond the incident (the body of a bulk action's ``params``)."""
 
-    version: int = Field(ge=1, le=2**31 - 1)
+    model_config = ConfigDict(extra="forbid")
+
     note: str | None = Field(default=None, max_length=2000)
     unit_code: str | None = Field(
         default=None, max_length=40, description="dispatch / transfer: the unit"
@@ -85,6 +86,14 @@ class ActionIn(BaseModel):
         description="resolve: close a joint incident before every co-unit's part is in "
         "(the note gives the reason)",
     )
+
+
+class ActionIn(ActionParams):
+    """An action on an incident; ``version`` is the version the user saw (optimistic lock)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class JointUnitRead(BaseModel):

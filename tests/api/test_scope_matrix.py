@@ -175,6 +175,10 @@ REQUESTS = {
     ("post", "/api/v1/incidents/{code}/actions/{action}"): lambda c, w: (
         "post", f"/incidents/{c['incidents'][w]['code']}/actions/note",
         {"json": {"version": c["incidents"][w]["version"], "note": "回访"}}),
+    ("post", "/api/v1/incidents/bulk"): lambda c, w: (
+        "post", "/incidents/bulk",
+        {"json": {"action": "note", "codes": [c["incidents"][w]["code"]],
+                  "params": {"note": "回访"}}}),
     ("post", "/api/v1/incidents/{code}/photos"): lambda c, w: (
         "post", f"/incidents/{c['incidents'][w]['code']}/photos",
         {"files": {"photo": ("x.png", PNG, "image/png")}}),
@@ -327,6 +331,11 @@ EXPECT = {
     ("get", "/api/v1/incidents/{code}"): INCIDENT,
     ("post", "/api/v1/incidents/{code}/actions/{action}"): INCIDENT_WRITE,
     ("post", "/api/v1/incidents/{code}/photos"): PHOTO,
+    # done where the single action is allowed; refused item by item (200) where it is not
+    # or the incident is out of scope; a role that sees only counts is refused outright
+    ("post", "/api/v1/incidents/bulk"): local(
+        SEEN, labour=SEEN, housing=EMPTY, analyst=EMPTY, planner=DENIED, mediator=EMPTY
+    ),
     ("get", "/api/v1/layers"): everyone(OK, anon=OK),
     ("get", "/api/v1/layers/{layer_id}/features"): everyone(OK, anon=HIDDEN),
     ("get", "/api/v1/locate"): everyone(OK, anon=OK),
@@ -385,6 +394,7 @@ EXPECT = {
 # what marks the object in a list's answer
 MARK = {
     ("get", "/api/v1/incidents"): lambda c, w: c["incidents"][w]["code"],
+    ("post", "/api/v1/incidents/bulk"): lambda c, w: '"outcome":"done"',
     ("get", "/api/v1/people"): lambda c, w: f'"id":{_person(c, w).id},',
     ("get", "/api/v1/tasks"): lambda c, w: f'"id":{c["tasks"][w][0]},',
     ("get", "/open311/v2/requests.{fmt}"): lambda c, w: c["public"][w]["service_request_id"],
