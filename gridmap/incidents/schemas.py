@@ -206,6 +206,18 @@ class PhotoRead(BaseModel):
     taken_at: datetime | None
 
 
+class PhotoItem(BaseModel):
+    """A photo as the incident panel lists it: where to fetch it and its thumbnail."""
+
+    id: int
+    url: str
+    thumb_url: str
+    content_type: str
+    bytes: int
+    taken_at: datetime | None
+    gps: tuple[float, float] | None = Field(description="EXIF GPS as [lon, lat] (WGS84)")
+
+
 class StatsRow(BaseModel):
     """KPIs for one group (or ``all``); rates are null where the denominator is 0."""
 
