@@ -18,6 +18,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -87,6 +90,15 @@ class Incident(GridLinked, Base):
                 "unit_id",
                 "created_by_id",
             ],
+        ),
+        # phone_suffix: the last digits of the reporter's phone, as a prefix of the reversed
+        # number (gridmap/incidents/filters.py), the place inside as for ix_person_id_suffix
+        Index(
+            "ix_incident_phone_suffix",
+            func.reverse(literal_column("reporter_phone")).label("phone_suffix"),
+            "grid_code",
+            postgresql_ops={"phone_suffix": "text_pattern_ops", "grid_code": "text_pattern_ops"},
+            postgresql_where=text("reporter_phone IS NOT NULL"),
         ),
         CheckConstraint("people_involved >= 1", name="people_positive"),
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),
@@ -216,6 +228,31 @@ class IncidentPhoto(Base):
     gps_lat: Mapped[float | None]
     taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class SavedFilter(Base):
+    """A work queue's filter saved by a user (the query string of ``GET /incidents``).
+
+    ``team`` is who it is shared with when ``shared``: the owner's centre, or their unit
+    (gridmap.incidents.saved.team_of). A user has at most one ``is_default`` filter.
+    """
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name"),
+        Index("uq_saved_filter_default", "owner_id", unique=True,
+              postgresql_where=text("is_default")),
+        Index("ix_saved_filter_team", "team", postgresql_where=text("shared")),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(2000))
+    shared: Mapped[bool] = mapped_column(default=False)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    team: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = created_at_column()
 
 

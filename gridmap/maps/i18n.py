@@ -1,69 +1,20 @@
-"""Labels of the map pages: Chinese by default, English with a setting or ``?lang=en``."""
+"""Labels of the map pages, taken from the one catalogue (gridmap/i18n.py).
+
+Chinese by default, English with a setting or ``?lang=en``. The map pages read their
+strings at the top level and states, channels and levels under their old names.
+"""
 
 from __future__ import annotations
 
+from gridmap.i18n import CATALOGUE, LANGS
+
 LABELS: dict[str, dict[str, object]] = {
-    "zh": {
-        "dispatch_title": "综治中心 · 事件调度地图",
-        "grid_title": "网格员 · 我的网格",
-        "plan_title": "网格方案对比",
-        "sign_in": "登录", "sign_out": "退出", "username": "用户名", "password": "密码",
-        "sign_in_failed": "用户名或密码错误", "signed_in_as": "当前用户",
-        "filters": "筛选", "period": "时间", "all": "全部", "category": "类别",
-        "status": "状态", "channel": "来源渠道", "unit": "责任单位", "area": "区域",
-        "overdue_only": "只看超期", "since": "起", "until": "止", "reset": "清除筛选",
-        "today": "今日", "last7": "近7天", "last30": "近30天", "this_year": "今年",
-        "oldest_open": "最早未办结", "most_overdue": "超期最久",
-        "open": "未办结", "overdue": "超期", "due_soon": "临期", "closed": "已结单",
-        "total": "合计", "updated": "更新于", "refresh_every": "自动刷新(秒)",
-        "history": "办理记录", "no_data": "暂无数据", "loading": "加载中…",
-        "not_found": "没有此网格,或不在您的范围内", "layers": "图层", "legend": "图例",
-        "households": "户数", "buildings": "楼宇", "work_units": "单位",
-        "open_incidents": "未办结事件", "close": "关闭", "zoom_in": "放大查看",
-        "plan": "方案", "compare": "对比方案", "target": "目标户数", "deviation_table": "偏差表",
-        "within": "±10%以内", "cells": "网格数", "changed": "变化网格",
-        "statuses": {
-            "reported": "待派单", "dispatched": "待签收", "in_progress": "办理中",
-            "resolved": "已办结", "follow_up": "回访中", "closed": "已结单", "rejected": "已驳回",
-        },
-        "channels": {
-            "grid_app": "网格员上报", "citizen_app": "随手拍", "window": "窗口",
-            "hotline": "12345热线", "online": "网上",
-        },
-        "levels": {"county": "县区", "township": "乡镇街道", "village": "村社区",
-                   "grid": "网格", "points": "事件点"},
-    },
-    "en": {
-        "dispatch_title": "Governance centre · dispatch map",
-        "grid_title": "Grid worker · my cell",
-        "plan_title": "Grid plans compared",
-        "sign_in": "Sign in", "sign_out": "Sign out", "username": "Username",
-        "password": "Password", "sign_in_failed": "Wrong username or password",
-        "signed_in_as": "Signed in as",
-        "filters": "Filters", "period": "Period", "all": "All", "category": "Category",
-        "status": "Status", "channel": "Channel", "unit": "Unit", "area": "Area",
-        "overdue_only": "Overdue only", "since": "From", "until": "To", "reset": "Clear filters",
-        "today": "Today", "last7": "7 days", "last30": "30 days", "this_year": "This year",
-        "oldest_open": "Oldest open", "most_overdue": "Most overdue",
-        "open": "Open", "overdue": "Overdue", "due_soon": "Due soon", "closed": "Closed",
-        "total": "Total", "updated": "Updated", "refresh_every": "Refresh (s)",
-        "history": "History", "no_data": "Nothing here", "loading": "Loading…",
-        "not_found": "No such cell, or not in your area", "layers": "Layers",
-        "legend": "Legend", "households": "Households", "buildings": "Buildings",
-        "work_units": "Work units", "open_incidents": "Open incidents", "close": "Close",
-        "zoom_in": "Zoom in", "plan": "Plan", "compare": "Compared with",
-        "target": "Target households", "deviation_table": "Deviation",
-        "within": "within ±10%", "cells": "Cells", "changed": "Changed cells",
-        "statuses": {
-            "reported": "Reported", "dispatched": "Dispatched", "in_progress": "In progress",
-            "resolved": "Resolved", "follow_up": "Follow-up", "closed": "Closed",
-            "rejected": "Rejected",
-        },
-        "channels": {
-            "grid_app": "Grid worker", "citizen_app": "Citizen app", "window": "Window",
-            "hotline": "12345 hotline", "online": "Online",
-        },
-        "levels": {"county": "County", "township": "Township", "village": "Village",
-                   "grid": "Grid cell", "points": "Incidents"},
-    },
-}  # fmt: skip
+    lang: {
+        **CATALOGUE[lang]["ui"],
+        "statuses": CATALOGUE[lang]["status"],
+        "channels": CATALOGUE[lang]["channel"],
+        # the levels a map draws (a city is never a map level)
+        "levels": {k: v for k, v in CATALOGUE[lang]["level"].items() if k != "city"},
+    }
+    for lang in LANGS
+}

@@ -101,8 +101,19 @@ def ctx(client, world, session, registry):
             "description": "噪音"})  # fmt: skip
         assert r.status_code == 201, r.text
         public[where] = r.json()[0]
+    photos = {}
+    for where, inc in incidents.items():
+        r = client.post(f"/api/v1/incidents/{inc['code']}/photos", headers=world.auth("admin"),
+                        files={"photo": ("p.png", PNG, "image/png")})  # fmt: skip
+        assert r.status_code == 201, r.text
+        photos[where] = r.json()["id"]
+    r = client.post("/api/v1/me/filters", headers=world.auth("t1"),
+                    json={"name": "待派单", "query": "status=reported", "shared": True})  # fmt: skip
+    assert r.status_code == 201, r.text
+    saved_filter = r.json()["id"]
     return {"registry": registry, "units": {"west": registry.unit, "east": east_unit},
-            "draft": draft.id, "open311_key": key, "public": public,
+            "draft": draft.id, "open311_key": key, "public": public, "photos": photos,
+            "saved_filter": saved_filter,
             "tasks": tasks, "incidents": incidents, "world": world}  # fmt: skip
 
 
@@ -175,6 +186,15 @@ REQUESTS = {
     ("post", "/api/v1/incidents/{code}/actions/{action}"): lambda c, w: (
         "post", f"/incidents/{c['incidents'][w]['code']}/actions/note",
         {"json": {"version": c["incidents"][w]["version"], "note": "回访"}}),
+    ("post", "/api/v1/incidents/bulk"): lambda c, w: (
+        "post", "/incidents/bulk",
+        {"json": {"action": "note", "codes": [c["incidents"][w]["code"]],
+                  "params": {"note": "回访"}}}),
+    ("get", "/api/v1/incidents/{code}/photos"): lambda c, w: (
+        "get", f"/incidents/{c['incidents'][w]['code']}/photos", {}),
+    ("get", "/api/v1/incidents/{code}/photos/{photo_id}"): lambda c, w: (
+        "get", f"/incidents/{c['incidents'][w]['code']}/photos/{c['photos'][w]}",
+        {"params": {"thumb": 1}}),
     ("post", "/api/v1/incidents/{code}/photos"): lambda c, w: (
         "post", f"/incidents/{c['incidents'][w]['code']}/photos",
         {"files": {"photo": ("x.png", PNG, "image/png")}}),
@@ -198,6 +218,17 @@ REQUESTS = {
         "post", "/notifications/read", {"json": {"all": True}}),
     ("get", "/api/v1/notifications/stream"): lambda c, w: ("get", "/notifications/stream", {}),
     ("get", "/api/v1/incidents/changes"): lambda c, w: ("get", "/incidents/changes", {}),
+    ("get", "/api/v1/labels"): lambda c, w: ("get", "/labels", {}),
+    ("get", "/api/v1/me/filters"): lambda c, w: ("get", "/me/filters", {}),
+    ("post", "/api/v1/me/filters"): lambda c, w: (
+        "post", "/me/filters", {"json": {"name": "超期", "query": "overdue=true"}}),
+    ("put", "/api/v1/me/filters/{filter_id}"): lambda c, w: (
+        "put", f"/me/filters/{c['saved_filter']}", {"json": {"name": "新", "query": ""}}),
+    ("delete", "/api/v1/me/filters/{filter_id}"): lambda c, w: (
+        "delete", f"/me/filters/{c['saved_filter']}", {}),
+    ("get", "/api/v1/me/preferences"): lambda c, w: ("get", "/me/preferences", {}),
+    ("put", "/api/v1/me/preferences"): lambda c, w: (
+        "put", "/me/preferences", {"json": {"lang": "en"}}),
     ("get", "/api/v1/centres"): lambda c, w: ("get", "/centres", {}),
     ("get", "/api/v1/centres/{code}"): lambda c, w: ("get", f"/centres/centre-{T1}", {}),
     ("get", "/api/v1/categories"): lambda c, w: ("get", "/categories", {}),
@@ -327,6 +358,14 @@ EXPECT = {
     ("get", "/api/v1/incidents/{code}"): INCIDENT,
     ("post", "/api/v1/incidents/{code}/actions/{action}"): INCIDENT_WRITE,
     ("post", "/api/v1/incidents/{code}/photos"): PHOTO,
+    # reading photos is reading the incident
+    ("get", "/api/v1/incidents/{code}/photos"): INCIDENT,
+    ("get", "/api/v1/incidents/{code}/photos/{photo_id}"): INCIDENT,
+    # done where the single action is allowed; refused item by item (200) where it is not
+    # or the incident is out of scope; a role that sees only counts is refused outright
+    ("post", "/api/v1/incidents/bulk"): local(
+        SEEN, labour=SEEN, housing=EMPTY, analyst=EMPTY, planner=DENIED, mediator=EMPTY
+    ),
     ("get", "/api/v1/layers"): everyone(OK, anon=OK),
     ("get", "/api/v1/layers/{layer_id}/features"): everyone(OK, anon=HIDDEN),
     ("get", "/api/v1/locate"): everyone(OK, anon=OK),
@@ -344,6 +383,23 @@ EXPECT = {
     # (tests/incidents/test_changes.py: township 2 never hears of township 1's incident)
     ("get", "/api/v1/incidents/changes"): everyone(OK),
     # the organisation and the categories are public information, for any signed-in user
+    # my own settings: anyone signed in; a saved filter (township 1's, shared with its
+    # centre) is changed by its owner only: 403 for the centre's mediator, who sees it,
+    # 404 for everyone else
+    # the label catalogue is public: the sign-in form is drawn from it
+    ("get", "/api/v1/labels"): everyone(OK, anon=OK),
+    ("get", "/api/v1/me/filters"): everyone(OK),
+    ("post", "/api/v1/me/filters"): everyone(CREATED),
+    ("put", "/api/v1/me/filters/{filter_id}"): (
+        dict.fromkeys(ROLES, HIDDEN) | {"t1": OK, "mediator": DENIED, None: ANON},
+    )
+    * 2,
+    ("delete", "/api/v1/me/filters/{filter_id}"): (
+        dict.fromkeys(ROLES, HIDDEN) | {"t1": 204, "mediator": DENIED, None: ANON},
+    )
+    * 2,
+    ("get", "/api/v1/me/preferences"): everyone(OK),
+    ("put", "/api/v1/me/preferences"): everyone(OK),
     ("get", "/api/v1/centres"): everyone(OK),
     ("get", "/api/v1/centres/{code}"): everyone(OK),
     ("get", "/api/v1/categories"): everyone(OK),
@@ -385,6 +441,7 @@ EXPECT = {
 # what marks the object in a list's answer
 MARK = {
     ("get", "/api/v1/incidents"): lambda c, w: c["incidents"][w]["code"],
+    ("post", "/api/v1/incidents/bulk"): lambda c, w: '"outcome":"done"',
     ("get", "/api/v1/people"): lambda c, w: f'"id":{_person(c, w).id},',
     ("get", "/api/v1/tasks"): lambda c, w: f'"id":{c["tasks"][w][0]},',
     ("get", "/open311/v2/requests.{fmt}"): lambda c, w: c["public"][w]["service_request_id"],
