@@ -67,3 +67,84 @@ LABELS: dict[str, dict[str, object]] = {
                    "grid": "Grid cell", "points": "Incidents"},
     },
 }  # fmt: skip
+
+# The workbench (issue 26): actions, outcomes and the page's own words. The workflow's
+# codes (gridmap/incidents/workflow.py Action) never reach the page text: these do.
+_WORKBENCH: dict[str, dict[str, object]] = {
+    "zh": {
+        "actions": {
+            "report": "报单", "dispatch": "派单", "self_handle": "自办", "sign": "签收",
+            "return": "退单", "transfer": "转办", "joint": "联办", "resolve": "办结",
+            "follow_up": "回访", "close": "结单", "reopen": "重办", "reject": "驳回",
+            "merge": "合并", "supervise": "督办", "respond": "督办回复", "co_sign": "会办签收",
+            "co_report": "会办反馈", "whistle": "吹哨", "check_in": "报到", "escalate": "上报",
+            "note": "跟踪落实",
+        },
+        "outcomes": {
+            "mediated": "调解成功", "referred_arbitration": "引导仲裁",
+            "referred_court": "引导诉讼", "handled": "已处置", "other": "其他",
+        },
+        "wb": {
+            "queue": "工作队列", "search": "搜索编号、标题、地址", "phone_suffix": "手机尾号",
+            "mine": "本中心待办", "supervised": "督办", "joint": "联办", "whistle": "吹哨",
+            "fast_track": "速办", "due_soon": "临期", "code": "编号", "title": "标题",
+            "reported_at": "上报时间", "deadline": "办结时限", "place": "网格", "of": "共",
+            "rows": "条", "page": "页", "prev": "上一页", "next": "下一页",
+            "select_all_matching": "选中全部符合条件的", "selected": "已选",
+            "bulk_run": "批量执行", "bulk_report": "批量结果", "done": "已完成",
+            "refused": "未执行", "description": "描述", "address": "地址",
+            "reporter": "上报人", "phone": "电话", "channel": "来源", "people": "涉及人数",
+            "photos": "照片", "actions": "可办操作", "no_actions": "您对此事件没有可办操作",
+            "note": "说明", "unit": "承办单位", "co_units": "协办单位", "outcome": "办理结果",
+            "satisfaction": "满意度(1–5)", "merged_into": "合并到事件编号",
+            "new_deadline": "新的办结时限", "summoned": "吹哨召集的部门", "submit": "确定",
+            "cancel": "取消", "reminders": "提醒", "mark_read": "全部标为已读",
+            "live": "实时", "live_off": "实时推送中断,改为定时刷新", "language": "English",
+            "duplicates": "可能重复", "supervision": "督办", "supervision_answer": "督办回复",
+            "joint_parts": "联办单位", "whistles": "吹哨报到", "checked_in": "已报到",
+            "not_checked_in": "未报到", "lead": "牵头", "co": "协办", "by": "经办",
+            "action_done": "已办理", "none": "无", "area_path": "所在区域",
+        },
+    },
+    "en": {
+        "actions": {
+            "report": "Report", "dispatch": "Dispatch", "self_handle": "Handle here",
+            "sign": "Sign for", "return": "Return", "transfer": "Transfer",
+            "joint": "Joint handling", "resolve": "Resolve", "follow_up": "Follow up",
+            "close": "Close", "reopen": "Reopen", "reject": "Reject", "merge": "Merge",
+            "supervise": "Supervise", "respond": "Answer supervision",
+            "co_sign": "Co-unit signs", "co_report": "Co-unit reports", "whistle": "Whistle",
+            "check_in": "Check in", "escalate": "Escalate", "note": "Follow-up note",
+        },
+        "outcomes": {
+            "mediated": "Mediated", "referred_arbitration": "Referred to arbitration",
+            "referred_court": "Referred to court", "handled": "Handled", "other": "Other",
+        },
+        "wb": {
+            "queue": "Work queue", "search": "Search code, title, address",
+            "phone_suffix": "Phone ends with", "mine": "My centre's queue",
+            "supervised": "Supervised", "joint": "Joint", "whistle": "Whistle",
+            "fast_track": "Fast track", "due_soon": "Due soon", "code": "Code", "title": "Title",
+            "reported_at": "Reported", "deadline": "Deadline", "place": "Cell", "of": "Total",
+            "rows": "rows", "page": "page", "prev": "Previous", "next": "Next",
+            "select_all_matching": "Select all that match", "selected": "Selected",
+            "bulk_run": "Run on selection", "bulk_report": "Bulk result", "done": "Done",
+            "refused": "Refused", "description": "Description", "address": "Address",
+            "reporter": "Reporter", "phone": "Phone", "channel": "Channel", "people": "People",
+            "photos": "Photos", "actions": "Actions", "no_actions": "Nothing you may do here",
+            "note": "Note", "unit": "Unit", "co_units": "Co-units", "outcome": "Outcome",
+            "satisfaction": "Satisfaction (1–5)", "merged_into": "Merge into incident",
+            "new_deadline": "New deadline", "summoned": "Departments summoned",
+            "submit": "Confirm", "cancel": "Cancel", "reminders": "Reminders",
+            "mark_read": "Mark all read", "live": "Live",
+            "live_off": "Live updates interrupted: refreshing on a timer", "language": "中文",
+            "duplicates": "Possible duplicates", "supervision": "Supervision",
+            "supervision_answer": "Answer", "joint_parts": "Joint units",
+            "whistles": "Whistle check-ins", "checked_in": "checked in",
+            "not_checked_in": "not checked in", "lead": "lead", "co": "co-unit", "by": "by",
+            "action_done": "Done", "none": "none", "area_path": "Place",
+        },
+    },
+}  # fmt: skip
+for _lang, _words in _WORKBENCH.items():
+    LABELS[_lang].update(_words)
