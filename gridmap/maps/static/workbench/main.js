@@ -35,7 +35,7 @@ const MAX_BULK = 500;
 
 const S = {
   page: 1, pageSize: 50, sort: "-reported_at", total: 0, rows: [], selected: new Set(),
-  allMatching: false, open: null, incident: null, units: [], unitNames: {}, live: false,
+  allMatching: false, open: null, incident: null, units: [], unitNames: {}, areaNames: {}, live: false,
 };
 
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -48,7 +48,15 @@ function when(iso) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
 }
 
-const placeName = (i) => (i.areas && i.areas.length ? i.areas[i.areas.length - 1].name : "");
+// the place by name: the incident's own area path, else the named area of my scope holding it
+function placeName(i) {
+  if (i.areas && i.areas.length) return i.areas[i.areas.length - 1].name;
+  let best = "";
+  for (const [code, name] of Object.entries(S.areaNames)) {
+    if (i.grid_code && i.grid_code.startsWith(code) && code.length > best.length) best = code;
+  }
+  return best ? S.areaNames[best] : "";
+}
 const unitName = (code, name) => name || S.unitNames[code] || (code ? t("unit") : "");
 
 // -- layout ---------------------------------------------------------------------------------------
@@ -196,6 +204,10 @@ function highlight(i, moveMap) {
   if (ring) ring.remove();
   ring = L.circleMarker([i.lat, i.lon], { radius: 13, color: "#f59e0b", weight: 4, fill: false, interactive: false, className: "wb-ring" });
   ring.addTo(app.map);
+  if (!document.body.classList.contains("wb-open")) {
+    document.body.classList.add("wb-open");
+    app.map.invalidateSize();
+  }
   if (moveMap) app.map.setView([i.lat, i.lon], Math.max(app.map.getZoom(), 16));
 }
 
@@ -245,7 +257,7 @@ function renderIncident(i) {
       ${field(t("description"), i.description)}
       ${field(t("category"), word("category", i.category))}
       ${field(t("channel"), word("channel", i.channel))}
-      ${field(t("area_path"), (i.areas || []).map((a) => a.name).join(" / "))}
+      ${field(t("area_path"), (i.areas || []).map((a) => a.name).join(" / ") || placeName(i))}
       ${field(t("unit"), unitName(i.unit_code, i.unit_name))}
       ${field(t("reporter"), i.reporter_name)}
       ${field(t("phone"), i.reporter_phone)}
@@ -273,6 +285,8 @@ function closeIncident() {
   S.open = null;
   S.incident = null;
   $("#wb-incident").hidden = true;
+  document.body.classList.remove("wb-open");
+  app.map.invalidateSize();
   if (ring) { ring.remove(); ring = null; }
   for (const tr of document.querySelectorAll("#wb tr.wb-current")) tr.classList.remove("wb-current");
 }
@@ -488,6 +502,7 @@ async function start() {
     const facets = await api.get("/maps/facets");
     S.units = facets.unit || [];
     for (const u of S.units) S.unitNames[u.value] = u.label || "";
+    for (const a of facets.area || []) if (a.label && a.label !== a.value) S.areaNames[a.value] = a.label;
   } catch (e) { /* no units to pick: the forms still work with the routed unit */ }
   build();
   document.addEventListener("gridmap:filters", () => { S.page = 1; S.allMatching = false; loadTable(); });
