@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query
 
+from api.deps import OptionalPrincipalDep
 from api.params import AreaQuery
 from gridmap.bbox import BBOX_PATTERN, parse_bbox
+from gridmap.errors import NotAuthenticated
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Channel, IncidentStatus
 from gridmap.timebounds import Moment
 
 
 def incident_filters(
+    principal: OptionalPrincipalDep,
     status: Annotated[list[IncidentStatus] | None, Query(description="Repeatable")] = None,
     category: Annotated[str | None, Query(max_length=40)] = None,
     channel: Channel | None = None,
@@ -32,8 +35,27 @@ def incident_filters(
     fast_track: Annotated[
         bool | None, Query(description="民意事件速办: true only those, false none of them")
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="A code prefix, or words all found in title, description or address",
+        ),
+    ] = None,
+    phone_suffix: Annotated[
+        str | None, Query(pattern=r"^[0-9]{4}$", description="The reporter phone's last 4 digits")
+    ] = None,
+    queue: Annotated[
+        Literal["mine"] | None, Query(description="mine: what my centre or unit holds")
+    ] = None,
+    supervised: Annotated[bool | None, Query(description="督办: true only, false none")] = None,
+    joint: Annotated[bool | None, Query(description="联办: true only, false none")] = None,
+    whistle: Annotated[bool | None, Query(description="吹哨报到: true only, false none")] = None,
 ) -> IncidentFilter:
     """The filters of ``GET /incidents``, shared by ``/stats`` and the map layers."""
+    if queue == "mine" and principal is None:
+        raise NotAuthenticated("queue=mine is the signed-in user's queue: sign in first")
     return IncidentFilter(
         status=tuple(status or ()),
         category=category,
@@ -46,6 +68,12 @@ def incident_filters(
         until=until,
         bbox=parse_bbox(bbox) if bbox else None,
         fast_track=fast_track,
+        q=q.strip() or None if q else None,
+        phone_suffix=phone_suffix,
+        queue=principal if queue == "mine" else None,
+        supervised=supervised,
+        joint=joint,
+        whistle=whistle,
     )
 
 

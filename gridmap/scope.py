@@ -162,7 +162,7 @@ def incident_filter(actor: Actor, *, aggregate: bool = False) -> ColumnElement[b
     Forbidden
         When the role sees only aggregates and rows were asked for.
     """
-    from gridmap.incidents.models import Incident, IncidentUnit, IncidentWhistle
+    from gridmap.incidents.models import Incident
 
     access = actor.policy.incidents
     if access == IncidentAccess.aggregate and not aggregate:
@@ -173,17 +173,38 @@ def incident_filter(actor: Actor, *, aggregate: bool = False) -> ColumnElement[b
     if access == IncidentAccess.unit:
         if actor.department_id is None:
             return own
-        joined = select(IncidentUnit.incident_id).where(IncidentUnit.unit_id == actor.department_id)
-        summoned = select(IncidentWhistle.incident_id).where(
-            IncidentWhistle.unit_id == actor.department_id
-        )
-        return or_(
-            Incident.unit_id == actor.department_id,
-            Incident.id.in_(joined),
-            Incident.id.in_(summoned),
-            own,
-        )
+        return or_(_unit_holds(actor.department_id), own)
     return or_(within(Incident.grid_code, actor.area_code), own)
+
+
+def _unit_holds(department_id: int) -> ColumnElement[bool]:
+    """SQL: the unit handles the incident, takes part in it (联办) or was summoned (吹哨)."""
+    from gridmap.incidents.models import Incident, IncidentUnit, IncidentWhistle
+
+    joined = select(IncidentUnit.incident_id).where(IncidentUnit.unit_id == department_id)
+    summoned = select(IncidentWhistle.incident_id).where(IncidentWhistle.unit_id == department_id)
+    return or_(
+        Incident.unit_id == department_id, Incident.id.in_(joined), Incident.id.in_(summoned)
+    )
+
+
+def held_by(actor: Actor) -> ColumnElement[bool]:
+    """SQL: the work queue (``queue=mine``) — what the actor's unit or centre holds.
+
+    A unit's handler or a centre's mediator: what their unit handles, takes part in or was
+    summoned to. A dispatcher: what their own centre (the centre of their area) handles.
+    Anyone else holds nothing.
+    """
+    from gridmap.incidents.models import Incident
+    from gridmap.units.codes import centre_code
+    from gridmap.units.models import Department
+
+    if actor.policy.unit:
+        return _unit_holds(actor.department_id) if actor.department_id is not None else false()
+    if actor.policy.dispatches:
+        centre = select(Department.id).where(Department.code == centre_code(actor.area_code))
+        return Incident.unit_id == centre.scalar_subquery()
+    return false()
 
 
 def registry_filter(

@@ -115,7 +115,9 @@ def list_incidents(
     session: SessionDep,
     principal: PrincipalDep,
     filters: FiltersDep,
-    sort: Annotated[str, Query(pattern=r"^-?(reported_at|resolve_due_at|code)$")] = "-reported_at",
+    sort: Annotated[
+        str, Query(pattern=queries.SORT_PATTERN, description="A column; - for descending")
+    ] = "-reported_at",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:

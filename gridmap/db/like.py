@@ -22,3 +22,9 @@ def starts_with(column: Any, text: str) -> ColumnElement[bool]:
     """``column LIKE '<text>%'``, with ``text`` matched literally."""
     condition: ColumnElement[bool] = column.like(escape_like(text) + "%")
     return condition
+
+
+def contains(column: Any, text: str) -> ColumnElement[bool]:
+    """``column ILIKE '%<text>%'``, with ``text`` matched literally (any case)."""
+    condition: ColumnElement[bool] = column.ilike("%" + escape_like(text) + "%")
+    return condition

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from gridmap.bbox import BBox
+from gridmap.db.like import contains, starts_with
 from gridmap.incidents.deadlines import due_within_clause, overdue_clause
-from gridmap.incidents.models import Incident, IncidentStatus
-from gridmap.scope import within
+from gridmap.incidents.models import Incident, IncidentStatus, IncidentUnit, IncidentWhistle
+from gridmap.scope import Actor, held_by, within
 from gridmap.units.models import Department
 
 
@@ -29,6 +30,12 @@ class IncidentFilter:
     until: datetime | None = None
     bbox: BBox | None = None
     fast_track: bool | None = None  # 民意事件速办: only (True) or none (False) of them
+    q: str | None = None  # a code prefix, or words all found in title, description, address
+    phone_suffix: str | None = None  # the last digits of the reporter's phone
+    queue: Actor | None = None  # only what this user's centre or unit holds (queue=mine)
+    supervised: bool | None = None  # 督办: only (True) or none (False) of them
+    joint: bool | None = None  # 联办: has co-units
+    whistle: bool | None = None  # 吹哨报到: a unit was summoned
 
     def clauses(self, now: datetime) -> list[ColumnElement[bool]]:
         """The SQL conditions (to combine with the user's scope)."""
@@ -56,6 +63,23 @@ class IncidentFilter:
             where.append(Incident.fast_track.is_(self.fast_track))
         if self.bbox:
             where.append(Incident.location.op("&&")(func.ST_MakeEnvelope(*self.bbox, 4326)))
+        if self.q:
+            where.append(text_search(self.q))
+        if self.phone_suffix:
+            where.append(phone_suffix_clause(self.phone_suffix))
+        if self.queue is not None:
+            where.append(held_by(self.queue))
+        joint = select(IncidentUnit.id).where(
+            IncidentUnit.incident_id == Incident.id, IncidentUnit.role == "co"
+        )
+        whistle = select(IncidentWhistle.id).where(IncidentWhistle.incident_id == Incident.id)
+        for flag, condition in (
+            (self.supervised, Incident.supervised.is_(True)),
+            (self.joint, joint.exists()),
+            (self.whistle, whistle.exists()),
+        ):
+            if flag is not None:
+                where.append(condition if flag else ~condition)
         return where
 
     def without(self, *names: str) -> IncidentFilter:
@@ -67,3 +91,29 @@ class IncidentFilter:
                 for name in self.__dataclass_fields__
             }
         )
+
+
+def text_search(q: str) -> ColumnElement[bool]:
+    """SQL: ``q`` starts the incident's code, or each of its words is in the text.
+
+    The text is the title, description or address; wildcards are taken literally
+    (gridmap/db/like.py).
+    """
+    words = [
+        or_(contains(Incident.title, w), contains(Incident.description, w),
+            contains(Incident.address, w))
+        for w in q.split()
+    ]  # fmt: skip
+    return or_(starts_with(Incident.code, q.strip()), and_(*words))
+
+
+def phone_suffix_clause(digits: str) -> ColumnElement[bool]:
+    """SQL: the reporter's phone ends with ``digits``.
+
+    A prefix search on the reversed number, which ``ix_incident_phone_suffix`` serves (as
+    ``ix_person_id_suffix`` does for ID numbers).
+    """
+    return and_(
+        Incident.reporter_phone.is_not(None),  # the index's condition, stated for the planner
+        starts_with(func.reverse(Incident.reporter_phone), digits[::-1]),
+    )

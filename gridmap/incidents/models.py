@@ -18,6 +18,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
+    literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -87,6 +90,15 @@ class Incident(GridLinked, Base):
                 "unit_id",
                 "created_by_id",
             ],
+        ),
+        # phone_suffix: the last digits of the reporter's phone, as a prefix of the reversed
+        # number (gridmap/incidents/filters.py), the place inside as for ix_person_id_suffix
+        Index(
+            "ix_incident_phone_suffix",
+            func.reverse(literal_column("reporter_phone")).label("phone_suffix"),
+            "grid_code",
+            postgresql_ops={"phone_suffix": "text_pattern_ops", "grid_code": "text_pattern_ops"},
+            postgresql_where=text("reporter_phone IS NOT NULL"),
         ),
         CheckConstraint("people_involved >= 1", name="people_positive"),
         CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_range"),

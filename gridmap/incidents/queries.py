@@ -19,11 +19,17 @@ from gridmap.scope import Actor, incident_filter
 from gridmap.units.models import Department, RoutingRule
 
 S = IncidentStatus
-SORTS = {
+SORTS: dict[str, Any] = {
     "reported_at": Incident.reported_at,
     "resolve_due_at": Incident.resolve_due_at,
+    "deadline": Incident.resolve_due_at,  # the page's word for the same column
     "code": Incident.code,
+    "status": Incident.status,  # in workflow order (the enum's order)
+    "unit": select(Department.code).where(Department.id == Incident.unit_id).scalar_subquery(),
+    "place": Incident.grid_code,
 }
+SORT_PATTERN = "^-?(" + "|".join(SORTS) + ")$"
+NULLABLE_SORTS = frozenset({"resolve_due_at", "deadline", "unit"})
 GroupBy = Literal["county", "township", "village", "grid", "category", "unit", "channel", "month"]
 GROUP_LEVELS = {
     lvl.value: CODE_LENGTH[lvl]
@@ -45,6 +51,8 @@ def list_incidents(
     where = [incident_filter(actor), *filters.clauses(now)]
     key = SORTS[sort.lstrip("-")]
     order = key.desc() if sort.startswith("-") else key.asc()
+    if sort.lstrip("-") in NULLABLE_SORTS:
+        order = order.nulls_last()  # no deadline or no unit: last either way
     total = session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0
     rows = session.scalars(
         select(Incident)
