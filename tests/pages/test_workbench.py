@@ -284,3 +284,39 @@ def test_the_language_switch_leaves_no_raw_code_in_the_page(open_as, bench, lang
     assert done and set(done) <= set(LABELS[lang]["actions"].values())
     assert LABELS[lang]["wb"]["queue"] in text
     assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_search_and_flags_filter_the_table_counts_and_map_alike(open_as, bench):
+    page = open_as("wb-township")
+    code = page.locator("#wb tbody tr[data-code]").nth(3).get_attribute("data-code")
+    page.fill("#wb input[name=q]", code)
+    page.wait_for_function(f"() => location.search.includes('q={code}')")
+    page.wait_for_function("() => +document.querySelector('#wb-count').dataset.total === 1")
+    settle(page)
+    assert page.eval_on_selector_all(
+        "#wb tbody tr[data-code]", "rs => rs.map(r => r.dataset.code)"
+    ) == [code]
+    page.fill("#wb input[name=q]", "")
+    page.wait_for_function("() => !new URLSearchParams(location.search).has('q')")
+    page.locator("#wb [data-flag=mine]").check()
+    mine = bench.api("wb-township", "GET", "/incidents", params={"queue": "mine", "page_size": 1})
+    assert mine.status_code == 200, mine.text
+    page.wait_for_function(
+        "(n) => +document.querySelector('#wb-count').dataset.total === n", arg=mine.json()["total"]
+    )
+    assert "queue=mine" in page.evaluate("() => location.search")
+    assert clean(page), (page.outside_requests, page.errors)
+
+
+@pytest.mark.parametrize("column", ["status", "unit", "place", "deadline"])
+def test_every_sortable_column_is_sorted_by_the_server(open_as, bench, column):
+    page = open_as("wb-township")
+    page.locator(f"#wb th[data-sort={column}]").click()
+    page.wait_for_function(f"() => gridmapWorkbench.state.sort === '-{column}'")
+    settle(page)
+    shown = page.eval_on_selector_all(
+        "#wb tbody tr[data-code]", "rs => rs.map(r => r.dataset.code)"
+    )
+    listed = bench.api("wb-township", "GET", "/incidents", params={"sort": f"-{column}"})
+    assert shown == [i["code"] for i in listed.json()["items"]]
+    assert clean(page), (page.outside_requests, page.errors)

@@ -18,7 +18,7 @@ const cfg = app.cfg;
 // column → the API's sort name (null: not sortable)
 const COLUMNS = [
   ["code", "code"], ["title", null], ["status", "status"], ["category", null], ["unit", "unit"],
-  ["place", "place"], ["reported_at", "reported_at"], ["deadline", "resolve_due_at"],
+  ["place", "place"], ["reported_at", "reported_at"], ["deadline", "deadline"],
 ];
 // flags of the filter bar: name in the page → [query parameter, value]
 const FLAGS = {
