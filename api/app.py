@@ -41,6 +41,7 @@ from api.routers import (
     plans,
     registry,
     users,
+    workbench,
 )
 from gridmap import __version__
 from gridmap.auth.lockout import SignInGuard, SignInPolicy
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(users.router, prefix=API_PREFIX)
     app.include_router(locate.router, prefix=API_PREFIX)
     app.include_router(changes.router, prefix=API_PREFIX)  # before /incidents/{code}
+    app.include_router(workbench.router, prefix=API_PREFIX)
     app.include_router(incidents.router, prefix=API_PREFIX)
     app.include_router(notifications.router, prefix=API_PREFIX)
     app.include_router(areas.router, prefix=API_PREFIX)

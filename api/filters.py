@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from inspect import signature
+from typing import Annotated, Any, Literal, get_type_hints
 
 from fastapi import Depends, Query
+from pydantic import BaseModel, ConfigDict, create_model
 
 from api.deps import OptionalPrincipalDep
 from api.params import AreaQuery
@@ -13,6 +15,7 @@ from gridmap.bbox import BBOX_PATTERN, parse_bbox
 from gridmap.errors import NotAuthenticated
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Channel, IncidentStatus
+from gridmap.scope import Actor
 from gridmap.timebounds import Moment
 
 
@@ -78,3 +81,27 @@ def incident_filters(
 
 
 FiltersDep = Annotated[IncidentFilter, Depends(incident_filters)]
+
+
+def _query_model() -> type[BaseModel]:
+    hints = get_type_hints(incident_filters, include_extras=True)
+    fields: dict[str, Any] = {
+        name: (hints[name], param.default)
+        for name, param in signature(incident_filters).parameters.items()
+        if name != "principal"
+    }
+    return create_model(
+        "IncidentQuery",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="The query parameters of GET /incidents, as an object (same rules).",
+        **fields,
+    )
+
+
+IncidentQuery = _query_model()
+"""The filters of ``GET /incidents`` as a JSON object, validated by the same declarations."""
+
+
+def filters_of(query: BaseModel, principal: Actor | None) -> IncidentFilter:
+    """The :class:`IncidentFilter` of an :data:`IncidentQuery` (one parser for both forms)."""
+    return incident_filters(principal, **query.model_dump())

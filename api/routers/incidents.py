@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
 from sqlalchemy import select
 
 from api.deps import (
@@ -32,6 +33,7 @@ from gridmap.incidents.schemas import (
     IncidentCreate,
     IncidentPage,
     IncidentRead,
+    PhotoItem,
     PhotoRead,
     StatsRow,
     WhistleStatsRow,
@@ -260,6 +262,59 @@ def add_photo(
         created_by_id=principal.user_id if principal else None,
     )
     return PhotoRead.model_validate(stored, from_attributes=True)
+
+
+@router.get(
+    "/incidents/{code}/photos", response_model=list[PhotoItem], responses=responses(403, 404)
+)
+def list_photos(
+    code: Annotated[str, Path(max_length=30)],
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> list[PhotoItem]:
+    """The incident's photos: where to fetch each and its thumbnail, EXIF time and GPS.
+
+    Scoped like reading the incident (404 outside the reader's scope).
+    """
+    incident = service.get(session=session, code=code, actor=principal)
+    out = []
+    for p in photos.of_incident(session, incident):
+        url = str(request.url_for("read_photo", code=incident.code, photo_id=p.id).path)
+        gps = (p.gps_lon, p.gps_lat) if p.gps_lon is not None and p.gps_lat is not None else None
+        out.append(PhotoItem(id=p.id, url=url, thumb_url=f"{url}?thumb=1",
+                             content_type=p.content_type, bytes=p.size_bytes,
+                             taken_at=p.taken_at, gps=gps))  # fmt: skip
+    return out
+
+
+@router.get(
+    "/incidents/{code}/photos/{photo_id}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}},
+                     "description": "The photo, or its thumbnail"},
+               **responses(403, 404)},
+)  # fmt: skip
+def read_photo(
+    code: Annotated[str, Path(max_length=30)],
+    photo_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    session: SessionDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    thumb: Annotated[bool, Query(description="A small JPEG (PNG for a PNG) instead")] = False,
+) -> FileResponse:
+    """One photo of the incident (its stored, re-encoded form), or its thumbnail."""
+    incident = service.get(session=session, code=code, actor=principal)
+    row = photos.one(session, incident, photo_id)
+    photo_dir = settings.data_dir / "photos"
+    if thumb:
+        path, content_type = photos.thumbnail(photo_dir, row)
+    else:
+        path, content_type = photo_dir / row.path, row.content_type
+    if not path.is_file():
+        raise NotFound(f"the file of photo {photo_id} is missing: ask an administrator")
+    return FileResponse(path, media_type=content_type,
+                        headers={"Cache-Control": "private, max-age=86400"})  # fmt: skip
 
 
 @router.get("/stats", response_model=list[StatsRow])

@@ -21,11 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridmap.calendar import CHINA_TZ
-from gridmap.errors import InvalidInput
+from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.models import Incident, IncidentPhoto
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_INCIDENT = 9
+THUMB_PIXELS = 320  # a thumbnail's longer side
 MAX_PIXELS = 40_000_000  # a 40-megapixel phone photo; beyond that it is a decompression bomb
 FORMATS = {
     "JPEG": ("image/jpeg", ".jpg"),
@@ -161,4 +162,52 @@ def attach(
     )  # fmt: skip
     session.add(row)
     session.flush()
+    thumbnail(photo_dir, row)
     return row
+
+
+def of_incident(session: Session, incident: Incident) -> list[IncidentPhoto]:
+    """The photos of an incident, oldest first."""
+    return list(
+        session.scalars(
+            select(IncidentPhoto)
+            .where(IncidentPhoto.incident_id == incident.id)
+            .order_by(IncidentPhoto.id)
+        )
+    )
+
+
+def one(session: Session, incident: Incident, photo_id: int) -> IncidentPhoto:
+    """A photo of this incident (404 for another incident's, so ids cannot be probed)."""
+    row = session.scalar(
+        select(IncidentPhoto).where(
+            IncidentPhoto.id == photo_id, IncidentPhoto.incident_id == incident.id
+        )
+    )
+    if row is None:
+        raise NotFound(f"incident {incident.code} has no photo {photo_id}")
+    return row
+
+
+def thumbnail(photo_dir: Path, row: IncidentPhoto) -> tuple[Path, str]:
+    """The thumbnail of a stored photo (path, content type), made once and kept beside it.
+
+    At most :data:`THUMB_PIXELS` on its longer side; a PNG stays a PNG (sharp lines,
+    transparency), anything else becomes a JPEG. A photo stored before thumbnails existed
+    gets one on first read.
+    """
+    source = photo_dir / row.path
+    png = row.content_type == "image/png"
+    target = source.with_name(f"{source.stem}.thumb{'.png' if png else '.jpg'}")
+    if not target.exists():
+        with Image.open(source) as image:
+            image.thumbnail((THUMB_PIXELS, THUMB_PIXELS))
+            out = io.BytesIO()
+            if png:
+                image.save(out, format="PNG", optimize=True)
+            else:
+                image.convert("RGB").save(out, format="JPEG", quality=80)
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(out.getvalue())
+        tmp.replace(target)
+    return target, "image/png" if png else "image/jpeg"

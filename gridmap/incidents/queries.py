@@ -37,6 +37,11 @@ GROUP_LEVELS = {
 }
 
 
+def scoped_where(actor: Actor, filters: IncidentFilter, now: datetime) -> list[ColumnElement[bool]]:
+    """The incidents a list shows: the actor's scope and the filters (lists and bulk)."""
+    return [incident_filter(actor), *filters.clauses(now)]
+
+
 def list_incidents(
     *,
     session: Session,
@@ -48,7 +53,7 @@ def list_incidents(
     page_size: int = 50,
 ) -> tuple[int, list[Incident]]:
     """Filtered, sorted, paginated incidents within the actor's scope."""
-    where = [incident_filter(actor), *filters.clauses(now)]
+    where = scoped_where(actor, filters, now)
     key = SORTS[sort.lstrip("-")]
     order = key.desc() if sort.startswith("-") else key.asc()
     if sort.lstrip("-") in NULLABLE_SORTS:

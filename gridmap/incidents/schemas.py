@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gridmap.crs import CRS
 from gridmap.db.ids import RowId
@@ -58,10 +58,11 @@ class IncidentCreate(BaseModel):
         return value
 
 
-class ActionIn(BaseModel):
-    """An action on an incident; ``version`` is the version the user saw (optimistic lock)."""
+class ActionParams(BaseModel):
+    """What an action needs beyond the incident (the body of a bulk action's ``params``)."""
 
-    version: int = Field(ge=1, le=2**31 - 1)
+    model_config = ConfigDict(extra="forbid")
+
     note: str | None = Field(default=None, max_length=2000)
     unit_code: str | None = Field(
         default=None, max_length=40, description="dispatch / transfer: the unit"
@@ -85,6 +86,14 @@ class ActionIn(BaseModel):
         description="resolve: close a joint incident before every co-unit's part is in "
         "(the note gives the reason)",
     )
+
+
+class ActionIn(ActionParams):
+    """An action on an incident; ``version`` is the version the user saw (optimistic lock)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class JointUnitRead(BaseModel):
@@ -195,6 +204,18 @@ class PhotoRead(BaseModel):
     gps_lon: float | None
     gps_lat: float | None
     taken_at: datetime | None
+
+
+class PhotoItem(BaseModel):
+    """A photo as the incident panel lists it: where to fetch it and its thumbnail."""
+
+    id: int
+    url: str
+    thumb_url: str
+    content_type: str
+    bytes: int
+    taken_at: datetime | None
+    gps: tuple[float, float] | None = Field(description="EXIF GPS as [lon, lat] (WGS84)")
 
 
 class StatsRow(BaseModel):
