@@ -107,7 +107,7 @@ def settle(page):
     )
 
 
-def a_reported_incident_i_may_dispatch(bench, who="wb-township"):
+def a_reported_incident_i_may_dispatch(bench, who="wb-township", title="workbench test"):
     """A new incident reported at the township's centre window, where one already is."""
     page = bench.api(
         who, "GET", "/incidents", params={"status": "reported", "page_size": 200}
@@ -115,7 +115,7 @@ def a_reported_incident_i_may_dispatch(bench, who="wb-township"):
     like = next(i for i in page["items"] if "dispatch" in i["allowed_actions"])
     new = bench.api(who, "POST", "/incidents", json={
         "category": like["category"], "channel": "window", "lon": like["lon"], "lat": like["lat"],
-        "title": "workbench test", "description": "a workbench test incident",
+        "title": title, "description": "a workbench test incident",
     })  # fmt: skip
     assert new.status_code == 201, new.text
     incident = bench.api(who, "GET", f"/incidents/{new.json()['code']}").json()
@@ -319,4 +319,60 @@ def test_every_sortable_column_is_sorted_by_the_server(open_as, bench, column):
     )
     listed = bench.api("wb-township", "GET", "/incidents", params={"sort": f"-{column}"})
     assert shown == [i["code"] for i in listed.json()["items"]]
+    assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_bulk_dispatch_over_mixed_states_reports_each_item_as_the_database_has_it(open_as, bench):
+    fresh = [a_reported_incident_i_may_dispatch(bench, title="bulkbatch") for _ in range(3)]
+    first = fresh[0]
+    r = bench.api("wb-township", "POST", f"/incidents/{first['code']}/actions/dispatch",
+                  json={"version": first["version"]})  # fmt: skip
+    assert r.status_code == 200, r.text  # one of the three is dispatched already
+    page = open_as("wb-township")
+    page.fill("#wb input[name=q]", "bulkbatch")
+    page.wait_for_function("() => +document.querySelector('#wb-count').dataset.total === 3")
+    settle(page)
+    page.locator("#wb-all").click()  # all that match the filter
+    assert page.locator("#wb-selected").get_attribute("data-n") == "3"
+    page.select_option("#wb-bulk-action", "dispatch")
+    page.locator("#wb-bulk-run").click()
+    page.locator("#wb-report [data-done]").wait_for(timeout=10_000)
+    report = page.eval_on_selector_all(
+        "#wb-report tr[data-code]", "rs => rs.map(r => [r.dataset.code, r.dataset.outcome])"
+    )
+    assert sorted(report) == sorted(
+        [[first["code"], "refused"]] + [[i["code"], "done"] for i in fresh[1:]]
+    )
+    assert page.locator("#wb-report [data-done]").inner_text() == "2"
+    assert page.locator("#wb-report [data-refused]").inner_text() == "1"
+    for code, _ in report:
+        now = bench.api("wb-township", "GET", f"/incidents/{code}").json()
+        assert now["status"] == "dispatched"
+        dispatches = [e for e in now["history"] if e["action"] == "dispatch"]
+        assert len(dispatches) == 1  # the refused one was not dispatched twice
+    refused = page.locator(f"#wb-report tr[data-code='{first['code']}'] td").nth(3).inner_text()
+    assert refused  # the problem's own words
+    assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_the_panel_shows_the_incidents_photos_read_with_the_token(open_as, bench):
+    import io
+
+    from PIL import Image
+
+    incident = a_reported_incident_i_may_dispatch(bench, title="photo test")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), "orange").save(buf, "JPEG")
+    sent = bench.api("wb-township", "POST", f"/incidents/{incident['code']}/photos",
+                     files={"photo": ("p.jpg", buf.getvalue(), "image/jpeg")})  # fmt: skip
+    assert sent.status_code == 201, sent.text
+    page = open_as("wb-township")
+    open_incident(page, incident["code"])
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#wb-photos img')].some(i => i.complete"
+        " && i.naturalWidth > 0 && i.src.startsWith('blob:'))",
+        timeout=10_000,
+    )
+    listed = bench.api("wb-township", "GET", f"/incidents/{incident['code']}/photos").json()
+    assert page.locator("#wb-photos img").count() == len(listed) == 1
     assert clean(page), (page.outside_requests, page.errors)

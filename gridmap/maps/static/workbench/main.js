@@ -78,7 +78,7 @@ function build() {
         <button type="button" id="wb-lang">${esc(t("language"))}</button>
       </span>
     </div>
-    <div class="wb-bulk" id="wb-bulk" hidden>
+    <div class="wb-bulk" id="wb-bulk">
       <span id="wb-selected"></span>
       <button type="button" id="wb-all">${esc(t("select_all_matching"))}</button>
       <select id="wb-bulk-action"></select>
@@ -379,9 +379,9 @@ function openForm(action) {
 // -- bulk -----------------------------------------------------------------------------------------
 
 function renderBulk() {
-  const bar = $("#wb-bulk");
   const n = S.allMatching ? S.total : S.selected.size;
-  bar.hidden = n === 0 && !S.allMatching;
+  // "select all that match" is always there; the action and its fields once something is chosen
+  for (const id of ["#wb-bulk-action", "#wb-bulk-unit", "#wb-bulk-note", "#wb-bulk-run"]) $(id).hidden = n === 0;
   $("#wb-selected").textContent = `${t("selected")} ${n}`;
   $("#wb-selected").dataset.n = String(n);
   $("#wb-all").classList.toggle("wb-pressed", S.allMatching);
