@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from inspect import signature
 from typing import Annotated, Any, Literal, get_type_hints
+from urllib.parse import parse_qs
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, ConfigDict, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from api.deps import OptionalPrincipalDep
 from api.params import AreaQuery
@@ -15,6 +16,7 @@ from gridmap.bbox import BBOX_PATTERN, parse_bbox
 from gridmap.errors import NotAuthenticated
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Channel, IncidentStatus
+from gridmap.incidents.queries import SORT_PATTERN
 from gridmap.scope import Actor
 from gridmap.timebounds import Moment
 
@@ -105,3 +107,25 @@ IncidentQuery = _query_model()
 def filters_of(query: BaseModel, principal: Actor | None) -> IncidentFilter:
     """The :class:`IncidentFilter` of an :data:`IncidentQuery` (one parser for both forms)."""
     return incident_filters(principal, **query.model_dump())
+
+
+class _ListOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sort: str | None = Field(default=None, pattern=SORT_PATTERN)
+    page: int | None = Field(default=None, ge=1)
+    page_size: int | None = Field(default=None, ge=1, le=500)
+
+
+def check_query(query: str) -> str:
+    """A query string of ``GET /incidents`` checked by the list's own rules (a saved filter).
+
+    Raises ``ValueError`` (a 422 where a model calls it) naming what is wrong.
+    """
+    values = parse_qs(query.lstrip("?"), keep_blank_values=True, strict_parsing=False)
+    repeatable = {"status"}
+    flat: dict[str, Any] = {k: v if k in repeatable else v[-1] for k, v in values.items()}
+    options = {k: flat.pop(k) for k in list(flat) if k in _ListOptions.model_fields}
+    _ListOptions.model_validate(options)
+    IncidentQuery.model_validate(flat)
+    return query.lstrip("?")

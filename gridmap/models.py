@@ -19,6 +19,7 @@ from gridmap.incidents.models import (
     IncidentWhistle,
     Notification,
     NotificationRead,
+    SavedFilter,
 )
 from gridmap.open311.models import ApiClient
 from gridmap.registry.models import Building, House, Household, Person, WorkUnit
@@ -53,6 +54,7 @@ __all__ = [
     "Plan",
     "RateLimitCounter",
     "RoutingRule",
+    "SavedFilter",
     "User",
     "WorkUnit",
     "make_sessionmaker",

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Response
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from api.deps import CalendarDep, PrincipalDep, SessionDep
-from api.filters import IncidentQuery, filters_of
+from api.filters import IncidentQuery, check_query, filters_of
 from api.problems import responses
-from gridmap.incidents import bulk
-from gridmap.incidents.models import IncidentStatus
+from gridmap.auth import preferences
+from gridmap.auth.preferences import Lang
+from gridmap.incidents import bulk, saved
+from gridmap.incidents.models import IncidentStatus, SavedFilter
 from gridmap.incidents.schemas import ActionParams
 from gridmap.incidents.workflow import Action
 
@@ -80,3 +83,110 @@ def bulk_action(
     )  # fmt: skip
     done = sum(r.outcome == "done" for r in results)
     return {"done": done, "refused": len(results) - done, "results": results}
+
+
+# -- saved filters and preferences ------------------------------------------------------------
+
+
+class SavedFilterIn(BaseModel):
+    """A filter to keep: its name, the query string of GET /incidents, shared, default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60)
+    query: str = Field(max_length=2000, description="e.g. status=reported&queue=mine")
+    shared: bool = Field(default=False, description="with my centre (or my unit)")
+    default: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("a name needs a visible character")
+        return v.strip()
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, v: str) -> str:
+        return check_query(v)
+
+
+class SavedFilterRead(BaseModel):
+    """A saved filter, mine or shared with my centre."""
+
+    id: int
+    name: str
+    query: str
+    shared: bool
+    default: bool
+    owner: str
+
+
+def _read(row: SavedFilter, owner: str) -> SavedFilterRead:
+    return SavedFilterRead(id=row.id, name=row.name, query=row.query, shared=row.shared,
+                           default=row.is_default, owner=owner)  # fmt: skip
+
+
+@router.get("/me/filters", response_model=list[SavedFilterRead])
+def my_filters(session: SessionDep, principal: PrincipalDep) -> list[SavedFilterRead]:
+    """My saved filters, then those shared with my centre (or unit)."""
+    return [_read(row, owner) for row, owner in saved.listed(session, principal)]
+
+
+@router.post(
+    "/me/filters", response_model=SavedFilterRead, status_code=201, responses=responses(409, 422)
+)
+def add_filter(
+    data: SavedFilterIn, session: SessionDep, principal: PrincipalDep
+) -> SavedFilterRead:
+    """Save a filter (its query is checked by the rules of GET /incidents)."""
+    row = saved.save(session=session, actor=principal, name=data.name, query=data.query,
+                     shared=data.shared, default=data.default)  # fmt: skip
+    return _read(row, principal.username)
+
+
+FilterId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+
+
+@router.put(
+    "/me/filters/{filter_id}",
+    response_model=SavedFilterRead,
+    responses=responses(403, 404, 409, 422),
+)
+def replace_filter(
+    filter_id: FilterId, data: SavedFilterIn, session: SessionDep, principal: PrincipalDep
+) -> SavedFilterRead:
+    """Change one of my saved filters (a filter shared with me: 403)."""
+    row = saved.save(session=session, actor=principal, name=data.name, query=data.query,
+                     shared=data.shared, default=data.default, filter_id=filter_id)  # fmt: skip
+    return _read(row, principal.username)
+
+
+@router.delete("/me/filters/{filter_id}", status_code=204, responses=responses(403, 404))
+def delete_filter(filter_id: FilterId, session: SessionDep, principal: PrincipalDep) -> Response:
+    """Delete one of my saved filters."""
+    saved.delete(session, principal, filter_id)
+    return Response(status_code=204)
+
+
+class PreferencesIo(BaseModel):
+    """My settings of the pages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lang: Lang
+
+
+@router.get("/me/preferences", response_model=PreferencesIo)
+def my_preferences(session: SessionDep, principal: PrincipalDep) -> PreferencesIo:
+    """My language (``zh`` until I choose)."""
+    return PreferencesIo(lang=cast(Lang, preferences.language(session, principal)))
+
+
+@router.put("/me/preferences", response_model=PreferencesIo, responses=responses(422))
+def set_preferences(
+    data: PreferencesIo, session: SessionDep, principal: PrincipalDep
+) -> PreferencesIo:
+    """Keep my language, for every page and device I sign in on."""
+    preferences.set_language(session, principal, data.lang)
+    return data

@@ -45,6 +45,8 @@ class User(Base):
     # disabled: tokens carry it, so every token issued before stops working at once
     token_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the language of the pages (zh, en), chosen on screen and kept per user
+    lang: Mapped[str] = mapped_column(String(2), default="zh", server_default="zh")
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -231,6 +231,31 @@ class IncidentPhoto(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
+class SavedFilter(Base):
+    """A work queue's filter saved by a user (the query string of ``GET /incidents``).
+
+    ``team`` is who it is shared with when ``shared``: the owner's centre, or their unit
+    (gridmap.incidents.saved.team_of). A user has at most one ``is_default`` filter.
+    """
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name"),
+        Index("uq_saved_filter_default", "owner_id", unique=True,
+              postgresql_where=text("is_default")),
+        Index("ix_saved_filter_team", "team", postgresql_where=text("shared")),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(2000))
+    shared: Mapped[bool] = mapped_column(default=False)
+    is_default: Mapped[bool] = mapped_column(default=False)
+    team: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = created_at_column()
+
+
 class NotificationKind(enum.StrEnum):
     """What a reminder is about (the rules that make each: gridmap/incidents/reminders.py)."""
 

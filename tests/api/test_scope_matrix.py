@@ -107,8 +107,13 @@ def ctx(client, world, session, registry):
                         files={"photo": ("p.png", PNG, "image/png")})  # fmt: skip
         assert r.status_code == 201, r.text
         photos[where] = r.json()["id"]
+    r = client.post("/api/v1/me/filters", headers=world.auth("t1"),
+                    json={"name": "待派单", "query": "status=reported", "shared": True})  # fmt: skip
+    assert r.status_code == 201, r.text
+    saved_filter = r.json()["id"]
     return {"registry": registry, "units": {"west": registry.unit, "east": east_unit},
             "draft": draft.id, "open311_key": key, "public": public, "photos": photos,
+            "saved_filter": saved_filter,
             "tasks": tasks, "incidents": incidents, "world": world}  # fmt: skip
 
 
@@ -213,6 +218,16 @@ REQUESTS = {
         "post", "/notifications/read", {"json": {"all": True}}),
     ("get", "/api/v1/notifications/stream"): lambda c, w: ("get", "/notifications/stream", {}),
     ("get", "/api/v1/incidents/changes"): lambda c, w: ("get", "/incidents/changes", {}),
+    ("get", "/api/v1/me/filters"): lambda c, w: ("get", "/me/filters", {}),
+    ("post", "/api/v1/me/filters"): lambda c, w: (
+        "post", "/me/filters", {"json": {"name": "超期", "query": "overdue=true"}}),
+    ("put", "/api/v1/me/filters/{filter_id}"): lambda c, w: (
+        "put", f"/me/filters/{c['saved_filter']}", {"json": {"name": "新", "query": ""}}),
+    ("delete", "/api/v1/me/filters/{filter_id}"): lambda c, w: (
+        "delete", f"/me/filters/{c['saved_filter']}", {}),
+    ("get", "/api/v1/me/preferences"): lambda c, w: ("get", "/me/preferences", {}),
+    ("put", "/api/v1/me/preferences"): lambda c, w: (
+        "put", "/me/preferences", {"json": {"lang": "en"}}),
     ("get", "/api/v1/centres"): lambda c, w: ("get", "/centres", {}),
     ("get", "/api/v1/centres/{code}"): lambda c, w: ("get", f"/centres/centre-{T1}", {}),
     ("get", "/api/v1/categories"): lambda c, w: ("get", "/categories", {}),
@@ -367,6 +382,21 @@ EXPECT = {
     # (tests/incidents/test_changes.py: township 2 never hears of township 1's incident)
     ("get", "/api/v1/incidents/changes"): everyone(OK),
     # the organisation and the categories are public information, for any signed-in user
+    # my own settings: anyone signed in; a saved filter (township 1's, shared with its
+    # centre) is changed by its owner only: 403 for the centre's mediator, who sees it,
+    # 404 for everyone else
+    ("get", "/api/v1/me/filters"): everyone(OK),
+    ("post", "/api/v1/me/filters"): everyone(CREATED),
+    ("put", "/api/v1/me/filters/{filter_id}"): (
+        dict.fromkeys(ROLES, HIDDEN) | {"t1": OK, "mediator": DENIED, None: ANON},
+    )
+    * 2,
+    ("delete", "/api/v1/me/filters/{filter_id}"): (
+        dict.fromkeys(ROLES, HIDDEN) | {"t1": 204, "mediator": DENIED, None: ANON},
+    )
+    * 2,
+    ("get", "/api/v1/me/preferences"): everyone(OK),
+    ("put", "/api/v1/me/preferences"): everyone(OK),
     ("get", "/api/v1/centres"): everyone(OK),
     ("get", "/api/v1/centres/{code}"): everyone(OK),
     ("get", "/api/v1/categories"): everyone(OK),
