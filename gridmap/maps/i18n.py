@@ -104,6 +104,8 @@ _WORKBENCH: dict[str, dict[str, object]] = {
             "joint_parts": "联办单位", "whistles": "吹哨报到", "checked_in": "已报到",
             "not_checked_in": "未报到", "lead": "牵头", "co": "协办", "by": "经办",
             "action_done": "已办理", "none": "无", "area_path": "所在区域",
+            "saved_filters": "常用筛选", "filter_name": "筛选名称", "shared": "与本中心共享",
+            "default": "默认", "save_filter": "保存筛选", "delete": "删除",
         },
     },
     "en": {
@@ -143,6 +145,9 @@ _WORKBENCH: dict[str, dict[str, object]] = {
             "whistles": "Whistle check-ins", "checked_in": "checked in",
             "not_checked_in": "not checked in", "lead": "lead", "co": "co-unit", "by": "by",
             "action_done": "Done", "none": "none", "area_path": "Place",
+            "saved_filters": "Saved filters", "filter_name": "Filter name",
+            "shared": "Share with my centre", "default": "Default", "save_filter": "Save filter",
+            "delete": "Delete",
         },
     },
 }  # fmt: skip

@@ -283,6 +283,10 @@ def test_the_language_switch_leaves_no_raw_code_in_the_page(open_as, bench, lang
     )
     assert done and set(done) <= set(LABELS[lang]["actions"].values())
     assert LABELS[lang]["wb"]["queue"] in text
+    # remembered for the user too, not only in this browser
+    kept = bench.api("wb-township", "GET", "/me/preferences").json()
+    bench.api("wb-township", "PUT", "/me/preferences", json={"lang": "zh"})  # as it was
+    assert kept == {"lang": lang}
     assert clean(page), (page.outside_requests, page.errors)
 
 
@@ -376,3 +380,30 @@ def test_the_panel_shows_the_incidents_photos_read_with_the_token(open_as, bench
     listed = bench.api("wb-township", "GET", f"/incidents/{incident['code']}/photos").json()
     assert page.locator("#wb-photos img").count() == len(listed) == 1
     assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_a_saved_default_filter_opens_with_the_page(open_as, bench):
+    page = open_as("wb-township")
+    title = page.evaluate("() => gridmapWorkbench.state.rows[0].title")
+    has_q = f"() => new URLSearchParams(location.search).get('q') === {title!r}"
+    page.fill("#wb input[name=q]", title)
+    page.wait_for_function(has_q)
+    settle(page)
+    page.fill("#wb-save-name", "mine")
+    page.locator("#wb-save-default").check()
+    page.locator("#wb-save").click()
+    page.wait_for_function("() => document.querySelectorAll('#wb-saved option').length > 1")
+    [saved] = bench.api("wb-township", "GET", "/me/filters").json()
+    try:
+        assert saved["name"] == "mine" and saved["default"]
+        again = open_as("wb-township")  # no filter in the URL: the default one applies
+        again.wait_for_function(has_q)
+        again.locator("#wb tbody tr[data-code]").first.wait_for()
+        settle(again)
+        listed = bench.api("wb-township", "GET", "/incidents", params={"q": title}).json()
+        shown = int(again.locator("#wb-count").get_attribute("data-total"))
+        assert shown == listed["total"] > 0
+        assert again.locator("#wb-saved").input_value() == str(saved["id"])
+        assert clean(page) and clean(again), (page.errors, again.errors)
+    finally:
+        bench.api("wb-township", "DELETE", f"/me/filters/{saved['id']}")

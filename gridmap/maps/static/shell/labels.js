@@ -72,3 +72,16 @@ export function followRemembered(pageLang) {
   }
   return false;
 }
+
+/** With nothing remembered here, follow the user's preference kept by the server. */
+export async function followPreference(pageLang) {
+  let lang = null;
+  try { lang = (await get("/me/preferences")).lang; } catch (e) { return false; }
+  const asked = new URLSearchParams(window.location.search).get("lang");
+  try { window.localStorage.setItem(LANG_KEY, asked || lang); } catch (e) { /* private mode */ }
+  if (asked || !lang || lang === (pageLang === "en" ? "en" : "zh")) return false;
+  const url = new URL(window.location.href);
+  url.searchParams.set("lang", lang);
+  window.location.replace(url.toString());
+  return true;
+}

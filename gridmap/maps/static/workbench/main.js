@@ -36,6 +36,7 @@ const MAX_BULK = 500;
 const S = {
   page: 1, pageSize: 50, sort: "-reported_at", total: 0, rows: [], selected: new Set(),
   allMatching: false, open: null, incident: null, units: [], unitNames: {}, areaNames: {}, live: false,
+  saved: [],
 };
 
 const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -77,6 +78,15 @@ function build() {
         <button type="button" id="wb-bell" class="wb-bell">${esc(t("reminders"))} <b id="wb-unread">0</b></button>
         <button type="button" id="wb-lang">${esc(t("language"))}</button>
       </span>
+    </div>
+    <div class="wb-saved">
+      <select id="wb-saved" aria-label="${esc(t("saved_filters"))}"><option value="">${esc(t("saved_filters"))}</option></select>
+      <button type="button" id="wb-saved-delete" class="gm-link" hidden>${esc(t("delete"))}</button>
+      <input id="wb-save-name" placeholder="${esc(t("filter_name"))}" maxlength="60" size="12">
+      <label><input type="checkbox" id="wb-save-shared"> ${esc(t("shared"))}</label>
+      <label><input type="checkbox" id="wb-save-default"> ${esc(t("default"))}</label>
+      <button type="button" id="wb-save">${esc(t("save_filter"))}</button>
+      <span class="gm-error" id="wb-save-problem"></span>
     </div>
     <div class="wb-bulk" id="wb-bulk">
       <span id="wb-selected"></span>
@@ -124,6 +134,16 @@ function build() {
   $("#wb-bell").onclick = toggleReminders;
   $("#wb-all").onclick = () => { S.allMatching = !S.allMatching; renderTable(); };
   $("#wb-bulk-run").onclick = runBulk;
+  $("#wb-save").onclick = saveFilter;
+  $("#wb-saved").onchange = () => {
+    const chosen = S.saved.find((f) => String(f.id) === $("#wb-saved").value);
+    $("#wb-saved-delete").hidden = !chosen || chosen.owner !== (app.me || {}).username;
+    if (chosen) applyQuery(chosen.query);
+  };
+  $("#wb-saved-delete").onclick = async () => {
+    try { await api.request("/me/filters/" + $("#wb-saved").value, { method: "DELETE" }); } catch (e) { app.toast(e.message); }
+    loadSaved();
+  };
   renderHead();
 }
 
@@ -376,6 +396,53 @@ function openForm(action) {
   };
 }
 
+// -- saved filters (a query string of GET /incidents, checked by the server) ---------------------
+
+/** The current filters as the query string of GET /incidents. */
+function currentQuery() {
+  const p = filterParams();
+  delete p.bbox;
+  return api.query(p).replace(/^\?/, "");
+}
+
+/** Open the page on ``query``'s filters, keeping the map's view, layers and language. */
+function applyQuery(query, replace = false) {
+  const now = new URLSearchParams(window.location.search);
+  const next = new URLSearchParams(query);
+  for (const k of ["since", "until"]) if (next.get(k)) next.set(k, next.get(k).slice(0, 10));
+  for (const k of ["lat", "lon", "z", "layers", "lang"]) if (now.get(k)) next.set(k, now.get(k));
+  const url = window.location.pathname + "?" + next.toString();
+  if (replace) window.location.replace(url); else window.location.assign(url);
+}
+
+async function loadSaved(first = false) {
+  try { S.saved = await api.get("/me/filters"); } catch (e) { S.saved = []; return; }
+  const mine = (app.me || {}).username;
+  $("#wb-saved").innerHTML = `<option value="">${esc(t("saved_filters"))}</option>` + S.saved.map((f) =>
+    `<option value="${f.id}">${esc(f.name)}${f.default ? " ★" : ""}${f.owner !== mine ? ` (${esc(f.owner)})` : ""}</option>`).join("");
+  const current = S.saved.find((f) => f.query === currentQuery());
+  if (current) $("#wb-saved").value = String(current.id);
+  // the default filter opens with the page when the URL asks for no filter of its own
+  const asked = [...new URLSearchParams(window.location.search).keys()].some((k) => !["lat", "lon", "z", "layers", "lang", "refresh"].includes(k));
+  const preferred = S.saved.find((f) => f.default && f.owner === mine);
+  if (first && !asked && preferred && preferred.query) applyQuery(preferred.query, true);
+}
+
+async function saveFilter() {
+  const problem = $("#wb-save-problem");
+  problem.textContent = "";
+  try {
+    await api.post("/me/filters", {
+      name: $("#wb-save-name").value.trim(), query: currentQuery(),
+      shared: $("#wb-save-shared").checked, default: $("#wb-save-default").checked,
+    });
+    $("#wb-save-name").value = "";
+    loadSaved();
+  } catch (e) {
+    problem.textContent = e.message;
+  }
+}
+
 // -- bulk -----------------------------------------------------------------------------------------
 
 function renderBulk() {
@@ -508,13 +575,19 @@ async function start() {
   document.addEventListener("gridmap:filters", () => { S.page = 1; S.allMatching = false; loadTable(); });
   document.addEventListener("gridmap:pick", (ev) => select(ev.detail.code));
   document.addEventListener("gridmap:signed-out", () => app.signOut());
+  try { app.me = app.me || await api.get("/auth/me"); } catch (e) { /* signed out */ }
+  loadSaved(true);
   loadTable();
   loadReminders();
   goLive();
   window.gridmapWorkbench = { state: S, select, loadTable };
 }
 
-if (!labels.followRemembered(cfg.lang)) {
-  if (app.started) start();
-  else document.addEventListener("gridmap:begin", start, { once: true });
+async function boot() {
+  if (labels.followRemembered(cfg.lang)) return;
+  if (!labels.remembered() && await labels.followPreference(cfg.lang)) return;
+  start();
 }
+
+if (app.started) boot();
+else document.addEventListener("gridmap:begin", boot, { once: true });
