@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import func, select
 
-from api.deps import CalendarDep, PrincipalDep, SessionDep
+from api.deps import CalendarDep, OptionalPrincipalDep, PrincipalDep, SessionDep
 from api.filters import IncidentQuery, check_query, filters_of
 from api.problems import responses
+from gridmap import i18n
 from gridmap.auth import preferences
 from gridmap.auth.preferences import Lang
 from gridmap.incidents import bulk, saved
 from gridmap.incidents.models import IncidentStatus, SavedFilter
 from gridmap.incidents.schemas import ActionParams
 from gridmap.incidents.workflow import Action
+from gridmap.units.models import RoutingRule
 
 router = APIRouter(tags=["workbench"], responses=responses(401))
 
@@ -190,3 +193,45 @@ def set_preferences(
     """Keep my language, for every page and device I sign in on."""
     preferences.set_language(session, principal, data.lang)
     return data
+
+
+# -- the label catalogue ----------------------------------------------------------------------
+
+
+class Labels(BaseModel):
+    """Every code a page shows, in words (gridmap/i18n.py; categories from routing rules)."""
+
+    lang: i18n.Lang
+    status: dict[str, str]
+    action: dict[str, str] = Field(description="What a button says")
+    event: dict[str, str] = Field(description="What a history entry says happened")
+    channel: dict[str, str]
+    category: dict[str, str]
+    flag: dict[str, str]
+    reminder: dict[str, str]
+    level: dict[str, str]
+    outcome: dict[str, str]
+    ui: dict[str, str] = Field(description="The pages' own strings")
+
+
+@router.get("/labels", response_model=Labels, responses=responses(422))
+def labels(
+    session: SessionDep,
+    principal: OptionalPrincipalDep,
+    lang: Annotated[
+        i18n.Lang | None, Query(description="zh or en; by default the user's own choice")
+    ] = None,
+) -> Labels:
+    """The one label catalogue, so no raw code reaches a page.
+
+    Public (the sign-in form needs it too); signed in, ``lang`` defaults to the user's
+    preference.
+    """
+    chosen = lang or (
+        cast(i18n.Lang, preferences.language(session, principal)) if principal else "zh"
+    )
+    name = RoutingRule.name_en if chosen == "en" else RoutingRule.name
+    categories = dict(
+        session.execute(select(RoutingRule.category, func.coalesce(name, RoutingRule.name))).all()
+    )
+    return Labels(lang=chosen, **i18n.catalogue(chosen, categories))

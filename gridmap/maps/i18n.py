@@ -1,155 +1,25 @@
-"""Labels of the map pages: Chinese by default, English with a setting or ``?lang=en``."""
+"""Labels of the map pages, taken from the one catalogue (gridmap/i18n.py).
+
+Chinese by default, English with a setting or ``?lang=en``. The map pages read their
+strings at the top level and states, channels and levels under their old names.
+"""
 
 from __future__ import annotations
 
-LABELS: dict[str, dict[str, object]] = {
-    "zh": {
-        "dispatch_title": "综治中心 · 事件调度地图",
-        "grid_title": "网格员 · 我的网格",
-        "plan_title": "网格方案对比",
-        "sign_in": "登录", "sign_out": "退出", "username": "用户名", "password": "密码",
-        "sign_in_failed": "用户名或密码错误", "signed_in_as": "当前用户",
-        "filters": "筛选", "period": "时间", "all": "全部", "category": "类别",
-        "status": "状态", "channel": "来源渠道", "unit": "责任单位", "area": "区域",
-        "overdue_only": "只看超期", "since": "起", "until": "止", "reset": "清除筛选",
-        "today": "今日", "last7": "近7天", "last30": "近30天", "this_year": "今年",
-        "oldest_open": "最早未办结", "most_overdue": "超期最久",
-        "open": "未办结", "overdue": "超期", "due_soon": "临期", "closed": "已结单",
-        "total": "合计", "updated": "更新于", "refresh_every": "自动刷新(秒)",
-        "history": "办理记录", "no_data": "暂无数据", "loading": "加载中…",
-        "not_found": "没有此网格,或不在您的范围内", "layers": "图层", "legend": "图例",
-        "households": "户数", "buildings": "楼宇", "work_units": "单位",
-        "open_incidents": "未办结事件", "close": "关闭", "zoom_in": "放大查看",
-        "plan": "方案", "compare": "对比方案", "target": "目标户数", "deviation_table": "偏差表",
-        "within": "±10%以内", "cells": "网格数", "changed": "变化网格",
-        "statuses": {
-            "reported": "待派单", "dispatched": "待签收", "in_progress": "办理中",
-            "resolved": "已办结", "follow_up": "回访中", "closed": "已结单", "rejected": "已驳回",
-        },
-        "channels": {
-            "grid_app": "网格员上报", "citizen_app": "随手拍", "window": "窗口",
-            "hotline": "12345热线", "online": "网上",
-        },
-        "levels": {"county": "县区", "township": "乡镇街道", "village": "村社区",
-                   "grid": "网格", "points": "事件点"},
-    },
-    "en": {
-        "dispatch_title": "Governance centre · dispatch map",
-        "grid_title": "Grid worker · my cell",
-        "plan_title": "Grid plans compared",
-        "sign_in": "Sign in", "sign_out": "Sign out", "username": "Username",
-        "password": "Password", "sign_in_failed": "Wrong username or password",
-        "signed_in_as": "Signed in as",
-        "filters": "Filters", "period": "Period", "all": "All", "category": "Category",
-        "status": "Status", "channel": "Channel", "unit": "Unit", "area": "Area",
-        "overdue_only": "Overdue only", "since": "From", "until": "To", "reset": "Clear filters",
-        "today": "Today", "last7": "7 days", "last30": "30 days", "this_year": "This year",
-        "oldest_open": "Oldest open", "most_overdue": "Most overdue",
-        "open": "Open", "overdue": "Overdue", "due_soon": "Due soon", "closed": "Closed",
-        "total": "Total", "updated": "Updated", "refresh_every": "Refresh (s)",
-        "history": "History", "no_data": "Nothing here", "loading": "Loading…",
-        "not_found": "No such cell, or not in your area", "layers": "Layers",
-        "legend": "Legend", "households": "Households", "buildings": "Buildings",
-        "work_units": "Work units", "open_incidents": "Open incidents", "close": "Close",
-        "zoom_in": "Zoom in", "plan": "Plan", "compare": "Compared with",
-        "target": "Target households", "deviation_table": "Deviation",
-        "within": "within ±10%", "cells": "Cells", "changed": "Changed cells",
-        "statuses": {
-            "reported": "Reported", "dispatched": "Dispatched", "in_progress": "In progress",
-            "resolved": "Resolved", "follow_up": "Follow-up", "closed": "Closed",
-            "rejected": "Rejected",
-        },
-        "channels": {
-            "grid_app": "Grid worker", "citizen_app": "Citizen app", "window": "Window",
-            "hotline": "12345 hotline", "online": "Online",
-        },
-        "levels": {"county": "County", "township": "Township", "village": "Village",
-                   "grid": "Grid cell", "points": "Incidents"},
-    },
-}  # fmt: skip
+from gridmap.i18n import CATALOGUE, LANGS
 
-# The workbench (issue 26): actions, outcomes and the page's own words. The workflow's
-# codes (gridmap/incidents/workflow.py Action) never reach the page text: these do.
-_WORKBENCH: dict[str, dict[str, object]] = {
-    "zh": {
-        "actions": {
-            "report": "报单", "dispatch": "派单", "self_handle": "自办", "sign": "签收",
-            "return": "退单", "transfer": "转办", "joint": "联办", "resolve": "办结",
-            "follow_up": "回访", "close": "结单", "reopen": "重办", "reject": "驳回",
-            "merge": "合并", "supervise": "督办", "respond": "督办回复", "co_sign": "会办签收",
-            "co_report": "会办反馈", "whistle": "吹哨", "check_in": "报到", "escalate": "上报",
-            "note": "跟踪落实",
-        },
-        "outcomes": {
-            "mediated": "调解成功", "referred_arbitration": "引导仲裁",
-            "referred_court": "引导诉讼", "handled": "已处置", "other": "其他",
-        },
-        "wb": {
-            "queue": "工作队列", "search": "搜索编号、标题、地址", "phone_suffix": "手机尾号",
-            "mine": "本中心待办", "supervised": "督办", "joint": "联办", "whistle": "吹哨",
-            "fast_track": "速办", "due_soon": "临期", "code": "编号", "title": "标题",
-            "reported_at": "上报时间", "deadline": "办结时限", "place": "网格", "of": "共",
-            "rows": "条", "page": "页", "prev": "上一页", "next": "下一页",
-            "select_all_matching": "选中全部符合条件的", "selected": "已选",
-            "bulk_run": "批量执行", "bulk_report": "批量结果", "done": "已完成",
-            "refused": "未执行", "description": "描述", "address": "地址",
-            "reporter": "上报人", "phone": "电话", "channel": "来源", "people": "涉及人数",
-            "photos": "照片", "actions": "可办操作", "no_actions": "您对此事件没有可办操作",
-            "note": "说明", "unit": "承办单位", "co_units": "协办单位", "outcome": "办理结果",
-            "satisfaction": "满意度(1–5)", "merged_into": "合并到事件编号",
-            "new_deadline": "新的办结时限", "summoned": "吹哨召集的部门", "submit": "确定",
-            "cancel": "取消", "reminders": "提醒", "mark_read": "全部标为已读",
-            "live": "实时", "live_off": "实时推送中断,改为定时刷新", "language": "English",
-            "duplicates": "可能重复", "supervision": "督办", "supervision_answer": "督办回复",
-            "joint_parts": "联办单位", "whistles": "吹哨报到", "checked_in": "已报到",
-            "not_checked_in": "未报到", "lead": "牵头", "co": "协办", "by": "经办",
-            "action_done": "已办理", "none": "无", "area_path": "所在区域",
-            "saved_filters": "常用筛选", "filter_name": "筛选名称", "shared": "与本中心共享",
-            "default": "默认", "save_filter": "保存筛选", "delete": "删除",
-        },
-    },
-    "en": {
-        "actions": {
-            "report": "Report", "dispatch": "Dispatch", "self_handle": "Handle here",
-            "sign": "Sign for", "return": "Return", "transfer": "Transfer",
-            "joint": "Joint handling", "resolve": "Resolve", "follow_up": "Follow up",
-            "close": "Close", "reopen": "Reopen", "reject": "Reject", "merge": "Merge",
-            "supervise": "Supervise", "respond": "Answer supervision",
-            "co_sign": "Co-unit signs", "co_report": "Co-unit reports", "whistle": "Whistle",
-            "check_in": "Check in", "escalate": "Escalate", "note": "Follow-up note",
-        },
-        "outcomes": {
-            "mediated": "Mediated", "referred_arbitration": "Referred to arbitration",
-            "referred_court": "Referred to court", "handled": "Handled", "other": "Other",
-        },
-        "wb": {
-            "queue": "Work queue", "search": "Search code, title, address",
-            "phone_suffix": "Phone ends with", "mine": "My centre's queue",
-            "supervised": "Supervised", "joint": "Joint", "whistle": "Whistle",
-            "fast_track": "Fast track", "due_soon": "Due soon", "code": "Code", "title": "Title",
-            "reported_at": "Reported", "deadline": "Deadline", "place": "Cell", "of": "Total",
-            "rows": "rows", "page": "page", "prev": "Previous", "next": "Next",
-            "select_all_matching": "Select all that match", "selected": "Selected",
-            "bulk_run": "Run on selection", "bulk_report": "Bulk result", "done": "Done",
-            "refused": "Refused", "description": "Description", "address": "Address",
-            "reporter": "Reporter", "phone": "Phone", "channel": "Channel", "people": "People",
-            "photos": "Photos", "actions": "Actions", "no_actions": "Nothing you may do here",
-            "note": "Note", "unit": "Unit", "co_units": "Co-units", "outcome": "Outcome",
-            "satisfaction": "Satisfaction (1–5)", "merged_into": "Merge into incident",
-            "new_deadline": "New deadline", "summoned": "Departments summoned",
-            "submit": "Confirm", "cancel": "Cancel", "reminders": "Reminders",
-            "mark_read": "Mark all read", "live": "Live",
-            "live_off": "Live updates interrupted: refreshing on a timer", "language": "中文",
-            "duplicates": "Possible duplicates", "supervision": "Supervision",
-            "supervision_answer": "Answer", "joint_parts": "Joint units",
-            "whistles": "Whistle check-ins", "checked_in": "checked in",
-            "not_checked_in": "not checked in", "lead": "lead", "co": "co-unit", "by": "by",
-            "action_done": "Done", "none": "none", "area_path": "Place",
-            "saved_filters": "Saved filters", "filter_name": "Filter name",
-            "shared": "Share with my centre", "default": "Default", "save_filter": "Save filter",
-            "delete": "Delete",
-        },
-    },
-}  # fmt: skip
-for _lang, _words in _WORKBENCH.items():
-    LABELS[_lang].update(_words)
+LABELS: dict[str, dict[str, object]] = {
+    lang: {
+        **CATALOGUE[lang]["ui"],
+        "statuses": CATALOGUE[lang]["status"],
+        # the workbench's (static/workbench): its forms, history and flags in words
+        "action_names": CATALOGUE[lang]["action"],
+        "event_names": CATALOGUE[lang]["event"],
+        "outcome_names": CATALOGUE[lang]["outcome"],
+        "flag_names": CATALOGUE[lang]["flag"],
+        "channels": CATALOGUE[lang]["channel"],
+        # the levels a map draws (a city is never a map level)
+        "levels": {k: v for k, v in CATALOGUE[lang]["level"].items() if k != "city"},
+    }
+    for lang in LANGS
+}

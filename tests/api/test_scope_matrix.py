@@ -218,6 +218,7 @@ REQUESTS = {
         "post", "/notifications/read", {"json": {"all": True}}),
     ("get", "/api/v1/notifications/stream"): lambda c, w: ("get", "/notifications/stream", {}),
     ("get", "/api/v1/incidents/changes"): lambda c, w: ("get", "/incidents/changes", {}),
+    ("get", "/api/v1/labels"): lambda c, w: ("get", "/labels", {}),
     ("get", "/api/v1/me/filters"): lambda c, w: ("get", "/me/filters", {}),
     ("post", "/api/v1/me/filters"): lambda c, w: (
         "post", "/me/filters", {"json": {"name": "超期", "query": "overdue=true"}}),
@@ -385,6 +386,8 @@ EXPECT = {
     # my own settings: anyone signed in; a saved filter (township 1's, shared with its
     # centre) is changed by its owner only: 403 for the centre's mediator, who sees it,
     # 404 for everyone else
+    # the label catalogue is public: the sign-in form is drawn from it
+    ("get", "/api/v1/labels"): everyone(OK, anon=OK),
     ("get", "/api/v1/me/filters"): everyone(OK),
     ("post", "/api/v1/me/filters"): everyone(CREATED),
     ("put", "/api/v1/me/filters/{filter_id}"): (

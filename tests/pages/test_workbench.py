@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from gridmap.maps.i18n import LABELS
+from gridmap.maps.pages import STATIC
 from tests.helpers import TEST_SECRET
 from tests.pages.conftest import clean, guarded, serve
 
@@ -140,10 +141,13 @@ def test_the_forms_read_the_workflow_table_and_every_word_exists():
     assert {a for a, r in rules.items() if r["needs_note"]} == {
         a.value for a, row in TRANSITIONS.items() if row.needs_note
     }
+    script = (STATIC / "workbench" / "main.js").read_text(encoding="utf-8")
+    used = set(re.findall(r'\bt\("([a-z_]+)"\)', script))
     for lang in ("zh", "en"):
-        assert set(LABELS[lang]["actions"]) == {a.value for a in Action}
-        assert tuple(LABELS[lang]["outcomes"]) == get_args(Outcome)
-        assert set(LABELS[lang]["wb"]) == set(LABELS["zh"]["wb"])
+        assert set(LABELS[lang]["action_names"]) == {a.value for a in Action}
+        assert tuple(LABELS[lang]["outcome_names"]) == get_args(Outcome)
+        missing = {k for k in used if not isinstance(LABELS[lang].get(k), str)}
+        assert missing == set(), (lang, missing)  # every word the page asks for is there
 
 
 def test_rows_in_scope_and_counts_equal_the_api(open_as, bench):
@@ -193,7 +197,7 @@ def test_dispatch_from_the_panel_changes_the_incident(open_as, bench):
     page.locator("#wb-incident[data-status=dispatched]").wait_for(timeout=10_000)
     after = bench.api("wb-township", "GET", f"/incidents/{incident['code']}").json()
     assert after["status"] == "dispatched" and after["version"] == incident["version"] + 1
-    assert LABELS["zh"]["actions"]["dispatch"] in panel.locator(".wb-history").inner_text()
+    assert LABELS["zh"]["event_names"]["dispatch"] in panel.locator(".wb-history").inner_text()
     assert clean(page), (page.outside_requests, page.errors)
 
 
@@ -255,7 +259,9 @@ def test_a_change_through_the_api_appears_while_the_panel_stays_open(open_as, be
 
 
 RAW = sorted(
-    set(LABELS["zh"]["statuses"]) | set(LABELS["zh"]["actions"]) | set(LABELS["zh"]["channels"])
+    set(LABELS["zh"]["statuses"])
+    | set(LABELS["zh"]["action_names"])
+    | set(LABELS["zh"]["channels"])
 )
 
 
@@ -278,11 +284,11 @@ def test_the_language_switch_leaves_no_raw_code_in_the_page(open_as, bench, lang
     assert leaked == [], leaked
     states = page.eval_on_selector_all(".wb-status", "es => es.map(e => e.innerText)")
     assert states and set(states) <= set(LABELS[lang]["statuses"].values())
-    done = page.eval_on_selector_all(
-        ".wb-history b, [data-action]", "es => es.map(e => e.innerText)"
-    )
-    assert done and set(done) <= set(LABELS[lang]["actions"].values())
-    assert LABELS[lang]["wb"]["queue"] in text
+    offered = page.eval_on_selector_all("[data-action]", "es => es.map(e => e.innerText)")
+    assert offered and set(offered) <= set(LABELS[lang]["action_names"].values())
+    done = page.eval_on_selector_all(".wb-history b", "es => es.map(e => e.innerText)")
+    assert done and set(done) <= set(LABELS[lang]["event_names"].values())
+    assert LABELS[lang]["queue"] in text
     # remembered for the user too, not only in this browser
     kept = bench.api("wb-township", "GET", "/me/preferences").json()
     bench.api("wb-township", "PUT", "/me/preferences", json={"lang": "zh"})  # as it was

@@ -19,8 +19,8 @@ export async function load(pageLang, pageLabels) {
   current = pageLang === "en" ? "en" : "zh";
   const l = pageLabels || {};
   words = {
-    ui: Object.assign({}, l, l.wb || {}), status: l.statuses || {}, action: l.actions || {},
-    channel: l.channels || {}, category: {}, flag: {}, event: l.actions || {}, outcome: l.outcomes || {},
+    ui: Object.assign({}, l), status: l.statuses || {}, action: l.action_names || {},
+    channel: l.channels || {}, category: {}, flag: l.flag_names || {}, event: l.event_names || {}, outcome: l.outcome_names || {},
   };
   try {
     const served = await get("/labels", { lang: current });

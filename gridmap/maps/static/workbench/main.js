@@ -72,11 +72,11 @@ function build() {
       <input type="search" name="q" placeholder="${esc(t("search"))}" maxlength="100">
       <input type="search" name="phone_suffix" placeholder="${esc(t("phone_suffix"))}" maxlength="4" inputmode="numeric" size="8">
       <span class="wb-flags">${Object.keys(FLAGS).map((k) =>
-        `<label><input type="checkbox" data-flag="${k}"> ${esc(t(k))}</label>`).join("")}</span>
+        `<label><input type="checkbox" data-flag="${k}"> ${esc(k === "mine" ? t("my_queue") : word("flag", k))}</label>`).join("")}</span>
       <span class="wb-right">
         <span id="wb-live" class="wb-live" title="${esc(t("live"))}">●</span>
         <button type="button" id="wb-bell" class="wb-bell">${esc(t("reminders"))} <b id="wb-unread">0</b></button>
-        <button type="button" id="wb-lang">${esc(t("language"))}</button>
+        <button type="button" id="wb-lang">${esc(t("other_language"))}</button>
       </span>
     </div>
     <div class="wb-saved">
@@ -84,7 +84,7 @@ function build() {
       <button type="button" id="wb-saved-delete" class="gm-link" hidden>${esc(t("delete"))}</button>
       <input id="wb-save-name" placeholder="${esc(t("filter_name"))}" maxlength="60" size="12">
       <label><input type="checkbox" id="wb-save-shared"> ${esc(t("shared"))}</label>
-      <label><input type="checkbox" id="wb-save-default"> ${esc(t("default"))}</label>
+      <label><input type="checkbox" id="wb-save-default"> ${esc(t("default_filter"))}</label>
       <button type="button" id="wb-save">${esc(t("save_filter"))}</button>
       <span class="gm-error" id="wb-save-problem"></span>
     </div>
@@ -98,7 +98,7 @@ function build() {
     </div>
     <div class="wb-table-box"><table class="wb-table"><thead></thead><tbody></tbody></table></div>
     <div class="wb-pager"><span id="wb-count"></span>
-      <button type="button" id="wb-prev">${esc(t("prev"))}</button>
+      <button type="button" id="wb-prev">${esc(t("previous"))}</button>
       <span id="wb-page"></span>
       <button type="button" id="wb-next">${esc(t("next"))}</button></div>
     <div id="wb-report" class="wb-report" hidden></div>`;
@@ -259,11 +259,12 @@ function renderIncident(i) {
   panel.hidden = false;
   panel.dataset.code = i.code;
   panel.dataset.status = i.status;
-  const flags = [i.overdue && t("overdue"), i.supervised && t("supervised"), i.fast_track && t("fast_track"),
-    i.joint_units && i.joint_units.length && t("joint"), i.whistles && i.whistles.length && t("whistle")].filter(Boolean);
-  const history = (i.history || []).map((e) => `<li><time>${esc(when(e.at))}</time> <b>${esc(word("event", e.action))}</b>
-      → ${esc(word("status", e.to_status))}${e.actor ? ` · ${esc(t("by"))} ${esc(e.actor)}` : ""}${
-      e.unit_code ? ` · ${esc(unitName(e.unit_code))}` : ""}${e.note ? `<br><small>${esc(e.note)}</small>` : ""}</li>`).join("");
+  const flags = [i.overdue && "overdue", i.supervised && "supervised", i.fast_track && "fast_track",
+    i.joint_units && i.joint_units.length && "joint", i.whistles && i.whistles.length && "whistle"]
+    .filter(Boolean).map((f) => word("flag", f));
+  const history = (i.history || []).map((e) => `<li data-event="${esc(e.action)}"><time>${esc(when(e.at))}</time>
+      ${e.actor ? esc(e.actor) + " " : ""}<b>${esc(word("event", e.action))}</b>${e.unit_code ? " " + esc(unitName(e.unit_code)) : ""}
+      → ${esc(word("status", e.to_status))}${e.note ? `<br><small>${esc(e.note)}</small>` : ""}</li>`).join("");
   const joint = (i.joint_units || []).map((u) => `<li>${esc(unitName(u.unit_code))} (${esc(t(u.role))})${
       u.done_at ? " · " + esc(t("action_done")) : ""}${u.part_note ? ` <small>${esc(u.part_note)}</small>` : ""}</li>`).join("");
   const whistles = (i.whistles || []).map((w) => `<li>${esc(unitName(w.unit_code))} · ${
@@ -289,7 +290,7 @@ function renderIncident(i) {
     </dl>
     ${joint ? `<h3>${esc(t("joint_parts"))}</h3><ul>${joint}</ul>` : ""}
     ${whistles ? `<h3>${esc(t("whistles"))}</h3><ul>${whistles}</ul>` : ""}
-    ${dups ? `<p>${esc(t("duplicates"))}: ${dups}</p>` : ""}
+    ${dups ? `<p>${esc(t("possible_duplicates"))}: ${dups}</p>` : ""}
     <div id="wb-photos" class="wb-photos"></div>
     <h3>${esc(t("actions"))}</h3>
     <div class="wb-actions">${(i.allowed_actions || []).map((a) =>
@@ -348,11 +349,11 @@ function formFields(action, i) {
       parts.push(`<label>${esc(t(name))} <select name="${name === "co_units" ? "co_unit_codes" : "summoned"}" multiple size="4" required>${unitOptions("")}</select></label>`);
     } else if (name === "outcome") {
       parts.push(`<label>${esc(t("outcome"))} <select name="outcome"><option value=""></option>${
-        Object.keys(cfg.labels.outcomes).map((o) => `<option value="${o}">${esc(word("outcome", o))}</option>`).join("")}</select></label>`);
+        Object.keys(cfg.labels.outcome_names).map((o) => `<option value="${o}">${esc(word("outcome", o))}</option>`).join("")}</select></label>`);
     } else if (name === "satisfaction") {
       parts.push(`<label>${esc(t("satisfaction"))} <input name="satisfaction" type="number" min="1" max="5" required></label>`);
     } else if (name === "merged_into") {
-      parts.push(`<label>${esc(t("merged_into"))} <input name="merged_into" list="wb-dups" required maxlength="30">
+      parts.push(`<label>${esc(t("merge_target"))} <input name="merged_into" list="wb-dups" required maxlength="30">
         <datalist id="wb-dups">${(i.possible_duplicates || []).map((c) => `<option value="${esc(c)}">`).join("")}</datalist></label>`);
     } else if (name === "deadline") {
       parts.push(`<label>${esc(t("new_deadline"))} <input name="deadline" type="datetime-local"></label>`);
@@ -481,7 +482,7 @@ async function runBulk() {
   try {
     const r = await api.post("/incidents/bulk", body);
     box.hidden = false;
-    box.innerHTML = `<h3>${esc(t("bulk_report"))}: ${esc(word("action", action))} · ${esc(t("done"))} <b data-done>${r.done}</b> · ${
+    box.innerHTML = `<h3>${esc(t("bulk_result"))}: ${esc(word("action", action))} · ${esc(t("done"))} <b data-done>${r.done}</b> · ${
       esc(t("refused"))} <b data-refused>${r.refused}</b> <button type="button" class="gm-link" id="wb-report-close">${esc(t("close"))}</button></h3>
       <table class="wb-table"><tbody>${r.results.map((x) => `<tr data-code="${esc(x.code)}" data-outcome="${esc(x.outcome)}">
         <td>${esc(x.code)}</td><td>${esc(t(x.outcome))}</td><td>${esc(word("status", x.status))}</td><td>${esc(x.detail || "")}</td></tr>`).join("")}</tbody></table>`;

@@ -1,0 +1,219 @@
+"""The one label catalogue (zh-CN and English).
+
+States, actions, channels, flags, history entries, reminders, levels, outcomes and the
+pages' own strings.
+
+Every page — the maps (gridmap/maps/i18n.py reads it), the workbench through
+``GET /api/v1/labels`` — shows a code only through this table, so no raw code reaches a
+screen; a test checks that every value of every enum has a label in both languages.
+Category names live with their routing rule in the database (``name``, ``name_en``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+CATALOGUE: dict[str, dict[str, dict[str, str]]] = {
+    "zh": {
+        "status": {
+            "reported": "待派单", "dispatched": "待签收", "in_progress": "办理中",
+            "resolved": "已办结", "follow_up": "回访中", "closed": "已结单", "rejected": "已驳回",
+        },
+        "action": {
+            "report": "报单", "dispatch": "派单", "self_handle": "自办", "sign": "签收",
+            "return": "退单", "transfer": "转办", "joint": "联办", "resolve": "办结",
+            "follow_up": "回访", "close": "结单", "reopen": "重办", "reject": "驳回",
+            "merge": "合并", "supervise": "督办", "respond": "督办回复", "co_sign": "会办签收",
+            "co_report": "会办反馈", "whistle": "吹哨", "check_in": "报到", "escalate": "上报",
+            "note": "跟踪落实",
+        },
+        "event": {
+            "report": "上报了事件", "dispatch": "派单至", "self_handle": "自行办理",
+            "sign": "签收了事件", "return": "退回了事件", "transfer": "转办至",
+            "joint": "发起联办", "resolve": "办结了事件", "follow_up": "完成回访",
+            "close": "结单", "reopen": "重新办理", "reject": "驳回了事件",
+            "merge": "合并至", "supervise": "督办", "respond": "答复督办",
+            "co_sign": "会办签收", "co_report": "会办反馈", "whistle": "吹哨召集",
+            "check_in": "报到", "escalate": "上报上级中心", "note": "跟踪落实",
+        },
+        "channel": {
+            "grid_app": "网格员上报", "citizen_app": "随手拍", "window": "窗口",
+            "hotline": "12345热线", "online": "网上",
+        },
+        "flag": {
+            "overdue": "超期", "due_soon": "临期", "fast_track": "速办", "supervised": "督办",
+            "joint": "联办", "whistle": "吹哨",
+        },
+        "reminder": {
+            "due_soon": "即将到期", "overdue": "已超期", "supervised": "被督办",
+            "whistle": "被吹哨召集", "check_in_late": "报到超时", "returned": "被退单",
+        },
+        "level": {
+            "city": "市", "county": "县区", "township": "乡镇街道", "village": "村社区",
+            "grid": "网格", "points": "事件点",
+        },
+        "outcome": {
+            "mediated": "调解成功", "referred_arbitration": "转仲裁", "referred_court": "转诉讼",
+            "handled": "已处理", "other": "其他",
+        },
+        "ui": {
+            "dispatch_title": "综治中心 · 事件调度地图",
+            "grid_title": "网格员 · 我的网格",
+            "plan_title": "网格方案对比",
+            "workbench_title": "综治中心 · 调度工作台",
+            "sign_in": "登录", "sign_out": "退出", "username": "用户名", "password": "密码",
+            "sign_in_failed": "用户名或密码错误", "signed_in_as": "当前用户",
+            "filters": "筛选", "period": "时间", "all": "全部", "category": "类别",
+            "status": "状态", "channel": "来源渠道", "unit": "责任单位", "area": "区域",
+            "overdue_only": "只看超期", "since": "起", "until": "止", "reset": "清除筛选",
+            "today": "今日", "last7": "近7天", "last30": "近30天", "this_year": "今年",
+            "oldest_open": "最早未办结", "most_overdue": "超期最久",
+            "open": "未办结", "overdue": "超期", "due_soon": "临期", "closed": "已结单",
+            "total": "合计", "updated": "更新于", "refresh_every": "自动刷新(秒)",
+            "history": "办理记录", "no_data": "暂无数据", "loading": "加载中…",
+            "not_found": "没有此网格,或不在您的范围内", "layers": "图层", "legend": "图例",
+            "households": "户数", "buildings": "楼宇", "work_units": "单位",
+            "open_incidents": "未办结事件", "close": "关闭", "zoom_in": "放大查看",
+            "plan": "方案", "compare": "对比方案", "target": "目标户数",
+            "deviation_table": "偏差表", "within": "±10%以内", "cells": "网格数",
+            "changed": "变化网格",
+            "search": "搜索编号、标题、地址", "phone_suffix": "来电尾号", "my_queue": "本中心待办",
+            "code": "编号", "reported_at": "上报时间", "deadline": "办理时限",
+            "time_left": "剩余时间", "place": "位置", "description": "描述",
+            "reporter": "反映人", "photos": "照片", "actions": "操作",
+            "select_all_matching": "选择全部符合条件的事件", "selected": "已选",
+            "bulk_result": "批量处理结果", "done": "已完成", "refused": "未执行",
+            "saved_filters": "常用筛选", "save_filter": "保存筛选", "shared": "与本中心共享",
+            "default_filter": "默认", "reminders": "提醒", "mark_read": "标为已读",
+            "language": "语言", "note": "备注", "reason": "原因", "new_deadline": "新时限",
+            "merge_target": "合并到", "submit": "提交", "cancel": "取消",
+            "page": "页", "previous": "上一页", "next": "下一页",
+            "joint_parts": "联办单位", "whistles": "吹哨报到", "supervision": "督办",
+            "possible_duplicates": "可能重复", "working_days": "工作日",
+        },
+    },
+    "en": {
+        "status": {
+            "reported": "Reported", "dispatched": "Dispatched", "in_progress": "In progress",
+            "resolved": "Resolved", "follow_up": "Follow-up", "closed": "Closed",
+            "rejected": "Rejected",
+        },
+        "action": {
+            "report": "Report", "dispatch": "Dispatch", "self_handle": "Handle here",
+            "sign": "Sign for", "return": "Return", "transfer": "Transfer",
+            "joint": "Joint handling", "resolve": "Resolve", "follow_up": "Follow up",
+            "close": "Close", "reopen": "Reopen", "reject": "Reject", "merge": "Merge",
+            "supervise": "Supervise", "respond": "Answer supervision",
+            "co_sign": "Sign for our part", "co_report": "Report our part",
+            "whistle": "Blow the whistle", "check_in": "Check in", "escalate": "Escalate",
+            "note": "Add a note",
+        },
+        "event": {
+            "report": "reported it", "dispatch": "dispatched it to",
+            "self_handle": "kept it to handle", "sign": "signed for it",
+            "return": "returned it", "transfer": "transferred it to",
+            "joint": "started joint handling", "resolve": "resolved it",
+            "follow_up": "followed up", "close": "closed it", "reopen": "reopened it",
+            "reject": "rejected it", "merge": "merged it into", "supervise": "supervised it",
+            "respond": "answered the supervision", "co_sign": "signed for its part",
+            "co_report": "reported its part", "whistle": "summoned",
+            "check_in": "checked in", "escalate": "escalated it", "note": "added a note",
+        },
+        "channel": {
+            "grid_app": "Grid worker", "citizen_app": "Citizen app", "window": "Window",
+            "hotline": "12345 hotline", "online": "Online",
+        },
+        "flag": {
+            "overdue": "Overdue", "due_soon": "Due soon", "fast_track": "Fast track",
+            "supervised": "Supervised", "joint": "Joint", "whistle": "Whistle",
+        },
+        "reminder": {
+            "due_soon": "Due soon", "overdue": "Overdue", "supervised": "Supervised",
+            "whistle": "Summoned", "check_in_late": "Check-in late", "returned": "Returned",
+        },
+        "level": {
+            "city": "City", "county": "County", "township": "Township", "village": "Village",
+            "grid": "Grid cell", "points": "Incidents",
+        },
+        "outcome": {
+            "mediated": "Mediated", "referred_arbitration": "Referred to arbitration",
+            "referred_court": "Referred to court", "handled": "Handled", "other": "Other",
+        },
+        "ui": {
+            "dispatch_title": "Governance centre · dispatch map",
+            "grid_title": "Grid worker · my cell",
+            "plan_title": "Grid plans compared",
+            "workbench_title": "Governance centre · dispatcher's workbench",
+            "sign_in": "Sign in", "sign_out": "Sign out", "username": "Username",
+            "password": "Password", "sign_in_failed": "Wrong username or password",
+            "signed_in_as": "Signed in as",
+            "filters": "Filters", "period": "Period", "all": "All", "category": "Category",
+            "status": "Status", "channel": "Channel", "unit": "Unit", "area": "Area",
+            "overdue_only": "Overdue only", "since": "From", "until": "To",
+            "reset": "Clear filters", "today": "Today", "last7": "7 days", "last30": "30 days",
+            "this_year": "This year", "oldest_open": "Oldest open",
+            "most_overdue": "Most overdue", "open": "Open", "overdue": "Overdue",
+            "due_soon": "Due soon", "closed": "Closed", "total": "Total", "updated": "Updated",
+            "refresh_every": "Refresh (s)", "history": "History", "no_data": "Nothing here",
+            "loading": "Loading…", "not_found": "No such cell, or not in your area",
+            "layers": "Layers", "legend": "Legend", "households": "Households",
+            "buildings": "Buildings", "work_units": "Work units",
+            "open_incidents": "Open incidents", "close": "Close", "zoom_in": "Zoom in",
+            "plan": "Plan", "compare": "Compared with", "target": "Target households",
+            "deviation_table": "Deviation", "within": "within ±10%", "cells": "Cells",
+            "changed": "Changed cells",
+            "search": "Search code, title, address", "phone_suffix": "Phone ends in",
+            "my_queue": "My centre's queue", "code": "Code", "reported_at": "Reported",
+            "deadline": "Deadline", "time_left": "Time left", "place": "Place",
+            "description": "Description", "reporter": "Reporter", "photos": "Photos",
+            "actions": "Actions", "select_all_matching": "Select all that match",
+            "selected": "Selected", "bulk_result": "Bulk result", "done": "Done",
+            "refused": "Refused", "saved_filters": "Saved filters", "save_filter": "Save filter",
+            "shared": "Share with my centre", "default_filter": "Default",
+            "reminders": "Reminders", "mark_read": "Mark read", "language": "Language",
+            "note": "Note", "reason": "Reason", "new_deadline": "New deadline",
+            "merge_target": "Merge into", "submit": "Submit", "cancel": "Cancel",
+            "page": "Page", "previous": "Previous", "next": "Next",
+            "joint_parts": "Joint units", "whistles": "Whistles", "supervision": "Supervision",
+            "possible_duplicates": "Possible duplicates", "working_days": "working days",
+        },
+    },
+}  # fmt: skip
+
+
+# The workbench page's own words beyond the shared ones above (static/workbench/main.js).
+_WORKBENCH_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "queue": "工作队列", "title": "标题", "of": "共", "rows": "条", "bulk_run": "批量执行",
+        "no_actions": "您对此事件没有可办操作", "co_units": "协办单位", "outcome": "办理结果",
+        "satisfaction": "满意度(1–5)", "summoned": "吹哨召集的部门", "live": "实时推送",
+        "live_off": "实时推送中断,改为定时刷新", "other_language": "English", "phone": "电话",
+        "people": "涉及人数", "supervision_answer": "督办答复", "checked_in": "已报到",
+        "not_checked_in": "未报到", "lead": "牵头", "co": "协办",
+        "action_done": "已完成", "area_path": "所在区域", "filter_name": "筛选名称",
+        "delete": "删除",
+    },
+    "en": {
+        "queue": "Work queue", "title": "Title", "of": "Total", "rows": "incidents",
+        "bulk_run": "Run on selection", "no_actions": "Nothing you may do here",
+        "co_units": "Co-units", "outcome": "Outcome", "satisfaction": "Satisfaction (1–5)",
+        "summoned": "Departments summoned", "live": "Live updates",
+        "live_off": "Live updates interrupted: refreshing on a timer",
+        "other_language": "中文", "phone": "Phone", "people": "People",
+        "supervision_answer": "Answer", "checked_in": "checked in",
+        "not_checked_in": "not checked in", "lead": "lead unit", "co": "co-unit",
+        "action_done": "done", "area_path": "Place", "filter_name": "Filter name",
+        "delete": "Delete",
+    },
+}  # fmt: skip
+for _lang, _words in _WORKBENCH_UI.items():
+    CATALOGUE[_lang]["ui"].update(_words)
+
+
+def catalogue(lang: Lang, categories: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every label in ``lang``, with the category names given (from the routing rules)."""
+    return {**CATALOGUE[lang], "category": dict(categories or {})}
