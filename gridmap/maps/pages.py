@@ -188,7 +188,7 @@ def workflow_rules() -> dict[str, dict[str, Any]]:
 
 def dispatch(*, settings: Settings, catalogue: Catalogue, lang: str) -> str:
     """The dispatcher's workbench: work queue, map and incident panel (data from the API)."""
-    config = _base(settings, catalogue, "dispatch", lang, "dispatch_title")
+    config = _base(settings, catalogue, "dispatch", lang, "workbench_title")
     config.workflow = workflow_rules()
     return render(config)
 

@@ -213,7 +213,7 @@ def test_signing_in_through_the_page(browser, map_world):
 def test_english_labels(signed_in, map_world):
     page = signed_in("map-county", "/maps/dispatch?lang=en&lat=24.90&lon=118.58&z=9")
     wait_idle(page)
-    assert "dispatch map" in page.locator("h1").inner_text()
+    assert "dispatcher's workbench" in page.locator("h1").inner_text()
     assert page.get_by_text("Incident heat").count() == 1
 
 
