@@ -239,6 +239,7 @@ def test_a_change_through_the_api_appears_while_the_panel_stays_open(open_as, be
     incident = a_reported_incident_i_may_dispatch(bench)
     page = open_as("wb-township")
     page.wait_for_function("() => document.body.dataset.wbLive === '1'", timeout=10_000)
+    assert page.evaluate("() => !gridmapApp.timer")  # pushed: no polling meanwhile
     open_incident(page, page.locator("#wb tbody tr[data-code]").nth(1).get_attribute("data-code"))
     opened = page.locator("#wb-incident").get_attribute("data-code")
     page.evaluate("() => { window.__rows = 0; new MutationObserver(() => window.__rows++)"
@@ -413,3 +414,44 @@ def test_a_saved_default_filter_opens_with_the_page(open_as, bench):
         assert clean(page) and clean(again), (page.errors, again.errors)
     finally:
         bench.api("wb-township", "DELETE", f"/me/filters/{saved['id']}")
+
+
+def test_each_form_asks_for_what_its_rule_needs(open_as, bench):
+    incident = a_reported_incident_i_may_dispatch(bench)
+    page = open_as("wb-township")
+    open_incident(page, incident["code"])
+    panel = page.locator("#wb-incident")
+    rules = page.evaluate("() => gridmapApp.cfg.workflow")
+    for action in incident["allowed_actions"]:
+        panel.locator(f"[data-action={action}]").click()
+        form = panel.locator(f"#wb-form[data-action={action}]")
+        form.wait_for()
+        note = form.locator("textarea[name=note]").evaluate("e => e.required")
+        assert note == rules[action]["needs_note"], action  # from the workflow table
+        if action in ("dispatch", "transfer"):
+            assert form.locator("select[name=unit_code] option").count() > 1  # a unit picker
+        if action == "merge":
+            assert form.locator("input[name=merged_into]").evaluate("e => e.required")
+        form.locator("#wb-cancel").click()
+    panel.locator("[data-action=reject]").click()  # needs a note: the browser asks first
+    panel.locator("#wb-form button[type=submit]").click()
+    assert page.locator("#wb-form textarea[name=note]").evaluate("e => !e.validity.valid")
+    assert (
+        bench.api("wb-township", "GET", f"/incidents/{incident['code']}").json()["status"]
+        == "reported"
+    )
+    assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_polling_takes_over_while_the_stream_is_blocked(browser, bench):
+    context = browser.new_context()
+    context.add_init_script(
+        f"window.sessionStorage.setItem('gridmap.token', '{bench.tokens['wb-township']}')"
+    )
+    page = guarded(context)
+    page.route("**/api/v1/incidents/changes", lambda route: route.abort())
+    page.goto(bench.base + "/maps/dispatch")
+    page.wait_for_function("() => document.body.dataset.wbLive === '0'", timeout=15_000)
+    assert page.evaluate("() => !!gridmapApp.timer")  # the 30 s poll keeps the page current
+    assert page.outside_requests == []
+    context.close()
