@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
@@ -59,6 +60,9 @@ DESCRIPTION = (
     "Grid management (网格化管理) for social-governance centres: areas, registry, incidents "
     "and their workflow, KPIs, maps. Every error is RFC 9457 problem details."
 )
+
+
+GZIP_MIN_BYTES = 1024  # below this, compressing costs more than it saves
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -149,7 +153,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(pages.ASSET_PREFIX, StaticFiles(directory=pages.STATIC), name="map-assets")
     # innermost first (the last added is the outermost): every answer carries the security
     # headers (the guard's and the gate's refusals too); a body arrives under the guard
-    # before its request takes a slot
+    # before its request takes a slot; JSON, GeoJSON and HTML are compressed inside the
+    # slot (Starlette's GZip leaves event streams and images alone: a stream is neither
+    # compressed nor buffered)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=6)
     app.add_middleware(
         Gate,
         sizes=sizes,

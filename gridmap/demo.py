@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas.active import current_plan
@@ -12,6 +15,8 @@ from gridmap.auth.models import Role, User
 from gridmap.auth.service import create_user
 from gridmap.db.session import make_engine
 from gridmap.errors import GridmapError
+from gridmap.incidents.deadlines import due_within_clause, overdue_clause
+from gridmap.incidents.models import OPEN, Incident, IncidentEvent
 from gridmap.models import make_sessionmaker
 from gridmap.open311.clients import create_client, list_clients
 from gridmap.settings import Settings
@@ -92,3 +97,76 @@ def load_demo(*, url: str, console: Console, settings: Settings) -> None:
                               f"api_key={DEMO_OPEN311_KEY}")  # fmt: skip
     finally:
         engine.dispose()
+
+
+# every table whose times belong to an incident's life: moved together, so the history,
+# the deadlines, the joint parts, whistles, photos and reminders still agree
+LIVE_TABLES = ("incident", "incident_event", "incident_unit", "incident_whistle",
+               "incident_photo", "notification", "notification_read")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Live:
+    """How far the demo's incidents moved, and what is live now."""
+
+    shift: timedelta
+    open: int
+    overdue: int
+    due_soon: int
+
+
+def make_live(session: Session, now: datetime) -> Live:
+    """Move every incident's times so that the newest history entry is ``now``.
+
+    The seed is a reference year (2025, reproducing the published figures): seen from a
+    later clock every open incident is overdue and the recent-days views are empty. Moved
+    forward as a whole — reports, events, deadlines, joint parts, whistles, reminders, by
+    one interval — the year ends now: the last weeks are live, with the open, due-soon and
+    overdue shares the generator made at its year end. Only for the demo (``gridmap
+    demo``), right after the seed is loaded; ``gridmap seed`` keeps the reference year.
+    The history's append-only trigger is switched off for this one statement's
+    transaction (it needs the table's owner, as the demo's loader is).
+    """
+    newest = session.scalar(select(func.max(IncidentEvent.at)))
+    shift = timedelta(0) if newest is None else now - newest
+    shift = timedelta(seconds=int(shift.total_seconds()))
+    if shift > timedelta(0):
+        interval = f"{int(shift.total_seconds())} seconds"
+        session.execute(
+            text("ALTER TABLE incident_event DISABLE TRIGGER incident_event_append_only")
+        )
+        for table in LIVE_TABLES:
+            columns = session.scalars(
+                text("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                     "current_schema() AND table_name = :t AND data_type = "
+                     "'timestamp with time zone' ORDER BY ordinal_position"), {"t": table}
+            ).all()  # fmt: skip
+            if columns:
+                moved = ", ".join(f"{c} = {c} + CAST(:shift AS interval)" for c in columns)
+                session.execute(text(f"UPDATE {table} SET {moved}"), {"shift": interval})
+        session.execute(
+            text("ALTER TABLE incident_event ENABLE TRIGGER incident_event_append_only")
+        )
+    counts = session.execute(
+        select(
+            func.count().filter(Incident.status.in_(sorted(OPEN))),
+            func.count().filter(overdue_clause(now)),
+            func.count().filter(due_within_clause(now)),
+        )
+    ).one()
+    return Live(shift, *counts)
+
+
+def liven(*, url: str, console: Console, now: datetime) -> Live:
+    """:func:`make_live` in its own transaction, saying what it did."""
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            live = make_live(session, now)
+    finally:
+        engine.dispose()
+    console.print(
+        f"demo incidents moved {live.shift.days} days forward, so the reference year ends "
+        f"now: {live.open:,} open, {live.due_soon:,} due within 2 days, {live.overdue:,} overdue"
+    )
+    return live

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -56,7 +57,7 @@ def demo(
     ] = True,
 ) -> None:
     """Start the database, migrate, load the demo seed once, create demo users, serve."""
-    from gridmap.demo import DEMO_PASSWORD, has_seed, load_demo
+    from gridmap.demo import DEMO_PASSWORD, has_seed, liven, load_demo
     from seed_data.generate import SeedConfig
 
     settings = load_settings()
@@ -68,6 +69,8 @@ def demo(
     url = ensure_database(settings)
     if not has_seed(url):
         generate_and_load(SeedConfig(scale="demo"), settings)
+        # the reference year moved to end now: the last weeks are live (gridmap/demo.py)
+        liven(url=url, console=console, now=datetime.now(UTC))
     load_demo(url=url, console=console, settings=settings)
     if serve_after:
         base = f"http://{settings.host}:{settings.port}"

@@ -83,3 +83,17 @@ def test_a_report_reaches_its_township_at_once_and_no_other(live):
 def test_without_a_token_the_stream_is_401(live):
     base, *_ = live
     assert httpx.get(base + "/api/v1/incidents/changes").status_code == 401
+
+
+def test_the_stream_is_neither_compressed_nor_buffered(live):
+    """A client accepting gzip (every browser) still gets each event as it is written."""
+    base, world, _ = live
+    with httpx.Client(base_url=base, timeout=30) as http:
+        opened = time.monotonic()
+        headers = world.auth("t1") | {"Accept-Encoding": "gzip"}
+        with http.stream("GET", "/api/v1/incidents/changes", headers=headers) as response:
+            assert response.status_code == 200
+            assert "content-encoding" not in response.headers
+            first = next(response.iter_lines())
+        assert first == "retry: 2000"
+        assert time.monotonic() - opened < 5  # the first line came at once, not at the end
