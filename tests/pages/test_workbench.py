@@ -455,3 +455,21 @@ def test_polling_takes_over_while_the_stream_is_blocked(browser, bench):
     assert page.evaluate("() => !!gridmapApp.timer")  # the 30 s poll keeps the page current
     assert page.outside_requests == []
     context.close()
+
+
+def test_the_reminders_badge_and_drawer(open_as, bench):
+    inbox = bench.api("wb-township", "GET", "/notifications").json()
+    page = open_as("wb-township")
+    page.wait_for_function(
+        "(n) => document.querySelector('#wb-unread').innerText === String(n)", arg=inbox["unread"]
+    )
+    page.locator("#wb-bell").click()
+    drawer = page.locator("#wb-reminders")
+    assert drawer.is_visible()
+    assert drawer.locator("li").count() == min(20, len(inbox["items"]))
+    if inbox["items"]:  # in words, as the server wrote them
+        assert drawer.locator("li a").first.inner_text() == inbox["items"][0]["message"]
+    page.locator("#wb-read").click()
+    page.wait_for_function("() => document.querySelector('#wb-unread').innerText === '0'")
+    assert bench.api("wb-township", "GET", "/notifications").json()["unread"] == 0
+    assert clean(page), (page.outside_requests, page.errors)
