@@ -195,7 +195,8 @@ _WORKBENCH_UI: dict[str, dict[str, str]] = {
         "people": "涉及人数", "supervision_answer": "督办答复", "checked_in": "已报到",
         "not_checked_in": "未报到", "lead": "牵头", "co": "协办",
         "action_done": "已完成", "area_path": "所在区域", "filter_name": "筛选名称",
-        "delete": "删除",
+        "delete": "删除", "box_select": "地图框选",
+        "box_select_hint": "在地图上拖出一个方框,选中其中的事件",
     },
     "en": {
         "queue": "Work queue", "title": "Title", "of": "Total", "rows": "incidents",
@@ -207,7 +208,8 @@ _WORKBENCH_UI: dict[str, dict[str, str]] = {
         "supervision_answer": "Answer", "checked_in": "checked in",
         "not_checked_in": "not checked in", "lead": "lead unit", "co": "co-unit",
         "action_done": "done", "area_path": "Place", "filter_name": "Filter name",
-        "delete": "Delete",
+        "delete": "Delete", "box_select": "Select on map",
+        "box_select_hint": "Drag a box on the map to select the incidents inside it",
     },
 }  # fmt: skip
 for _lang, _words in _WORKBENCH_UI.items():

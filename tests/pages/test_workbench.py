@@ -473,3 +473,35 @@ def test_the_reminders_badge_and_drawer(open_as, bench):
     page.wait_for_function("() => document.querySelector('#wb-unread').innerText === '0'")
     assert bench.api("wb-township", "GET", "/notifications").json()["unread"] == 0
     assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_a_box_drawn_on_the_map_selects_the_points_inside(open_as, bench):
+    incident = bench.api("wb-township", "GET", "/incidents", params={"page_size": 1}).json()
+    lat, lon = incident["items"][0]["lat"], incident["items"][0]["lon"]
+    page = open_as("wb-township", path=f"/maps/dispatch?lat={lat}&lon={lon}&z=18&layers=incidents")
+    page.wait_for_function(
+        "() => gridmapApp.lastData.incidents && gridmapApp.lastData.incidents.level === 'points'"
+    )
+    settle(page)
+    box = page.locator(".folium-map").bounding_box()
+    x0, y0 = box["x"] + 60, box["y"] + 60
+    x1, y1 = box["x"] + box["width"] - 60, box["y"] + box["height"] - 60
+    inside = page.evaluate(
+        """([x0, y0, x1, y1]) => { const m = gridmapApp.map, r = m.getContainer().getBoundingClientRect();
+        const b = L.latLngBounds(m.containerPointToLatLng([x0 - r.left, y0 - r.top]),
+                                 m.containerPointToLatLng([x1 - r.left, y1 - r.top]));
+        return gridmapApp.lastData.incidents.features.filter(f =>
+          b.contains([f.geometry.coordinates[1], f.geometry.coordinates[0]])).map(f => f.properties.code); }""",
+        [x0, y0, x1, y1],
+    )
+    assert incident["items"][0]["code"] in inside
+    page.locator("#wb-box").click()
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2)
+    page.mouse.move(x1, y1)
+    page.mouse.up()
+    picked = page.evaluate("() => [...gridmapWorkbench.state.selected]")
+    assert sorted(picked) == sorted(set(inside))
+    assert page.locator("#wb-selected").get_attribute("data-n") == str(len(set(inside)))
+    assert clean(page), (page.outside_requests, page.errors)

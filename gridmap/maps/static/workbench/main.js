@@ -91,6 +91,7 @@ function build() {
     <div class="wb-bulk" id="wb-bulk">
       <span id="wb-selected"></span>
       <button type="button" id="wb-all">${esc(t("select_all_matching"))}</button>
+      <button type="button" id="wb-box" title="${esc(t("box_select_hint"))}">${esc(t("box_select"))}</button>
       <select id="wb-bulk-action"></select>
       <select id="wb-bulk-unit"><option value="">${esc(t("unit"))}</option></select>
       <input id="wb-bulk-note" placeholder="${esc(t("note"))}" maxlength="2000">
@@ -134,6 +135,7 @@ function build() {
   $("#wb-bell").onclick = toggleReminders;
   $("#wb-all").onclick = () => { S.allMatching = !S.allMatching; renderTable(); };
   $("#wb-bulk-run").onclick = runBulk;
+  $("#wb-box").onclick = toggleBox;
   $("#wb-save").onclick = saveFilter;
   $("#wb-saved").onchange = () => {
     const chosen = S.saved.find((f) => String(f.id) === $("#wb-saved").value);
@@ -397,6 +399,45 @@ function openForm(action) {
   };
 }
 
+// -- a box drawn on the map selects the incident points inside it ---------------------------------
+
+let boxOn = false;
+function toggleBox() {
+  boxOn = !boxOn;
+  $("#wb-box").classList.toggle("wb-pressed", boxOn);
+  const map = app.map;
+  if (boxOn) map.dragging.disable(); else map.dragging.enable();
+  map.getContainer().style.cursor = boxOn ? "crosshair" : "";
+}
+
+function boxSelect() {
+  const map = app.map;
+  let start = null, rect = null;
+  map.on("mousedown", (ev) => {
+    if (!boxOn) return;
+    start = ev.latlng;
+    rect = L.rectangle([start, start], { color: "#f59e0b", weight: 2, interactive: false }).addTo(map);
+  });
+  map.on("mousemove", (ev) => { if (start && rect) rect.setBounds([start, ev.latlng]); });
+  map.on("mouseup", (ev) => {
+    if (!start) return;
+    const bounds = L.latLngBounds(start, ev.latlng);
+    start = null;
+    rect.remove();
+    const fc = app.lastData.incidents;
+    // only drawn points can be picked (at coarser zooms the map shows counts, not incidents)
+    if (fc && fc.level === "points") {
+      for (const f of fc.features) {
+        const [lon, lat] = f.geometry.coordinates;
+        if (bounds.contains([lat, lon])) S.selected.add(f.properties.code);
+      }
+    }
+    S.allMatching = false;
+    toggleBox();
+    renderTable();
+  });
+}
+
 // -- saved filters (a query string of GET /incidents, checked by the server) ---------------------
 
 /** The current filters as the query string of GET /incidents. */
@@ -456,6 +497,8 @@ function renderBulk() {
   // offer an action when at least one selected row may take it (each item is checked again)
   const rows = S.allMatching ? S.rows : S.rows.filter((r) => S.selected.has(r.code));
   const allowed = new Set(rows.flatMap((r) => r.allowed_actions || []));
+  // chosen on the map beyond this page: their actions are not known here, the server says
+  if (!S.allMatching && rows.length < S.selected.size) BULK.forEach((a) => allowed.add(a));
   const select = $("#wb-bulk-action");
   const keep = select.value;
   select.innerHTML = BULK.filter((a) => allowed.has(a)).map((a) => `<option value="${a}">${esc(word("action", a))}</option>`).join("");
@@ -573,6 +616,7 @@ async function start() {
     for (const a of facets.area || []) if (a.label && a.label !== a.value) S.areaNames[a.value] = a.label;
   } catch (e) { /* no units to pick: the forms still work with the routed unit */ }
   build();
+  boxSelect();
   document.addEventListener("gridmap:filters", () => { S.page = 1; S.allMatching = false; loadTable(); });
   document.addEventListener("gridmap:pick", (ev) => select(ev.detail.code));
   document.addEventListener("gridmap:signed-out", () => app.signOut());
