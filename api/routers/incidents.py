@@ -25,6 +25,7 @@ from api.deps import (
 )
 from api.filters import FiltersDep
 from api.problems import responses
+from gridmap.db.ids import RowId
 from gridmap.errors import Forbidden, InvalidInput, NotFound
 from gridmap.incidents import photos, queries, service, views
 from gridmap.incidents.models import OPEN, Channel, Incident
@@ -297,7 +298,7 @@ def list_photos(
 )  # fmt: skip
 def read_photo(
     code: Annotated[str, Path(max_length=30)],
-    photo_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    photo_id: Annotated[RowId, Path()],
     session: SessionDep,
     principal: PrincipalDep,
     settings: SettingsDep,

@@ -16,6 +16,7 @@ from api.problems import responses
 from gridmap import i18n
 from gridmap.auth import preferences
 from gridmap.auth.preferences import Lang
+from gridmap.db.ids import RowId
 from gridmap.incidents import bulk, saved
 from gridmap.incidents.models import IncidentStatus, SavedFilter
 from gridmap.incidents.schemas import ActionParams
@@ -148,7 +149,7 @@ def add_filter(
     return _read(row, principal.username)
 
 
-FilterId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
+FilterId = Annotated[RowId, PathParam()]
 
 
 @router.put(
