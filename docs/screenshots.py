@@ -4,7 +4,8 @@
 
 Uses the server ``make demo`` runs (or starts one on the configured database when none
 answers), signs in as the demo users, and saves what Debian's Chromium draws — with every
-request beyond loopback refused — to docs/img/: the dispatcher's map (README), a grid
+request beyond loopback refused — to docs/img/: the dispatcher's workbench in Chinese and
+English on a desktop and a phone screen (README; an incident open on the desktop), a grid
 worker's cell on a phone screen, and two plans compared when a second plan exists.
 """
 
@@ -73,6 +74,30 @@ def shoot(browser, base: str, who: str, path: str, out: Path, size=(1400, 860), 
     print(f"wrote {out}")
 
 
+def shoot_workbench(browser, base: str, who: str, lang: str, size: tuple[int, int], out: Path):
+    """The workbench in ``lang``; on a desktop screen with the second incident of the queue open."""
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    context.add_init_script(f"sessionStorage.setItem('gridmap.token', '{token(base, who)}')")
+    page = context.new_page()
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    page.goto(f"{base}/maps/dispatch?lang={lang}")
+    settled = (
+        "() => document.querySelectorAll('#wb tbody tr[data-code]').length > 1"
+        " && document.body.getAttribute('data-wb-busy') === '0'"
+        " && document.body.getAttribute('data-gm-busy') === '0'"
+    )
+    page.wait_for_function(settled, timeout=60_000)
+    if size[0] > 700:
+        row = page.locator("#wb tbody tr[data-code]").nth(1)
+        row.click()
+        page.locator(f"#wb-incident[data-code='{row.get_attribute('data-code')}']").wait_for()
+        page.wait_for_function(settled)
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(out))
+    context.close()
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default=None, help="a running gridmap server")
@@ -81,8 +106,10 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        shoot(browser, base, "fengze", "/maps/dispatch?lat=24.905&lon=118.615&z=12",
-              OUT / "dispatch-map.png")  # fmt: skip
+        for lang in ("zh", "en"):
+            for screen, size in (("desktop", (1440, 900)), ("phone", (390, 844))):
+                shoot_workbench(browser, base, "township", lang, size,
+                                OUT / f"workbench-{lang}-{screen}.png")  # fmt: skip
         me = httpx.get(f"{base}/api/v1/auth/me",
                        headers={"Authorization": f"Bearer {token(base, 'grid')}"}).json()  # fmt: skip
         shoot(browser, base, "grid", f"/maps/grid/{me['area_code']}", OUT / "grid-map.png",

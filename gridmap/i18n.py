@@ -185,6 +185,37 @@ CATALOGUE: dict[str, dict[str, dict[str, str]]] = {
 }  # fmt: skip
 
 
+# The workbench page's own words beyond the shared ones above (static/workbench/main.js).
+_WORKBENCH_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "queue": "工作队列", "title": "标题", "of": "共", "rows": "条", "bulk_run": "批量执行",
+        "no_actions": "您对此事件没有可办操作", "co_units": "协办单位", "outcome": "办理结果",
+        "satisfaction": "满意度(1–5)", "summoned": "吹哨召集的部门", "live": "实时推送",
+        "live_off": "实时推送中断,改为定时刷新", "other_language": "English", "phone": "电话",
+        "people": "涉及人数", "supervision_answer": "督办答复", "checked_in": "已报到",
+        "not_checked_in": "未报到", "lead": "牵头", "co": "协办",
+        "action_done": "已完成", "area_path": "所在区域", "filter_name": "筛选名称",
+        "delete": "删除", "box_select": "地图框选",
+        "box_select_hint": "在地图上拖出一个方框,选中其中的事件",
+    },
+    "en": {
+        "queue": "Work queue", "title": "Title", "of": "Total", "rows": "incidents",
+        "bulk_run": "Run on selection", "no_actions": "Nothing you may do here",
+        "co_units": "Co-units", "outcome": "Outcome", "satisfaction": "Satisfaction (1–5)",
+        "summoned": "Departments summoned", "live": "Live updates",
+        "live_off": "Live updates interrupted: refreshing on a timer",
+        "other_language": "中文", "phone": "Phone", "people": "People",
+        "supervision_answer": "Answer", "checked_in": "checked in",
+        "not_checked_in": "not checked in", "lead": "lead unit", "co": "co-unit",
+        "action_done": "done", "area_path": "Place", "filter_name": "Filter name",
+        "delete": "Delete", "box_select": "Select on map",
+        "box_select_hint": "Drag a box on the map to select the incidents inside it",
+    },
+}  # fmt: skip
+for _lang, _words in _WORKBENCH_UI.items():
+    CATALOGUE[_lang]["ui"].update(_words)
+
+
 def catalogue(lang: Lang, categories: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every label in ``lang``, with the category names given (from the routing rules)."""
     return {**CATALOGUE[lang], "category": dict(categories or {})}

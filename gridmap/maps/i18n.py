@@ -12,6 +12,11 @@ LABELS: dict[str, dict[str, object]] = {
     lang: {
         **CATALOGUE[lang]["ui"],
         "statuses": CATALOGUE[lang]["status"],
+        # the workbench's (static/workbench): its forms, history and flags in words
+        "action_names": CATALOGUE[lang]["action"],
+        "event_names": CATALOGUE[lang]["event"],
+        "outcome_names": CATALOGUE[lang]["outcome"],
+        "flag_names": CATALOGUE[lang]["flag"],
         "channels": CATALOGUE[lang]["channel"],
         # the levels a map draws (a city is never a map level)
         "levels": {k: v for k, v in CATALOGUE[lang]["level"].items() if k != "city"},

@@ -25,6 +25,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from gridmap import __version__
+from gridmap.incidents.workflow import TRANSITIONS
 from gridmap.maps.i18n import LABELS
 from gridmap.maps.layer import Catalogue
 from gridmap.settings import Settings
@@ -59,6 +60,7 @@ class PageConfig:
     data: dict[str, Any] | None = None  # exported pages: the snapshot
     user: str | None = None  # exported pages: whose view it is
     layers: list[dict[str, Any]] = field(default_factory=list)  # described: see described()
+    workflow: dict[str, dict[str, Any]] | None = None  # the workbench: see workflow_rules()
 
     def as_json(self) -> str:
         """The configuration as JSON for the script (safe inside a <script> element)."""
@@ -68,7 +70,7 @@ class PageConfig:
             "area": self.area, "plan": self.plan, "compare": self.compare,
             "target": self.target, "labels": LABELS[self.lang], "data": self.data,
             "user": self.user, "display_crs": self.display_crs,
-            "layers": self.layers,
+            "layers": self.layers, "workflow": self.workflow,
         }  # fmt: skip
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return text.replace("</", "<\\/")
@@ -123,6 +125,15 @@ def render(config: PageConfig, *, inline: bool = False) -> str:
         js = js.replace("</script", "<\\/script")
         root.header.add_child(Element(f"<style>{css}</style>"), name="gm_css")
         root.header.add_child(Element(f"<script>{js}</script>"), name="gm_js")
+    if config.workflow is not None and not inline:
+        # the workbench (ES modules: deferred, so they start after the map script above)
+        root.header.add_child(
+            Element(
+                f'<link rel="stylesheet" href="{ASSET_PREFIX}/workbench/workbench.css">'
+                f'<script type="module" src="{ASSET_PREFIX}/workbench/main.js"></script>'
+            ),
+            name="gm_workbench",
+        )
     m.add_child(_App(config))
     html: str = root.render()
     return html.replace("<html>", f'<html lang="{"en" if config.lang == "en" else "zh-CN"}">', 1)
@@ -163,9 +174,23 @@ def _base(
     )
 
 
+def workflow_rules() -> dict[str, dict[str, Any]]:
+    """What the workbench's action forms need from the workflow table, read from it (not copied).
+
+    Per action: whether the table requires a note, and whether it changes the state. Which
+    actions a user may take on an incident comes from the API (``allowed_actions``).
+    """
+    return {
+        action.value: {"needs_note": row.needs_note, "target": row.target}
+        for action, row in TRANSITIONS.items()
+    }
+
+
 def dispatch(*, settings: Settings, catalogue: Catalogue, lang: str) -> str:
-    """The dispatcher's map page (no data inside: the script reads it from the API)."""
-    return render(_base(settings, catalogue, "dispatch", lang, "dispatch_title"))
+    """The dispatcher's workbench: work queue, map and incident panel (data from the API)."""
+    config = _base(settings, catalogue, "dispatch", lang, "workbench_title")
+    config.workflow = workflow_rules()
+    return render(config)
 
 
 def grid(*, settings: Settings, catalogue: Catalogue, code: str, lang: str) -> str:

@@ -136,6 +136,11 @@ def guarded(context, allow=("127.0.0.1", "localhost")):
     return page
 
 
+def clean(page) -> bool:
+    """No request left the machine and no script failed (nor any request the page made)."""
+    return page.outside_requests == [] and page.errors == []
+
+
 @pytest.fixture
 def offline_page(browser):
     """A page whose requests beyond loopback are refused and recorded."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.pages.conftest import guarded
+from tests.pages.conftest import clean, guarded
 
 
 def api(world, who, path, **params):
@@ -76,7 +76,7 @@ def test_dispatch_map_counts_equal_stats_and_nothing_leaves_the_machine(signed_i
     assert (sums["open"], sums["overdue"]) == (kpi["open"], kpi["overdue"]) and kpi["open"] > 0
     summary = page.evaluate("() => +document.querySelector('.gm-sum-open').dataset.n")
     assert summary == kpi["open"]
-    assert page.outside_requests == [] and page.errors == []
+    assert clean(page), (page.outside_requests, page.errors)
 
 
 def test_a_filter_changes_the_counts_and_the_url(signed_in, map_world):
@@ -102,22 +102,19 @@ def test_a_filter_changes_the_counts_and_the_url(signed_in, map_world):
     )
     listed = api(map_world, "map-county", "/incidents", category=value, page_size=1)["total"]
     assert count == listed
-    assert page.outside_requests == [] and page.errors == []
+    assert clean(page), (page.outside_requests, page.errors)
 
 
-def test_a_listed_incident_zooms_to_its_place_and_opens_its_popup(signed_in, map_world):
+def test_a_queued_incident_zooms_to_its_place_and_opens_its_panel(signed_in, map_world):
     page = signed_in("map-county", "/maps/dispatch?lat=24.90&lon=118.58&z=10")
-    wait_idle(page, "() => document.querySelectorAll('#gm-oldest a').length > 0")
-    first = page.locator("#gm-oldest a").first
+    wait_idle(page, "() => document.querySelectorAll('#wb tbody tr[data-code]').length > 0")
+    first = page.locator("#wb tbody tr[data-code]").first
     code = first.get_attribute("data-code")
     first.click()
-    popup = page.locator(".leaflet-popup-content")
-    popup.wait_for(timeout=10_000)
-    assert code in popup.inner_text()
-    assert page.evaluate("() => gridmapApp.map.getZoom()") == 17
-    page.locator("#gm-detail h2").wait_for(timeout=5000)  # and its history beside the map
-    assert code in page.locator("#gm-detail").inner_text()
-    assert page.outside_requests == [] and page.errors == []
+    page.locator(f"#wb-incident[data-code='{code}']").wait_for(timeout=10_000)
+    assert page.evaluate("() => gridmapApp.map.getZoom()") == 16
+    assert code in page.locator("#wb-incident h2").inner_text()
+    assert page.outside_requests == []
 
 
 def test_clicking_a_point_shows_an_incident_at_that_spot(signed_in, map_world):
@@ -145,7 +142,7 @@ def test_clicking_a_point_shows_an_incident_at_that_spot(signed_in, map_world):
     popup.wait_for(timeout=5000)
     shown = popup.locator("a.gm-open").first.inner_text()
     assert shown in here
-    assert page.outside_requests == [] and page.errors == []
+    assert clean(page), (page.outside_requests, page.errors)
 
 
 def test_a_layer_toggles_and_the_url_remembers_it(signed_in, map_world):
@@ -161,7 +158,7 @@ def test_a_layer_toggles_and_the_url_remembers_it(signed_in, map_world):
     assert weights > 0
     page.get_by_text("事件热力").click()
     wait_idle(page, "() => !location.search.includes('incident_heat')")
-    assert page.outside_requests == [] and page.errors == []
+    assert clean(page), (page.outside_requests, page.errors)
 
 
 def test_a_township_dispatcher_sees_nothing_outside_their_township(signed_in, map_world):
@@ -216,7 +213,7 @@ def test_signing_in_through_the_page(browser, map_world):
 def test_english_labels(signed_in, map_world):
     page = signed_in("map-county", "/maps/dispatch?lang=en&lat=24.90&lon=118.58&z=9")
     wait_idle(page)
-    assert "dispatch map" in page.locator("h1").inner_text()
+    assert "dispatcher's workbench" in page.locator("h1").inner_text()
     assert page.get_by_text("Incident heat").count() == 1
 
 
@@ -254,5 +251,5 @@ def test_an_exported_file_renders_from_disk_with_the_network_off(browser, map_wo
     page.goto(out.as_uri())
     wait_idle(page)
     assert badge_sums(page)["open"] > 0
-    assert page.outside_requests == [] and page.errors == []
+    assert clean(page), (page.outside_requests, page.errors)
     context.close()

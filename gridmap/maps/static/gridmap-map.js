@@ -16,7 +16,9 @@
 
   var G = (window.GridmapMap = {});
   var TOKEN_KEY = "gridmap.token";
-  var FILTERS = ["category", "channel", "unit", "area", "overdue", "since", "until"];
+  // the workbench's search and flags (static/workbench) are filters of the same one set
+  var FILTERS = ["category", "channel", "unit", "area", "overdue", "since", "until", "q", "phone_suffix",
+    "queue", "supervised", "joint", "whistle", "fast_track", "due_within_days"];
 
   G.start = function (map, cfg) {
     var app = new App(map, cfg);
@@ -80,6 +82,8 @@
   App.prototype.begin = function () {
     var self = this;
     this.renderUser();
+    this.started = true;
+    document.dispatchEvent(new CustomEvent("gridmap:begin"));
     if (this.cfg.mode === "grid") return this.beginGrid();
     if (this.cfg.mode === "plan") return this.beginPlan();
     this.map.on("moveend", function () { self.writeUrl(); self.reloadLayers(); });
@@ -295,7 +299,8 @@
 
   App.prototype.reloadAll = function (quiet) {
     this.reloadLayers();
-    if (this.cfg.mode === "dispatch") { this.loadFacets(); this.loadLists(); }
+    // a served page has the workbench's queue; an exported one its two fixed lists
+    if (this.cfg.mode === "dispatch") { this.loadFacets(); if (!this.cfg.api) this.loadLists(); }
     this.stamp(quiet);
   };
 
@@ -389,6 +394,9 @@
       });
       m.gmCode = p.code;
       self.bindPopup(m, self.popup(d, p));
+      if (d.source === "incidents") {
+        m.on("click", function () { document.dispatchEvent(new CustomEvent("gridmap:pick", { detail: { code: p.code } })); });
+      }
       m.addTo(group);
     });
   };
@@ -520,8 +528,9 @@
         '<fieldset class="gm-status-box"><legend>' + esc(t.status) + '</legend><div id="gm-statuses"></div></fieldset>' +
         '<label class="gm-check"><input type="checkbox" name="overdue"> ' + esc(t.overdue_only) + "</label>" +
         '<button type="button" id="gm-reset">' + esc(t.reset) + "</button></details>" +
-        '<section><h2>' + esc(t.oldest_open) + '</h2><ol id="gm-oldest" class="gm-list"></ol></section>' +
-        '<section><h2>' + esc(t.most_overdue) + '</h2><ol id="gm-overdue-list" class="gm-list"></ol></section>';
+        (this.cfg.api ? "" :
+          '<section><h2>' + esc(t.oldest_open) + '</h2><ol id="gm-oldest" class="gm-list"></ol></section>' +
+          '<section><h2>' + esc(t.most_overdue) + '</h2><ol id="gm-overdue-list" class="gm-list"></ol></section>');
     }
     head += '<section id="gm-detail" hidden></section><div id="gm-status" class="gm-status"></div>';
     panel.innerHTML = head;
@@ -577,6 +586,7 @@
   App.prototype.changed = function () {
     this.writeUrl();
     this.reloadAll();
+    document.dispatchEvent(new CustomEvent("gridmap:filters"));
   };
 
   App.prototype.loadFacets = function () {
@@ -652,6 +662,10 @@
 
   App.prototype.showIncident = function (code) {
     var self = this, t = this.t, box = document.getElementById("gm-detail");
+    if (this.cfg.workflow && this.cfg.api) {  // the workbench's incident panel
+      document.dispatchEvent(new CustomEvent("gridmap:pick", { detail: { code: code } }));
+      return;
+    }
     if (!box || !this.cfg.api) return;
     this.get("/incidents/" + encodeURIComponent(code)).then(function (i) {
       box.hidden = false;
