@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, text
 
 from benchmarks.common import throwaway_database
+from gridmap.areas import codes
+from gridmap.areas.levels import AreaLevel
 from gridmap.auth.models import Role
 from gridmap.db.session import make_engine
 from gridmap.incidents.filters import IncidentFilter
@@ -53,8 +55,10 @@ def main() -> None:
             total = session.scalar(select(func.count()).select_from(Incident))
             phone = session.scalar(select(Incident.reporter_phone).where(
                 Incident.reporter_phone.is_not(None)).limit(1)) or "13800000000"  # fmt: skip
-            township = session.scalar(select(func.substr(Incident.grid_code, 1, 9)).limit(1))
-            actors = {"county": Actor(0, Role.county_dispatcher, township[:6]),
+            cell = session.scalar(select(Incident.grid_code).limit(1))
+            township = codes.ancestor(cell, AreaLevel.township)
+            county = codes.ancestor(cell, AreaLevel.county)
+            actors = {"county": Actor(0, Role.county_dispatcher, county),
                       "township": Actor(0, Role.township_dispatcher, township)}  # fmt: skip
             print(f"scale={args.scale} incidents={total:,}")
             for index in ("with index", "without index"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -93,12 +94,20 @@ class IncidentFilter:
         )
 
 
+# A run of digits this long in a search word may be part of a phone or ID number the text
+# shows masked: looked for in codes only, so a search is no way to read behind the mask.
+MASKED_DIGITS = re.compile(r"\d{4,}")
+
+
 def text_search(q: str) -> ColumnElement[bool]:
     """SQL: ``q`` starts the incident's code, or each of its words is in the text.
 
     The text is the title, description or address; wildcards are taken literally
-    (gridmap/db/like.py).
+    (gridmap/db/like.py). A word holding four digits or more (full-width ones too) never
+    matches the text: it could confirm the hidden digits of a masked number (privacy.py).
     """
+    if any(MASKED_DIGITS.search(w) for w in q.split()):
+        return starts_with(Incident.code, q.strip())
     words = [
         or_(contains(Incident.title, w), contains(Incident.description, w),
             contains(Incident.address, w))

@@ -41,6 +41,19 @@ def test_q_finds_by_code_prefix_and_by_all_words(client, world, queue):
     assert codes(client, world, q="丰泽街") == {queue["under"]["code"]}  # the address
 
 
+def test_q_never_reads_behind_a_masked_number(client, world):
+    """A phone typed into a description shows masked; searching its digits finds nothing."""
+    typed = report(client, world, description="请回电 13812345678 或 350503199001011234 核实")
+    assert typed.status_code == 201, typed.text
+    shown = client.get(f"/api/v1/incidents/{typed.json()['code']}", headers=world.auth("t1"))
+    assert "13812345678" not in shown.text  # masked in the answer …
+    for probe in ("13812345678", "1234", "2345", "１３８１２３４５６７８", "回电 1381234"):
+        assert codes(client, world, q=probe) == set(), probe  # … and in a search
+    assert codes(client, world, q="请回电") == {typed.json()["code"]}  # words still found
+    code = typed.json()["code"]
+    assert codes(client, world, q=code[:8]) >= {code}  # a code prefix with its digits
+
+
 def test_q_takes_like_wildcards_literally(client, world, queue):
     assert codes(client, world, q="%") == {queue["noise"]["code"]}  # only the one with a %
     assert codes(client, world, q="_") == {queue["under"]["code"]}
