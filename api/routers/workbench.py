@@ -62,7 +62,7 @@ class BulkOut(BaseModel):
     results: list[BulkItem]
 
 
-@router.post("/incidents/bulk", response_model=BulkOut, responses=responses(403, 422))
+@router.post("/incidents/bulk", response_model=BulkOut, responses=responses(403, 404, 409, 422))
 def bulk_action(
     data: BulkIn, session: SessionDep, principal: PrincipalDep, calendar: CalendarDep
 ) -> Any:
@@ -138,7 +138,10 @@ def my_filters(session: SessionDep, principal: PrincipalDep) -> list[SavedFilter
 
 
 @router.post(
-    "/me/filters", response_model=SavedFilterRead, status_code=201, responses=responses(409, 422)
+    "/me/filters",
+    response_model=SavedFilterRead,
+    status_code=201,
+    responses=responses(403, 404, 409, 422),
 )
 def add_filter(
     data: SavedFilterIn, session: SessionDep, principal: PrincipalDep

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import aliased
 
 from gridmap.bbox import BBox
 from gridmap.db.like import contains, starts_with
@@ -70,10 +71,15 @@ class IncidentFilter:
             where.append(phone_suffix_clause(self.phone_suffix))
         if self.queue is not None:
             where.append(held_by(self.queue))
-        joint = select(IncidentUnit.id).where(
-            IncidentUnit.incident_id == Incident.id, IncidentUnit.role == "co"
+        # aliases, correlated to the incident only: a query over the parts or the whistles
+        # themselves (/stats/whistles) would otherwise swallow the subquery's own table
+        part, call = aliased(IncidentUnit), aliased(IncidentWhistle)
+        joint = (
+            select(part.id)
+            .where(part.incident_id == Incident.id, part.role == "co")
+            .correlate(Incident)
         )
-        whistle = select(IncidentWhistle.id).where(IncidentWhistle.incident_id == Incident.id)
+        whistle = select(call.id).where(call.incident_id == Incident.id).correlate(Incident)
         for flag, condition in (
             (self.supervised, Incident.supervised.is_(True)),
             (self.joint, joint.exists()),

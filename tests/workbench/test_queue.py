@@ -115,6 +115,18 @@ def test_flags_supervised_joint_whistle(client, world, queue, session):
     assert codes(client, world, whistle="true") == {under}
     assert codes(client, world, supervised="false") == {noise, under}
     assert codes(client, world, joint="false", whistle="false") == {wages}
+    # the flags over the whistles and parts themselves (the fuzz's 500: the subquery's table
+    # was swallowed by the outer query's)
+    for flag in ("true", "false"):
+        r = client.get("/api/v1/stats/whistles", params={"whistle": flag, "joint": flag},
+                       headers=world.auth("county"))  # fmt: skip
+        assert r.status_code == 200, r.text
+    summoned = client.get("/api/v1/stats/whistles", params={"whistle": "true"},
+                          headers=world.auth("county")).json()  # fmt: skip
+    assert sum(row["summoned"] for row in summoned) == 1
+    none = client.get("/api/v1/stats/whistles", params={"whistle": "false"},
+                      headers=world.auth("county")).json()  # fmt: skip
+    assert none == []
 
 
 @pytest.mark.parametrize("key", ["code", "status", "unit", "place", "deadline", "reported_at"])
