@@ -37,6 +37,7 @@ from gridmap.incidents.schemas import (
     PhotoItem,
     PhotoRead,
     StatsRow,
+    UnitChoice,
     WhistleStatsRow,
 )
 from gridmap.incidents.workflow import Action
@@ -207,6 +208,29 @@ def act(
         session=session, code=code, action=action, data=data, actor=principal, calendar=calendar
     )
     return views.read_model(session, incident, principal, history=True)
+
+
+@router.get(
+    "/incidents/{code}/units", response_model=list[UnitChoice], responses=responses(403, 404)
+)
+def list_units(
+    code: Annotated[str, Path(max_length=30)],
+    action: Annotated[
+        Action, Query(json_schema_extra={"enum": [a.value for a in service.HANDING]})
+    ],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> list[UnitChoice]:
+    """The units ``action`` (dispatch, transfer, joint, whistle) would accept for the incident.
+
+    What the unit picker offers: the same rule the action checks (a unit responsible for
+    the incident's place; a transfer not to the unit holding it; a whistle summons
+    departments). Empty when the user may not take the action now. Scoped like reading
+    the incident (404 outside the reader's scope).
+    """
+    incident = service.get(session=session, code=code, actor=principal)
+    units = service.units_for(session=session, incident=incident, action=action, actor=principal)
+    return [UnitChoice(code=u.code, name=u.name, kind=u.type) for u in units]
 
 
 def photo_incident(

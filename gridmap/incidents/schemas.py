@@ -100,6 +100,14 @@ class ActionIn(ActionParams):
     version: int = Field(ge=1, le=2**31 - 1)
 
 
+class UnitChoice(BaseModel):
+    """A unit the unit picker offers: one the action would accept."""
+
+    code: str
+    name: str
+    kind: str = Field(description="centre, or the department's type (labour, police, …)")
+
+
 class JointUnitRead(BaseModel):
     """A unit of joint handling (联办) and its part."""
 

@@ -556,20 +556,63 @@ def co_part(session: Session, incident: Incident, actor: Actor) -> IncidentUnit 
     return next((p for p in parts if _acts_for(session, actor, p.unit_id)), None)
 
 
-def _target_unit(step: Step, code: str | None) -> Department:
-    """A unit that may take the incident: one whose area contains the incident's place."""
-    action = "this action"
+# the actions that hand the incident to (or summon) units the dispatcher picks
+HANDING = (Action.dispatch, Action.transfer, Action.joint, Action.whistle)
+NO_UNIT = "hands the incident to no unit: use dispatch, transfer, joint or whistle"
+
+
+def takers(session: Session, incident: Incident, action: Action) -> dict[str, Department]:
+    """The units ``action`` may hand ``incident`` to, by code, in the picker's order.
+
+    A unit responsible for the incident's place (属地): its area is the incident's grid cell
+    or one containing it; a transfer goes to a unit other than the one holding it, and a
+    whistle (吹哨) summons departments, not centres. The
+    action checks its unit against this set (:func:`_target_unit`) and
+    :func:`units_for` lists it: the picker and the check are one rule.
+    """
+    if action not in HANDING:
+        raise InvalidInput(f"{action} {NO_UNIT}")
+    if incident.grid_code is None:
+        return {}
+    places = [incident.grid_code, *area_codes.ancestors(incident.grid_code)]
+    query = select(Department).where(Department.area_code.in_(places))
+    if action == Action.transfer and incident.unit_id is not None:
+        query = query.where(Department.id != incident.unit_id)
+    if action == Action.whistle:
+        query = query.where(Department.type != unit_codes.CENTRE)
+    rows = session.scalars(query.order_by(Department.level, Department.type, Department.code))
+    return {unit.code: unit for unit in rows}
+
+
+def units_for(
+    *, session: Session, incident: Incident, action: Action, actor: Actor
+) -> list[Department]:
+    """The units the unit picker offers for ``action``: none if the actor may not take it."""
+    if action not in HANDING:
+        raise InvalidInput(f"{action} {NO_UNIT}")
+    if not may(session, incident, action, actor):
+        return []
+    return list(takers(session, incident, action).values())
+
+
+def _target_unit(step: Step, code: str | None, action: Action) -> Department:
+    """The unit ``code`` if ``action`` may hand the incident to it (one of :func:`takers`)."""
     if not code:
         raise InvalidInput(f"{action} needs unit_code: the unit that takes the incident")
+    found = takers(step.session, step.incident, action).get(code)
+    if found is not None:
+        return found
     unit = step.session.scalar(select(Department).where(Department.code == code))
     if unit is None:
         raise InvalidInput(f"there is no unit {code!r}")
-    if not area_codes.contains(unit.area_code, step.incident.grid_code):
-        raise Forbidden(
-            f"unit {code} works in area {unit.area_code}; incident {step.incident.code} is in "
-            f"{step.incident.grid_code}: choose a unit responsible for that place"
-        )
-    return unit
+    if action == Action.transfer and unit.id == step.incident.unit_id:
+        raise InvalidInput(f"the incident is already with {code}")
+    if action == Action.whistle and unit.type == unit_codes.CENTRE:
+        raise InvalidInput(f"{code} is a centre: a whistle summons departments")
+    raise Forbidden(
+        f"unit {code} works in area {unit.area_code}; incident {step.incident.code} is in "
+        f"{step.incident.grid_code}: choose a unit responsible for that place"
+    )
 
 
 def _current_unit_code(session: Session, incident: Incident) -> str | None:
@@ -578,26 +621,26 @@ def _current_unit_code(session: Session, incident: Incident) -> str | None:
     return session.scalar(select(Department.code).where(Department.id == incident.unit_id))
 
 
+def _hand_to(step: Step, unit: Department) -> None:
+    step.incident.unit_id = unit.id
+    step.payload["unit"] = unit.code
+
+
 def _dispatch(step: Step) -> None:
     code = step.data.unit_code or _current_unit_code(step.session, step.incident)
-    target = _target_unit(step, code)
-    step.incident.unit_id = target.id
-    step.payload["unit"] = target.code
+    _hand_to(step, _target_unit(step, code, Action.dispatch))
 
 
 def _transfer(step: Step) -> None:
     if not step.data.unit_code:
         raise InvalidInput("transfer needs unit_code: the unit that takes the incident over")
-    if step.data.unit_code == _current_unit_code(step.session, step.incident):
-        raise InvalidInput(f"the incident is already with {step.data.unit_code}")
-    _target_unit(step, step.data.unit_code)  # a unit responsible for the place (403 if not)
-    _dispatch(step)
+    _hand_to(step, _target_unit(step, step.data.unit_code, Action.transfer))
 
 
 def _joint(step: Step) -> None:
     _dispatch(step)
     session, incident = step.session, step.incident
-    co = [_target_unit(step, c) for c in step.data.co_unit_codes]
+    co = [_target_unit(step, c, Action.joint) for c in step.data.co_unit_codes]
     if not co:
         raise InvalidInput("joint handling needs co_unit_codes besides the lead unit")
     if session.scalar(select(IncidentUnit.id).where(IncidentUnit.incident_id == incident.id)):
@@ -617,7 +660,7 @@ def _self_handle(step: Step) -> None:
     """自办: the acting centre keeps it (a county centre that steps in holds it itself)."""
     incident = step.incident
     centre = _own_centre(step)
-    if centre is None or not area_codes.contains(centre.area_code, incident.grid_code):
+    if centre is None or centre.code not in takers(step.session, incident, Action.dispatch):
         centre = step.session.scalar(
             select(Department).where(
                 Department.code == unit_codes.centre_of(incident.grid_code or "", AreaLevel.village)
@@ -787,10 +830,8 @@ def _whistle(step: Step) -> None:
         due = step.calendar.add_working_hours(step.now, CHECK_IN_HOURS)
     except ValueError:
         raise InvalidInput("the working-day calendar does not reach the check-in time") from None
-    units = [_target_unit(step, code) for code in dict.fromkeys(step.data.summoned)]
+    units = [_target_unit(step, code, Action.whistle) for code in dict.fromkeys(step.data.summoned)]
     for unit in units:
-        if unit.type == unit_codes.CENTRE:
-            raise InvalidInput(f"{unit.code} is a centre: a whistle summons departments")
         waiting = step.session.scalar(select(IncidentWhistle.id).where(
             IncidentWhistle.incident_id == step.incident.id, IncidentWhistle.unit_id == unit.id,
             IncidentWhistle.checked_in_at.is_(None)))  # fmt: skip

@@ -192,6 +192,8 @@ REQUESTS = {
                   "params": {"note": "回访"}}}),
     ("get", "/api/v1/incidents/{code}/photos"): lambda c, w: (
         "get", f"/incidents/{c['incidents'][w]['code']}/photos", {}),
+    ("get", "/api/v1/incidents/{code}/units"): lambda c, w: (
+        "get", f"/incidents/{c['incidents'][w]['code']}/units", {"params": {"action": "dispatch"}}),
     ("get", "/api/v1/incidents/{code}/photos/{photo_id}"): lambda c, w: (
         "get", f"/incidents/{c['incidents'][w]['code']}/photos/{c['photos'][w]}",
         {"params": {"thumb": 1}}),
@@ -361,6 +363,8 @@ EXPECT = {
     # reading photos is reading the incident
     ("get", "/api/v1/incidents/{code}/photos"): INCIDENT,
     ("get", "/api/v1/incidents/{code}/photos/{photo_id}"): INCIDENT,
+    # the unit picker: scoped like reading (empty for a reader who may not dispatch)
+    ("get", "/api/v1/incidents/{code}/units"): INCIDENT,
     # done where the single action is allowed; refused item by item (200) where it is not
     # or the incident is out of scope; a role that sees only counts is refused outright
     ("post", "/api/v1/incidents/bulk"): local(

@@ -201,6 +201,28 @@ def test_dispatch_from_the_panel_changes_the_incident(open_as, bench):
     assert clean(page), (page.outside_requests, page.errors)
 
 
+def test_the_unit_picker_offers_exactly_what_the_action_accepts(open_as, bench):
+    incident = a_reported_incident_i_may_dispatch(bench)
+    page = open_as("wb-township")
+    open_incident(page, incident["code"])
+    panel = page.locator("#wb-incident")
+    scope = page.evaluate("() => gridmapWorkbench.state.units.map(u => u.value)")
+    for action, field in (("dispatch", "unit_code"), ("joint", "co_unit_codes")):
+        accepted = bench.api("wb-township", "GET", f"/incidents/{incident['code']}/units",
+                             params={"action": action}).json()  # fmt: skip
+        panel.locator(f"[data-action={action}]").click()
+        form = panel.locator(f"#wb-form[data-action={action}]")
+        form.wait_for()
+        offered = form.locator(f"select[name={field}] option").evaluate_all(
+            "os => os.map(o => o.value).filter(Boolean)"
+        )
+        assert offered == [u["code"] for u in accepted] != []
+        form.locator("#wb-cancel").click()
+    # the scope's list (the bulk bar's) holds units the action refuses: the picker leaves them out
+    assert set(scope) - set(offered)
+    assert clean(page), (page.outside_requests, page.errors)
+
+
 def test_a_refusal_shows_the_problem_in_the_servers_words(open_as, bench):
     incident = a_reported_incident_i_may_dispatch(bench)
     page = open_as("wb-township")

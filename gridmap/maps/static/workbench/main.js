@@ -335,20 +335,30 @@ async function loadPhotos(code) {
   });
 }
 
-function unitOptions(current) {
-  return S.units.map((u) => `<option value="${esc(u.value)}"${u.value === current ? " selected" : ""}>${esc(u.label || u.value)}</option>`).join("");
+// the bulk bar's picker: every unit in the user's scope (the bulk report says per item what was refused)
+function unitOptions(units = S.units) {
+  return units.map((u) => `<option value="${esc(u.value)}">${esc(u.label || u.value)}</option>`).join("");
 }
 
-function formFields(action, i) {
+// the open incident's picker: the units the API would accept for this action (one rule with the check)
+async function unitChoices(code, action) {
+  const units = await api.get("/incidents/" + encodeURIComponent(code) + "/units", { action });
+  for (const u of units) S.unitNames[u.code] = u.name;
+  return units.map((u) => ({ value: u.code, label: u.name }));
+}
+
+const PICKS = new Set(["unit", "co_units", "summoned"]);
+
+function formFields(action, i, choices) {
   const parts = [];
   for (const spec of FORMS[action] || []) {
     const required = spec.endsWith("!");
     const name = spec.replace("!", "");
     if (name === "unit") {
       parts.push(`<label>${esc(t("unit"))} <select name="unit_code"${required ? " required" : ""}>
-        <option value="">${esc(required ? "" : unitName(i.unit_code, i.unit_name))}</option>${unitOptions("")}</select></label>`);
+        <option value="">${esc(required ? "" : unitName(i.unit_code, i.unit_name))}</option>${unitOptions(choices)}</select></label>`);
     } else if (name === "co_units" || name === "summoned") {
-      parts.push(`<label>${esc(t(name))} <select name="${name === "co_units" ? "co_unit_codes" : "summoned"}" multiple size="4" required>${unitOptions("")}</select></label>`);
+      parts.push(`<label>${esc(t(name))} <select name="${name === "co_units" ? "co_unit_codes" : "summoned"}" multiple size="4" required>${unitOptions(choices)}</select></label>`);
     } else if (name === "outcome") {
       parts.push(`<label>${esc(t("outcome"))} <select name="outcome"><option value=""></option>${
         Object.keys(cfg.labels.outcome_names).map((o) => `<option value="${o}">${esc(word("outcome", o))}</option>`).join("")}</select></label>`);
@@ -376,12 +386,17 @@ function formBody(form, action, version) {
   return body;
 }
 
-function openForm(action) {
+async function openForm(action) {
   const i = S.incident, form = $("#wb-form");
-  form.hidden = false;
   form.dataset.action = action;
-  form.innerHTML = `<h4>${esc(word("action", action))}</h4>${formFields(action, i)}
-    <p class="gm-error wb-problem" hidden></p>
+  let choices = [], failed = "";
+  if ((FORMS[action] || []).some((spec) => PICKS.has(spec.replace("!", "")))) {
+    try { choices = await unitChoices(i.code, action); } catch (e) { failed = e.message; }
+    if (S.incident !== i || form.dataset.action !== action) return;  // another form or incident since
+  }
+  form.hidden = false;
+  form.innerHTML = `<h4>${esc(word("action", action))}</h4>${formFields(action, i, choices)}
+    <p class="gm-error wb-problem"${failed ? "" : " hidden"}>${esc(failed)}</p>
     <button type="submit">${esc(t("submit"))}</button> <button type="button" id="wb-cancel">${esc(t("cancel"))}</button>`;
   $("#wb-cancel").onclick = () => { form.hidden = true; form.innerHTML = ""; };
   form.onsubmit = async (ev) => {
@@ -504,7 +519,7 @@ function renderBulk() {
   select.innerHTML = BULK.filter((a) => allowed.has(a)).map((a) => `<option value="${a}">${esc(word("action", a))}</option>`).join("");
   if (keep) select.value = keep;
   const unit = $("#wb-bulk-unit");
-  if (unit.options.length <= 1) unit.insertAdjacentHTML("beforeend", unitOptions(""));
+  if (unit.options.length <= 1) unit.insertAdjacentHTML("beforeend", unitOptions());
 }
 
 async function runBulk() {
