@@ -1,6 +1,7 @@
 """Rebalancing figures: our engine against METIS (pymetis, contiguous) on the same blocks.
 
-    python -m benchmarks.rebalance [--sizes 3000 20000] [--target 400] [--url URL --area CODE]
+    python -m benchmarks.rebalance [--sizes 3000 20000] [--target 400] [--years 5]
+                                   [--url URL --area CODE]
 
 Blocks: a Voronoi diagram of random points in a 20 km square (irregular, 5–6 neighbours
 each), villages a coarser Voronoi diagram over the same square (one village per ~60
@@ -11,7 +12,9 @@ households and 5% lose 30%; our engine starts from its own earlier plan, METIS r
 
 Printed per case: wall time, % of cells within ±10% of the target, worst deviations,
 contiguity and nesting violations, mean Polsby-Popper, share of households moved from the
-current plan (growth).
+current plan (growth), the lower bound on that share (``moves_lower_bound``) and the
+ratio moved / bound. Then ``--years`` growth steps in a row, each rebalanced from the last
+plan (ours) or rerun (METIS): within ±10% per step and households moved, cumulated.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 20000])
     parser.add_argument("--target", type=float, default=400.0)
+    parser.add_argument("--years", type=int, default=5, help="growth steps in a row")
     parser.add_argument("--url", help="a database holding the city seed, for a real township")
     parser.add_argument("--area", default="350503006", help="the township (with --url)")
     args = parser.parse_args()
@@ -94,16 +98,45 @@ def main() -> None:
         print(f"  growth: the plan in force now has {np.mean([c['within'] for c in before]):.1%}"
               " within ±10%")  # fmt: skip
         bound, changed, total = moves_lower_bound(after, ours.labels, args.target)
-        print(f"  growth: {changed} of {total} villages change their number of cells, so "
+        print(f"  growth: {changed} of {total} villages must change their number of cells; "
               f"with every cell within ±10% at least {bound:.1%} of households must move")  # fmt: skip
         t0 = time.perf_counter()
         again = rebalance(after, args.target)
+        moved = moved_share(after, again.labels)
         report("gridmap from the plan", after, again.labels, time.perf_counter() - t0,
-               args.target, moved_share(after, again.labels))  # fmt: skip
+               args.target, moved)  # fmt: skip
         print("    " + explain(after, again, args.target))
+        print(f"    moved {moved:.1%} / lower bound {bound:.1%} = {moved / bound:.2f}×"
+              if bound else f"    moved {moved:.1%} (lower bound 0)")  # fmt: skip
         labels2, seconds = metis(after, args.target)
         report("METIS rerun", after, labels2, seconds, args.target,
                _moved_by_overlap(after, ours.labels, labels2))  # fmt: skip
+        if args.years:
+            years(blocks, ours.labels, metis(blocks, args.target)[0], args.target, args.years)
+
+
+def years(blocks: Blocks, ours: np.ndarray, theirs: np.ndarray, target: float, n: int) -> None:
+    """``n`` growth steps in a row: ours rebalanced from its last plan, METIS rerun."""
+    print(f"  {n} years of growth in a row (each step the scenario above, a new draw):")
+    total_ours = total_metis = 0.0
+    for year in range(1, n + 1):
+        after = grow(blocks, ours, seed=100 + year)
+        bound, _, _ = moves_lower_bound(after, ours, target)
+        t0 = time.perf_counter()
+        result = rebalance(after, target)
+        seconds = time.perf_counter() - t0
+        moved = moved_share(after, result.labels)
+        labels2, _ = metis(after, target)
+        moved2 = _moved_by_overlap(after, theirs, labels2)
+        total_ours += moved * after.load.sum()
+        total_metis += moved2 * after.load.sum()
+        within2 = np.mean([c["within"] for c in cell_table(after, labels2, target, 0.1)])
+        print(f"    year {year}: {seconds:5.2f} s  {feasible_within(after, result):.1%} of "
+              f"feasible cells within ±10%  moved {moved:.1%} (bound {bound:.1%})  —  METIS "
+              f"{within2:.1%} within, moved {moved2:.1%}")  # fmt: skip
+        blocks, ours, theirs = after, result.labels, labels2
+    print(f"    households moved over {n} years: gridmap {total_ours:,.0f}, "
+          f"METIS reruns {total_metis:,.0f} ({total_metis / max(total_ours, 1):.2f}×)")  # fmt: skip
 
 
 def township(url: str, area: str, target: float) -> None:
@@ -142,7 +175,20 @@ def explain(blocks: Blocks, result: object, target: float) -> str:
     within = np.mean([c["within"] for c in rest]) if rest else 1.0
     return (f"{len(problems)} problems reported; {len(cells) - len(rest)} cells lie in villages "
             f"whose load does not divide into cells of ±10% (or in several parts); the other "
-            f"{len(rest)}: {within:.1%} within ±10%")  # fmt: skip
+            f"{len(rest)}: {within:.1%} within ±10%; feasible cells (also without a block "
+            f"heavier than the band): {feasible_within(blocks, result):.1%}")  # fmt: skip
+
+
+def feasible_within(blocks: Blocks, result: object) -> float:
+    """Share within ±10% of the cells that can be: not in a village (or part) whose load
+    does not divide, nor holding a block heavier than the band's ceiling."""
+    problems = result.problems  # type: ignore[attr-defined]
+    cells = result.cells  # type: ignore[attr-defined]
+    undividable = {p.village for p in problems if "does not divide" in p.reason
+                   or "separate parts" in p.reason}  # fmt: skip
+    heavy = {p.cell for p in problems if "alone has" in p.reason}
+    rest = [c for c in cells if c["village"] not in undividable and c["cell"] not in heavy]
+    return float(np.mean([c["within"] for c in rest])) if rest else 1.0
 
 
 def _moved_by_overlap(blocks: Blocks, old: np.ndarray, new: np.ndarray) -> float:

@@ -6,7 +6,11 @@ How
 ---
 Every village is solved on its own (cells never cross a village boundary), and within a
 village every connected part on its own (a cell is one connected polygon, so a village in
-two pieces needs a cell per piece). A part gets ``k = max(1, round(load / target))`` cells.
+two pieces needs a cell per piece). A part may have any number of cells ``k`` whose mean
+load lies in the band (``cell_counts``); from a current plan the count nearest the cells it
+has now is tried first, then every other allowed count, the best kept (step 5): keeping
+the count moves nobody for the count's sake, but a different count can balance with fewer
+moves. Without a current plan, the rounded ``load / target``.
 
 1. **Start.** From the current plan where there is one: blocks keep their cell. Cells that
    are now too many are merged (the lightest into its lightest neighbour). Too few, and a
@@ -129,6 +133,36 @@ class Result:
         return float(np.mean([c["within"] for c in self.cells])) if self.cells else 1.0
 
 
+def cell_counts(load: float, target: float, tolerance: float) -> range:
+    """The numbers of cells a part of ``load`` may have with every cell in the band.
+
+    ``k`` cells can all lie within ``target × (1 ± tolerance)`` only if their mean does:
+    from ``ceil(load / upper)`` to ``floor(load / lower)``. Empty when the load does not
+    divide (e.g. 560 households with a band of 360–440: one cell is too heavy, two too
+    light). The one rule for the engine's choice of count and for ``moves_lower_bound``.
+    """
+    lo, hi = target * (1 - tolerance), target * (1 + tolerance)
+    eps = 1e-9
+    fewest = max(1, int(np.ceil(load / hi - eps)))
+    most = int(np.floor(load / lo + eps)) if lo > 0 else fewest
+    return range(fewest, most + 1)
+
+
+def _counts_to_try(load: float, target: float, tolerance: float, now: int | None) -> list[int]:
+    """The cell counts a part is solved with: every allowed one, nearest to ``now`` first.
+
+    Without a current plan (``now`` None) only the rounded count (or the nearest allowed).
+    Where no count is allowed, the rounded one: the part is reported as not dividing.
+    """
+    rounded = max(1, round(load / target))
+    allowed = cell_counts(load, target, tolerance)
+    if not allowed:
+        return [rounded]
+    if now is None:
+        return [min(allowed, key=lambda k: (abs(k - rounded), k))]
+    return sorted(allowed, key=lambda k: (abs(k - now), k))
+
+
 def rebalance(
     blocks: Blocks, target: float, *, tolerance: float = 0.1, locked: set[str] | None = None,
     seed: int = 0, max_moves: int | None = None,
@@ -181,20 +215,27 @@ def _solve_part(
     """
     has_current = blocks.current is not None and any(blocks.current[b] is not None for b in part)
     ways = ["carve", "split", "fresh"] if has_current else ["fresh"]
+    now = None
+    if has_current:
+        assert blocks.current is not None
+        now = len({blocks.current[b] for b in part if blocks.current[b] is not None})
+    load = float(blocks.load[part].sum())
+    tolerance = hi / target - 1
     best: tuple[tuple[int, float], _Part] | None = None
-    for way in ways:
-        if way == "fresh" and best is not None:
-            solver = best[1]
-            mean = solver.total / solver.k
-            if best[0][0] == 0 or not lo <= mean <= hi or locked & set(solver.members):
-                break
-        solver = _Part(blocks, part, target, lo, hi, locked, namer.copy(), seed, way)
-        solver.moves = solver.solve(max_moves)
-        if way == "fresh" and has_current:
-            solver.keep_current_names()
-        key = (solver.out_of_band(), solver.moved())
-        if best is None or key < best[0]:
-            best = (key, solver)
+    for k in _counts_to_try(load, target, tolerance, now):
+        for way in ways:
+            if way == "fresh" and best is not None:
+                solver = best[1]
+                mean = solver.total / solver.k
+                if best[0][0] == 0 or not lo <= mean <= hi or locked & set(solver.members):
+                    break
+            solver = _Part(blocks, part, target, lo, hi, locked, namer.copy(), seed, way, k)
+            solver.moves = solver.solve(max_moves)
+            if way == "fresh" and has_current:
+                solver.keep_current_names()
+            key = (solver.out_of_band(), solver.moved())
+            if best is None or key < best[0]:
+                best = (key, solver)
     assert best is not None
     return best[1]
 
@@ -246,7 +287,7 @@ class _Part:
 
     def __init__(
         self, blocks: Blocks, part: list[int], target: float, lo: float, hi: float,
-        locked: set[str], namer: _Namer, seed: int, way: str = "carve",
+        locked: set[str], namer: _Namer, seed: int, way: str = "carve", k: int | None = None,
     ) -> None:  # fmt: skip
         self.b = blocks
         self.way = way
@@ -258,7 +299,7 @@ class _Part:
         self.namer = namer
         self.seed = seed
         self.total = float(blocks.load[part].sum())
-        self.k = max(1, round(self.total / target))
+        self.k = k if k is not None else max(1, round(self.total / target))
         self.label: dict[int, str] = {}
         self.members: dict[str, set[int]] = defaultdict(set)
         self.load: dict[str, float] = defaultdict(float)
@@ -892,11 +933,20 @@ def moves_lower_bound(
 ) -> tuple[float, int, int]:
     """A lower bound on the share of load any balanced plan must move from ``old``.
 
-    A village whose load now calls for more cells (``round(load / target)``) must fill each
-    extra cell with at least the band's floor, all of it from other cells; one that calls
-    for fewer must empty as many cells, at best its lightest. Returns the share, and the
-    villages whose number of cells changes out of all.
+    Per village (cells never cross one, so the villages' bounds add up), the larger of two
+    bounds, each true of every plan with all the village's cells in the band:
+
+    - *count*: the village may keep any number of cells in ``cell_counts`` (the range whose
+      mean fits the band — not only ``round(load / target)``). With fewer cells than the
+      range allows, each missing cell must be filled to the band's floor, all of it from
+      other cells; with more, the surplus cells must be emptied, at best the lightest.
+    - *overflow*: a cell keeps its code only for the households that stay in it, at most
+      the band's ceiling: the rest of a heavier cell must move.
+
+    A village whose load does not divide (the range is empty) has no balanced plan; it adds
+    nothing. Returns the share, the villages whose number of cells must change, and all.
     """
+    lo, hi = target * (1 - tolerance), target * (1 + tolerance)
     moved = 0.0
     changed = 0
     villages = sorted(set(blocks.village.tolist()))
@@ -905,11 +955,17 @@ def moves_lower_bound(
         loads: dict[object, float] = defaultdict(float)
         for cell, w in zip(old[here], blocks.load[here], strict=True):
             loads[cell] += float(w)
-        k_old, k_new = len(loads), max(1, round(float(blocks.load[here].sum()) / target))
-        if k_new > k_old:
-            moved += (k_new - k_old) * (1 - tolerance) * target
-        elif k_new < k_old:
-            moved += sum(sorted(loads.values())[: k_old - k_new])
-        changed += k_new != k_old
+        allowed = cell_counts(float(blocks.load[here].sum()), target, tolerance)
+        if not allowed:
+            continue
+        k_old = len(loads)
+        count = 0.0
+        if k_old < allowed[0]:
+            count = (allowed[0] - k_old) * lo
+        elif k_old > allowed[-1]:
+            count = sum(sorted(loads.values())[: k_old - allowed[-1]])
+        overflow = sum(max(0.0, w - hi) for w in loads.values())
+        moved += max(count, overflow)
+        changed += k_old not in allowed
     total = float(blocks.load.sum())
     return (moved / total if total else 0.0), changed, len(villages)

@@ -2,6 +2,7 @@
 that must hold on any input (contiguous, nested, totals preserved, locked cells untouched)."""
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 from gridmap.rebalance.blocks import grow, lattice, random_blocks
 from gridmap.rebalance.engine import (
     Blocks,
+    cell_counts,
     cell_table,
     moved_share,
     moves_lower_bound,
@@ -215,4 +217,41 @@ def test_the_lower_bound_on_moves_counts_new_and_vanished_cells():
     blocks, _ = lattice(12, 1, loads, village=villages, current=current)
     share, changed, total = moves_lower_bound(blocks, np.array(current, dtype=object), 400)
     assert (changed, total) == (2, 2)
-    assert share == (360 + 100) / 2000
+    # village 2: emptying the lightest cell moves 100, but the 550 cell must shed 110 to
+    # reach the ceiling of 440 — the larger of the two is the bound
+    assert share == pytest.approx((360 + 110) / 2000)
+
+
+def test_any_count_whose_mean_fits_the_band_is_allowed():
+    # issue 28: 4,300 households may keep 10 cells of 430 (round() would ask for 11)
+    assert cell_counts(4300, 400, 0.1) == range(10, 12)
+    assert cell_counts(560, 400, 0.1) == range(2, 2)  # 1 cell: 560 > 440; 2 cells: 280 < 360
+    assert cell_counts(400, 400, 0.1) == range(1, 2)
+    assert cell_counts(396, 400, 0.1) == range(1, 2)  # 360 ≤ 396 ≤ 440, the edges included
+
+
+def test_keeping_the_count_moves_nobody_and_the_bound_says_so():
+    # ten cells of 430 (a column of 4 blocks each): all in the band at 400 ± 10%; the
+    # rounded count (11) would force a new cell and ≥ 360 households to move
+    current = [f"{V}{1 + i // 4:03d}" for i in range(40)]
+    blocks, _ = lattice(40, 1, 107.5, current=current)
+    share, changed, _ = moves_lower_bound(blocks, np.array(current, dtype=object), 400)
+    assert (share, changed) == (0.0, 0)
+    result = rebalance(blocks, target=400)
+    assert list(result.labels) == current and result.moves == 0
+    assert all(c["within"] for c in result.cells)
+
+
+def test_growth_within_the_allowed_range_keeps_the_count():
+    # ten cells of 400 (20 blocks of 20 each); the first block grows by 70, so its cell holds
+    # 470 (above 440): 4,070 households allow 10 or 11 cells. Keeping 10, two blocks (40)
+    # cross to the neighbour (430 / 440); a new 11th cell would take at least 360
+    current = [f"{V}{1 + i // 20:03d}" for i in range(200)]
+    loads = np.full(200, 20.0)
+    loads[0] = 90.0
+    blocks, _ = lattice(200, 1, loads, current=current)
+    share, changed, _ = moves_lower_bound(blocks, np.array(current, dtype=object), 400)
+    assert changed == 0 and share == pytest.approx(30 / 4070)
+    result = rebalance(blocks, target=400)
+    assert len(set(result.labels)) == 10 and all(c["within"] for c in result.cells)
+    assert share <= moved_share(blocks, result.labels) <= 1.5 * share
