@@ -148,14 +148,22 @@ def cell_counts(load: float, target: float, tolerance: float) -> range:
     return range(fewest, most + 1)
 
 
-def _counts_to_try(load: float, target: float, tolerance: float, now: int | None) -> list[int]:
+def _counts_to_try(
+    load: float, target: float, tolerance: float, now: int | None, heavy: Sequence[float] = ()
+) -> list[int]:
     """The cell counts a part is solved with: every allowed one, nearest to ``now`` first.
 
-    Without a current plan (``now`` None) only the rounded count (or the nearest allowed).
-    Where no count is allowed, the rounded one: the part is reported as not dividing.
+    A block heavier than the band's ceiling (``heavy``) makes a cell of its own that no
+    count brings into the band; the counts that let every *other* cell in are tried too
+    (one cell per heavy block plus ``cell_counts`` of the rest). Without a current plan
+    (``now`` None) only the rounded count (or the nearest allowed). Where no count is
+    allowed, the rounded one: the part is reported as not dividing.
     """
     rounded = max(1, round(load / target))
-    allowed = cell_counts(load, target, tolerance)
+    allowed = set(cell_counts(load, target, tolerance))
+    if heavy:
+        rest = load - sum(heavy)
+        allowed |= {k + len(heavy) for k in cell_counts(rest, target, tolerance) if rest > 0}
     if not allowed:
         return [rounded]
     if now is None:
@@ -222,7 +230,8 @@ def _solve_part(
     load = float(blocks.load[part].sum())
     tolerance = hi / target - 1
     best: tuple[tuple[int, float], _Part] | None = None
-    for k in _counts_to_try(load, target, tolerance, now):
+    heavy = [float(blocks.load[b]) for b in part if blocks.load[b] > hi]
+    for k in _counts_to_try(load, target, tolerance, now, heavy):
         for way in ways:
             if way == "fresh" and best is not None:
                 solver = best[1]

@@ -255,3 +255,16 @@ def test_growth_within_the_allowed_range_keeps_the_count():
     result = rebalance(blocks, target=400)
     assert len(set(result.labels)) == 10 and all(c["within"] for c in result.cells)
     assert share <= moved_share(blocks, result.labels) <= 1.5 * share
+
+
+def test_a_block_heavier_than_the_band_gets_a_cell_and_the_rest_still_balance():
+    # a 600-household block (above 440) and eight of 100: 1,400 in all divides into no
+    # count of cells in the band, but one cell for the heavy block and two of 400 for the
+    # rest does — the rounded count (4) would leave three cells of ~267
+    current = [f"{V}001"] * 2 + [f"{V}002"] * 4 + [f"{V}003"] * 3
+    loads = np.array([600.0] + [100.0] * 8)
+    blocks, _ = lattice(9, 1, loads, current=current)
+    result = rebalance(blocks, target=400)
+    loads_by_cell = sorted(c["load"] for c in result.cells)
+    assert loads_by_cell == [400, 400, 600]
+    assert any("alone has 600" in p.reason for p in result.problems)
