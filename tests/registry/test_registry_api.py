@@ -543,3 +543,18 @@ def test_a_grid_worker_adds_a_follow_up_note_and_photo_but_cannot_close(client, 
     east = report(client, world, who="t2", lon=inside(2, 1)[0], lat=inside(2, 1)[1]).json()
     r = act(client, world, "grid", east["code"], "note", east["version"], note="路过看看")
     assert r.status_code == 404
+
+
+def test_visits_due_come_most_urgent_first_by_the_interval_rule(client, world, registry):
+    """Special groups (the shortest interval) first, then never visited, then most overdue."""
+    from gridmap.registry import schemas
+    from gridmap.registry.visits import urgency
+
+    due = get(client, world, "grid", f"/areas/{CELL}/visits-due").json()
+    intervals = [d["interval_days"] for d in due]
+    assert intervals == sorted(intervals) and intervals[0] == 30, due
+    assert due[0]["household_id"] == registry.households["elder"].id
+    assert [d["household_id"] for d in due] == [
+        d.household_id
+        for d in sorted((schemas.DueVisit.model_validate(d) for d in due), key=urgency)
+    ]
