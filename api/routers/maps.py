@@ -246,5 +246,6 @@ def field_service_worker() -> Response:
     return Response(
         pages.field_worker(),
         media_type="text/javascript",
-        headers={"Cache-Control": "no-cache"},
+        # its own policy: the API's (default-src 'none') would forbid the worker any fetch
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": pages.FIELD_WORKER_CSP},
     )

@@ -214,6 +214,7 @@ def plan(
 # -- the grid worker's phone app (static/field) ---------------------------------------------------
 
 FIELD_SCOPE = "/field/"  # the page, its manifest and its service worker: one scope
+FIELD_WORKER_CSP = "default-src 'self'; frame-ancestors 'none'"
 FIELD_ASSETS = (
     "vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css", "shell/api.js", "shell/labels.js",
     "field/app.js", "field/store.js", "field/field.css", "field/icon.svg",

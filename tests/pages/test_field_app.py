@@ -10,6 +10,7 @@ import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlparse
 
 import httpx
 import pytest
@@ -17,7 +18,8 @@ from sqlalchemy import create_engine, text
 
 from gridmap.maps.i18n import LABELS
 from tests.helpers import TEST_SECRET
-from tests.pages.conftest import guarded, serve
+from tests.pages.conftest import serve
+from tests.registry.conftest import id_number
 
 PHONE = {"width": 390, "height": 844}
 # a 1×1 PNG: the photo a camera would give
@@ -96,6 +98,32 @@ def world(pg_cluster, tmp_path_factory) -> Iterator[Field]:
         pg_cluster.drop_database("field")
 
 
+def guarded(context, allow=("127.0.0.1",)):
+    """A page whose requests beyond loopback — its service worker's too — are refused.
+
+    The guard is the context's (a page's route does not see the worker's requests, and in
+    this Playwright it fails them): see tests/pages/conftest.py for the page-level one.
+    """
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def guard(route):
+        url = route.request.url
+        if urlparse(url).hostname in allow or url.startswith(("data:", "blob:")):
+            route.fallback()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.outside_requests = outside
+    page.errors = errors
+    return page
+
+
 @pytest.fixture
 def phone(browser, world):
     """A phone page factory: a fresh context signed in as ``who`` (token in localStorage)."""
@@ -109,7 +137,7 @@ def phone(browser, world):
             f" window.localStorage.setItem('gridmap.token', '{world.tokens[who]}');"
         )
         page = guarded(context)
-        page.on("response", lambda r: world.answers.append(r.url) if "/api/" in r.url else None)
+        page.on("response", lambda r: world.answers.append(r.url) if network_answer(r) else None)
         page.goto(world.base + "/field/" + (f"?lang={lang}" if lang else ""))
         ready(page)
         return page
@@ -117,6 +145,11 @@ def phone(browser, world):
     yield opener
     for context in contexts:
         context.close()
+
+
+def network_answer(response) -> bool:
+    """An API answer that came over the network (not from the service worker's cache)."""
+    return "/api/" in response.url and not response.from_service_worker
 
 
 def ready(page):
@@ -216,3 +249,202 @@ def test_the_app_opens_on_my_cell_with_its_households_and_buildings(phone, world
     page.locator("[data-house]").first.click()
     assert page.locator(".fa-back").count() == 1
     assert page.errors == [] and page.outside_requests == []
+
+
+# -- offline first: the acceptance of issue 27 --------------------------------------------------------
+
+
+def far_from(world, household_id):
+    """A phone position about 1.1 km north of the household's building (the 100 m warning)."""
+    lon, lat = world.sql(
+        "SELECT ST_X(b.location), ST_Y(b.location) FROM household h JOIN house ON house.id = h.house_id"
+        " JOIN building b ON b.id = house.building_id WHERE h.id = :id", id=household_id)[0]  # fmt: skip
+    return {"longitude": lon, "latitude": lat + 0.01}
+
+
+def record_visit(page, household_id, findings, *, photo=False):
+    open_household(page, household_id)
+    page.click("#fa-visit")
+    page.fill("#fa-visit-form textarea[name=findings]", findings)
+    if photo:
+        page.check("#fa-visit-form input[name=incident]")
+        page.set_input_files("#fa-visit-form input[name=photo]",
+                             files=[{"name": "door.png", "mimeType": "image/png", "buffer": PNG}])  # fmt: skip
+    before = waiting(page)
+    page.click("#fa-visit-form button[type=submit]")
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#fa-waiting').textContent) === {before + 1}"
+    )
+
+
+def test_work_done_offline_survives_a_reload_and_syncs_exactly_once(browser, world):
+    cell = world.areas["fa-grid"]
+    pack = world.api("fa-grid", "GET", f"/areas/{cell}/pack").json()
+    due = [d["household_id"] for d in pack["visits_due"]][:3]
+    item = next(i for i in pack["task_items"] if i["task_id"] == world.task_id)
+    into = next(h for h in pack["households"] if h["id"] not in due)
+    new_id = id_number(977)
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
+                                  permissions=["geolocation"], geolocation=far_from(world, due[0]))  # fmt: skip
+    try:
+        context.add_init_script(
+            f"window.localStorage.setItem('gridmap.token', '{world.tokens['fa-grid']}');"
+        )
+        page = guarded(context)
+        page.on("response", lambda r: world.answers.append(r.url) if network_answer(r) else None)
+        page.goto(world.base + "/field/")
+        ready(page)
+        controlled(page)
+        offline(page, world)
+        assert page.evaluate("navigator.onLine") is False
+        record_visit(page, due[0], "独居老人身体尚好")
+        record_visit(page, due[1], "门窗完好")
+        record_visit(page, due[2], "楼道堆放杂物", photo=True)
+        tab(page, "tasks")
+        row = page.locator(f"form[data-item='{item['id']}']")
+        row.locator("input[name=result]").fill("已核查,无异常")
+        row.locator("button[type=submit]").click()
+        page.wait_for_function(
+            "() => Number(document.querySelector('#fa-waiting').textContent) === 4"
+        )
+        open_household(page, into["id"])
+        page.click("#fa-add-person")
+        page.fill("#fa-person-form input[name=name]", "郑测试")
+        page.fill("#fa-person-form input[name=id_number]", new_id)
+        page.fill("#fa-person-form input[name=phone]", "13905950977")
+        page.click("#fa-person-form button[type=submit]")
+        page.wait_for_function(
+            "() => Number(document.querySelector('#fa-waiting').textContent) === 5"
+        )
+
+        # a reload with the network cut: the service worker opens the app, the queue is there
+        page.reload()
+        ready(page)
+        assert waiting(page) == 5
+        tab(page, "sync")
+        assert page.locator(".fa-edit.fa-pending").count() == 5
+        assert world.answers == [], world.answers  # no API answer reached the page offline
+        # and none reached the server (the service worker's requests included)
+        assert world.sql("SELECT count(*) FROM visit WHERE household_id = ANY(:ids)"
+                         " AND client_id IS NOT NULL", ids=due)[0][0] == 0  # fmt: skip
+
+        online(page)
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        page.wait_for_function("() => Number(document.querySelector('#fa-waiting').textContent) === 0",
+                               timeout=30_000)  # fmt: skip
+        ready(page)
+        # the 100 m warning the API gives is shown
+        assert "m" in page.locator("#fa-notes").inner_text()
+        # a second sync sends nothing again
+        tab(page, "sync")
+        page.click("#fa-sync")
+        ready(page)
+    finally:
+        context.close()
+
+    visits = world.sql("SELECT household_id, count(*), min(distance_m), max(incident_id)"
+                       " FROM visit WHERE household_id = ANY(:ids) AND client_id IS NOT NULL"
+                       " GROUP BY household_id", ids=due)  # fmt: skip
+    assert sorted(v[0] for v in visits) == sorted(due) and all(v[1] == 1 for v in visits), visits
+    assert all(v[2] > 100 for v in visits)
+    (incident,) = [v[3] for v in visits if v[0] == due[2]]
+    assert incident is not None
+    assert world.sql("SELECT channel FROM incident WHERE id = :id", id=incident)[0][0] == "grid_app"
+    assert (
+        world.sql("SELECT count(*) FROM incident_photo WHERE incident_id = :id", id=incident)[0][0]
+        == 1
+    )
+    assert [v[3] for v in visits if v[0] != due[2]] == [None, None]
+    done = world.sql(
+        "SELECT result, done_at IS NOT NULL FROM task_item WHERE id = :id", id=item["id"]
+    )
+    assert done == [("已核查,无异常", True)]
+    person = world.sql("SELECT household_id, phone FROM person WHERE id_number = :n", n=new_id)
+    assert person == [(into["id"], "13905950977")]
+
+
+@pytest.mark.parametrize("choice", ["mine", "server"])
+def test_a_household_changed_meanwhile_comes_back_as_a_conflict_and_the_choice_is_stored(
+    phone, world, choice
+):
+    cell = world.areas["fa-grid"]
+    page = phone()
+    pack = page.evaluate("gridmapField.pack.data.households")
+    taken = {r[0] for r in world.sql("SELECT household_id FROM visit WHERE client_id IS NOT NULL")}
+    household = next(h for h in pack if h["id"] not in taken and h["size"] < 6 and h["status"] == "active"
+                     and h["id"] % 2 == (0 if choice == "mine" else 1))  # fmt: skip
+    offline(page, world)
+    open_household(page, household["id"])
+    page.click("#fa-moved-out")
+    page.wait_for_function("() => Number(document.querySelector('#fa-waiting').textContent) === 1")
+    # meanwhile, on the server: a person registered into the same household (its version moves on)
+    added = world.api("fa-township", "POST", f"/households/{household['id']}/people", json={
+        "name": "王新", "id_number": id_number(800 + household["id"] % 100, birth="19900101"),
+    })  # fmt: skip
+    assert added.status_code == 201, added.text
+    now = world.sql("SELECT version FROM household WHERE id = :id", id=household["id"])[0][0]
+    assert now > household["version"]
+    online(page)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    tab(page, "sync")
+    conflict = page.locator(".fa-edit.fa-conflict")
+    conflict.wait_for(timeout=30_000)
+    version = conflict.locator("tr", has_text="version")
+    assert version.locator(".fa-server").inner_text() == str(now)
+    assert version.locator(".fa-mine").inner_text() == str(household["version"])
+    assert (
+        world.sql("SELECT status FROM household WHERE id = :id", id=household["id"])[0][0]
+        == "active"
+    )
+    conflict.locator(f"[data-keep={choice}]").click()
+    page.wait_for_function("() => Number(document.querySelector('#fa-waiting').textContent) === 0",
+                           timeout=30_000)  # fmt: skip
+    ready(page)
+    status = world.sql("SELECT status FROM household WHERE id = :id", id=household["id"])[0][0]
+    assert status == ("moved_out" if choice == "mine" else "active")
+    events = world.sql("SELECT count(*) FROM registry_event WHERE action = 'household_moved_out'"
+                       " AND object_type = 'household' AND object_id = :id", id=household["id"])[0][0]  # fmt: skip
+    assert events == (1 if choice == "mine" else 0)
+    assert (
+        world.sql("SELECT grid_code FROM household WHERE id = :id", id=household["id"])[0][0]
+        == cell
+    )
+
+
+def test_another_cells_household_is_never_reachable_and_a_moved_workers_pack_is_dropped(
+    browser, world
+):
+    mine, theirs = world.areas["fa-grid"], world.areas["fa-other"]
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        context.add_init_script(
+            "if (!window.localStorage.getItem('gridmap.token'))"
+            f" window.localStorage.setItem('gridmap.token', '{world.tokens['fa-grid']}');"
+        )
+        page = guarded(context)
+        page.goto(world.base + "/field/")
+        ready(page)
+        cells = page.evaluate(
+            "[...new Set(gridmapField.pack.data.households.map(h => h.grid_code))]"
+        )
+        assert cells == [mine]
+        old = page.evaluate("gridmapField.pack.data.households.map(h => h.id)")
+        # the worker is moved to the other cell (a new sign-in): the old cell leaves the phone
+        page.evaluate(f"localStorage.setItem('gridmap.token', '{world.tokens['fa-other']}')")
+        page.reload()
+        ready(page)
+        assert page.evaluate("gridmapField.code") == theirs
+        stored = page.evaluate(
+            "() => new Promise(r => { const o = indexedDB.open('gridmap-field');"
+            " o.onsuccess = () => { const q = o.result.transaction('pack').objectStore('pack').getAll();"
+            " q.onsuccess = () => r(q.result.map(p => p.code)); }; })"
+        )
+        assert stored == [theirs]
+        assert LABELS["zh"]["pack_dropped"] in page.locator("#fa-notes").inner_text()
+        ids = set(page.evaluate("gridmapField.pack.data.households.map(h => h.id)"))
+        assert ids and not ids & set(old)
+    finally:
+        context.close()
+    # nor through the API the app uses
+    r = world.api("fa-other", "GET", f"/households/{old[0]}")
+    assert r.status_code == 404

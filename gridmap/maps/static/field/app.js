@@ -137,7 +137,8 @@ async function sendPhotoVisit(row) {
 
 /** Upload what waits, in the order made; then fetch what changed. Safe to run twice. */
 async function sync() {
-  if (S.syncing || !S.pack) return;
+  if (!S.pack) return;
+  if (S.syncing) { S.again = true; return; } // an edit made meanwhile: one more round after this
   S.syncing = true;
   document.body.setAttribute("data-fa-syncing", "1");
   renderStatus();
@@ -172,6 +173,7 @@ async function sync() {
     document.body.setAttribute("data-fa-syncing", "0");
     await loadQueue();
     render();
+    if (S.again) { S.again = false; sync(); }
   }
 }
 
