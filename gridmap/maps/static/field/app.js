@@ -91,7 +91,7 @@ async function readMeta() {
 async function loadQueue() { S.queue = await store.queue(); }
 
 async function enqueue(edit) {
-  await store.enqueue(Object.assign({ cell: S.code }, edit));
+  await store.enqueue(Object.assign({ cell: S.code, user: S.me.username }, edit));
   await loadQueue();
   render();
   if (navigator.onLine) sync();
@@ -144,7 +144,8 @@ async function sync() {
   renderStatus();
   try {
     await loadQueue();
-    const waiting = S.queue.filter((r) => r.state === "pending" || r.state === "photo");
+    // only this user's edits: another's wait for them to sign in again on this phone
+    const waiting = S.queue.filter((r) => (r.state === "pending" || r.state === "photo") && (r.user || S.me.username) === S.me.username);
     for (const row of waiting.filter((r) => r.photo && r.kind === "visit" && r.data.incident_category)) {
       await sendPhotoVisit(row);
     }
@@ -172,7 +173,7 @@ async function sync() {
     S.syncing = false;
     document.body.setAttribute("data-fa-syncing", "0");
     await loadQueue();
-    render();
+    renderQuietly();
     if (S.again) { S.again = false; sync(); }
   }
 }
@@ -241,6 +242,12 @@ function render() {
   if (top) return top();
   ({ households: viewHouseholds, map: viewMap, visits: viewVisits, tasks: viewTasks, sync: viewSync })[S.view]();
   document.body.setAttribute("data-fa-view", S.view);
+}
+
+/** After a background sync: the status always, the view unless the worker is filling a form. */
+function renderQuietly() {
+  if (document.querySelector("#fa-view form:not(.fa-task)")) renderStatus();
+  else render();
 }
 
 function open(fn) { S.stack.push(fn); render(); }
@@ -336,7 +343,8 @@ async function unmask(personId, li) {
   }
 }
 
-function personForm(h) {
+/** Register a person into household ``h`` — or, with ``house``, a new household (its head). */
+function personForm(h, house) {
   const box = $("#fa-form");
   box.innerHTML = `<form class="fa-form" id="fa-person-form">
     <label>${esc(t("name"))}<input name="name" required maxlength="50"></label>
@@ -349,7 +357,13 @@ function personForm(h) {
     const f = new FormData(ev.target);
     const data = { name: f.get("name").trim(), id_number: f.get("id_number").trim(), tags: f.getAll("tags") };
     if (f.get("phone").trim()) data.phone = f.get("phone").trim();
-    enqueue({ kind: "register_person", target_id: h.id, data, label: `${t("register_person")} ${data.name}` });
+    if (house) {
+      data.is_household_head = true;
+      const body = { house_id: house.id, rented: house.is_rented, members: [data] };
+      enqueue({ kind: "register_household", target_id: null, data: body, label: `${t("register_household")} ${house.unit_no} ${data.name}` });
+    } else {
+      enqueue({ kind: "register_person", target_id: h.id, data, label: `${t("register_person")} ${data.name}` });
+    }
   };
 }
 
@@ -430,10 +444,15 @@ function openHouse(b, houseId) {
     const box = $("#fa-view");
     const house = b.houses.find((h) => h.id === houseId);
     const rows = S.pack.data.households.filter((h) => h.house_id === houseId);
+    const pending = S.queue.filter((r) => r.kind === "register_household" && r.data.house_id === houseId);
     box.innerHTML = `${backButton()}<h2 class="fa-h">${esc(b.address)} ${esc(house.unit_no)}</h2>
-      <div class="fa-list">${rows.map(householdRow).join("") || `<p class="fa-empty">${esc(t("no_households"))}</p>`}</div>`;
+      <div class="fa-list">${rows.map(householdRow).join("") || `<p class="fa-empty">${esc(t("no_households"))}</p>`}
+      ${pending.map((r) => `<p class="fa-pending">${esc(r.label)} <i class="fa-queued">${esc(t("queued"))}</i></p>`).join("")}</div>
+      <div class="fa-actions"><button type="button" id="fa-add-household">${esc(t("register_household"))}</button></div>
+      <div id="fa-form"></div>`;
     wireBack(box);
     wireHouseholds(box);
+    $("#fa-add-household").onclick = () => personForm(null, house);
   });
 }
 
@@ -572,7 +591,12 @@ async function start() {
   document.body.setAttribute("data-fa-ready", "1");
   if (S.pack && navigator.onLine) {
     if (S.queue.length) sync();
-    else { try { await readMeta(); await refresh(); } catch (e) { /* offline after all */ } render(); }
+    else {
+      document.body.setAttribute("data-fa-syncing", "1");
+      try { await readMeta(); await refresh(); } catch (e) { /* offline after all */ }
+      document.body.setAttribute("data-fa-syncing", "0");
+      renderQuietly();
+    }
   }
 }
 
