@@ -335,6 +335,11 @@ def test_work_done_offline_survives_a_reload_and_syncs_exactly_once(browser, wor
         ready(page)
         # the 100 m warning the API gives is shown
         assert "m" in page.locator("#fa-notes").inner_text()
+        # my progress and the cell's, read after the sync
+        tab(page, "tasks")
+        progress = page.locator(f".fa-progress[data-task='{world.task_id}']")
+        assert progress.locator(".fa-mine").inner_text() == "1"
+        assert progress.locator(".fa-cellp").inner_text().startswith("1/")
         # a second sync sends nothing again
         tab(page, "sync")
         page.click("#fa-sync")
