@@ -280,5 +280,5 @@ def field_worker() -> str:
     content = hashlib.sha256(source.encode())
     for p in FIELD_ASSETS:
         content.update((STATIC / p).read_bytes())
-    release = f"{__version__}-{content.hexdigest()[:12]}"
+    release = f"{__version__}-{content.hexdigest()}"
     return source.replace("__VERSION__", release).replace('"__ASSETS__"', json.dumps(assets))
