@@ -255,7 +255,7 @@ _FIELD_UI: dict[str, dict[str, str]] = {
         "findings": "Findings", "follow_up_needed": "Follow-up needed", "photo": "Photo",
         "report_incident": "Report as an incident", "incident_category": "Category",
         "use_gps": "Record my position (GPS)", "save": "Save", "queued": "waiting to sync",
-        "last_synced": "Last synced", "never": "never", "edits_waiting": "edits waiting",
+        "last_synced": "Last synced", "never": "Never", "edits_waiting": "edits waiting",
         "sync_now": "Sync now", "offline": "Offline", "online": "Online",
         "conflict": "Conflict",
         "conflict_help": "Someone changed this while you were offline: choose which version stays",
