@@ -243,7 +243,7 @@ _FIELD_UI: dict[str, dict[str, str]] = {
         "pack_dropped": "您已调整到其他网格,原网格的数据已从手机删除",
         "sync_warnings": "同步提示", "gps_unavailable": "无法获取位置", "back": "返回",
         "no_tasks": "没有待办任务", "no_visits_due": "没有待走访住户", "renter": "租户",
-        "household": "住户", "building": "楼宇",
+        "household": "住户", "building": "楼宇", "update_phone": "更新电话",
     },
     "en": {
         "field_title": "Grid worker", "my_cell": "My cell", "tab_households": "Households",
@@ -273,6 +273,7 @@ _FIELD_UI: dict[str, dict[str, str]] = {
         "sync_warnings": "Sync notes", "gps_unavailable": "No position available",
         "back": "Back", "no_tasks": "No open task", "no_visits_due": "No visit due",
         "renter": "Renter", "household": "Household", "building": "Building",
+        "update_phone": "Update phone",
     },
 }  # fmt: skip
 for _lang, _words in _FIELD_UI.items():

@@ -526,3 +526,23 @@ def test_every_word_on_the_app_is_in_the_pages_language(phone, world, lang):
         audited = world.sql("SELECT reason FROM audit_log WHERE action = 'read_unmasked'"
                             " AND object_id = :id", id=str(person_id))  # fmt: skip
         assert (f"入户核实身份 {lang}",) in audited
+
+
+def test_a_phone_updated_on_the_doorstep_is_stored_once(phone, world):
+    page = phone()
+    household = one_household(world)
+    open_household(page, household)
+    member = page.locator(".fa-members li[data-person]").first
+    person_id = int(member.get_attribute("data-person"))
+    offline(page, world)
+    page.once("dialog", lambda d: d.accept("13905950321"))
+    member.locator("[data-phone-of]").click()
+    page.wait_for_function("() => Number(document.querySelector('#fa-waiting').textContent) === 1")
+    online(page)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    page.wait_for_function("() => Number(document.querySelector('#fa-waiting').textContent) === 0",
+                           timeout=30_000)  # fmt: skip
+    assert world.sql("SELECT phone FROM person WHERE id = :id", id=person_id) == [("13905950321",)]
+    events = world.sql("SELECT count(*) FROM registry_event WHERE action = 'update_person'"
+                       " AND object_id = :id", id=person_id)  # fmt: skip
+    assert events == [(1,)]

@@ -312,6 +312,7 @@ function openHousehold(id) {
         ${m.tags.map((x) => `<i class="fa-tag">${esc(group(x))}</i>`).join("")}
         <span class="fa-person-actions">
           ${mayUnmask ? `<button type="button" class="fa-small" data-unmask="${m.id}">${esc(t("unmask"))}</button>` : ""}
+          <button type="button" class="fa-small fa-quiet" data-phone-of="${m.id}">${esc(t("update_phone"))}</button>
           <button type="button" class="fa-small fa-quiet" data-status="moved_out" data-of="${m.id}">${esc(t("person_moved_out"))}</button>
           <button type="button" class="fa-small fa-quiet" data-status="deceased" data-of="${m.id}">${esc(t("mark_deceased"))}</button>
         </span></li>`).join("")}
@@ -324,6 +325,13 @@ function openHousehold(id) {
     for (const b of box.querySelectorAll("[data-status]")) {
       const m = h.members.find((x) => x.id === Number(b.dataset.of));
       b.onclick = () => enqueue({ kind: "set_person_status", target_id: m.id, data: { version: m.version, status: b.dataset.status }, label: `${t(b.dataset.status)} ${m.name}` });
+    }
+    for (const b of box.querySelectorAll("[data-phone-of]")) {
+      const m = h.members.find((x) => x.id === Number(b.dataset.phoneOf));
+      b.onclick = () => {
+        const phone = (window.prompt(t("update_phone")) || "").trim();
+        if (phone) enqueue({ kind: "update_person", target_id: m.id, data: { version: m.version, phone }, label: `${t("update_phone")} ${m.name}` });
+      };
     }
     for (const b of box.querySelectorAll("[data-unmask]")) b.onclick = () => unmask(Number(b.dataset.unmask), b.closest("li"));
   });
