@@ -6,7 +6,8 @@ Uses the server ``make demo`` runs (or starts one on the configured database whe
 answers), signs in as the demo users, and saves what Debian's Chromium draws — with every
 request beyond loopback refused — to docs/img/: the dispatcher's workbench in Chinese and
 English on a desktop and a phone screen (README; an incident open on the desktop), a grid
-worker's cell on a phone screen, and two plans compared when a second plan exists.
+worker's cell on a phone screen, the grid worker's app (/field/) in Chinese and English on
+a phone screen, and two plans compared when a second plan exists.
 """
 
 from __future__ import annotations
@@ -98,6 +99,26 @@ def shoot_workbench(browser, base: str, who: str, lang: str, size: tuple[int, in
     print(f"wrote {out}")
 
 
+def shoot_field(browser, base: str, lang: str, out: Path, who: str = "grid") -> None:
+    """The grid worker's app on a phone (390×844): the household list of the worker's cell."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, device_scale_factor=1)  # fmt: skip
+    context.add_init_script(f"localStorage.setItem('gridmap.token', '{token(base, who)}')")
+    context.route("**/*", lambda r: r.fallback() if r.request.url.startswith(base) else r.abort())
+    page = context.new_page()
+    page.goto(f"{base}/field/?lang={lang}")
+    page.wait_for_function(
+        "() => document.body.getAttribute('data-fa-ready') === '1'"
+        " && document.body.getAttribute('data-fa-syncing') !== '1'"
+        " && document.querySelectorAll('#fa-list .fa-row').length > 0",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(out))
+    context.close()
+    print(f"wrote {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default=None, help="a running gridmap server")
@@ -112,6 +133,8 @@ def main() -> None:
                                 OUT / f"workbench-{lang}-{screen}.png")  # fmt: skip
         me = httpx.get(f"{base}/api/v1/auth/me",
                        headers={"Authorization": f"Bearer {token(base, 'grid')}"}).json()  # fmt: skip
+        for lang in ("zh", "en"):
+            shoot_field(browser, base, lang, OUT / f"field-{lang}-phone.png")
         shoot(browser, base, "grid", f"/maps/grid/{me['area_code']}", OUT / "grid-map.png",
               size=(420, 860), ready="#gm-cell h2")  # fmt: skip
         plans = httpx.get(f"{base}/api/v1/plans",

@@ -216,6 +216,70 @@ for _lang, _words in _WORKBENCH_UI.items():
     CATALOGUE[_lang]["ui"].update(_words)
 
 
+# The grid worker's phone app (static/field/app.js): its own words beyond the shared ones.
+_FIELD_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "field_title": "网格员", "my_cell": "我的网格", "tab_households": "住户",
+        "tab_map": "地图", "tab_visits": "走访", "tab_tasks": "任务", "tab_sync": "同步",
+        "search_households": "搜索地址、门牌号或姓名", "filter_due": "待走访",
+        "filter_groups": "特殊人群", "filter_renters": "租户", "members": "成员",
+        "houses": "房屋", "no_households": "没有符合条件的住户", "unmask": "查看完整信息",
+        "unmask_reason": "查看原因", "visit": "走访", "record_visit": "记录走访",
+        "findings": "走访情况", "follow_up_needed": "需要跟进", "photo": "照片",
+        "report_incident": "上报为事件", "incident_category": "事件类别",
+        "use_gps": "记录位置(GPS)", "save": "保存", "queued": "待同步",
+        "last_synced": "上次同步", "never": "从未", "edits_waiting": "条修改待同步",
+        "sync_now": "立即同步", "offline": "离线", "online": "在线",
+        "conflict": "冲突", "conflict_help": "您离线期间有人修改了同一对象,请选择保留哪个版本",
+        "server_version": "服务器上的版本", "my_version": "我的修改",
+        "keep_mine": "用我的修改", "keep_server": "放弃我的修改", "refused_edit": "未被接受",
+        "drop": "删除", "interval_days": "走访周期(天)", "overdue_days": "超期(天)",
+        "never_visited": "从未走访", "due_at": "截止", "result": "结果", "complete": "完成",
+        "my_progress": "我的进度", "cell_progress": "网格进度", "register_person": "登记人员",
+        "register_household": "登记住户", "unit_no": "门牌号", "name": "姓名",
+        "id_number": "身份证号", "moved_out": "已迁出", "deceased": "已故",
+        "mark_moved_out": "整户迁出", "mark_deceased": "登记死亡",
+        "person_moved_out": "登记迁出", "no_pack": "首次使用需要联网下载本网格数据",
+        "pack_dropped": "您已调整到其他网格,原网格的数据已从手机删除",
+        "sync_warnings": "同步提示", "gps_unavailable": "无法获取位置", "back": "返回",
+        "no_tasks": "没有待办任务", "no_visits_due": "没有待走访住户", "renter": "租户",
+        "household": "住户", "building": "楼宇", "update_phone": "更新电话",
+    },
+    "en": {
+        "field_title": "Grid worker", "my_cell": "My cell", "tab_households": "Households",
+        "tab_map": "Map", "tab_visits": "Visits", "tab_tasks": "Tasks", "tab_sync": "Sync",
+        "search_households": "Search address, door number or name", "filter_due": "Visit due",
+        "filter_groups": "Special groups", "filter_renters": "Renters", "members": "Members",
+        "houses": "Houses", "no_households": "No household matches", "unmask": "Show in full",
+        "unmask_reason": "Reason", "visit": "Visit", "record_visit": "Record a visit",
+        "findings": "Findings", "follow_up_needed": "Follow-up needed", "photo": "Photo",
+        "report_incident": "Report as an incident", "incident_category": "Category",
+        "use_gps": "Record my position (GPS)", "save": "Save", "queued": "waiting to sync",
+        "last_synced": "Last synced", "never": "Never", "edits_waiting": "edits waiting",
+        "sync_now": "Sync now", "offline": "Offline", "online": "Online",
+        "conflict": "Conflict",
+        "conflict_help": "Someone changed this while you were offline: choose which version stays",
+        "server_version": "On the server", "my_version": "My edit", "keep_mine": "Keep mine",
+        "keep_server": "Drop mine", "refused_edit": "Not accepted", "drop": "Delete",
+        "interval_days": "Visit every (days)", "overdue_days": "Overdue (days)",
+        "never_visited": "Never visited", "due_at": "Due", "result": "Result",
+        "complete": "Done", "my_progress": "My progress", "cell_progress": "Cell progress",
+        "register_person": "Register a person", "register_household": "Register a household",
+        "unit_no": "Door number", "name": "Name", "id_number": "ID number",
+        "moved_out": "Moved out", "deceased": "Deceased", "mark_moved_out": "Household moved out",
+        "mark_deceased": "Deceased", "person_moved_out": "Moved out",
+        "no_pack": "The first start needs a connection to download your cell",
+        "pack_dropped": "You were moved to another cell: the old cell's data was removed",
+        "sync_warnings": "Sync notes", "gps_unavailable": "No position available",
+        "back": "Back", "no_tasks": "No open task", "no_visits_due": "No visit due",
+        "renter": "Renter", "household": "Household", "building": "Building",
+        "update_phone": "Update phone",
+    },
+}  # fmt: skip
+for _lang, _words in _FIELD_UI.items():
+    CATALOGUE[_lang]["ui"].update(_words)
+
+
 def catalogue(lang: Lang, categories: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Every label in ``lang``, with the category names given (from the routing rules)."""
     return {**CATALOGUE[lang], "category": dict(categories or {})}

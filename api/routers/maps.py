@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import (
@@ -216,4 +216,36 @@ def plan_page(
             target=target,
             lang=lang or settings.map_lang,
         )
+    )
+
+
+@router.get("/field", **PAGE)  # type: ignore[arg-type]
+def field_redirect(lang: Lang | None = None) -> RedirectResponse:
+    """The app lives under /field/, the scope of its service worker."""
+    return RedirectResponse(pages.FIELD_SCOPE + (f"?lang={lang}" if lang else ""), status_code=308)
+
+
+@router.get(pages.FIELD_SCOPE, **PAGE)  # type: ignore[arg-type]
+def field_page(settings: SettingsDep, lang: Lang | None = None) -> HTMLResponse:
+    """The grid worker's phone app (sign-in happens in the page; it works offline)."""
+    return HTMLResponse(pages.field_app(lang=lang or settings.map_lang))
+
+
+@router.get(pages.FIELD_SCOPE + "manifest.webmanifest", include_in_schema=False)
+def field_manifest(settings: SettingsDep, lang: Lang | None = None) -> JSONResponse:
+    """The app's web manifest (installable on a phone's home screen)."""
+    return JSONResponse(
+        pages.field_manifest(lang=lang or settings.map_lang),
+        media_type="application/manifest+json",
+    )
+
+
+@router.get(pages.FIELD_SCOPE + "sw.js", include_in_schema=False)
+def field_service_worker() -> Response:
+    """The app's service worker, served from the app's scope so it controls the app."""
+    return Response(
+        pages.field_worker(),
+        media_type="text/javascript",
+        # its own policy: the API's (default-src 'none') would forbid the worker any fetch
+        headers={"Cache-Control": "no-cache", "Content-Security-Policy": pages.FIELD_WORKER_CSP},
     )

@@ -265,6 +265,14 @@ def set_person_status(
     return edits.set_person_status(session, principal, person_id, data)
 
 
+@router.patch("/people/{person_id}", response_model=schemas.Edited, responses=EDIT)
+def update_person(
+    person_id: Id, data: schemas.PersonUpdate, session: SessionDep, principal: PrincipalDep
+) -> Any:
+    """Update a person's phone (checked as the importer checks it; 409 on a stale version)."""
+    return edits.update_person(session, principal, person_id, data)
+
+
 @router.get("/people", response_model=list[schemas.PersonRead])
 def search_people(
     session: SessionDep,

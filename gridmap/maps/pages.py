@@ -14,6 +14,7 @@ map by default — the area outlines give the context; a tile URL template can b
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -208,3 +209,76 @@ def plan(
     config = _base(settings, catalogue, "plan", lang, "plan_title")
     config.plan, config.compare, config.target = plan_id, compare, target
     return render(config)
+
+
+# -- the grid worker's phone app (static/field) ---------------------------------------------------
+
+FIELD_SCOPE = "/field/"  # the page, its manifest and its service worker: one scope
+FIELD_WORKER_CSP = "default-src 'self'; frame-ancestors 'none'"
+FIELD_ASSETS = (
+    "vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css", "shell/api.js", "shell/labels.js",
+    "field/app.js", "field/store.js", "field/field.css", "field/icon.svg",
+)  # fmt: skip
+
+
+def field_app(*, lang: str) -> str:
+    """The grid worker's app: a page shell the script fills from the phone's own store.
+
+    The page holds no data (the cell comes from the API into IndexedDB), so the service
+    worker can keep it and open it offline. Its labels are in the page: a start with no
+    network still has its words.
+    """
+    from gridmap.registry.groups import GROUPS
+    from gridmap.scope import UNMASKERS
+
+    config = {
+        "lang": lang, "api": "/api/v1", "scope": FIELD_SCOPE, "assets": ASSET_PREFIX,
+        "labels": LABELS[lang],
+        "groups": {g.tag: (g.en if lang == "en" else g.zh) for g in GROUPS.values()},
+        "unmask_roles": sorted(r.value for r in UNMASKERS),  # the one policy table's
+    }  # fmt: skip
+    text = json.dumps(config, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    title = str(LABELS[lang]["field_title"])
+    return f"""<!doctype html>
+<html lang="{"en" if lang == "en" else "zh-CN"}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+<meta name="theme-color" content="#1f5f99">
+<title>{title}</title>
+<link rel="manifest" href="{FIELD_SCOPE}manifest.webmanifest">
+<link rel="icon" href="{ASSET_PREFIX}/field/icon.svg">
+<link rel="stylesheet" href="{ASSET_PREFIX}/vendor/leaflet/leaflet.css">
+<link rel="stylesheet" href="{ASSET_PREFIX}/field/field.css">
+<script src="{ASSET_PREFIX}/vendor/leaflet/leaflet.js"></script>
+<script id="gm-field-config" type="application/json">{text}</script>
+<script type="module" src="{ASSET_PREFIX}/field/app.js"></script>
+</head>
+<body data-wb-busy="0"><main id="fa"></main></body>
+</html>
+"""
+
+
+def field_manifest(*, lang: str) -> dict[str, Any]:
+    """The web app manifest: installable, opens on the worker's cell, standalone."""
+    return {
+        "name": str(LABELS[lang]["field_title"]) + " · gridmap",
+        "short_name": str(LABELS[lang]["field_title"]),
+        "lang": "en" if lang == "en" else "zh-CN",
+        "start_url": FIELD_SCOPE, "scope": FIELD_SCOPE, "display": "standalone",
+        "background_color": "#ffffff", "theme_color": "#1f5f99",
+        "icons": [{"src": f"{ASSET_PREFIX}/field/icon.svg", "sizes": "any",
+                   "type": "image/svg+xml"}],
+    }  # fmt: skip
+
+
+def field_worker() -> str:
+    """The service worker, with this release's cache name and the assets it keeps."""
+    source = (STATIC / "field" / "sw.js").read_text(encoding="utf-8")
+    assets = [FIELD_SCOPE, *(f"{ASSET_PREFIX}/{p}" for p in FIELD_ASSETS)]
+    # the cache is named by the assets' content: a changed file is fetched anew
+    content = hashlib.sha256(source.encode())
+    for p in FIELD_ASSETS:
+        content.update((STATIC / p).read_bytes())
+    release = f"{__version__}-{content.hexdigest()}"
+    return source.replace("__VERSION__", release).replace('"__ASSETS__"', json.dumps(assets))

@@ -402,6 +402,22 @@ def set_person_status(
     return _edited(person, event)
 
 
+def update_person(
+    session: Session, actor: Actor, person_id: int, data: schemas.PersonUpdate
+) -> schemas.Edited:
+    """A person's phone changed (or cleared)."""
+    edit = offline.upload("update_person", person_id, data)
+    if (done := _replayed(session, actor, edit)) is not None:
+        return done
+    person, before = _for_edit(session, actor, Person, person_id, "person", person_view, data)
+    if person.phone == data.phone:
+        raise InvalidInput(f"person {person_id} already has this phone: nothing to change")
+    person.phone = data.phone
+    session.flush()
+    event = _event(session, actor, "update_person", person, before, person_view(person), edit)
+    return _edited(person, event)
+
+
 def update_unit(
     session: Session, actor: Actor, unit_id: int, data: schemas.WorkUnitUpdate
 ) -> schemas.Edited:

@@ -29,7 +29,7 @@ from gridmap.scope import Actor
 
 KINDS = (
     "register_household", "register_person", "move_household", "household_moved_out",
-    "set_person_status", "update_work_unit", "visit", "complete_task_row",
+    "set_person_status", "update_person", "update_work_unit", "visit", "complete_task_row",
 )  # fmt: skip
 
 

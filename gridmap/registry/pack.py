@@ -143,7 +143,7 @@ class SyncEdit(BaseModel):
     client_id: str = Field(min_length=1, max_length=64)
     kind: str = Field(
         description="register_household, register_person, move_household, household_moved_out, "
-        "set_person_status, update_work_unit, visit, complete_task_row"
+        "set_person_status, update_person, update_work_unit, visit, complete_task_row"
     )
     target_id: RowId | None = None
     data: dict[str, Any] = Field(default_factory=dict)
@@ -180,6 +180,7 @@ KINDS: dict[str, tuple[type[BaseModel], bool]] = {  # schema, whether it needs a
     "move_household": (schemas.HouseholdMove, True),
     "household_moved_out": (schemas.HouseholdOut, True),
     "set_person_status": (schemas.PersonStatusChange, True),
+    "update_person": (schemas.PersonUpdate, True),
     "update_work_unit": (schemas.WorkUnitUpdate, True),
     "visit": (schemas.VisitCreate, True),
     "complete_task_row": (schemas.TaskItemDone, True),
@@ -257,6 +258,7 @@ def _apply(
         "move_household": lambda: edits.move_household(session, actor, target, data),
         "household_moved_out": lambda: edits.household_moved_out(session, actor, target, data),
         "set_person_status": lambda: edits.set_person_status(session, actor, target, data),
+        "update_person": lambda: edits.update_person(session, actor, target, data),
         "update_work_unit": lambda: edits.update_unit(session, actor, target, data),
     }[edit.kind]()
     return SyncResult(

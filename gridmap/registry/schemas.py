@@ -243,6 +243,16 @@ class PersonStatusChange(BaseModel):
     client_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+class PersonUpdate(BaseModel):
+    """A person's phone changed (the one field a grid worker updates at the door)."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    phone: Phone | None = Field(
+        description="The new phone (checked by gridmap/phones.py); null clears it"
+    )
+    client_id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
 class WorkUnitUpdate(_Text):
     """Changes to a work unit (fields left out stay as they are)."""
 

@@ -142,7 +142,7 @@ def _read(session: Session, visit: Visit) -> dict[str, Any]:
 def due(
     session: Session, actor: Actor, area: str, *, now: datetime | None = None, limit: int = 500
 ) -> list[schemas.DueVisit]:
-    """Households of ``area`` due for a visit, the longest overdue first (never visited first)."""
+    """Households of ``area`` due for a visit, the most urgent first (:func:`urgency`)."""
     require_people(actor)
     return due_in(session, area, registry_filter(actor, Household.grid_code, people=True), now=now)[
         :limit
@@ -152,7 +152,7 @@ def due(
 def due_in(
     session: Session, area: str, scope: ColumnElement[bool], *, now: datetime | None = None
 ) -> list[schemas.DueVisit]:
-    """Every household of ``area`` (within ``scope``) due for a visit, most overdue first.
+    """Every household of ``area`` (within ``scope``) due for a visit, most urgent first.
 
     The rule of :func:`due` without a reader: also for the change-impact report, which
     counts the due visits a new plan would hand to another grid worker.
@@ -204,5 +204,15 @@ def due_in(
                     overdue_days=overdue,
                 )
             )
-    out.sort(key=lambda d: (d.last_visit_at is not None, -(d.overdue_days or 0), d.household_id))
+    out.sort(key=urgency)
     return out
+
+
+def urgency(due: schemas.DueVisit) -> tuple[int, bool, int, int]:
+    """Which household to visit first (the smallest key).
+
+    The shortest interval first (special groups, 特殊人群, by the registry's rule), then
+    never visited, then the longest overdue.
+    """
+    return (due.interval_days, due.last_visit_at is not None, -(due.overdue_days or 0),
+            due.household_id)  # fmt: skip

@@ -188,6 +188,25 @@ def test_pages_are_served_and_hold_no_data(client):
     assert "dispatch map" in english and 'lang="en"' in english
 
 
+def test_the_field_app_its_manifest_and_its_worker(client):
+    """The grid worker's app: one scope for page, manifest and worker; every asset local."""
+    import json
+    import re
+
+    assert client.get("/field", follow_redirects=False).headers["location"] == "/field/"
+    page = client.get("/field/", params={"lang": "en"})
+    assert page.status_code == 200 and 'lang="en"' in page.text
+    assert "https://" not in page.text.split("</head>")[0]
+    manifest = client.get("/field/manifest.webmanifest").json()
+    assert manifest["scope"] == manifest["start_url"] == "/field/"
+    worker = client.get("/field/sw.js")
+    # the worker's own policy lets it fetch what it keeps (the API's forbids every fetch)
+    assert worker.headers["content-security-policy"].startswith("default-src 'self'")
+    kept = json.loads(re.search(r"const ASSETS = (\[.*?\]);", worker.text).group(1))
+    assert "/field/" in kept and all(client.get(url).status_code == 200 for url in kept)
+    assert set(re.findall(r'(?:src|href)="(/static/maps/[^"]+)"', page.text)) <= set(kept)
+
+
 def test_map_assets_are_served_locally(client):
     html = client.get("/maps/dispatch").text
     for src in ("leaflet.js", "leaflet-heat.js", "gridmap-map.js", "leaflet.css"):

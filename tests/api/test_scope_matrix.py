@@ -212,6 +212,8 @@ REQUESTS = {
     ("get", "/api/v1/people/{person_id}"): lambda c, w: ("get", f"/people/{_person(c, w).id}", {}),
     ("post", "/api/v1/people/{person_id}/status"): lambda c, w: (
         "post", f"/people/{_person(c, w).id}/status", {"json": {"version": 1, "status": "deceased"}}),
+    ("patch", "/api/v1/people/{person_id}"): lambda c, w: (
+        "patch", f"/people/{_person(c, w).id}", {"json": {"version": 1, "phone": "13905950001"}}),
     ("get", "/api/v1/stats"): lambda c, w: ("get", "/stats", {"params": {"area": _cell(w)}}),
     ("get", "/api/v1/stats/whistles"): lambda c, w: (
         "get", "/stats/whistles", {"params": {"area": _cell(w)}}),
@@ -377,6 +379,7 @@ EXPECT = {
     ("get", "/api/v1/people"): local(SEEN, mediator_east=DENIED),
     ("get", "/api/v1/people/{person_id}"): PEOPLE,
     ("post", "/api/v1/people/{person_id}/status"): EDIT,
+    ("patch", "/api/v1/people/{person_id}"): EDIT,
     ("get", "/api/v1/stats"): everyone(OK),
     ("get", "/api/v1/stats/whistles"): everyone(OK),
     # each reads only their own unit's inbox (empty for roles without one)

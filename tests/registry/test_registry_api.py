@@ -543,3 +543,52 @@ def test_a_grid_worker_adds_a_follow_up_note_and_photo_but_cannot_close(client, 
     east = report(client, world, who="t2", lon=inside(2, 1)[0], lat=inside(2, 1)[1]).json()
     r = act(client, world, "grid", east["code"], "note", east["version"], note="路过看看")
     assert r.status_code == 404
+
+
+def test_visits_due_come_most_urgent_first_by_the_interval_rule(client, world, registry):
+    """Special groups (the shortest interval) first, then never visited, then most overdue."""
+    from gridmap.registry import schemas
+    from gridmap.registry.visits import urgency
+
+    due = get(client, world, "grid", f"/areas/{CELL}/visits-due").json()
+    intervals = [d["interval_days"] for d in due]
+    assert intervals == sorted(intervals) and intervals[0] == 30, due
+    assert due[0]["household_id"] == registry.households["elder"].id
+    assert [d["household_id"] for d in due] == [
+        d.household_id
+        for d in sorted((schemas.DueVisit.model_validate(d) for d in due), key=urgency)
+    ]
+
+
+def test_a_phone_is_updated_alike_through_the_api_and_the_sync(client, world, registry, session):
+    """One edit, two doors (PATCH /people/{id} and the sync's update_person), one validator."""
+    person = registry.people["林芳"]
+    path = f"/people/{person.id}"
+    bad = client.patch("/api/v1" + path, json={"version": person.version, "phone": "12012345678"},
+                       headers=world.auth("grid"))  # fmt: skip
+    assert bad.status_code == 422
+    synced_bad = post(client, world, "grid", f"/areas/{CELL}/sync", {"edits": [{
+        "client_id": "phone-bad", "kind": "update_person", "target_id": person.id,
+        "data": {"version": person.version, "phone": "12012345678"}}]}).json()[0]  # fmt: skip
+    assert synced_bad["status"] == "refused" and synced_bad["code"] == "invalid_input"
+    assert "phone" in synced_bad["detail"] and "phone" in bad.json()["detail"]
+    first = client.patch("/api/v1" + path, json={"version": person.version, "phone": "13905951234"},
+                         headers=world.auth("grid"))  # fmt: skip
+    assert first.status_code == 200, first.text
+    session.refresh(person)
+    assert person.phone == "13905951234" and person.version == first.json()["version"]
+    # the phone, offline on the old version: a conflict with both versions
+    stale = post(client, world, "grid", f"/areas/{CELL}/sync", {"edits": [{
+        "client_id": "phone-old", "kind": "update_person", "target_id": person.id,
+        "data": {"version": first.json()["version"] - 1, "phone": "13905955678"}}]}).json()[0]  # fmt: skip
+    assert stale["status"] == "conflict" and stale["code"] == "stale_version"
+    assert stale["current"]["version"] == person.version
+    again = {"client_id": "phone-new", "kind": "update_person", "target_id": person.id,
+             "data": {"version": person.version, "phone": "13905955678"}}  # fmt: skip
+    applied = post(client, world, "grid", f"/areas/{CELL}/sync", {"edits": [again, again]}).json()
+    assert [a["status"] for a in applied] == ["applied", "duplicate"]
+    session.refresh(person)
+    assert person.phone == "13905955678"
+    outside = client.patch("/api/v1" + path, json={"version": person.version, "phone": "13905950000"},
+                           headers=world.auth("analyst"))  # fmt: skip
+    assert outside.status_code in (403, 404)

@@ -4,6 +4,10 @@
  * studio to come). A refusal is thrown as a Problem carrying the RFC 9457 body, so a page
  * shows the server's own words. <body data-wb-busy> counts requests in flight (tests wait
  * for 0). A 401 signs out: the token is dropped and "gridmap:signed-out" is dispatched.
+ *
+ * The token lives in sessionStorage (a tab's life) unless a page asks otherwise with
+ * ``keepTokenIn("local")`` — the grid worker's app, which must open after the phone restarts
+ * offline. The workbench never asks, so it keeps the session-only token.
  */
 export const API = "/api/v1";
 export const TOKEN_KEY = "gridmap.token";
@@ -23,8 +27,27 @@ export class Problem extends Error {
   }
 }
 
+let store = "session";
+
+/** Keep the token in ``"local"`` storage (survives a restart) or ``"session"`` (the default). */
+export function keepTokenIn(kind) {
+  store = kind === "local" ? "local" : "session";
+}
+
+function storage() {
+  return store === "local" ? window.localStorage : window.sessionStorage;
+}
+
 export function token() {
-  try { return window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  try { return storage().getItem(TOKEN_KEY); } catch (e) { return null; }
+}
+
+/** Store ``value`` as the token where this page keeps it (null: forget it). */
+export function setToken(value) {
+  try {
+    if (value) storage().setItem(TOKEN_KEY, value);
+    else storage().removeItem(TOKEN_KEY);
+  } catch (e) { /* private mode */ }
 }
 
 export function query(params) {
