@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     body_seconds: float = Field(
         default=30.0, gt=0, le=600, description="Longest time a request body may take to arrive"
     )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Backups of the embedded cluster (`gridmap backup`): its WAL is archived "
+        "there continuously once set (restart the database); a mount of its own, not the data "
+        "folder's disk",
+    )
+    backup_keep: int = Field(default=7, ge=1, le=365, description="Base backups kept by prune")
     metrics_networks: str = Field(
         default="",
         description="Addresses or networks allowed to read /metrics without signing in "
