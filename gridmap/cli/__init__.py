@@ -20,6 +20,7 @@ from gridmap.cli import (
     seed,
     server,
     user,
+    worker,
 )
 
 app = typer.Typer(
@@ -41,5 +42,6 @@ app.command("seed-export")(seed.seed_export)
 app.command()(registry.export)
 app.command()(assign.assign)
 app.command()(server.demo)
+app.command()(worker.worker)
 
 __all__ = ["app"]
