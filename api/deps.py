@@ -135,14 +135,8 @@ def get_principal(
     return Actor(claims.user_id, user.role, user.area_code, user.department_id, user.username)
 
 
-def signed_in(
-    request: Request,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-    session: SessionDep,
-    settings: SettingsDep,
-) -> Actor:
+def signed_in(request: Request, actor: Annotated[Actor, Depends(get_principal)]) -> Actor:
     """:func:`get_principal`, noted on the request for its access log line (the user's id)."""
-    actor = get_principal(token, session, settings)
     request.state.user_id = actor.user_id
     return actor
 
@@ -159,7 +153,7 @@ def get_optional_principal(
     """The signed-in user, or None without a token (public endpoints); a bad token is 401."""
     if not token:
         return None
-    return signed_in(request, token, session, settings)
+    return signed_in(request, get_principal(token, session, settings))
 
 
 OptionalPrincipalDep = Annotated[Actor | None, Depends(get_optional_principal)]
