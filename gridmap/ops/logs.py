@@ -75,13 +75,25 @@ class JsonFormatter(logging.Formatter):
 HANDLER_NAME = "gridmap-json"
 
 
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is written, not when it was made."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure(level: str = "INFO") -> None:
     """Send every log (gridmap's, uvicorn's, the libraries') to stderr as JSON lines.
 
     Idempotent: the handler is replaced, not added again. uvicorn's own access log is
     silenced: the access line is ours (it knows the route template and the user).
     """
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr()
     handler.name = HANDLER_NAME
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
