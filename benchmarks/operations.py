@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import threading
@@ -170,6 +171,7 @@ def archived_cluster(fraction: float) -> Iterator[tuple[str, np.ndarray, object,
         yield url, points, cluster, data_dir, root
     finally:
         cluster.destroy()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def rpo_samples(cluster: object, url: str, samples: int) -> list[float]:

@@ -9,6 +9,7 @@ from after, and the photos of exactly the incidents it holds.
 from __future__ import annotations
 
 import io
+import shutil
 import socket
 import tempfile
 import time
@@ -62,6 +63,7 @@ def drill():
     for other in restored:
         other.destroy()
     cluster.destroy()
+    shutil.rmtree(folder, ignore_errors=True)  # the backups and the restored copies too
 
 
 def write(client, world, engine, step: str) -> tuple[list[str], str]:
@@ -200,6 +202,4 @@ def test_the_commands_back_up_list_verify_prune_and_restore(tmp_path):
         assert refused.returncode != 0 and "not empty" in refused.stdout + refused.stderr
     finally:
         gridmap("db", "stop")
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
