@@ -26,7 +26,7 @@ from api.capacity import (
 )
 from api.deps import preload_locator
 from api.live import Changes
-from api.middleware import RequestGuard, SecurityHeaders
+from api.middleware import RequestGuard, RequestLog, SecurityHeaders
 from api.routers import (
     areas,
     auth,
@@ -38,6 +38,7 @@ from api.routers import (
     notifications,
     ogc,
     open311,
+    ops,
     organisation,
     plans,
     registry,
@@ -49,6 +50,8 @@ from gridmap.auth.lockout import SignInGuard, SignInPolicy
 from gridmap.db.session import database_url, make_engine
 from gridmap.maps import pages
 from gridmap.models import make_sessionmaker
+from gridmap.ops import logs
+from gridmap.ops.metrics import DomainGauges
 from gridmap.plans.impacts import ImpactReports
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.registry.rollup import CellCounts
@@ -68,6 +71,8 @@ GZIP_MIN_BYTES = 1024  # below this, compressing costs more than it saves
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gridmap API for ``settings`` (read from the environment when omitted)."""
     settings = with_local_secret(settings or Settings())
+    if settings.log_json and settings.environment != "test":  # tests build hundreds of apps
+        logs.configure(settings.log_level)
 
     sizes = Sizes.from_settings(settings)
 
@@ -104,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.shutting_down = True  # /readyz answers 503 from here on
             await app.state.changes.stop()
             engine.dispose()
             side.dispose()
@@ -130,12 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalogue = LAYERS  # the map layers, registered here: the engine is handed them
     app.state.cell_counts = CellCounts()
+    app.state.domain_gauges = DomainGauges()
     app.state.rate_rules = Rules.from_settings(settings)
     app.state.plan_impacts = ImpactReports(
         slots=settings.plan_impact_slots, ttl=settings.plan_impact_cache_seconds
     )
     problems.install(app)
     openapi.install(app, problems.Problem, maps.FeatureCollection)
+    app.include_router(ops.router)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(auth.router, prefix=API_PREFIX)
     app.include_router(users.router, prefix=API_PREFIX)
@@ -152,7 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(maps.router)
     app.mount(pages.ASSET_PREFIX, StaticFiles(directory=pages.STATIC), name="map-assets")
-    # innermost first (the last added is the outermost): every answer carries the security
+    # innermost first (the last added is the outermost): each request is logged and
+    # counted with the answer it got, whatever layer gave it; every answer carries the security
     # headers (the guard's and the gate's refusals too); a body arrives under the guard
     # before its request takes a slot; JSON, GeoJSON and HTML are compressed inside the
     # slot (Starlette's GZip leaves event streams and images alone: a stream is neither
@@ -161,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         Gate,
         sizes=sizes,
-        bypass=(f"{API_PREFIX}/health",),
+        bypass=(f"{API_PREFIX}/health", "/livez", "/readyz", "/metrics"),
         stream_paths=(f"{API_PREFIX}/notifications/stream", f"{API_PREFIX}/incidents/changes"),
     )
     app.add_middleware(
@@ -174,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SecurityHeaders,
         img_sources=tile_origin(settings.tile_url),
     )
+    app.add_middleware(RequestLog)  # outermost: it sees every answer, refusals included
     return app
 
 

@@ -135,10 +135,17 @@ def get_principal(
     return Actor(claims.user_id, user.role, user.area_code, user.department_id, user.username)
 
 
-PrincipalDep = Annotated[Actor, Depends(get_principal)]
+def signed_in(request: Request, actor: Annotated[Actor, Depends(get_principal)]) -> Actor:
+    """:func:`get_principal`, noted on the request for its access log line (the user's id)."""
+    request.state.user_id = actor.user_id
+    return actor
+
+
+PrincipalDep = Annotated[Actor, Depends(signed_in)]
 
 
 def get_optional_principal(
+    request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     session: SessionDep,
     settings: SettingsDep,
@@ -146,7 +153,7 @@ def get_optional_principal(
     """The signed-in user, or None without a token (public endpoints); a bad token is 401."""
     if not token:
         return None
-    return get_principal(token, session, settings)
+    return signed_in(request, get_principal(token, session, settings))
 
 
 OptionalPrincipalDep = Annotated[Actor | None, Depends(get_optional_principal)]
@@ -307,4 +314,4 @@ def authorise_unmask(
         row["detail"] = {**row["detail"], "refused": exc.code}
         request.state.audit_refusals = [{"action": "read_unmasked_refused", **row}]
         raise
-    audit.record(session, action="read_unmasked", **row)
+    audit.record(session, action=audit.UNMASKED_READ, **row)

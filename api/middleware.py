@@ -4,6 +4,7 @@ r"""Guards in front of every route (pure ASGI, so they see the raw bytes).
   length at once, or while it streams in, never after reading it whole — and a NUL
   character anywhere in the path, query, headers or a JSON, form or text body
   (PostgreSQL refuses ``\\x00`` in text, so it could only ever end in an error).
+- ``RequestLog``: one JSON access line and the request metrics per request, with its id.
 - ``SecurityHeaders``: no sniffing, no framing, no referrer, a restrictive content security
   policy, and ``Cache-Control: no-store`` on every API answer (they may carry personal data).
 """
@@ -12,11 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+import time
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from api import georeport
+from gridmap.ops import counters, logs
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -254,3 +259,72 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+# a request id a client or proxy may send: short, and nothing a log could be confused by
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+access_log = logging.getLogger("gridmap.access")
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/api/v1/incidents/{code}``), never the path.
+
+    Bounded: metrics keep one series per template, and the log line carries no value a
+    client typed. A request no route took is ``unmatched``.
+    """
+    # FastAPI keeps the included route's full template (its routers' prefixes added) in
+    # its part of the scope; ``scope["route"].path`` lacks the prefixes
+    chosen = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(chosen, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) and path else "unmatched"
+
+
+class RequestLog:
+    """One JSON access line and the request metrics per request; ``X-Request-ID`` both ways.
+
+    The outermost layer: it also sees the refusals of the guard and the gate. A request id
+    sent by the client (or the proxy in front) is kept when it is well-formed, else one is
+    made; the answer carries it, and so does every line logged for the request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: D102
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if REQUEST_ID.match(sent) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        # not reset after: the 500 of an unexpected error is answered and its trace logged
+        # by Starlette's outermost layer, after this one, in the same task (each request
+        # has its own, so the id never leaks into another request's lines)
+        logs.request_id.set(request_id)
+        status = 500  # what the client gets if the app fails before it answers
+        started = time.perf_counter()
+
+        async def with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers") or [])
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            method = scope.get("method", "")
+            counters.REQUESTS.labels(method=method, route=route, status=str(status)).inc()
+            counters.LATENCY.labels(method=method, route=route).observe(seconds)
+            state = scope.get("state") or {}
+            access_log.info(
+                "%s %s %s", method, route, status,
+                extra={"request_id": request_id, "user_id": state.get("user_id"),
+                       "method": method, "route": route, "status": status,
+                       "duration_ms": round(seconds * 1000, 1)},
+            )  # fmt: skip

@@ -49,11 +49,12 @@ def throwaway_cluster(name: str = "bench") -> Iterator[tuple[str, Cluster]]:
 
 @contextmanager
 def api_server(
-    url: str, workers: int = 1, wait_s: float = 30, env: dict[str, str] | None = None
-) -> Iterator[str]:
+    url: str, workers: int = 1, wait_s: float = 30, env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[str]:  # fmt: skip
     """A real uvicorn server for the database at ``url``; yields its base URL once healthy.
 
-    ``env``: more ``GRIDMAP_*`` settings for the server.
+    ``env``: more ``GRIDMAP_*`` settings for the server; ``log``: a file for its stderr.
     """
     import httpx
 
@@ -74,7 +75,8 @@ def api_server(
     command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
                str(port), "--log-level", "warning", "--no-access-log", "--workers", str(workers),
                "--no-proxy-headers"]  # fmt: skip
-    server = subprocess.Popen(command, env=env)
+    log_file = log.open("ab") if log else None
+    server = subprocess.Popen(command, env=env, stderr=log_file)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(int(wait_s / 0.2)):
@@ -94,3 +96,5 @@ def api_server(
         except subprocess.TimeoutExpired:  # a server that locked up does not stop either
             server.kill()
             server.wait(10)
+        if log_file:
+            log_file.close()

@@ -11,9 +11,11 @@ import ipaddress
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.auth.models import AuditLog
+from gridmap.ops import counters
 from gridmap.scope import Actor
 
 MIN_REASON = 4  # characters: "核查走访" is enough, "x" is not
+UNMASKED_READ = "read_unmasked"  # the action of an allowed unmasked read
 
 
 def record(
@@ -27,7 +29,9 @@ def record(
     reason: str | None = None,
     client_ip: str | None = None,
 ) -> None:
-    """Add an audit row to the session's transaction."""
+    """Add an audit row to the session's transaction (an unmasked read is also counted)."""
+    if action == UNMASKED_READ:
+        counters.UNMASK_READS.inc()
     address: str | None = None
     if client_ip:
         try:

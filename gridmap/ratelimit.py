@@ -25,6 +25,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from gridmap.errors import RateLimited
+from gridmap.ops import counters
 from gridmap.settings import Settings
 
 _INCR = text(
@@ -164,6 +165,7 @@ class RateLimiter:
     @staticmethod
     def _raise(rule: Rule, seconds: float) -> None:
         retry_after = max(1, math.ceil(seconds))
+        counters.RATE_LIMITED.labels(rule=rule.name).inc()
         raise RateLimited(
             f"too many {rule.what} ({rule.limit}): try again in {retry_after} s",
             retry_after=retry_after,

@@ -65,6 +65,7 @@ class RolePolicy:
     plans: PlanWork = PlanWork.none  # change-impact reports, preparing, publishing plans
     users: bool = False  # administers the accounts of their area (and lifts sign-in locks)
     audit: bool = False  # reads the audit log (who read personal data unmasked, and why)
+    operates: bool = False  # reads the operations metrics (/metrics) without a listed network
 
     @property
     def unit(self) -> bool:
@@ -74,7 +75,8 @@ class RolePolicy:
 
 POLICIES: dict[Role, RolePolicy] = {
     Role.city_admin: RolePolicy(IncidentAccess.area, True, True, True, True, True, AreaLevel.city,
-                                plans=PlanWork.publish, users=True, audit=True),
+                                plans=PlanWork.publish, users=True, audit=True,
+                                operates=True),
     Role.county_dispatcher: RolePolicy(
         IncidentAccess.area, True, True, True, True, True, AreaLevel.county,
         plans=PlanWork.compare,
@@ -286,6 +288,15 @@ def require_audit(actor: Actor) -> None:
     if not actor.policy.audit:
         raise Forbidden(
             f"a {actor.role.value} does not read the audit log (city administrators do)"
+        )
+
+
+def require_operations(actor: Actor) -> None:
+    """Refuse (403) roles that do not read the operations metrics."""
+    if not actor.policy.operates:
+        raise Forbidden(
+            f"a {actor.role.value} does not read the operations metrics (city administrators "
+            "do, and scrapers from GRIDMAP_METRICS_NETWORKS)"
         )
 
 

@@ -116,6 +116,22 @@ class Settings(BaseSettings):
     body_seconds: float = Field(
         default=30.0, gt=0, le=600, description="Longest time a request body may take to arrive"
     )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Backups of the embedded cluster (`gridmap backup`): its WAL is archived "
+        "there continuously once set (restart the database); a mount of its own, not the data "
+        "folder's disk",
+    )
+    backup_keep: int = Field(default=7, ge=1, le=365, description="Base backups kept by prune")
+    metrics_networks: str = Field(
+        default="",
+        description="Addresses or networks allowed to read /metrics without signing in "
+        "(the Prometheus server, e.g. 10.0.0.5 or 10.0.0.0/24), comma-separated; empty: only a "
+        "signed-in city administrator",
+    )
+    log_json: bool = Field(
+        default=True, description="Logs as JSON lines on stderr (off: the libraries' own format)"
+    )
     public_docs: bool | None = Field(
         default=None, description="Serve /docs and /openapi.json; default: not in production"
     )
@@ -156,7 +172,27 @@ class Settings(BaseSettings):
                     f"GRIDMAP_TRUSTED_PROXIES: {item!r} is not an address or network: list the "
                     'proxies, e.g. 127.0.0.1,10.0.0.0/8 ("*" would believe every client)'
                 ) from None
+        self.metrics_allowed("127.0.0.1")  # the networks parse, or the settings are refused
         return self
+
+    def metrics_allowed(self, address: str) -> bool:
+        """Whether a client at ``address`` may read /metrics without signing in."""
+        import ipaddress
+
+        networks = []
+        for item in filter(None, (p.strip() for p in self.metrics_networks.split(","))):
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"GRIDMAP_METRICS_NETWORKS: {item!r} is not an address or network: list "
+                    "the scrapers, e.g. 10.0.0.5,10.0.0.0/24"
+                ) from None
+        try:
+            client = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(client in network for network in networks)
 
     @model_validator(mode="after")
     def _rate_limits_parse(self) -> Settings:

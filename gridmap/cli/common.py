@@ -99,7 +99,8 @@ def check_database(settings: Settings) -> str:
 
 def cluster(settings: Settings) -> Cluster:
     """The embedded PostGIS cluster of ``settings``' data folder and port."""
-    return Cluster(settings.data_dir, settings.db_port)
+    archive = settings.backup_dir / "wal" if settings.backup_dir else None
+    return Cluster(settings.data_dir, settings.db_port, archive_dir=archive)
 
 
 def ensure_database(settings: Settings) -> str:

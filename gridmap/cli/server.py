@@ -17,6 +17,7 @@ from gridmap.cli.common import (
 )
 from gridmap.cli.seed import generate_and_load
 from gridmap.errors import GridmapError
+from gridmap.ops.metrics import multiprocess_dir
 
 
 @friendly_errors
@@ -39,15 +40,19 @@ def serve(
     if settings.public_url is None and (host or settings.host) in ("0.0.0.0", "::"):
         console.print("GRIDMAP_PUBLIC_URL is not set: OGC and Open311 links will name "
                       f"{settings.base_url}; set it to the address clients use")  # fmt: skip
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        **settings.server_options(),
-    )
+    # the workers write their metrics to files in one folder, made here and removed at exit,
+    # so /metrics adds up every worker's counts whichever answers (gridmap/ops/metrics.py)
+    with multiprocess_dir():
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=not settings.log_json,  # the JSON access line replaces uvicorn's
+            **settings.server_options(),
+        )
 
 
 @friendly_errors

@@ -32,6 +32,8 @@ SYSTEM_USER = "postgres"
 MAX_SOCKET_PATH = 100
 
 
+ARCHIVE_TIMEOUT = 30  # seconds: the most a committed write waits to reach the WAL archive
+
 # Planner settings for a database that lives on SSD or in memory (docs/architecture.md says
 # to set the same on a production server): with the default random_page_cost of 4 (spinning
 # disks) PostgreSQL prefers scanning whole wide tables to index-only scans of narrow indexes.
@@ -134,6 +136,9 @@ class Cluster:
     data_dir: Path
     port: int
     dbname: str = "gridmap"
+    # where finished WAL segments are copied (``gridmap backup``): on, the server archives
+    # continuously and switches segments at least every ARCHIVE_TIMEOUT seconds
+    archive_dir: Path | None = None
 
     @property
     def home(self) -> Path:
@@ -250,7 +255,7 @@ class Cluster:
             running, self.home, self.port, self.url(), self._pid() if running else None
         )
 
-    def start(self) -> ClusterStatus:
+    def start(self, *, ensure_database: bool = True) -> ClusterStatus:
         """Initialise if needed, start if stopped, ensure the database and PostGIS.
 
         Idempotent: starting a running cluster does nothing; after a crash PostgreSQL
@@ -281,6 +286,7 @@ class Cluster:
             options = (
                 f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
                 + " ".join(f"-c {k}={v}" for k, v in (TUNING | memory_tuning()).items())
+                + "".join(f" -c {k}={v}" for k, v in self._archive_options().items())
             )
             self._run(
                 "pg_ctl",
@@ -295,8 +301,29 @@ class Cluster:
                 "60",
                 "start",
             )
-        self.create_database(self.dbname)
+        if ensure_database:
+            self.create_database(self.dbname)
         return self.status()
+
+    def _archive_options(self) -> dict[str, str]:
+        if self.archive_dir is None:
+            return {}
+        self.archive_dir.mkdir(parents=True, exist_ok=True)
+        if _as_root():
+            shutil.chown(self.archive_dir, SYSTEM_USER, SYSTEM_USER)
+        folder = str(self.archive_dir.resolve())
+        if any(c in folder for c in " '\"\\"):
+            raise ClusterError(
+                f"the WAL archive folder {folder!r} may not contain quotes or spaces"
+            )
+        # never overwrite a segment already archived (a second server on the same folder)
+        command = f"test ! -f {folder}/%f && cp %p {folder}/%f"
+        return {"archive_mode": "on", "archive_timeout": str(ARCHIVE_TIMEOUT),
+                "archive_command": f"'{command}'"}  # fmt: skip
+
+    def tool(self, *args: str) -> str:
+        """Run a PostgreSQL program (as the postgres user when root); its output."""
+        return self._run(*args).stdout
 
     def stop(self) -> ClusterStatus:
         """Stop the cluster (fast shutdown); stopping a stopped cluster does nothing."""

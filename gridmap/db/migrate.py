@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+LOCK_KEY = 0x67726D70  # "grmp": the advisory lock every migration run holds (env.py)
+LOCK_TIMEOUT = "3s"  # longest wait for a table lock before the migration gives up and retries
+ATTEMPTS = 5  # tries of an upgrade whose lock waits timed out
 
 
 def alembic_config(url: str) -> Config:
@@ -18,9 +22,23 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision``."""
-    command.upgrade(alembic_config(url), revision)
+def upgrade(url: str, revision: str = "head", attempts: int = ATTEMPTS) -> None:
+    """Migrate the database at ``url`` up to ``revision``.
+
+    A migration waits at most ``LOCK_TIMEOUT`` for each table lock, so requests never queue
+    behind it for longer; when it gives up (its transaction rolled back, nothing half done),
+    it is tried again after a pause, ``attempts`` times in all.
+    """
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, attempts + 1):
+        try:
+            command.upgrade(alembic_config(url), revision)
+            return
+        except OperationalError as exc:
+            if "lock timeout" not in str(exc.orig) or attempt == attempts:
+                raise
+            time.sleep(min(2.0**attempt, 10.0))
 
 
 def downgrade(url: str, revision: str = "base") -> None:

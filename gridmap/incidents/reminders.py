@@ -63,6 +63,7 @@ from gridmap.incidents.models import (
     NotificationRead,
 )
 from gridmap.incidents.workflow import Action
+from gridmap.ops import counters
 from gridmap.scope import Actor, within
 from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department, RoutingRule
@@ -125,10 +126,17 @@ def sweep(
     """Make the notifications due by ``now`` that are not made yet; the number made.
 
     ``units`` limits it to what those units are told (an inbox being read); ``None``
-    sweeps every unit.
+    sweeps every unit (``gridmap worker``). Its duration is a metric.
     """
     if units is not None and not units:
         return 0
+    with counters.SWEEP_SECONDS.labels(scope="all" if units is None else "inbox").time():
+        return _sweep(session, now, calendar, units)
+
+
+def _sweep(
+    session: Session, now: datetime, calendar: WorkingCalendar, units: Sequence[int] | None
+) -> int:
     centres = {
         code: uid
         for code, uid in session.execute(

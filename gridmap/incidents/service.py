@@ -53,6 +53,7 @@ from gridmap.incidents.models import (
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
 from gridmap.incidents.workflow import TRANSITIONS, Action, next_status, require_note
 from gridmap.locate import Locator, UnitRef
+from gridmap.ops import counters
 from gridmap.scope import Actor, incident_filter
 from gridmap.units import codes as unit_codes
 from gridmap.units.models import Department
@@ -226,6 +227,7 @@ def create(
     incident = Incident(**row)
     make_transient_to_detached(incident)
     session.add(incident)
+    counters.INTAKES.labels(channel=str(row["channel"])).inc()
     return incident, True
 
 

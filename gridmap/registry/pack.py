@@ -33,6 +33,7 @@ from gridmap.errors import Conflict, GridmapError, InvalidInput
 from gridmap.incidents import views as incident_views
 from gridmap.incidents.models import OPEN, Incident, IncidentEvent
 from gridmap.locate import Locator
+from gridmap.ops import counters
 from gridmap.registry import edits, queries, schemas, tasks, visits
 from gridmap.registry.models import (
     Building,
@@ -224,6 +225,8 @@ def sync(
 
 def _not_applied(client_id: str, exc: GridmapError) -> SyncResult:
     """An edit's refusal, as its own endpoint would answer it: 409s are conflicts."""
+    if exc.status == 409:
+        counters.SYNC_CONFLICTS.inc()
     return SyncResult(
         client_id=client_id, status="conflict" if exc.status == 409 else "refused",
         code=exc.code, detail=exc.detail, current=exc.extra.get("current"),

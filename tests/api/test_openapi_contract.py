@@ -99,7 +99,10 @@ def raised_statuses(func: Callable[..., Any], seen: set[Any] | None = None) -> s
     closure = inspect.getclosurevars(func)
     scope = {**func.__globals__, **closure.nonlocals}
     statuses: set[int] = set()
+    caught = _caught_here(tree, scope)
     for node in ast.walk(tree):
+        if id(node) in caught:  # inside a try that answers any GridmapError itself
+            continue
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
             error = _resolve(node.exc.func, scope)
             if isinstance(error, type) and issubclass(error, GridmapError):
@@ -112,6 +115,19 @@ def raised_statuses(func: Callable[..., Any], seen: set[Any] | None = None) -> s
                 for argument in node.args:
                     statuses |= raised_statuses(_resolve(argument, scope), seen)
     return statuses
+
+
+def _caught_here(tree: ast.AST, scope: dict[str, Any]) -> set[int]:
+    """Nodes in the body of a ``try`` with an ``except GridmapError``: nothing they raise leaves."""
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Try):
+            continue
+        for handler in node.handlers:
+            names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+            if any(_resolve(n, scope) is GridmapError for n in names if n is not None):
+                inside |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return inside
 
 
 def _calls(route: APIRoute) -> Iterator[Callable[..., Any]]:

@@ -166,6 +166,9 @@ REQUESTS = {
         "post", "/auth/token", {"data": {"username": "grid", "password": "wrong-password"}}),
     ("get", "/api/v1/buildings/{building_id}"): lambda c, w: ("get", f"/buildings/{_building(c, w).id}", {}),
     ("get", "/api/v1/health"): lambda c, w: ("get", "/health", {}),
+    ("get", "/livez"): lambda c, w: ("get", "/livez", {}),
+    ("get", "/readyz"): lambda c, w: ("get", "/readyz", {}),
+    ("get", "/metrics"): lambda c, w: ("get", "/metrics", {}),
     ("get", "/api/v1/households/{household_id}"): lambda c, w: ("get", f"/households/{_hh(c, w).id}", {}),
     ("post", "/api/v1/households/{household_id}/move"): lambda c, w: (
         "post", f"/households/{_hh(c, w).id}/move",
@@ -352,6 +355,10 @@ EXPECT = {
     ("post", "/api/v1/auth/token"): everyone(ANON),  # a wrong password, whoever asks
     ("get", "/api/v1/buildings/{building_id}"): PLACES,
     ("get", "/api/v1/health"): everyone(OK, anon=OK),
+    ("get", "/livez"): everyone(OK, anon=OK),
+    ("get", "/readyz"): everyone(OK, anon=OK),
+    # Prometheus scrapes from GRIDMAP_METRICS_NETWORKS (none here); people: the operators
+    ("get", "/metrics"): admin_only(OK),
     ("get", "/api/v1/households/{household_id}"): PEOPLE,
     ("post", "/api/v1/households/{household_id}/move"): EDIT,
     ("post", "/api/v1/households/{household_id}/moved-out"): EDIT,
@@ -499,7 +506,8 @@ def test_every_role_on_every_endpoint(client, world, session, ctx, operation, wh
         with session.begin_nested() as savepoint:
             method, path, kwargs = REQUESTS[operation](ctx, where)
             headers = world.auth(role) if role else {}
-            prefix = "" if path.startswith(("/ogc", "/open311")) else "/api/v1"
+            prefix = "" if path.startswith(("/ogc", "/open311", "/livez", "/readyz",
+                                             "/metrics")) else "/api/v1"  # fmt: skip
             r = client.request(method.upper(), prefix + path, headers=headers, **kwargs)
             got[role] = r.status_code
             assert_no_personal_data(r.text, f"{method} {path} as {role}")
