@@ -50,6 +50,7 @@ from gridmap.db.session import database_url, make_engine
 from gridmap.maps import pages
 from gridmap.models import make_sessionmaker
 from gridmap.plans.impacts import ImpactReports
+from gridmap.plans.jobs import DraftJobs
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.registry.rollup import CellCounts
 from gridmap.settings import Settings, with_local_secret
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogue = LAYERS  # the map layers, registered here: the engine is handed them
     app.state.cell_counts = CellCounts()
     app.state.rate_rules = Rules.from_settings(settings)
+    app.state.plan_jobs = DraftJobs()  # the studio's rebalancing jobs, one at a time
     app.state.plan_impacts = ImpactReports(
         slots=settings.plan_impact_slots, ttl=settings.plan_impact_cache_seconds
     )
