@@ -21,6 +21,7 @@ const num = (n) => Number(n || 0).toLocaleString(cfg.lang === "en" ? "en" : "zh-
 const S = {
   me: null, active: null, area: null, bounds: null, locked: new Set(), job: null, draft: null,
   maps: {}, layers: { before: null, after: null }, cells: { before: {}, after: {} }, highlighted: [],
+  changed: null,
 };
 
 // -- sign-in and refusal -----------------------------------------------------------------------
@@ -123,7 +124,9 @@ function makeMaps() {
 
 function cellStyle(side, f) {
   const p = f.properties;
-  const changed = p.change === "changed" || p.change === "added";
+  // changed: households move in or out (the impact report), once it is in; before, the
+  // layer's own test (outline not equal), which a redrawn but unchanged cell fails
+  const changed = S.changed ? S.changed.has(p.code) : p.change === "changed" || p.change === "added";
   const locked = side === "before" && S.locked.has(p.code);
   return {
     color: locked ? "#7c3aed" : changed ? "#111827" : "#64748b",
@@ -268,6 +271,7 @@ function showJob(job) {
 
 async function showDraft(job) {
   S.draft = job.plan_id;
+  S.changed = null;
   document.body.setAttribute("data-draft", String(job.plan_id));
   $("#st-cap-after").textContent = `${t("draft")} #${job.plan_id}`;
   await drawCells("before", S.active, S.draft);
@@ -279,9 +283,24 @@ async function showDraft(job) {
     <tr data-cells="${esc(r.cell)}"><td>${esc(r.cell)}</td><td>${num(r.households)}</td><td>${pct(r.deviation)}</td>
     <td>${esc(t(r.within ? "yes" : "no"))}</td><td>${esc(t(r.contiguous ? "yes" : "no"))}</td></tr>`);
   $("#st-table tbody").innerHTML = rows.join("");
-  $("#st-problems").innerHTML = job.summary.problems.slice(0, 20).map((p) =>
-    `<p class="st-warn">${esc(p.cell || p.village)}: ${esc(p.reason)}</p>`).join("");
-  await showImpact($("#st-impact .st-body"), S.draft, S.area);
+  const problems = job.summary.problems;
+  $("#st-problems").innerHTML = problems.length ? `<details><summary>${esc(t("problems"))} (${problems.length})</summary>` +
+    problems.slice(0, 50).map((p) => `<p class="st-warn">${esc(p.cell || p.village)}: ${esc(p.reason)}</p>`).join("") +
+    `</details>` : "";
+  const report = await showImpact($("#st-impact .st-body"), S.draft, S.area);
+  if (report) {
+    S.changed = new Set([...report.cells_added, ...report.cells_removed,
+      ...report.moved_by_cell.flatMap((m) => [m.from, m.to])]);
+    for (const side of ["before", "after"]) {
+      for (const layer of Object.values(S.cells[side])) {
+        layer.setStyle(cellStyle(side, layer.feature));
+        const el = layer.getElement();
+        if (el) el.classList.toggle("st-changed", S.changed.has(layer.feature.properties.code));
+      }
+    }
+    highlight(S.highlighted);
+  }
+  document.body.setAttribute("data-compared", String(S.draft));
 }
 
 // -- the change-impact report ------------------------------------------------------------------
@@ -292,7 +311,7 @@ async function showImpact(box, plan, area) {
   let r;
   try { r = await api.get(`/plans/${plan}/impact`, { area }); } catch (e) {
     box.innerHTML = `<p class="st-error">${esc(e.message)}</p>`;
-    return;
+    return null;
   }
   const pairs = r.moved_by_cell.map((p) => `<tr data-cells="${esc(p.from)} ${esc(p.to)}">
     <td>${esc(p.from)}</td><td>${esc(p.to)}</td><td>${num(p.households)}</td><td>${num(p.people)}</td></tr>`).join("");
@@ -314,6 +333,7 @@ async function showImpact(box, plan, area) {
     <h3>${esc(t("visits_moving"))}</h3>
     ${visits ? `<table class="st-visits"><tbody>${visits}</tbody></table>` : `<p>${esc(t("nothing_moves"))}</p>`}`;
   box.setAttribute("data-ready", "1");
+  return r;
 }
 
 // -- publishing (city administrators) ----------------------------------------------------------
