@@ -220,7 +220,7 @@ _STUDIO_UI: dict[str, dict[str, str]] = {
     "zh": {
         "studio_title": "网格规划工作室",
         "studio_refused": "网格规划工作室仅供规划人员和市级管理员使用",
-        "studio_area": "调整范围(乡镇或村社区)", "county": "县区", "township": "乡镇街道",
+        "county": "县区", "township": "乡镇街道",
         "village": "村社区(可选)", "cell_target": "每格目标户数", "tolerance": "允许偏差",
         "draft_name": "草案名称", "locked_cells": "锁定的网格",
         "lock_hint": "点击地图上的网格以锁定/解锁",
@@ -244,7 +244,7 @@ _STUDIO_UI: dict[str, dict[str, str]] = {
     "en": {
         "studio_title": "Planner's studio",
         "studio_refused": "The planner's studio is for planners and city administrators",
-        "studio_area": "Area to rebalance (township or village)", "county": "County",
+        "county": "County",
         "township": "Township", "village": "Village (optional)",
         "cell_target": "Households per cell",
         "tolerance": "Tolerance", "draft_name": "Draft name", "locked_cells": "Locked cells",
