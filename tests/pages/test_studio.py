@@ -166,6 +166,15 @@ def test_a_planner_drafts_a_township_compares_and_reruns_with_a_cell_locked(open
         "FROM area a JOIN plan p ON p.id = a.plan_id WHERE p.status = 'active' "
         "AND a.code LIKE :t)", t=studio.township + "%")  # fmt: skip
     assert int(page.get_attribute("#st-map-before", "data-cells")) == cells
+    # bad input: the server's words in the page, no job started
+    page.fill("#st-target", "0")
+    page.click("#st-start")
+    page.wait_for_selector("#st-job[data-state='failed']")
+    assert "target" in page.inner_text("#st-job .st-error"), page.inner_text("#st-job")
+    assert studio.api("st-planner", "GET", "/plans").json()[-1]["status"] == "active"
+    # the browser logs the refused request itself (a 422), nothing else went wrong
+    assert [e for e in page.errors if "422" not in e] == []
+    page.errors.clear()
     # half the mean: most villages (one cell each in the demo seed) are cut in two
     target = max(2, round(households / cells / 2))
     page.fill("#st-target", str(target))
