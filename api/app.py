@@ -53,6 +53,7 @@ from gridmap.models import make_sessionmaker
 from gridmap.ops import logs
 from gridmap.ops.metrics import DomainGauges
 from gridmap.plans.impacts import ImpactReports
+from gridmap.plans.jobs import DraftJobs
 from gridmap.ratelimit import PostgresStorage, RateLimiter, Rules
 from gridmap.registry.rollup import CellCounts
 from gridmap.settings import Settings, with_local_secret
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cell_counts = CellCounts()
     app.state.domain_gauges = DomainGauges()
     app.state.rate_rules = Rules.from_settings(settings)
+    app.state.plan_jobs = DraftJobs()  # the studio's rebalancing jobs, one at a time
     app.state.plan_impacts = ImpactReports(
         slots=settings.plan_impact_slots, ttl=settings.plan_impact_cache_seconds
     )

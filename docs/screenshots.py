@@ -8,6 +8,8 @@ request beyond loopback refused — to docs/img/: the dispatcher's workbench in 
 English on a desktop and a phone screen (README; an incident open on the desktop), a grid
 worker's cell on a phone screen, the grid worker's app (/field/) in Chinese and English on
 a phone screen, and two plans compared when a second plan exists.
+worker's cell on a phone screen, two plans compared when a second plan exists, and the
+planner's studio with a township rebalanced (each run saves a draft).
 """
 
 from __future__ import annotations
@@ -115,6 +117,38 @@ def shoot_field(browser, base: str, lang: str, out: Path, who: str = "grid") -> 
     )
     page.wait_for_timeout(600)
     page.screenshot(path=str(out))
+def shoot_studio(browser, base: str, bearer: str, lang: str, out: Path) -> None:
+    """The planner's studio in ``lang``, a township rebalanced beside the plan in force.
+
+    The first county's first township, cut to half its mean load per cell; the first move
+    of the change-impact report picked (its cells outlined on both maps).
+    """
+    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+    context.add_init_script(f"sessionStorage.setItem('gridmap.token', '{bearer}')")
+    page = context.new_page()
+    page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(base) else r.abort())
+    page.goto(f"{base}/maps/studio?lang={lang}")
+    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    county = page.locator("#st-county option").nth(1).get_attribute("value")
+    page.select_option("#st-county", county)
+    page.wait_for_selector("#st-township option:nth-child(2)", state="attached")
+    page.select_option(
+        "#st-township", page.locator("#st-township option").nth(1).get_attribute("value")
+    )
+    page.wait_for_selector("#st-map-before[data-cells]", timeout=60_000)
+    mean = page.evaluate(
+        "() => { const c = Object.values(gridmapStudio.state.cells.before);"
+        " return c.reduce((s, l) => s + l.feature.properties.households, 0) / c.length; }"
+    )
+    page.fill("#st-target", str(max(2, round(mean / 2))))
+    page.fill("#st-tolerance", "20")
+    page.click("#st-start")
+    page.wait_for_selector("#st-impact .st-body[data-ready='1']", timeout=300_000)
+    pairs = page.locator("#st-impact table.st-pairs tbody tr")
+    if pairs.count():
+        pairs.first.click()
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(out), full_page=True)
     context.close()
     print(f"wrote {out}")
 
@@ -143,6 +177,8 @@ def main() -> None:
             ids = sorted(p["id"] for p in plans.json())
             shoot(browser, base, "planner", f"/maps/plans/{ids[-1]}?compare={ids[0]}",
                   OUT / "plan-map.png", ready="#gm-deviation table")  # fmt: skip
+        for lang in ("zh", "en"):
+            shoot_studio(browser, base, token(base, "planner"), lang, OUT / f"studio-{lang}.png")
         browser.close()
 
 

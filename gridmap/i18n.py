@@ -215,6 +215,63 @@ _WORKBENCH_UI: dict[str, dict[str, str]] = {
 for _lang, _words in _WORKBENCH_UI.items():
     CATALOGUE[_lang]["ui"].update(_words)
 
+# The planner's studio (static/studio/main.js).
+_STUDIO_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "studio_title": "网格规划工作室",
+        "studio_refused": "网格规划工作室仅供规划人员和市级管理员使用",
+        "county": "县区", "township": "乡镇街道",
+        "village": "村社区(可选)", "cell_target": "每格目标户数", "tolerance": "允许偏差",
+        "draft_name": "草案名称", "locked_cells": "锁定的网格",
+        "lock_hint": "点击地图上的网格以锁定/解锁",
+        "start_rebalance": "开始调整", "cancel_job": "取消", "job_queued": "排队中",
+        "job_running": "计算中", "job_done": "完成", "job_failed": "失败",
+        "job_cancelled": "已取消",
+        "stage_blocks": "已划分地块", "stage_balanced": "已均衡", "stage_saved": "草案已保存",
+        "plan_in_force": "现行方案", "draft": "草案", "deviation_table": "偏差表",
+        "cell": "网格", "deviation": "偏差", "within_band": "在范围内", "contiguous": "连通",
+        "yes": "是", "no": "否", "impact_report": "调整影响", "households_moved": "迁移户数",
+        "people_moved": "迁移人数", "moved_by_cell": "网格间迁移", "from_cell": "原网格",
+        "to_cell": "新网格", "caseloads": "网格员负荷", "grid_worker": "网格员",
+        "before": "调整前", "after": "调整后", "visits_moving": "需走访户随迁",
+        "incidents_moving": "换网格的未办结事件", "cells_changed": "变化网格",
+        "publish": "方案发布", "drafts": "草案", "prepare": "预备", "activate": "生效",
+        "confirm_activate": "确认生效?全市将改用此方案", "confirm": "确认",
+        "prepared": "已预备", "not_prepared": "未预备", "active": "现行", "preparing": "预备中…",
+        "activating": "生效中…", "activated": "已生效", "show_impact": "查看影响",
+        "problems": "问题", "cells_word": "个网格", "nothing_moves": "无迁移",
+    },
+    "en": {
+        "studio_title": "Planner's studio",
+        "studio_refused": "The planner's studio is for planners and city administrators",
+        "county": "County",
+        "township": "Township", "village": "Village (optional)",
+        "cell_target": "Households per cell",
+        "tolerance": "Tolerance", "draft_name": "Draft name", "locked_cells": "Locked cells",
+        "lock_hint": "Click a cell on the map to lock or unlock it",
+        "start_rebalance": "Rebalance", "cancel_job": "Cancel", "job_queued": "Queued",
+        "job_running": "Running", "job_done": "Done", "job_failed": "Failed",
+        "job_cancelled": "Cancelled", "stage_blocks": "Blocks derived",
+        "stage_balanced": "Balanced", "stage_saved": "Draft saved",
+        "plan_in_force": "Plan in force", "draft": "Draft", "deviation_table": "Deviation",
+        "cell": "Cell", "deviation": "Deviation", "within_band": "Within band",
+        "contiguous": "Contiguous", "yes": "Yes", "no": "No", "impact_report": "Change impact",
+        "households_moved": "Households moved", "people_moved": "People moved",
+        "moved_by_cell": "Moves between cells", "from_cell": "From", "to_cell": "To",
+        "caseloads": "Grid workers' caseloads", "grid_worker": "Grid worker",
+        "before": "Before", "after": "After", "visits_moving": "Due visits that move",
+        "incidents_moving": "Open incidents changing cell", "cells_changed": "Cells changed",
+        "publish": "Publish", "drafts": "Drafts", "prepare": "Prepare", "activate": "Activate",
+        "confirm_activate": "Activate? The whole city switches to this plan",
+        "confirm": "Confirm", "prepared": "Prepared", "not_prepared": "Not prepared",
+        "active": "in force", "preparing": "Preparing…", "activating": "Activating…",
+        "activated": "Activated", "show_impact": "Impact", "problems": "Problems",
+        "cells_word": "cells", "nothing_moves": "nothing moves",
+    },
+}  # fmt: skip
+for _lang, _words in _STUDIO_UI.items():
+    CATALOGUE[_lang]["ui"].update(_words)
+
 
 # The grid worker's phone app (static/field/app.js): its own words beyond the shared ones.
 _FIELD_UI: dict[str, dict[str, str]] = {

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import (
     ClientDep,
@@ -41,6 +41,9 @@ class Me(BaseModel):
     role: Role
     area_code: str
     department_id: int | None
+    plan_work: str = Field(
+        description="What the role does with plans: none, compare, prepare, publish (scope table)"
+    )
 
 
 @router.post("/token", response_model=Token, responses=responses(401, 429))
@@ -90,4 +93,5 @@ def me(principal: PrincipalDep) -> Me:
         role=principal.role,
         area_code=principal.area_code,
         department_id=principal.department_id,
+        plan_work=principal.policy.plans.name,
     )

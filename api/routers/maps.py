@@ -183,6 +183,12 @@ def dispatch_page(
     )
 
 
+@router.get("/maps/studio", **PAGE)  # type: ignore[arg-type]
+def studio_page(settings: SettingsDep, lang: Lang | None = None) -> HTMLResponse:
+    """The planner's studio: draft, compare and publish grid plans (data from the API)."""
+    return HTMLResponse(pages.studio(settings=settings, lang=lang or settings.map_lang))
+
+
 @router.get("/maps/grid/{code}", **PAGE)  # type: ignore[arg-type]
 def grid_page(
     code: CellCode,

@@ -1,4 +1,4 @@
-"""Boundary plans (网格方案): list, one plan, the change impact of a draft, activation."""
+"""Boundary plans (网格方案): list, one plan, drafts by rebalancing, change impact, activation."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, permitted
 from api.problems import responses
-from gridmap.areas.models import Plan, PlanStatus
+from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.db.ids import RowId
-from gridmap.errors import Conflict, GridmapError, NotFound
-from gridmap.plans import drafts, service
+from gridmap.errors import Conflict, GridmapError, InvalidInput, NotFound
+from gridmap.plans import drafts, rebalancing, service
 from gridmap.plans.impacts import ImpactReports
+from gridmap.plans.jobs import DraftJobs, Job, Stage
 from gridmap.scope import Actor, PlanWork, plan_area, require_plans
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,113 @@ class PlanRead(BaseModel):
 def list_plans(session: SessionDep, principal: PrincipalDep) -> Any:
     """Every plan: the one in force, drafts, retired ones (boundaries are no secret)."""
     return service.plan_rows(session)
+
+
+class DraftCreate(BaseModel):
+    """A rebalance of one township or village of the plan in force, saved as a draft."""
+
+    area: str = Field(pattern=r"^\d{9}(\d{3})?$", description="A township or village code")
+    target: float = Field(gt=0, le=100_000, allow_inf_nan=False, description="Households per cell")
+    tolerance: float = Field(0.1, gt=0, lt=1, allow_inf_nan=False, description="0.1 for ±10%")
+    locked: list[str] = Field(
+        default_factory=list, max_length=2_000, description="Cells (15 digits) left as they are"
+    )
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class JobRead(BaseModel):
+    """A rebalancing job: its state, the stages it has ended, the draft or the error."""
+
+    id: str
+    state: str = Field(description="queued, running, done, failed or cancelled")
+    area: str
+    parameters: dict[str, Any]
+    stages: list[str] = Field(description="Stages ended, in order")
+    stages_all: list[str] = Field(description="Every stage, in order")
+    plan_id: int | None = Field(description="The draft saved (when done)")
+    summary: dict[str, Any] | None = Field(description="Cells, within the band, moved, table")
+    error: str | None = Field(description="Why it failed, in words")
+    created_at: datetime
+    finished_at: datetime | None
+
+
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+def _jobs_of(state: Any) -> DraftJobs:
+    jobs: DraftJobs = state.plan_jobs
+    return jobs
+
+
+@router.post(
+    "/plans/drafts", response_model=JobRead, status_code=202, responses=responses(409, 422, 503)
+)
+def start_draft(
+    body: DraftCreate,
+    request: Request,
+    tasks: BackgroundTasks,
+    session: SessionDep,
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))],
+) -> Any:
+    """Rebalance a township or village into a draft, as a background job (202 and its id).
+
+    Poll ``GET /plans/jobs/{id}`` for the stages (blocks derived, balanced, saved), the
+    draft's plan id or the error; ``DELETE`` it to cancel. One job runs at a time per
+    server: another is refused (503, Retry-After) until it ends.
+    """
+    rebalancing.check_request(body.area, body.target, body.tolerance, body.locked)
+    if session.scalar(select(Area.id).where(Area.code == body.area)) is None:
+        raise InvalidInput(f"there is no township or village {body.area}")
+    job = _jobs_of(request.app.state).submit(
+        owner=principal.user_id, area=body.area, parameters=body.model_dump(exclude={"area"})
+    )
+    tasks.add_task(_draft_in_background, request.app.state, job.id, body, principal.username)
+    return job.read()
+
+
+def _draft_in_background(state: Any, job_id: str, body: DraftCreate, username: str) -> None:
+    def work(
+        progress: Callable[[Stage], None], cancelled: Callable[[], bool]
+    ) -> tuple[int | None, dict[str, Any]]:
+        name = body.name or f"{body.area} ±{body.tolerance:.0%} / {body.target:g}"
+        note = (
+            f"rebalanced {body.area} in the studio by {username}: target {body.target:g}, "
+            f"tolerance {body.tolerance:g}, locked {len(body.locked)}"
+        )
+        with state.jobs_sessionmaker.begin() as session:
+            run = rebalancing.rebalance_area(
+                session, area=body.area, target=body.target, tolerance=body.tolerance,
+                locked=body.locked, seed=body.seed, draft=name, note=note,
+                progress=progress, cancelled=cancelled,
+            )  # fmt: skip
+        return run.plan_id, rebalancing.summary(run, body.tolerance)
+
+    _jobs_of(state).run(job_id, work)
+
+
+@router.get("/plans/jobs/{job_id}", response_model=JobRead)
+def read_job(
+    job_id: JobId,
+    request: Request,
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))],
+) -> Any:
+    """A rebalancing job of this server (planners work city-wide: any planner's job)."""
+    return _jobs_of(request.app.state).get(job_id).read()
+
+
+@router.delete("/plans/jobs/{job_id}", response_model=JobRead, responses=responses(409))
+def cancel_job(
+    job_id: JobId,
+    request: Request,
+    principal: Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))],
+) -> Any:
+    """Cancel a job: a queued one at once, a running one before its next stage (nothing saved).
+
+    A finished job is 409.
+    """
+    job: Job = _jobs_of(request.app.state).cancel(job_id)
+    return job.read()
 
 
 @router.get("/plans/{plan_id}", response_model=PlanRead)

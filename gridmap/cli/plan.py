@@ -54,9 +54,8 @@ def plan_rebalance(
     ] = None,
 ) -> None:
     """Draw balanced, contiguous, nested cells from blocks, close to the current plan."""
-    from gridmap.plans.blocks import derive_blocks
+    from gridmap.plans.rebalancing import balance, rebalance_area
     from gridmap.rebalance import blocks as blk
-    from gridmap.rebalance.engine import moved_share, rebalance
 
     if (blocks_file is None) == (area is None):
         raise GridmapError("give --blocks FILE or --area CODE (one of them)")
@@ -64,34 +63,26 @@ def plan_rebalance(
         raise GridmapError("--draft needs --area: a draft replaces the cells of an area")
     if not 0 < tolerance < 1:
         raise GridmapError("--tolerance is a fraction between 0 and 1, e.g. 0.1")
+    locked = lock or []
     if blocks_file is not None:
         frame = blk.read_blocks(blocks_file, current_col)
+        run = balance(frame, target=target, tolerance=tolerance, locked=locked,
+                      seed=seed_value, current_col=current_col)  # fmt: skip
+        blk.write_result(out, run.cells, run.blocks)
     else:
-        with transaction() as session:
-            frame = derive_blocks(session, area or "")
-        current_col = "cell"
-    data = blk.to_blocks(frame, current_col)
-    result = rebalance(data, target, tolerance=tolerance, locked=set(lock or []), seed=seed_value)
-    frame, cells = blk.cells_of(frame, result)
-    blk.write_result(out, cells, frame)
-    within = sum(bool(c["within"]) for c in result.cells)
-    moved = (
-        f", {moved_share(data, result.labels):.1%} of households change cell" if current_col else ""
-    )
-    console.print(
-        f"{len(frame):,} blocks → {len(result.cells):,} cells, {within:,} within ±{tolerance:.0%}"
-        f"{moved}; {len(result.problems)} problems → {out}"
-    )
-    for p in result.problems[:30]:
-        console.print(f"  {p.village} {p.cell or ''}: {p.reason}")
-    if draft:
-        from gridmap.plans.drafts import draft_from_cells
-
+        # one use case with the studio's POST /plans/drafts (gridmap/plans/rebalancing.py)
         with transaction() as session:
             note = f"gridmap plan rebalance --area {area} --target {target}"
-            plan = draft_from_cells(session, draft, area or "", cells.to_crs(4326), note=note)
-            plan_id = plan.id
-        console.print(f"draft plan {plan_id} saved: gridmap plan diff <active> {plan_id}")
+            run = rebalance_area(
+                session, area=area or "", target=target, tolerance=tolerance, locked=locked,
+                seed=seed_value, draft=draft, note=note,
+            )  # fmt: skip
+            blk.write_result(out, run.cells, run.blocks)
+    console.print(f"{run.summary(tolerance)} → {out}")
+    for p in run.result.problems[:30]:
+        console.print(f"  {p.village} {p.cell or ''}: {p.reason}")
+    if run.plan_id is not None:
+        console.print(f"draft plan {run.plan_id} saved: gridmap plan diff <active> {run.plan_id}")
 
 
 @plan_app.command("import")

@@ -282,3 +282,23 @@ def field_worker() -> str:
         content.update((STATIC / p).read_bytes())
     release = f"{__version__}-{content.hexdigest()}"
     return source.replace("__VERSION__", release).replace('"__ASSETS__"', json.dumps(assets))
+def studio(*, settings: Settings, lang: str) -> str:
+    """The planner's studio: a page of its own (two linked Leaflet maps, no folium).
+
+    Holds no data: static/studio/main.js signs in, reads the areas, plans and jobs from the
+    API, and offers only what the API allows this user (drafting, publishing).
+    """
+    labels = LABELS[lang]
+    config = json.dumps(
+        {"lang": lang, "labels": labels, "api": "/api/v1"}, ensure_ascii=False
+    ).replace("</", "<\\/")
+    title = str(labels["studio_title"])
+    return f"""<!DOCTYPE html>
+<html lang="{"en" if lang == "en" else "zh-CN"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title>
+<link rel="stylesheet" href="{ASSET_PREFIX}/vendor/leaflet/leaflet.css">
+<link rel="stylesheet" href="{ASSET_PREFIX}/studio/studio.css">
+<script src="{ASSET_PREFIX}/vendor/leaflet/leaflet.js"></script>
+<script id="gm-config" type="application/json">{config}</script>
+<script type="module" src="{ASSET_PREFIX}/studio/main.js"></script>
+</head><body data-wb-busy="0"><main id="studio"></main></body></html>"""

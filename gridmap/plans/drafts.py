@@ -6,12 +6,13 @@ the draft is activated (:func:`gridmap.plans.service.activate`).
 
 The change-impact report assigns what the registry holds — households (with their
 people), open incidents — to the cells of both plans with the assignment engine and
-compares: cells added, removed and changed, households moved, the load of every changed
-cell before and after, the grid workers whose cell changes (and by how many households),
-the open incidents that would change cell, and the households due for a visit that would
-move to another cell (another grid worker's list). The responsible unit of an open
-incident cannot change: cells nest in villages, and routing goes by village and by the
-departments' jurisdictions, neither of which a boundary plan moves.
+compares: cells added, removed and changed, households (and people) moved in all and per
+pair of cells, the load of every changed cell before and after, the grid workers whose
+cell changes (and by how many households), the open incidents that would change cell, and
+the households due for a visit that would move to another cell (another grid worker's
+list). The responsible unit of an open incident cannot change: cells nest in villages, and
+routing goes by village and by the departments' jurisdictions, neither of which a boundary
+plan moves.
 """
 
 from __future__ import annotations
@@ -153,6 +154,12 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
                 "households_after": load_new.get(cell, 0), "leaving": out_, "joining": in_,
                 "cell_removed": cell not in new_cells,
             })  # fmt: skip
+    # households and people moved, per pair of cells (from → to)
+    pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for i in np.flatnonzero(moved).tolist():
+        pair = pairs[(str(old[i]), str(new[i]))]
+        pair[0] += 1
+        pair[1] += int(people[i])
     # due visits that would land in another cell, so on another grid worker's list
     # (only the moved households are asked about: the rest keep their worker)
     index_of = {int(households[i][0]): i for i in np.flatnonzero(moved).tolist()}
@@ -174,6 +181,10 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
         "households": len(households),
         "households_moved": int(moved.sum()),
         "people_moved": int(people[moved].sum()),
+        "moved_by_cell": [
+            {"from": a, "to": b, "households": n, "people": p}
+            for (a, b), (n, p) in sorted(pairs.items())
+        ],
         "grid_workers": workers,
         "open_incidents_moving": [
             {"code": r[0], "from": str(a), "to": str(b)}

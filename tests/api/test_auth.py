@@ -61,6 +61,7 @@ def test_token_works_and_carries_role_and_area(client, user):
         "role": "township_dispatcher",
         "area_code": "350503001",
         "department_id": None,
+        "plan_work": "none",  # the studio shows a township dispatcher no drafting
     }
 
 

@@ -111,7 +111,19 @@ def ctx(client, world, session, registry):
                     json={"name": "待派单", "query": "status=reported", "shared": True})  # fmt: skip
     assert r.status_code == 201, r.text
     saved_filter = r.json()["id"]
+    jobs = client.app.state.plan_jobs
+
+    def free_jobs():
+        """No rebalancing job left queued (a refused cancel leaves one)."""
+        while (job := jobs.active()) is not None:
+            jobs.cancel(job.id)
+
+    def new_job():
+        free_jobs()
+        return jobs.submit(owner=world.users["admin"], area=T1, parameters={}).id
+
     return {"registry": registry, "units": {"west": registry.unit, "east": east_unit},
+            "free_jobs": free_jobs, "new_job": new_job,
             "draft": draft.id, "open311_key": key, "public": public, "photos": photos,
             "saved_filter": saved_filter,
             "tasks": tasks, "incidents": incidents, "world": world}  # fmt: skip
@@ -279,6 +291,11 @@ REQUESTS = {
         "get", f"/plans/{c['draft']}/impact", {"params": {"area": T1 if w == "west" else T2}}),
     ("post", "/api/v1/plans/{plan_id}/prepare"): lambda c, w: (
         "post", f"/plans/{c['draft']}/prepare", {}),
+    ("post", "/api/v1/plans/drafts"): lambda c, w: (c["free_jobs"]() or "post", "/plans/drafts", {
+        "json": {"area": T1 if w == "west" else T2, "target": 2, "tolerance": 0.5}}),
+    ("get", "/api/v1/plans/jobs/{job_id}"): lambda c, w: ("get", f"/plans/jobs/{c['new_job']()}", {}),
+    ("delete", "/api/v1/plans/jobs/{job_id}"): lambda c, w: (
+        "delete", f"/plans/jobs/{c['new_job']()}", {}),
     ("post", "/api/v1/plans/{plan_id}/activate"): lambda c, w: (
         "post", f"/plans/{c['draft']}/activate", {}),
     ("get", "/api/v1/users"): lambda c, w: ("get", "/users", {}),
@@ -443,6 +460,10 @@ EXPECT = {
     ("post", "/api/v1/plans/{plan_id}/prepare"): (admin_only(ACCEPTED)[0] | {"planner": ACCEPTED},)
     * 2,
     ("post", "/api/v1/plans/{plan_id}/activate"): admin_only(OK),
+    # the studio's rebalancing jobs: those who prepare plans (city-wide, any planner's job)
+    ("post", "/api/v1/plans/drafts"): (admin_only(ACCEPTED)[0] | {"planner": ACCEPTED},) * 2,
+    ("get", "/api/v1/plans/jobs/{job_id}"): (admin_only(OK)[0] | {"planner": OK},) * 2,
+    ("delete", "/api/v1/plans/jobs/{job_id}"): (admin_only(OK)[0] | {"planner": OK},) * 2,
     ("get", "/api/v1/users"): admin_only(OK),
     ("post", "/api/v1/users"): admin_only(CREATED),
     ("get", "/api/v1/users/{username}"): admin_only(OK),

@@ -157,3 +157,64 @@ def test_prepare_then_activate_a_draft_through_the_commands(pg_cluster, tmp_path
     assert (wrong, astray, in_force) == (0, 0, [(plan_id,)])
     assert again.exit_code == 1 and "only a draft is prepared" in again.output
     assert finish.exit_code == 0 and "house 0, person 0" in finish.output, finish.output
+
+
+def test_the_command_and_the_studio_route_make_the_same_draft(fresh, tmp_path, monkeypatch):
+    """One use case, two doors: `plan rebalance --area … --draft` and POST /plans/drafts."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from api.app import create_app
+    from gridmap.auth.models import Role
+    from gridmap.auth.security import create_token
+    from gridmap.auth.service import create_user
+    from gridmap.db.session import make_engine
+    from gridmap.models import make_sessionmaker
+    from gridmap.settings import Settings
+    from tests.helpers import TEST_SECRET
+
+    url, data = fresh
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", url)
+    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path / "data"))
+    township = data.areas[data.areas.level == "township"].code.iloc[1]
+    cells = data.areas[(data.areas.level == "grid") & data.areas.code.str.startswith(township)]
+    locked = cells.code.iloc[0]
+    result = runner.invoke(app, ["plan", "rebalance", "--area", township, "--target", "15",
+                                 "--tolerance", "0.15", "--lock", locked, "--draft", "by-cli",
+                                 "-o", str(tmp_path / "d.gpkg")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    by_cli = int(result.output.split("draft plan ")[1].split()[0])
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as session:
+        user = create_user(session=session, username="same-planner", password="Same-tests-2025",
+                           role=Role.planner, area_code="350500")  # fmt: skip
+        token = create_token(secret=TEST_SECRET, user_id=user.id, username=user.username,
+                             role=Role.planner, area_code="350500", minutes=30)  # fmt: skip
+    settings = Settings(environment="test", database_url=url, data_dir=tmp_path / "data",
+                        secret_key=TEST_SECRET, rate_limits_enabled=False)  # fmt: skip
+    try:
+        with TestClient(create_app(settings)) as client:
+            auth = {"Authorization": f"Bearer {token}"}
+            r = client.post("/api/v1/plans/drafts", headers=auth, json={
+                "area": township, "target": 15, "tolerance": 0.15, "locked": [locked],
+                "name": "by-route"})  # fmt: skip
+            assert r.status_code == 202, r.text
+            job = client.get(f"/api/v1/plans/jobs/{r.json()['id']}", headers=auth).json()
+        assert job["state"] == "done", job
+        by_route = job["plan_id"]
+        with engine.connect() as conn:
+            differ = conn.execute(text(
+                "SELECT count(*) FROM area a FULL JOIN area b ON b.code = a.code "
+                "AND b.plan_id = :r WHERE a.plan_id = :c AND (b.code IS NULL "
+                "OR NOT ST_Equals(a.geom, b.geom))"), {"c": by_cli, "r": by_route}).scalar()  # fmt: skip
+            counts = conn.execute(text(
+                "SELECT plan_id, count(*) FROM area WHERE plan_id IN (:c, :r) GROUP BY plan_id"),
+                {"c": by_cli, "r": by_route}).all()  # fmt: skip
+        assert differ == 0 and len({n for _, n in counts}) == 1 and len(counts) == 2
+        summary = job["summary"]
+        assert f"{summary['within']:,} within ±15%" in result.output
+        assert f"{summary['moved']:.1%} of households change cell" in result.output
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM app_user WHERE username = 'same-planner'"))
+        engine.dispose()

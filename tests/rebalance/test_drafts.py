@@ -40,6 +40,10 @@ def test_a_draft_and_its_impact(client, session, world, registry):
     assert report_["cells_removed"] == [V1 + "002"]
     assert report_["households"] == 3  # elder, renters, family (the east household is T2's)
     assert report_["households_moved"] == 3 and report_["people_moved"] == 5
+    # per pair of cells: all three from the grid worker's cell into the new east strip
+    assert report_["moved_by_cell"] == [
+        {"from": CELL, "to": V1 + "003", "households": 3, "people": 5}
+    ]
     assert report_["cells_changed"] == [
         {"cell": CELL, "households_before": 3, "households_after": 0}
     ]
