@@ -7,9 +7,8 @@ answers), signs in as the demo users, and saves what Debian's Chromium draws —
 request beyond loopback refused — to docs/img/: the dispatcher's workbench in Chinese and
 English on a desktop and a phone screen (README; an incident open on the desktop), a grid
 worker's cell on a phone screen, the grid worker's app (/field/) in Chinese and English on
-a phone screen, and two plans compared when a second plan exists.
-worker's cell on a phone screen, two plans compared when a second plan exists, and the
-planner's studio with a township rebalanced (each run saves a draft).
+a phone screen, two plans compared when a second plan exists, and the planner's studio with
+a township rebalanced (each run saves a draft).
 """
 
 from __future__ import annotations
@@ -117,6 +116,10 @@ def shoot_field(browser, base: str, lang: str, out: Path, who: str = "grid") -> 
     )
     page.wait_for_timeout(600)
     page.screenshot(path=str(out))
+    context.close()
+    print(f"wrote {out}")
+
+
 def shoot_studio(browser, base: str, bearer: str, lang: str, out: Path) -> None:
     """The planner's studio in ``lang``, a township rebalanced beside the plan in force.
 

@@ -282,6 +282,8 @@ def field_worker() -> str:
         content.update((STATIC / p).read_bytes())
     release = f"{__version__}-{content.hexdigest()}"
     return source.replace("__VERSION__", release).replace('"__ASSETS__"', json.dumps(assets))
+
+
 def studio(*, settings: Settings, lang: str) -> str:
     """The planner's studio: a page of its own (two linked Leaflet maps, no folium).
 
