@@ -460,6 +460,7 @@ def act(
     actor: Actor,
     now: datetime | None = None,
     calendar: WorkingCalendar | None = None,
+    loaded: Incident | None = None,
 ) -> Incident:
     """Take ``action`` on an incident: scope, version, state, who may, then its effect.
 
@@ -468,11 +469,15 @@ def act(
     unit that may not take it 403; then the action's own rules as its effect runs (a unit
     outside the place 403, a missing outcome 422, …), and last a note missing where the
     table needs one 422. A refusal leaves the caller's transaction to roll back.
+    ``loaded``: the incident ``code`` already read by :func:`get` in this transaction (a
+    bulk action reads all of its incidents in one query); otherwise it is read here.
     """
     if action not in TRANSITIONS:
         raise InvalidInput(f"{action.value} is not an action on an existing incident")
     now = now or datetime.now(UTC)
-    incident = get(session=session, code=code, actor=actor)
+    incident = loaded if loaded is not None else get(session=session, code=code, actor=actor)
+    if incident.code != code:
+        raise ValueError(f"loaded is incident {incident.code}, not {code}")
     if incident.version != data.version:
         raise StaleVersion(
             f"incident {code} changed since you loaded it (you have version {data.version}, it "
