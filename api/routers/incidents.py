@@ -147,6 +147,7 @@ def list_incidents(
         page_size=page_size,
     )
     areas = views.area_paths(session, rows)
+    views.load_units(session, rows)
     items = [
         IncidentRead(
             **views.read_model(session, i, principal, now=now, calendar=calendar, areas=areas)

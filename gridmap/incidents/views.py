@@ -18,8 +18,7 @@ from gridmap.calendar import WorkingCalendar
 from gridmap.incidents.deadlines import is_overdue, time_left_hours
 from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentUnit, IncidentWhistle
 from gridmap.incidents.schemas import IncidentRead
-from gridmap.incidents.service import may
-from gridmap.incidents.workflow import allowed_actions
+from gridmap.incidents.service import allowed
 from gridmap.locate import UnitRef
 from gridmap.privacy import Kind, mask, mask_text
 from gridmap.scope import Actor, incident_filter
@@ -99,11 +98,7 @@ def read_model(
         "supervised_by": _unit_code(session, incident.supervised_by_id, units),
         "overdue": is_overdue(incident, now),
         "time_left_hours": time_left_hours(incident, now, calendar) if calendar else None,
-        "allowed_actions": [
-            a
-            for a in allowed_actions(incident.status)
-            if actor is not None and may(session, incident, a, actor)
-        ],
+        "allowed_actions": allowed(session, incident, actor) if actor is not None else [],
         "possible_duplicates": duplicates,
         "areas": (areas or {}).get((incident.grid_code or "", incident.plan_id), []),
     }
@@ -198,12 +193,20 @@ def _unit_code(
 ) -> str | None:
     if unit_id is None:
         return None
-    known = (units or {}).get(unit_id)
-    return (
-        known.code
-        if known
-        else session.scalar(select(Department.code).where(Department.id == unit_id))
-    )
+    known = (units or {}).get(unit_id) or session.get(Department, unit_id)
+    return known.code if known else None
+
+
+def load_units(session: Session, incidents: Iterable[Incident]) -> None:
+    """Read the units a page of incidents names, in one query.
+
+    The holding and the supervising unit: each view then finds them in the session instead
+    of asking once per row.
+    """
+    ids = {i.unit_id for i in incidents} | {i.supervised_by_id for i in incidents}
+    ids.discard(None)
+    if ids:
+        session.scalars(select(Department).where(Department.id.in_(ids))).all()
 
 
 def _same(value: str | None) -> str | None:
