@@ -676,9 +676,12 @@ def _transfer(step: Step) -> None:
 def _joint(step: Step) -> None:
     _dispatch(step)
     session, incident = step.session, step.incident
-    co = [_target_unit(step, c, Action.joint) for c in step.data.co_unit_codes]
+    co = [_target_unit(step, c, Action.joint) for c in dict.fromkeys(step.data.co_unit_codes)]
     if not co:
         raise InvalidInput("joint handling needs co_unit_codes besides the lead unit")
+    lead = next((c.code for c in co if c.id == incident.unit_id), None)
+    if lead is not None:
+        raise InvalidInput(f"{lead} leads incident {incident.code}: it cannot be a co-unit too")
     if session.scalar(select(IncidentUnit.id).where(IncidentUnit.incident_id == incident.id)):
         raise Conflict(f"incident {incident.code} is already handled jointly")
     session.add(IncidentUnit(incident_id=incident.id, unit_id=incident.unit_id, role="lead"))
