@@ -131,6 +131,51 @@ class WorkingCalendar:
                 left -= closes - local
             local = datetime.combine(local.date() + timedelta(days=1), time(0), CHINA_TZ)
 
+    def working_hours(self, start: datetime, end: datetime) -> float:
+        """Office hours (08:30–17:30 China, working days) from ``start`` to ``end``.
+
+        Negative when ``end`` comes first: the time left before a deadline, or how far past
+        it. A deadline at the end of Friday seen at 16:30 on Thursday leaves 10 hours.
+
+        Raises
+        ------
+        ValueError
+            If the calendar does not cover both dates.
+        """
+        if end < start:
+            return -self.working_hours(end, start)
+        a, b = start.astimezone(CHINA_TZ), end.astimezone(CHINA_TZ)
+        if a.date() < np.datetime64(self.first_day, "D").astype(date) or b.date() > np.datetime64(
+            self.last_day, "D"
+        ).astype(date):
+            raise ValueError("the working-day calendar does not cover these dates: extend it")
+        if a.date() == b.date():
+            seconds = self._office_seconds(a.date(), a, b)
+        else:
+            first, last = np.datetime64(a.date(), "D"), np.datetime64(b.date(), "D")
+            between = int(np.searchsorted(self.workdays, last, side="left")) - int(
+                np.searchsorted(self.workdays, first, side="right")
+            )
+            day = (
+                datetime.combine(date(2000, 1, 1), OFFICE_CLOSES)
+                - datetime.combine(date(2000, 1, 1), OFFICE_OPENS)
+            ).total_seconds()
+            seconds = (
+                self._office_seconds(a.date(), a, None)
+                + between * day
+                + self._office_seconds(b.date(), None, b)
+            )
+        return seconds / 3600
+
+    def _office_seconds(self, day: date, lo: datetime | None, hi: datetime | None) -> float:
+        """Seconds of the day's office hours between ``lo`` and ``hi`` (None: open, close)."""
+        if not self.is_workday(day):
+            return 0.0
+        opens = datetime.combine(day, OFFICE_OPENS, CHINA_TZ)
+        closes = datetime.combine(day, OFFICE_CLOSES, CHINA_TZ)
+        span = min(hi or closes, closes) - max(lo or opens, opens)
+        return max(0.0, span.total_seconds())
+
     def opening_before(self, at: datetime) -> datetime:
         """The opening (08:30 China) of the last working day that opens before ``at``.
 

@@ -15,7 +15,7 @@ from gridmap.auth.models import Role, User
 from gridmap.auth.service import create_user
 from gridmap.db.session import make_engine
 from gridmap.errors import GridmapError
-from gridmap.incidents.deadlines import due_within_clause, overdue_clause
+from gridmap.incidents.deadlines import due_within_clause, next_due_clause, overdue_clause
 from gridmap.incidents.models import OPEN, Incident, IncidentEvent
 from gridmap.models import make_sessionmaker
 from gridmap.open311.clients import create_client, list_clients
@@ -115,38 +115,39 @@ class Live:
     due_soon: int
 
 
+# Of the open incidents the moved year leaves overdue, these shares (by a fixed hash of the
+# id) are made due within two days and stay overdue; the rest fall due days ahead.
+LIVE_OVERDUE_SHARE = 0.15
+LIVE_DUE_SOON_SHARE = 0.15
+
+
 def make_live(session: Session, now: datetime) -> Live:
-    """Move every incident's times so that the newest history entry is ``now``.
+    """Move the demo's incidents so that the newest history entry is ``now``, with live shares.
 
     The seed is a reference year (2025, reproducing the published figures): seen from a
-    later clock every open incident is overdue and the recent-days views are empty. Moved
-    forward as a whole — reports, events, deadlines, joint parts, whistles, reminders, by
-    one interval — the year ends now: the last weeks are live, with the open, due-soon and
-    overdue shares the generator made at its year end. Only for the demo (``gridmap
-    demo``), right after the seed is loaded; ``gridmap seed`` keeps the reference year.
-    The history's append-only trigger is switched off for this one statement's
-    transaction (it needs the table's owner, as the demo's loader is).
+    later clock every open incident is overdue and the recent-days views are empty. First
+    the year moves forward as a whole — reports, events, deadlines, joint parts, whistles,
+    reminders, by one interval — so it ends now. The generator's year end still leaves most
+    open incidents overdue (546 of 702 on the demo seed), which no working centre has:
+    then each of those, but a minority, moves forward on its own — its whole timeline by
+    one interval, never past now — so that its deadline falls within two days (some) or
+    days ahead (most). Only for the demo (``gridmap demo``), right after the seed is
+    loaded; ``gridmap seed`` keeps the reference year. The history's append-only trigger is
+    switched off for this transaction (it needs the table's owner, as the demo's loader is).
     """
     newest = session.scalar(select(func.max(IncidentEvent.at)))
     shift = timedelta(0) if newest is None else now - newest
     shift = timedelta(seconds=int(shift.total_seconds()))
+    session.execute(text("ALTER TABLE incident_event DISABLE TRIGGER incident_event_append_only"))
     if shift > timedelta(0):
-        interval = f"{int(shift.total_seconds())} seconds"
-        session.execute(
-            text("ALTER TABLE incident_event DISABLE TRIGGER incident_event_append_only")
-        )
         for table in LIVE_TABLES:
-            columns = session.scalars(
-                text("SELECT column_name FROM information_schema.columns WHERE table_schema = "
-                     "current_schema() AND table_name = :t AND data_type = "
-                     "'timestamp with time zone' ORDER BY ordinal_position"), {"t": table}
-            ).all()  # fmt: skip
+            columns = _time_columns(session, table)
             if columns:
                 moved = ", ".join(f"{c} = {c} + CAST(:shift AS interval)" for c in columns)
-                session.execute(text(f"UPDATE {table} SET {moved}"), {"shift": interval})
-        session.execute(
-            text("ALTER TABLE incident_event ENABLE TRIGGER incident_event_append_only")
-        )
+                session.execute(text(f"UPDATE {table} SET {moved}"),
+                                {"shift": f"{int(shift.total_seconds())} seconds"})  # fmt: skip
+    _move_each(session, _live_shifts(session, now))
+    session.execute(text("ALTER TABLE incident_event ENABLE TRIGGER incident_event_append_only"))
     counts = session.execute(
         select(
             func.count().filter(Incident.status.in_(sorted(OPEN))),
@@ -155,6 +156,73 @@ def make_live(session: Session, now: datetime) -> Live:
         )
     ).one()
     return Live(shift, *counts)
+
+
+def _time_columns(session: Session, table: str) -> list[str]:
+    return list(
+        session.scalars(
+            text("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                 "current_schema() AND table_name = :t AND data_type = "
+                 "'timestamp with time zone' ORDER BY ordinal_position"), {"t": table}
+        )
+    )  # fmt: skip
+
+
+def _live_shifts(session: Session, now: datetime) -> dict[int, timedelta]:
+    """How far each overdue open incident moves on its own (none: it stays overdue).
+
+    The earliest running deadline (sign-for while unsigned) is the one moved ahead: the
+    overdue rule's own (:func:`gridmap.incidents.deadlines.next_due_clause`).
+    """
+    last = (
+        select(IncidentEvent.incident_id, func.max(IncidentEvent.at).label("at"))
+        .group_by(IncidentEvent.incident_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Incident.id, next_due_clause(), func.coalesce(last.c.at, Incident.reported_at))
+        .outerjoin(last, last.c.incident_id == Incident.id)
+        .where(overdue_clause(now), next_due_clause().is_not(None))
+    ).all()  # fmt: skip
+    out = {}
+    for incident_id, due, latest in rows:
+        share = (incident_id * 2654435761 % 2**32) / 2**32  # a fixed spread over the ids
+        if share < LIVE_OVERDUE_SHARE:
+            continue
+        ahead = (
+            timedelta(hours=12 + 24 * share)  # due within two days
+            if share < LIVE_OVERDUE_SHARE + LIVE_DUE_SOON_SHARE
+            else timedelta(days=3 + 10 * share)
+        )
+        by = min(now + ahead - due, now - latest)  # no history entry moves past now
+        if by > timedelta(0):
+            out[incident_id] = timedelta(seconds=int(by.total_seconds()))
+    return out
+
+
+def _move_each(session: Session, shifts: dict[int, timedelta]) -> None:
+    """Move every time of each incident's life (all LIVE_TABLES) by its own interval."""
+    if not shifts:
+        return
+    session.execute(text("CREATE TEMP TABLE live_shift (incident_id bigint PRIMARY KEY, "
+                         "delta interval NOT NULL) ON COMMIT DROP"))  # fmt: skip
+    session.execute(
+        text("INSERT INTO live_shift VALUES (:i, CAST(:d AS interval))"),
+        [{"i": i, "d": f"{int(d.total_seconds())} seconds"} for i, d in shifts.items()],
+    )
+    joins = {
+        "incident": ("live_shift m", "t.id = m.incident_id"),
+        "notification_read": ("live_shift m, notification n",
+                              "t.notification_id = n.id AND n.incident_id = m.incident_id"),
+    }  # fmt: skip
+    for table in LIVE_TABLES:
+        columns = _time_columns(session, table)
+        if not columns:
+            continue
+        source, on = joins.get(table, ("live_shift m", "t.incident_id = m.incident_id"))
+        moved = ", ".join(f"{c} = t.{c} + m.delta" for c in columns)
+        session.execute(text(f"UPDATE {table} AS t SET {moved} FROM {source} WHERE {on}"))
+    session.execute(text("DROP TABLE live_shift"))
 
 
 def liven(*, url: str, console: Console, now: datetime) -> Live:

@@ -93,7 +93,8 @@ CATALOGUE: dict[str, dict[str, dict[str, str]]] = {
             "merge_target": "合并到", "submit": "提交", "cancel": "取消",
             "page": "页", "previous": "上一页", "next": "下一页",
             "joint_parts": "联办单位", "whistles": "吹哨报到", "supervision": "督办",
-            "possible_duplicates": "可能重复", "working_days": "工作日",
+            "possible_duplicates": "可能重复", "working_days": "工作日", "office_hours": "工作小时",
+            "show_closed": "显示已结单",
         },
     },
     "en": {
@@ -180,6 +181,7 @@ CATALOGUE: dict[str, dict[str, dict[str, str]]] = {
             "page": "Page", "previous": "Previous", "next": "Next",
             "joint_parts": "Joint units", "whistles": "Whistles", "supervision": "Supervision",
             "possible_duplicates": "Possible duplicates", "working_days": "working days",
+            "office_hours": "office hours", "show_closed": "Show closed",
         },
     },
 }  # fmt: skip

@@ -17,6 +17,7 @@ The rules and their one home:
 - the window of a date a client sends: ``gridmap/timebounds.py``;
 - the range of a row id: ``RowId`` in ``gridmap/db/ids.py``;
 - which plan is in force: ``gridmap/areas/active.py``;
+- the table of rows an import refused: ``print_refused`` in ``gridmap/cli/common.py``;
 - the households of a cell (active ones), counted: ``gridmap/registry/counts.py``;
 - the registry's counts per cell, cached: ``CellCounts`` in ``gridmap/registry/rollup.py``;
 - a layer as SQL (for the maps and OGC alike): ``gridmap/maps/query.py``, in SQLAlchemy
@@ -86,6 +87,8 @@ RULES = [
      {"gridmap/incidents/workflow.py"}),
     ("the due-soon reminder's moment computed again", re.compile(r"\.opening_before\("),
      {"gridmap/incidents/deadlines.py"}),
+    ("a refused-rows table built again", re.compile(r"Table\(.*refused"),
+     {"gridmap/cli/common.py"}),
 ]  # fmt: skip
 
 # Routes authorise through the rules of gridmap/scope.py (``permitted(require_…)``), never
@@ -136,6 +139,7 @@ def test_the_scan_finds_what_it_looks_for():
         "a second class of cell counts": "class CellCounts:",
         "a note required, in words of its own": 'raise InvalidInput("rejecting needs a note")',
         "the due-soon reminder's moment computed again": "moment = calendar.opening_before(due)",
+        "a refused-rows table built again": 'Table(title=f"{n} rows refused")',
     }
     for what, pattern, _ in RULES:
         assert pattern.search(samples[what]), what

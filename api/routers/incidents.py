@@ -110,7 +110,10 @@ def report(
     )
     if not created:
         response.status_code = 200
-    view = views.read_model(session, incident, principal, units=locator.units_by_id)
+    view = views.read_model(
+        session, incident, principal, units=locator.units_by_id, calendar=calendar,
+        areas=views.area_paths(session, [incident]),
+    )  # fmt: skip
     if principal is None:
         view["citizen_token"] = citizen_token(settings, incident.code)
     return view
@@ -121,13 +124,18 @@ def list_incidents(
     session: SessionDep,
     principal: PrincipalDep,
     filters: FiltersDep,
+    calendar: CalendarDep,
     sort: Annotated[
         str, Query(pattern=queries.SORT_PATTERN, description="A column; - for descending")
     ] = "-reported_at",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> IncidentPage:
-    """Incidents in the user's scope (gridmap/scope.py), filtered and paged."""
+    """Incidents in the user's scope (gridmap/scope.py), filtered and paged.
+
+    ``sort=time_left`` orders by the office hours left before the earliest running deadline
+    (the overdue flag's rule; none running: last).
+    """
     now = datetime.now(UTC)
     total, rows = queries.list_incidents(
         session=session,
@@ -138,7 +146,14 @@ def list_incidents(
         page=page,
         page_size=page_size,
     )
-    items = [IncidentRead(**views.read_model(session, i, principal, now=now)) for i in rows]
+    areas = views.area_paths(session, rows)
+    views.load_units(session, rows)
+    items = [
+        IncidentRead(
+            **views.read_model(session, i, principal, now=now, calendar=calendar, areas=areas)
+        )
+        for i in rows
+    ]
     return IncidentPage(total=total, page=page, page_size=page_size, items=items)
 
 
@@ -151,6 +166,7 @@ def read(
     limiter: LimiterDep,
     rules: RulesDep,
     client: ClientDep,
+    calendar: CalendarDep,
     unmasked: Annotated[
         bool, Query(description="Reporter contact and free text unmasked (audited)")
     ] = False,
@@ -184,8 +200,9 @@ def read(
         views.nearby_duplicates(session, incident, principal) if incident.status in OPEN else None
     )
     return views.read_model(
-        session, incident, principal, history=True, unmasked=unmasked, duplicates=duplicates
-    )
+        session, incident, principal, history=True, unmasked=unmasked, duplicates=duplicates,
+        calendar=calendar, areas=views.area_paths(session, [incident]),
+    )  # fmt: skip
 
 
 @router.post(
@@ -207,7 +224,10 @@ def act(
     incident = service.act(
         session=session, code=code, action=action, data=data, actor=principal, calendar=calendar
     )
-    return views.read_model(session, incident, principal, history=True)
+    return views.read_model(
+        session, incident, principal, history=True, calendar=calendar,
+        areas=views.area_paths(session, [incident]),
+    )  # fmt: skip
 
 
 @router.get(

@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
+from api import ogc_html as html
 from api.deps import CatalogueDep, MapDataDep, OptionalPrincipalDep, SessionDep
 from api.media import GEOJSON, GeoJSONResponse
 from api.problems import responses
@@ -21,6 +22,10 @@ from gridmap.errors import InvalidInput
 from gridmap.maps import collections as source
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], responses=responses(400, 404))
+# a browser (Accept: text/html first) gets each document as a small page (api/ogc_html.py)
+HTML: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {}}, "description": "JSON, or a page to a browser"}
+}
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CGCS2000 = "http://www.opengis.net/def/crs/EPSG/0/4490"
@@ -55,11 +60,11 @@ def _here(request: Request, **params: Any) -> str:
     return _root(request) + url.path + (f"?{url.query}" if url.query else "")
 
 
-@router.get("")
-def landing(request: Request) -> dict[str, Any]:
-    """The landing page: what this service offers."""
+@router.get("", responses=HTML)
+def landing(request: Request) -> Any:
+    """The landing page: what this service offers (a page to a browser)."""
     base = _base(request)
-    return {
+    doc = {
         "title": "gridmap",
         "description": "Grid cells, villages, townships, counties, buildings and work units "
         "(no personal data)",
@@ -73,6 +78,7 @@ def landing(request: Request) -> dict[str, Any]:
              "title": "the collections"},
         ],
     }  # fmt: skip
+    return html.landing(doc) if html.wants_html(request) else doc
 
 
 @router.get("/conformance")
@@ -100,30 +106,32 @@ def _describe(request: Request, layer: Any, extent: list[float] | None) -> dict[
     return out
 
 
-@router.get("/collections", responses=responses(401))
+@router.get("/collections", responses={**responses(401), **HTML})
 def list_collections(
     request: Request, session: SessionDep, principal: OptionalPrincipalDep,
     catalogue: CatalogueDep,
-) -> dict[str, Any]:  # fmt: skip
+) -> Any:  # fmt: skip
     """The collections this reader may read."""
     role = principal.role if principal else None
     layers = source.collections(catalogue, role)
     extent = source.extent(session, layers[0]) if layers else None
     base = _base(request)
-    return {
+    doc = {
         "links": [{"href": base + "/collections", "rel": "self", "type": "application/json"}],
         "collections": [_describe(request, layer, extent) for layer in layers],
     }
+    return html.collections(doc) if html.wants_html(request) else doc
 
 
-@router.get("/collections/{collection_id}", responses=responses(401))
+@router.get("/collections/{collection_id}", responses={**responses(401), **HTML})
 def read_collection(
     collection_id: Annotated[str, Path(max_length=50)], request: Request, session: SessionDep,
     principal: OptionalPrincipalDep, catalogue: CatalogueDep,
-) -> dict[str, Any]:  # fmt: skip
+) -> Any:  # fmt: skip
     """One collection."""
     layer = source.collection(catalogue, collection_id, principal.role if principal else None)
-    return _describe(request, layer, source.extent(session, layer))
+    doc = _describe(request, layer, source.extent(session, layer))
+    return html.collection(doc) if html.wants_html(request) else doc
 
 
 def _crs(value: str | None, what: str) -> str:
@@ -172,7 +180,7 @@ def _swap(coords: Any) -> Any:
 @router.get(
     "/collections/{collection_id}/items",
     response_class=GeoJSONResponse,
-    responses=responses(401, 403),
+    responses={**responses(401, 403), **HTML},
 )
 def read_items(
     collection_id: Annotated[str, Path(max_length=50)],
@@ -197,7 +205,7 @@ def read_items(
             json_schema_extra=DATETIME,
         ),
     ] = None,
-) -> GeoJSONResponse:
+) -> Response:
     """Features of a collection, a page at a time (``next`` links), GeoJSON."""
     layer = source.collection(catalogue, collection_id, principal.role if principal else None)
     interval = parse_interval(datetime_)
@@ -233,13 +241,15 @@ def read_items(
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "links": links,
     }
+    if html.wants_html(request):
+        return html.items(collection_id, body)
     return GeoJSONResponse(body, headers={"Content-Crs": f"<{out_crs}>"})
 
 
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     response_class=GeoJSONResponse,
-    responses=responses(401, 403),
+    responses={**responses(401, 403), **HTML},
 )
 def read_item(
     collection_id: Annotated[str, Path(max_length=50)],
@@ -250,7 +260,7 @@ def read_item(
     catalogue: CatalogueDep,
     cache: MapDataDep,
     crs: Annotated[str | None, Query(json_schema_extra=CRS_CHOICE)] = None,
-) -> GeoJSONResponse:
+) -> Response:
     """One feature."""
     from gridmap.errors import NotFound
 
@@ -275,4 +285,6 @@ def read_item(
         {"href": _here(request), "rel": "self", "type": GEOJSON},
         {"href": base, "rel": "collection", "type": "application/json"},
     ]
+    if html.wants_html(request):
+        return html.feature(feature)
     return GeoJSONResponse(feature, headers={"Content-Crs": f"<{out_crs}>"})

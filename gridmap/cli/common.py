@@ -152,3 +152,20 @@ def operator() -> dict[str, object]:
 
         os_user = f"uid {os.getuid()}"
     return {"os_user": os_user, "host": socket.gethostname(), "via": "cli"}
+
+
+SHOWN_REFUSALS = 50  # rows a refused-rows table prints; the --report file holds them all
+
+
+def print_refused(columns: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    """The rows an import refused, as one table (the first :data:`SHOWN_REFUSALS`)."""
+    if not rows:
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows):,} rows refused")
+    for col in columns:
+        table.add_column(col)
+    for row in rows[:SHOWN_REFUSALS]:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from gridmap import csvsafe
-from gridmap.cli.common import console, friendly_errors, load_settings, transaction
+from gridmap.cli.common import (
+    console,
+    friendly_errors,
+    load_settings,
+    print_refused,
+    transaction,
+)
 from gridmap.errors import GridmapError
 
 incidents_app = typer.Typer(help="Incidents (事件).")
@@ -25,8 +31,6 @@ def incidents_import(
     """Import a hotline export: bad rows are listed with their reason, good rows loaded together."""
     import csv
 
-    from rich.table import Table
-
     from gridmap.calendar import WorkingCalendar
     from gridmap.incidents.importer import import_hotline
     from gridmap.locate import Locator
@@ -39,13 +43,8 @@ def incidents_import(
     with transaction(settings) as session:
         locator = Locator.from_database(session, settings.data_dir / "index")
         result = import_hotline(session=session, locator=locator, calendar=calendar, path=source)
-    if result.problems:
-        table = Table(title=f"{len(result.problems)} rows refused")
-        for col in ("row", "工单编号", "reason"):
-            table.add_column(col)
-        for p in result.problems[:50]:
-            table.add_row(str(p.row), p.external_id, p.reason)
-        console.print(table)
+    print_refused(("row", "工单编号", "reason"),
+                  [(p.row, p.external_id, p.reason) for p in result.problems])  # fmt: skip
     if report_file:
         with report_file.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)

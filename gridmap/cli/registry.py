@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from gridmap import csvsafe
-from gridmap.cli.common import console, friendly_errors, load_settings, operator, transaction
+from gridmap.cli.common import (
+    console,
+    friendly_errors,
+    load_settings,
+    operator,
+    print_refused,
+    transaction,
+)
 from gridmap.errors import GridmapError
 
 registry_app = typer.Typer(help="The registry (人房楼企): import residents.")
@@ -70,8 +77,6 @@ def registry_import(
     ] = None,
 ) -> None:
     """Import residents, one person per row: rows linked to cells, bad rows listed with reasons."""
-    from rich.table import Table
-
     from gridmap.auth.service import actor_of
     from gridmap.locate import active_index
     from gridmap.registry.importer import import_registry
@@ -81,13 +86,8 @@ def registry_import(
         index = active_index(session, settings.data_dir / "index")
         actor = actor_of(session, by) if by else None
         result = import_registry(session, index, source, actor=actor, strict=strict)
-    if result.problems:
-        table = Table(title=f"{len(result.problems)} rows refused")
-        for col in ("row", "household", "reason"):
-            table.add_column(col)
-        for p in result.problems[:50]:
-            table.add_row(str(p.row), p.household, p.reason)
-        console.print(table)
+    print_refused(("row", "household", "reason"),
+                  [(p.row, p.household, p.reason) for p in result.problems])  # fmt: skip
     if report_file:
         csvsafe.frame(result.as_frame()).to_csv(report_file, index=False)
     loaded = (

@@ -94,17 +94,29 @@ def act_on_many(
     if len(unique) > MAX_BULK:
         raise InvalidInput(f"a bulk action takes at most {MAX_BULK} incidents, not {len(unique)}")
     now = now or datetime.now(UTC)
+    # every incident in one query (the same scope as service.get), not one per item; a
+    # refused item changes nothing, so its state is the one read here
+    found = {
+        i.code: i
+        for i in session.scalars(
+            select(Incident).where(Incident.code.in_(unique), incident_filter(actor))
+        )
+    }
+    fields = params.model_dump()
     out = []
     for code in unique:
+        before = found[code].status if code in found else None
         try:
+            # not read above: outside the scope, refused by the single action's 404
+            incident = found.get(code) or service.get(session=session, code=code, actor=actor)
             with session.begin_nested():
-                incident = service.get(session=session, code=code, actor=actor)
-                data = ActionIn(version=incident.version, **params.model_dump())
+                data = ActionIn(version=incident.version, **fields)
                 done = service.act(session=session, code=code, action=action, data=data,
-                                   actor=actor, now=now, calendar=calendar)  # fmt: skip
+                                   actor=actor, now=now, calendar=calendar,
+                                   loaded=incident)  # fmt: skip
             out.append(ItemResult(code, "done", done.status))
         except GridmapError as exc:
-            out.append(ItemResult(code, "refused", _status(session, code, actor), exc.detail))
+            out.append(ItemResult(code, "refused", before, exc.detail))
         except StaleDataError:
             out.append(ItemResult(code, "refused", _status(session, code, actor),
                                   f"incident {code} changed meanwhile: try it again"))  # fmt: skip

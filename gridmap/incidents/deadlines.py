@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement, and_, case, false, func, null, or_
 
 from gridmap.calendar import WorkingCalendar
 from gridmap.incidents.models import OPEN, UNSIGNED, Incident, IncidentStatus
@@ -53,6 +53,44 @@ def is_overdue(incident: Incident, now: datetime) -> bool:
         if incident.status in states and due is not None and due < now:
             return True
     return False
+
+
+def next_due(incident: Incident) -> datetime | None:
+    """The earliest deadline running now (the one :func:`is_overdue` passes first), if any."""
+    running = [
+        getattr(incident, column)
+        for states, column in DEADLINES
+        if incident.status in states and getattr(incident, column) is not None
+    ]
+    return min(running, default=None)
+
+
+def next_due_clause() -> ColumnElement[datetime]:
+    """SQL: :func:`next_due` (NULL when no deadline runs): the "time left" sort's key.
+
+    Office hours left on the working calendar grow with the deadline, so sorting by this
+    moment sorts by the time left, and it is past exactly when the incident is overdue.
+    """
+    return func.least(
+        *(
+            case((Incident.status.in_(sorted(states)), getattr(Incident, column)), else_=null())
+            for states, column in DEADLINES
+        )
+    )
+
+
+def time_left_hours(incident: Incident, now: datetime, calendar: WorkingCalendar) -> float | None:
+    """Office hours from ``now`` to :func:`next_due` on the working calendar (negative: late).
+
+    None when no deadline runs, or when the calendar does not reach it.
+    """
+    due = next_due(incident)
+    if due is None:
+        return None
+    try:
+        return round(calendar.working_hours(now, due), 2)
+    except ValueError:
+        return None
 
 
 def due_within_clause(now: datetime, within: timedelta = DUE_WITHIN) -> ColumnElement[bool]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gridmap.areas.codes import CODE_LENGTH
 from gridmap.areas.levels import AreaLevel
 from gridmap.calendar import CHINA_TZ
-from gridmap.incidents.deadlines import due_within_clause, overdue_clause
+from gridmap.incidents.deadlines import due_within_clause, next_due_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.kpi import APPEAL_CHANNELS
 from gridmap.incidents.models import OPEN, Incident, IncidentStatus
@@ -27,9 +27,10 @@ SORTS: dict[str, Any] = {
     "status": Incident.status,  # in workflow order (the enum's order)
     "unit": select(Department.code).where(Department.id == Incident.unit_id).scalar_subquery(),
     "place": Incident.grid_code,
+    "time_left": next_due_clause(),  # office hours left grow with the running deadline
 }
 SORT_PATTERN = "^-?(" + "|".join(SORTS) + ")$"
-NULLABLE_SORTS = frozenset({"resolve_due_at", "deadline", "unit"})
+NULLABLE_SORTS = frozenset({"resolve_due_at", "deadline", "unit", "time_left"})
 GroupBy = Literal["county", "township", "village", "grid", "category", "unit", "channel", "month"]
 GROUP_LEVELS = {
     lvl.value: CODE_LENGTH[lvl]

@@ -188,6 +188,11 @@ class IncidentRead(BaseModel):
         default=None, description="吹哨报到 (one incident's full view only)"
     )
     overdue: bool
+    time_left_hours: float | None = Field(
+        default=None,
+        description="Office hours left on the working-day calendar before the earliest running "
+        "deadline (negative: overdue by that much); null when none runs",
+    )
     reported_at: datetime
     sign_due_at: datetime | None
     resolve_due_at: datetime | None

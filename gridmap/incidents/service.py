@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -51,7 +52,13 @@ from gridmap.incidents.models import (
     IncidentWhistle,
 )
 from gridmap.incidents.schemas import ActionIn, IncidentCreate
-from gridmap.incidents.workflow import TRANSITIONS, Action, next_status, require_note
+from gridmap.incidents.workflow import (
+    TRANSITIONS,
+    Action,
+    allowed_actions,
+    next_status,
+    require_note,
+)
 from gridmap.locate import Locator, UnitRef
 from gridmap.ops import counters
 from gridmap.scope import Actor, incident_filter
@@ -462,6 +469,7 @@ def act(
     actor: Actor,
     now: datetime | None = None,
     calendar: WorkingCalendar | None = None,
+    loaded: Incident | None = None,
 ) -> Incident:
     """Take ``action`` on an incident: scope, version, state, who may, then its effect.
 
@@ -470,11 +478,15 @@ def act(
     unit that may not take it 403; then the action's own rules as its effect runs (a unit
     outside the place 403, a missing outcome 422, …), and last a note missing where the
     table needs one 422. A refusal leaves the caller's transaction to roll back.
+    ``loaded``: the incident ``code`` already read by :func:`get` in this transaction (a
+    bulk action reads all of its incidents in one query); otherwise it is read here.
     """
     if action not in TRANSITIONS:
         raise InvalidInput(f"{action.value} is not an action on an existing incident")
     now = now or datetime.now(UTC)
-    incident = get(session=session, code=code, actor=actor)
+    incident = loaded if loaded is not None else get(session=session, code=code, actor=actor)
+    if incident.code != code:
+        raise ValueError(f"loaded is incident {incident.code}, not {code}")
     if incident.version != data.version:
         raise StaleVersion(
             f"incident {code} changed since you loaded it (you have version {data.version}, it "
@@ -493,7 +505,18 @@ def act(
     return incident
 
 
-def may(session: Session, incident: Incident, action: Action, actor: Actor) -> bool:
+class Ties:
+    """The actor's ties to an incident that need the database, each read once when asked."""
+
+    def __init__(self, session: Session, incident: Incident, actor: Actor) -> None:
+        self.holds = functools.cache(lambda: _is_handler(session, incident, actor))
+        self.co_unit = functools.cache(lambda: co_part(session, incident, actor) is not None)
+        self.summoned = functools.cache(lambda: _summons(session, incident, actor) is not None)
+
+
+def may(
+    session: Session, incident: Incident, action: Action, actor: Actor, ties: Ties | None = None
+) -> bool:
     """True if ``actor`` may take ``action`` on ``incident`` now (state and role)."""
     row = TRANSITIONS.get(action)
     if row is None or incident.status not in row.sources:
@@ -501,18 +524,31 @@ def may(session: Session, incident: Incident, action: Action, actor: Actor) -> b
     if action == Action.respond and not _awaits_answer(incident):
         return False  # nothing to answer: not offered (and no unit looked up for it)
     try:
-        check_allowed(session, incident, action, actor)
+        check_allowed(session, incident, action, actor, ties)
     except Forbidden:
         return False
     return True
 
 
-def check_allowed(session: Session, incident: Incident, action: Action, actor: Actor) -> None:
+def allowed(session: Session, incident: Incident, actor: Actor) -> list[Action]:
+    """Every action ``actor`` may take on ``incident`` now.
+
+    :func:`may` for each action of its state, the actor's ties to it read once for all of
+    them (a list page asks this for 50 incidents).
+    """
+    ties = Ties(session, incident, actor)
+    return [a for a in allowed_actions(incident.status) if may(session, incident, a, actor, ties)]
+
+
+def check_allowed(
+    session: Session, incident: Incident, action: Action, actor: Actor, ties: Ties | None = None
+) -> None:
     """Refuse (403) an action the actor's role, level or unit does not allow.
 
     The rules are the table in :mod:`gridmap.incidents.permissions`; this gives them the
     incident, and the actor's ties to it, looked up only if a check asks.
     """
+    ties = ties or Ties(session, incident, actor)
     reason = permissions.refusal(
         permissions.Case(
             actor=actor,
@@ -520,9 +556,9 @@ def check_allowed(session: Session, incident: Incident, action: Action, actor: A
             code=incident.code,
             grid_code=incident.grid_code,
             handling_level=incident.handling_level,
-            holds=lambda: _is_handler(session, incident, actor),
-            co_unit=lambda: co_part(session, incident, actor) is not None,
-            summoned=lambda: _summons(session, incident, actor) is not None,
+            holds=ties.holds,
+            co_unit=ties.co_unit,
+            summoned=ties.summoned,
         )
     )
     if reason is not None:
@@ -642,9 +678,12 @@ def _transfer(step: Step) -> None:
 def _joint(step: Step) -> None:
     _dispatch(step)
     session, incident = step.session, step.incident
-    co = [_target_unit(step, c, Action.joint) for c in step.data.co_unit_codes]
+    co = [_target_unit(step, c, Action.joint) for c in dict.fromkeys(step.data.co_unit_codes)]
     if not co:
         raise InvalidInput("joint handling needs co_unit_codes besides the lead unit")
+    lead = next((c.code for c in co if c.id == incident.unit_id), None)
+    if lead is not None:
+        raise InvalidInput(f"{lead} leads incident {incident.code}: it cannot be a co-unit too")
     if session.scalar(select(IncidentUnit.id).where(IncidentUnit.incident_id == incident.id)):
         raise Conflict(f"incident {incident.code} is already handled jointly")
     session.add(IncidentUnit(incident_id=incident.id, unit_id=incident.unit_id, role="lead"))

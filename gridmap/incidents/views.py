@@ -7,15 +7,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import func, inspect, select
+from sqlalchemy import and_, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
+from gridmap.areas.codes import ancestors, city_of
+from gridmap.areas.levels import AreaLevel
+from gridmap.areas.models import Area
 from gridmap.auth.models import User
-from gridmap.incidents.deadlines import is_overdue
+from gridmap.calendar import WorkingCalendar
+from gridmap.incidents.deadlines import is_overdue, time_left_hours
 from gridmap.incidents.models import FINAL, Incident, IncidentEvent, IncidentUnit, IncidentWhistle
 from gridmap.incidents.schemas import IncidentRead
-from gridmap.incidents.service import may
-from gridmap.incidents.workflow import allowed_actions
+from gridmap.incidents.service import allowed
 from gridmap.locate import UnitRef
 from gridmap.privacy import Kind, mask, mask_text
 from gridmap.scope import Actor, incident_filter
@@ -62,6 +65,8 @@ def read_model(
     unmasked: bool = False,
     duplicates: list[str] | None = None,
     units: dict[int, UnitRef] | None = None,
+    calendar: WorkingCalendar | None = None,
+    areas: dict[tuple[str, int | None], list[dict[str, str]]] | None = None,
 ) -> dict[str, object]:
     """The API view of an incident, personal data masked unless ``unmasked``.
 
@@ -71,6 +76,8 @@ def read_model(
     ``allowed_actions`` lists what this reader may do now (state and role). ``units`` (the
     locator's, by id) saves a query for the unit's code and name. ``history`` (one incident's
     full view) adds its events, its whistles and its joint units: lists do without them.
+    ``calendar`` adds ``time_left_hours`` (the working-day calendar's time left); ``areas``
+    (:func:`area_paths`, one query for a page) the named areas it lies in.
     """
     now = now or datetime.now(UTC)
     point = to_shape(incident.location)
@@ -90,12 +97,10 @@ def read_model(
         "unit_name": unit.name if unit else None,
         "supervised_by": _unit_code(session, incident.supervised_by_id, units),
         "overdue": is_overdue(incident, now),
-        "allowed_actions": [
-            a
-            for a in allowed_actions(incident.status)
-            if actor is not None and may(session, incident, a, actor)
-        ],
+        "time_left_hours": time_left_hours(incident, now, calendar) if calendar else None,
+        "allowed_actions": allowed(session, incident, actor) if actor is not None else [],
         "possible_duplicates": duplicates,
+        "areas": (areas or {}).get((incident.grid_code or "", incident.plan_id), []),
     }
     if history:
         view["whistles"] = _whistles(session, incident, now)
@@ -131,6 +136,40 @@ def read_model(
     return view
 
 
+def area_paths(
+    session: Session, incidents: Iterable[Incident]
+) -> dict[tuple[str, int | None], list[dict[str, str]]]:
+    """The named areas each incident lies in, county to grid cell, in one query for all.
+
+    Keyed by (grid code, plan): a cell is the one of the plan the incident was assigned
+    under (plans are versioned; an old incident keeps its old cell's name).
+    """
+    cells = {(i.grid_code, i.plan_id) for i in incidents if i.grid_code}
+    if not cells:
+        return {}
+    upper = {a for code, _ in cells for a in ancestors(code)} - {city_of(c) for c, _ in cells}
+    rows = session.execute(
+        select(Area.level, Area.code, Area.name, Area.plan_id).where(
+            or_(
+                and_(Area.code.in_(upper), Area.plan_id.is_(None)),
+                and_(Area.code.in_({c for c, _ in cells}),
+                     Area.plan_id.in_({p for _, p in cells if p is not None})),
+            )
+        )
+    ).all()  # fmt: skip
+    shared = {code: (level, name) for level, code, name, plan in rows if plan is None}
+    own: dict[tuple[str, int | None], tuple[AreaLevel, str]] = {
+        (code, plan): (level, name) for level, code, name, plan in rows if plan is not None
+    }
+    out: dict[tuple[str, int | None], list[dict[str, str]]] = {}
+    for code, plan in cells:
+        named = [(a, shared[a]) for a in reversed(ancestors(code)) if a in shared]
+        if (code, plan) in own:
+            named.append((code, own[(code, plan)]))
+        out[(code, plan)] = [{"level": lvl.value, "code": c, "name": n} for c, (lvl, n) in named]
+    return out
+
+
 def _whistles(session: Session, incident: Incident, now: datetime) -> list[dict[str, object]]:
     rows = session.execute(
         select(IncidentWhistle, Department.code)
@@ -154,12 +193,20 @@ def _unit_code(
 ) -> str | None:
     if unit_id is None:
         return None
-    known = (units or {}).get(unit_id)
-    return (
-        known.code
-        if known
-        else session.scalar(select(Department.code).where(Department.id == unit_id))
-    )
+    known = (units or {}).get(unit_id) or session.get(Department, unit_id)
+    return known.code if known else None
+
+
+def load_units(session: Session, incidents: Iterable[Incident]) -> None:
+    """Read the units a page of incidents names, in one query.
+
+    The holding and the supervising unit: each view then finds them in the session instead
+    of asking once per row.
+    """
+    ids = {i.unit_id for i in incidents} | {i.supervised_by_id for i in incidents}
+    ids.discard(None)
+    if ids:
+        session.scalars(select(Department).where(Department.id.in_(ids))).all()
 
 
 def _same(value: str | None) -> str | None:

@@ -26,6 +26,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from gridmap import __version__
+from gridmap.incidents.models import FINAL
 from gridmap.incidents.workflow import TRANSITIONS
 from gridmap.maps.i18n import LABELS
 from gridmap.maps.layer import Catalogue
@@ -72,6 +73,7 @@ class PageConfig:
             "target": self.target, "labels": LABELS[self.lang], "data": self.data,
             "user": self.user, "display_crs": self.display_crs,
             "layers": self.layers, "workflow": self.workflow,
+            "final_states": sorted(FINAL),  # closed at point zoom: off by default
         }  # fmt: skip
         text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         return text.replace("</", "<\\/")

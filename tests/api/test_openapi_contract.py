@@ -209,7 +209,8 @@ def test_ogc_items_are_documented_and_served_as_geojson(client, world, document)
     for path in ("/ogc/collections/{collection_id}/items",
                  "/ogc/collections/{collection_id}/items/{feature_id}"):  # fmt: skip
         assert set(document["paths"][path]["get"]["responses"]["200"]["content"]) == {
-            "application/geo+json"
+            "application/geo+json",
+            "text/html",  # a page to a browser (api/ogc_html.py)
         }
     collections = client.get("/ogc/collections").json()["collections"]
     items = client.get(f"/ogc/collections/{collections[0]['id']}/items", params={"limit": 1})

@@ -83,6 +83,19 @@ def test_a_unit_can_return_a_wrongly_routed_incident(client, world):
     assert r.json()["unit_code"] == f"labour-{COUNTY}"
 
 
+def test_the_lead_unit_named_as_a_co_unit_is_refused_in_words_not_a_conflict(client, world):
+    """Found from the page: it answered 409 "conflicts with data already stored"."""
+    inc = report(client, world).json()
+    lead = f"labour-{COUNTY}"
+    r = act(client, world, "t1", inc["code"], "joint", 1, unit_code=lead,
+            co_unit_codes=[lead, f"housing-{COUNTY}"])  # fmt: skip
+    assert_problem(r, 422, "invalid_input")
+    assert lead in r.json()["detail"] and "co-unit" in r.json()["detail"]
+    twice = act(client, world, "t1", inc["code"], "joint", 1, unit_code=lead,
+                co_unit_codes=[f"housing-{COUNTY}", f"housing-{COUNTY}"])  # fmt: skip
+    assert twice.status_code == 200, twice.text  # the same co-unit twice: once
+
+
 def test_joint_handling_lets_co_units_see_it(client, world):
     inc = report(client, world).json()
     r = act(

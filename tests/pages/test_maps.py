@@ -118,7 +118,8 @@ def test_a_queued_incident_zooms_to_its_place_and_opens_its_panel(signed_in, map
 
 
 def test_clicking_a_point_shows_an_incident_at_that_spot(signed_in, map_world):
-    [incident] = api(map_world, "map-county", "/incidents", page_size=1)["items"]
+    # an open one: closed incidents are off at point zoom by default
+    [incident] = api(map_world, "map-county", "/incidents", page_size=1, status="reported")["items"]
     page = signed_in(
         "map-county",
         f"/maps/dispatch?lat={incident['lat']}&lon={incident['lon']}&z=18&layers=incidents",
@@ -142,6 +143,63 @@ def test_clicking_a_point_shows_an_incident_at_that_spot(signed_in, map_world):
     popup.wait_for(timeout=5000)
     shown = popup.locator("a.gm-open").first.inner_text()
     assert shown in here
+    assert clean(page), (page.outside_requests, page.errors)
+
+
+def boxes(page, selector):
+    return page.eval_on_selector_all(
+        selector,
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })",
+    )
+
+
+def overlapping(rects):
+    return [(a, b) for i, a in enumerate(rects) for b in rects[i + 1 :]
+            if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]  # fmt: skip
+
+
+@pytest.mark.parametrize("zoom", [10, 12, 14])
+def test_badges_and_names_never_pile_up(signed_in, map_world, zoom):
+    """Township, village and cell zoom: no two badges overlap, nor two names; none is lost."""
+    page = signed_in("map-county", f"/maps/dispatch?lat=24.90&lon=118.58&z={zoom}")
+    wait_idle(page)
+    badges = boxes(page, ".gm-badge")
+    assert badges and overlapping(badges) == []
+    assert overlapping(boxes(page, ".gm-label")) == []
+    waiting = page.evaluate(
+        "() => gridmapApp.lastData.incidents.features"
+        ".filter(f => f.properties.open || f.properties.overdue).length"
+    )
+    hidden = int(page.locator(".folium-map").get_attribute("data-gm-badges-hidden"))
+    assert len(badges) + hidden == waiting  # every area waiting has a badge or is counted out
+    if zoom >= 12:  # villages, then cells, named where a name fits
+        assert page.locator(".gm-label").count() > 0
+    assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_closed_incidents_are_off_at_point_zoom_until_asked_for(signed_in, map_world):
+    [closed] = api(map_world, "map-county", "/incidents", page_size=1, status="closed")["items"]
+    page = signed_in(
+        "map-county",
+        f"/maps/dispatch?lat={closed['lat']}&lon={closed['lon']}&z=17&layers=incidents",
+    )
+    drawn = "() => gridmapApp.lastData.incidents.features.map(f => f.properties.status)"
+    wait_idle(
+        page,
+        "() => gridmapApp.lastData.incidents && gridmapApp.lastData.incidents.level === 'points'",
+    )
+    assert "closed" not in page.evaluate(drawn) and "rejected" not in page.evaluate(drawn)
+    page.locator("#gm-show-closed").check()
+    wait_idle(page, "() => location.search.includes('closed=1')")
+    wait_idle(
+        page,
+        "() => gridmapApp.lastData.incidents.features.some(f => f.properties.status === 'closed')",
+    )
+    codes = page.evaluate(
+        "() => gridmapApp.lastData.incidents.features.map(f => f.properties.code)"
+    )
+    assert closed["code"] in codes
     assert clean(page), (page.outside_requests, page.errors)
 
 

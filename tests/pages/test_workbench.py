@@ -8,6 +8,7 @@ recorded; each test asserts none was attempted and no script error was logged.
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -58,6 +59,7 @@ def bench(pg_cluster, tmp_path_factory) -> Iterator[Bench]:
     people = {
         "wb-township": (Role.township_dispatcher, township),
         "wb-grid": (Role.grid_worker, cell),
+        "wb-county": (Role.county_dispatcher, township[:6]),  # supervises (督办) from above
     }
     tokens = {}
     with make_sessionmaker(engine).begin() as session:
@@ -312,6 +314,15 @@ def test_the_language_switch_leaves_no_raw_code_in_the_page(open_as, bench, lang
     done = page.eval_on_selector_all(".wb-history b", "es => es.map(e => e.innerText)")
     assert done and set(done) <= set(LABELS[lang]["event_names"].values())
     assert LABELS[lang]["queue"] in text
+    # every placeholder of the filter bar is shown whole ("Phone en…" was cut off)
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('#wb .wb-bar input[placeholder]')].filter(i => {
+          const st = getComputedStyle(i), c = document.createElement('canvas').getContext('2d');
+          c.font = st.font;
+          const room = i.clientWidth - parseFloat(st.paddingLeft) - parseFloat(st.paddingRight);
+          return c.measureText(i.placeholder).width > room + 1; }).map(i => i.name)"""
+    )
+    assert cut == [], cut
     # remembered for the user too, not only in this browser
     kept = bench.api("wb-township", "GET", "/me/preferences").json()
     bench.api("wb-township", "PUT", "/me/preferences", json={"lang": "zh"})  # as it was
@@ -341,7 +352,7 @@ def test_search_and_flags_filter_the_table_counts_and_map_alike(open_as, bench):
     assert clean(page), (page.outside_requests, page.errors)
 
 
-@pytest.mark.parametrize("column", ["status", "unit", "place", "deadline"])
+@pytest.mark.parametrize("column", ["status", "unit", "place", "deadline", "time_left"])
 def test_every_sortable_column_is_sorted_by_the_server(open_as, bench, column):
     page = open_as("wb-township")
     page.locator(f"#wb th[data-sort={column}]").click()
@@ -527,3 +538,101 @@ def test_a_box_drawn_on_the_map_selects_the_points_inside(open_as, bench):
     assert sorted(picked) == sorted(set(inside))
     assert page.locator("#wb-selected").get_attribute("data-n") == str(len(set(inside)))
     assert clean(page), (page.outside_requests, page.errors)
+
+
+def an_incident_in_the_grid_workers_cell(bench, title):
+    """A new incident reported by the township where the grid worker's cell is."""
+    cell = bench.areas["wb-grid"]
+    there = bench.api("wb-township", "GET", "/incidents", params={"area": cell}).json()["items"]
+    like = there[0]
+    new = bench.api("wb-township", "POST", "/incidents", json={
+        "category": like["category"], "channel": "window", "lon": like["lon"], "lat": like["lat"],
+        "title": title, "description": "a workbench test incident",
+    })  # fmt: skip
+    assert new.status_code == 201, new.text
+    assert new.json()["grid_code"] == cell
+    return new.json()["code"]
+
+
+def act_from_the_page(page, bench, code, action, unit=None, merged_into=None):
+    """Click the action's button in the panel, fill its form as its rule needs, submit."""
+    before = bench.api("wb-county", "GET", f"/incidents/{code}").json()
+    open_incident(page, code)
+    panel = page.locator("#wb-incident")
+    panel.locator(f"[data-action={action}]").click()
+    form = panel.locator(f"#wb-form[data-action={action}]")
+    form.wait_for()
+    form.locator("textarea[name=note]").fill(f"页面操作 {action}")
+    picker = form.locator("select[name=unit_code]")
+    lead = None
+    if picker.count():
+        values = picker.locator("option").evaluate_all("os => os.map(o => o.value).filter(Boolean)")
+        lead = next(v for v in values if unit is None or unit(v))
+        picker.select_option(lead)
+    for name in ("co_unit_codes", "summoned"):
+        many = form.locator(f"select[name={name}]")
+        if many.count():  # a unit besides the lead
+            values = many.locator("option").evaluate_all("os => os.map(o => o.value)")
+            many.select_option(next(v for v in values if v != lead))
+    if form.locator("select[name=outcome]").count():
+        form.locator("select[name=outcome]").select_option(index=1)
+    if form.locator("input[name=satisfaction]").count():
+        form.locator("input[name=satisfaction]").fill("5")
+    if form.locator("input[name=merged_into]").count():
+        form.locator("input[name=merged_into]").fill(merged_into)
+    if form.locator("input[name=deadline]").count():  # 督办 sets a new deadline
+        ahead = datetime.now(UTC) + timedelta(days=5, hours=8)  # China time
+        form.locator("input[name=deadline]").fill(ahead.strftime("%Y-%m-%dT%H:%M"))
+    form.locator("button[type=submit]").click()
+    entry = (
+        f"#wb-incident[data-code='{code}'] .wb-history li:nth-child({len(before['history']) + 1})"
+    )
+    page.wait_for_function(
+        "(sel) => !!document.querySelector(sel) || !!document.querySelector('#wb-form .wb-problem:not([hidden])')",
+        arg=entry, timeout=10_000,
+    )  # fmt: skip
+    problem = page.locator("#wb-form .wb-problem:not([hidden])")
+    assert problem.count() == 0, (action, problem.inner_text())
+    after = bench.api("wb-county", "GET", f"/incidents/{code}").json()
+    # one new history entry, this action's (a whistle leaves the incident's row as it was)
+    assert len(after["history"]) == len(before["history"]) + 1, (action, after["history"])
+    assert after["history"][-1]["action"] == action
+    return after
+
+
+def village_centre(value):
+    return value.startswith("centre-") and len(value) == len("centre-") + 12
+
+
+# (incident, action, the state it leads to); each incident's steps in order
+STEPS = [
+    ("a", "self_handle", "in_progress"), ("a", "resolve", "resolved"),
+    ("a", "follow_up", "follow_up"), ("a", "close", "closed"),
+    ("b", "dispatch", "dispatched"), ("b", "sign", "in_progress"),
+    ("b", "supervise", "in_progress", "wb-county"), ("b", "whistle", "in_progress"),
+    ("b", "transfer", "dispatched"),
+    ("c", "joint", "dispatched"), ("d", "merge", "rejected"), ("e", "reject", "rejected"),
+]  # fmt: skip
+
+
+def test_each_workflow_action_from_the_page_and_absent_for_a_role_that_may_not(open_as, bench):
+    """Each step from the panel by a dispatcher who may (the county one supervises); the
+    grid worker, who may take none of them, sees no button for it."""
+    codes = {k: an_incident_in_the_grid_workers_cell(bench, f"page action {k}") for k in "abcde"}
+    pages = {"wb-township": open_as("wb-township"), "wb-county": open_as("wb-county")}
+    grid = open_as("wb-grid")
+    for key, action, state, *by in STEPS:
+        code, who = codes[key], (by or ["wb-township"])[0]
+        page = pages[who]
+        may = bench.api(who, "GET", f"/incidents/{code}").json()["allowed_actions"]
+        assert action in may, (action, may)
+        open_incident(grid, code)  # the grid worker sees it, without this action
+        assert grid.locator(f"#wb-incident [data-action={action}]").count() == 0, action
+        after = act_from_the_page(
+            page, bench, code, action,
+            unit=village_centre if action == "dispatch" else None, merged_into=codes["b"],
+        )  # fmt: skip
+        assert after["status"] == state, (action, after["status"])
+        page.locator(f"#wb-incident[data-status={state}]").wait_for(timeout=10_000)
+    for page in (*pages.values(), grid):
+        assert clean(page), (page.outside_requests, page.errors)

@@ -53,6 +53,7 @@ def test_import_then_export_the_county_and_read_it_back(env, tmp_path):
     result = runner.invoke(app, ["registry", "import", str(source), "--report", str(report)])
     assert result.exit_code == 0, result.output
     assert "3 rows: 1 households (2 people) loaded, 1 refused" in result.output
+    assert "1 rows refused" in result.output  # the table (gridmap/cli/common.py)
     refused = pd.read_csv(report)
     assert list(refused["row"]) == [3] and "outside the jurisdiction" in refused["reason"][0]
     assert scalar(url, "SELECT grid_code FROM person WHERE id_number = :i", i=ids[0]) == cell.code

@@ -106,3 +106,28 @@ def test_errors_are_problems_not_500s(base, path, status):
     r = httpx.get(base + path)
     assert r.status_code == status, r.text  # an invalid value is 400 (query-param-invalid)
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_a_browser_gets_pages_and_clients_keep_json(base):
+    """Accept: text/html (a browser) → a page holding the JSON document's contents."""
+    items = httpx.get(f"{base}/ogc/collections/townships/items", params={"limit": 2}).json()
+    one = items["features"][0]["id"]
+    for path, words in [
+        ("/ogc", ["gridmap", f"{base}/ogc/collections"]),
+        ("/ogc/collections", ["townships", "counties", "buildings"]),
+        ("/ogc/collections/townships", ["townships", f"{base}/ogc/collections/townships/items"]),
+        ("/ogc/collections/townships/items?limit=2", [str(f["id"]) for f in items["features"]]),
+        (f"/ogc/collections/townships/items/{one}", [str(one)]),
+    ]:
+        page = httpx.get(base + path, headers=BROWSER)
+        assert page.status_code == 200, page.text
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert all(w in page.text for w in words), (path, words)
+        for accept in (None, "application/geo+json, application/json", "*/*",
+                       "text/html;q=0.5, application/json"):  # fmt: skip
+            answer = httpx.get(base + path, headers={"Accept": accept} if accept else {})
+            assert "json" in answer.headers["content-type"], (path, accept)
+            answer.json()

@@ -129,9 +129,12 @@ def test_flags_supervised_joint_whistle(client, world, queue, session):
     assert none == []
 
 
-@pytest.mark.parametrize("key", ["code", "status", "unit", "place", "deadline", "reported_at"])
+@pytest.mark.parametrize(
+    "key", ["code", "status", "unit", "place", "deadline", "reported_at", "time_left"]
+)
 def test_sorts_order_the_page(client, world, queue, key):
-    field = {"unit": "unit_code", "place": "grid_code", "deadline": "resolve_due_at"}.get(key, key)
+    field = {"unit": "unit_code", "place": "grid_code", "deadline": "resolve_due_at",
+             "time_left": "time_left_hours"}.get(key, key)  # fmt: skip
     order = ["reported", "dispatched", "in_progress", "resolved", "follow_up", "closed",
              "rejected"]  # fmt: skip
     wages = queue["wages"]
@@ -151,3 +154,20 @@ def test_sorts_order_the_page(client, world, queue, key):
 def test_an_unknown_sort_is_422(client, world):
     r = client.get("/api/v1/incidents", params={"sort": "title"}, headers=world.auth("t1"))
     assert_problem(r, 422, "validation_error")
+
+
+def test_an_incident_names_its_areas_county_to_cell_in_lists_and_alone(
+    client, world, queue, session
+):
+    from gridmap.areas.models import Area
+
+    code = queue["wages"]["code"]
+    alone = client.get(f"/api/v1/incidents/{code}", headers=world.auth("t1")).json()
+    listed = client.get("/api/v1/incidents", params={"q": code}, headers=world.auth("t1")).json()
+    assert listed["items"][0]["areas"] == alone["areas"]
+    assert [a["level"] for a in alone["areas"]] == ["county", "township", "village", "grid"]
+    assert alone["areas"][-1]["code"] == alone["grid_code"]
+    assert all(alone["grid_code"].startswith(a["code"]) for a in alone["areas"])
+    names = dict(session.query(Area.code, Area.name).filter(
+        Area.code.in_([a["code"] for a in alone["areas"]])).all())  # fmt: skip
+    assert {a["code"]: a["name"] for a in alone["areas"]} == names

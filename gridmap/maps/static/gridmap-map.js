@@ -219,6 +219,7 @@
     var self = this;
     FILTERS.forEach(function (k) { if (q.get(k)) self.state.filters[k] = q.get(k); });
     this.state.statuses = q.getAll("status");
+    this.state.showClosed = q.get("closed") === "1";
     if (q.get("layers")) q.get("layers").split(",").forEach(function (id) { self.visible[id] = true; });
     else this.cfg.layers.forEach(function (d) { if (d.shown) self.visible[d.id] = true; });
     this.refresh = parseInt(q.get("refresh") || this.cfg.refresh, 10);
@@ -235,6 +236,7 @@
     FILTERS.forEach(function (k) { if (self.state.filters[k]) q.set(k, self.state.filters[k]); else q.delete(k); });
     q.delete("status");
     this.state.statuses.forEach(function (s) { q.append("status", s); });
+    if (this.state.showClosed) q.set("closed", "1"); else q.delete("closed");
     q.set("layers", Object.keys(this.visible).filter(function (k) { return self.visible[k]; }).join(","));
     window.history.replaceState(null, "", window.location.pathname + "?" + q.toString());
   };
@@ -297,16 +299,24 @@
     });
   };
 
+  // Sources whose features depend on the filters: after the first draw, a filter change or a
+  // refresh reloads only these (outlines and registry tables change with the view alone).
+  var FILTERED = { incidents: true, heat: true };
+
   App.prototype.reloadAll = function (quiet) {
-    this.reloadLayers();
+    this.reloadLayers(this.drawnOnce);
+    this.drawnOnce = true;
     // a served page has the workbench's queue; an exported one its two fixed lists
     if (this.cfg.mode === "dispatch") { this.loadFacets(); if (!this.cfg.api) this.loadLists(); }
     this.stamp(quiet);
   };
 
-  App.prototype.reloadLayers = function () {
+  App.prototype.reloadLayers = function (filteredOnly) {
     var self = this;
-    Object.keys(this.groups).forEach(function (id) { if (self.visible[id]) self.load(id); });
+    Object.keys(this.groups).forEach(function (id) {
+      var fixed = filteredOnly && !FILTERED[self.layers[id].source] && self.lastData[id];
+      if (self.visible[id] && !fixed) self.load(id);
+    });
   };
 
   App.prototype.load = function (id, extra) {
@@ -315,6 +325,10 @@
     if (zoom < d.min_zoom || zoom > d.max_zoom) { group.clearLayers(); return Promise.resolve(); }
     var seq = (this.loadSeq[id] = (this.loadSeq[id] || 0) + 1);
     var params = this.params(Object.assign({ bbox: this.bbox(), zoom: zoom }, extra || {}));
+    if (this.hidesClosed(d, zoom) && !params.status) {
+      var finals = this.cfg.final_states || [];
+      params.status = Object.keys(this.t.statuses).filter(function (s) { return finals.indexOf(s) < 0; });
+    }
     return this.get("/layers/" + id + "/features", params).then(function (fc) {
       if (seq !== self.loadSeq[id]) return;  // a newer view has been asked for
       self.lastData[id] = fc;
@@ -323,6 +337,47 @@
       self.summarise();
       document.dispatchEvent(new CustomEvent("gridmap:loaded", { detail: { layer: id, level: fc.level } }));
     }).catch(function (e) { if (e.message !== "signed out") self.toast(e.message); });
+  };
+
+  // At point zoom closed incidents outnumber open ones ~10 to 1: they stay off unless a state
+  // filter or the legend's "show closed" asks for them (counts further out include them).
+  App.prototype.hidesClosed = function (d, zoom) {
+    return d.source === "incidents" && !!d.aggregation && !levelAt(d.aggregation, zoom) &&
+      !this.state.statuses.length && !this.state.showClosed && this.cfg.mode === "dispatch";
+  };
+
+  // Screen-space placement: a name or badge is drawn only where it covers none placed before
+  // it (the most important first), so nothing piles up at any zoom.
+  function Placer(map) { this.map = map; this.boxes = []; }
+  Placer.prototype.take = function (latlng, w, h, dy) {
+    var p = this.map.latLngToContainerPoint(latlng);
+    var b = { x0: p.x - w / 2, y0: p.y + (dy || 0) - h / 2, x1: p.x + w / 2, y1: p.y + (dy || 0) + h / 2 };
+    for (var i = 0; i < this.boxes.length; i++) {
+      var o = this.boxes[i];
+      if (b.x0 < o.x1 && o.x0 < b.x1 && b.y0 < o.y1 && o.y0 < b.y1) return false;
+    }
+    this.boxes.push(b);
+    return true;
+  };
+  // a name's width in pixels at the labels' 12px bold: Chinese characters are about square
+  function textWidth(text) {
+    var w = 8;
+    for (var i = 0; i < text.length; i++) w += text.charCodeAt(i) > 0x2e80 ? 13 : 7.5;
+    return w;
+  }
+  // the area on screen is wide and tall enough to hold a name of that width
+  App.prototype.fits = function (layer, w) {
+    var b = layer.getBounds(), ne = this.map.latLngToContainerPoint(b.getNorthEast());
+    var sw = this.map.latLngToContainerPoint(b.getSouthWest());
+    return Math.abs(ne.x - sw.x) >= w && Math.abs(sw.y - ne.y) >= 18;
+  };
+  App.prototype.label = function (layer, name, placer) {
+    var w = textWidth(name);
+    if (!this.fits(layer, w) || !placer.take(layer.getBounds().getCenter(), w, 16, -16)) return;
+    // names under the count badges (their own pane, below the markers), a little above them
+    layer.bindTooltip(esc(name), {
+      permanent: true, direction: "center", className: "gm-label", pane: this.labelPane(), offset: [0, -16],
+    });
   };
 
   App.prototype.draw = function (d, fc, group) {
@@ -363,8 +418,10 @@
   App.prototype.drawAreas = function (d, fc, group) {
     var self = this, s = d.style, zoom = this.map.getZoom();
     var label = (d.id === "counties" && zoom < 11) || (d.id === "townships" && zoom >= 10 && zoom < 13) ||
+      // villages and cells: named by the incident counts when those are drawn at that level
+      (!this.visible.incidents && ((d.id === "villages" && zoom >= 12) || (d.id === "grids" && zoom >= 14))) ||
       (this.cfg.mode === "grid" && d.id === "grids");
-    var where = this.pane(d.source);
+    var where = this.pane(d.source), placer = new Placer(this.map);
     L.geoJSON(fc, {
       pane: where.pane,
       style: function (f) {
@@ -373,12 +430,7 @@
       },
       onEachFeature: function (f, layer) {
         self.bindPopup(layer, self.popup(d, f.properties));
-        if (label) {
-          // names under the count badges (their own pane, below the markers), a little above them
-          layer.bindTooltip(esc(f.properties.name), {
-            permanent: true, direction: "center", className: "gm-label", pane: self.labelPane(), offset: [0, -16],
-          });
-        }
+        if (label && f.properties.name) self.label(layer, String(f.properties.name), placer);
       },
     }).addTo(group);
   };
@@ -402,8 +454,22 @@
   };
 
   App.prototype.drawCounts = function (d, fc, group) {
-    var self = this, t = this.t, max = 1, where = this.pane("areas");
+    var self = this, t = this.t, max = 1, where = this.pane("areas"), placer = new Placer(this.map);
     fc.features.forEach(function (f) { max = Math.max(max, f.properties.open); });
+    var counts = function (p) {
+      return esc(p.name) + " · " + esc(t.open) + " " + p.open + " · " + esc(t.overdue) + " " + p.overdue +
+        " · " + esc(t.due_soon) + " " + p.due_soon + " · " + esc(t.closed) + " " + p.closed;
+    };
+    // the badges first, the most overdue and then the fullest first: one that would cover a
+    // badge already placed is left out, and its area says its counts on hover instead
+    var order = fc.features.filter(function (f) { return f.properties.open || f.properties.overdue; });
+    order.sort(function (a, b) { return (b.properties.overdue - a.properties.overdue) || (b.properties.open - a.properties.open); });
+    var shown = {}, hidden = 0;
+    order.forEach(function (f) {
+      var p = f.properties, w = 14 + 7.5 * String(p.open).length + (p.overdue ? 14 + 7.5 * String(p.overdue).length : 0);
+      if (placer.take(L.latLng(p.badge[1], p.badge[0]), w + 4, 20)) shown[p.code] = true; else hidden += 1;
+    });
+    this.map.getContainer().setAttribute("data-gm-badges-hidden", String(hidden));
     L.geoJSON(fc, {
       pane: where.pane,
       style: function (f) {
@@ -412,11 +478,17 @@
       },
       onEachFeature: function (f, layer) {
         layer.on("click", function () { self.map.fitBounds(layer.getBounds()); });
+        // villages and cells by name (counties and townships: their outlines' labels)
+        var named = f.properties.level === "village" || f.properties.level === "grid";
+        if (named && f.properties.name) self.label(layer, String(f.properties.name), placer);
+        if (!shown[f.properties.code] && (f.properties.open || f.properties.overdue)) {
+          layer.bindTooltip(counts(f.properties), { sticky: true });
+        }
       },
     }).addTo(group);
     fc.features.forEach(function (f) {
       var p = f.properties;
-      if (!p.open && !p.overdue) return;  // nothing waiting here: the outline says enough
+      if (!shown[p.code]) return;  // nothing waiting here, or no room: the area says it
       var html = '<div class="gm-badge' + (p.overdue ? " gm-has-overdue" : "") + '" data-code="' + esc(p.code) +
         '" data-level="' + esc(p.level) + '" data-total="' + p.total + '" data-open="' + p.open +
         '" data-overdue="' + p.overdue + '" data-due-soon="' + p.due_soon + '" data-closed="' + p.closed +
@@ -424,8 +496,7 @@
         (p.overdue ? '<span class="gm-overdue-n">' + p.overdue + "</span>" : "") + "</div>";
       var icon = L.divIcon({ className: "gm-badge-icon", html: html, iconSize: null });
       var m = L.marker([p.badge[1], p.badge[0]], { icon: icon, keyboard: false });
-      m.bindTooltip(esc(p.name) + " · " + esc(t.open) + " " + p.open + " · " + esc(t.overdue) + " " + p.overdue +
-        " · " + esc(t.due_soon) + " " + p.due_soon + " · " + esc(t.closed) + " " + p.closed, { direction: "top" });
+      m.bindTooltip(counts(p), { direction: "top" });
       m.on("click", function () {
         var b = L.geoJSON(f).getBounds();
         self.map.fitBounds(b);
@@ -461,8 +532,20 @@
         d.style.classes.forEach(function (c) {
           parts.push('<div><i style="background:' + esc(c.color) + '"></i>' + esc(c.label) + "</div>");
         });
+        if (d.source === "incidents" && d.aggregation && self.cfg.mode === "dispatch") {
+          parts.push('<label class="gm-check"><input type="checkbox" id="gm-show-closed"' +
+            (self.state.showClosed ? " checked" : "") + "> " + esc(self.t.show_closed) + "</label>");
+        }
       });
       box.innerHTML = parts.join("") + "</details>";
+      var closed = box.querySelector("#gm-show-closed");
+      if (closed) {
+        closed.onchange = function () {
+          self.state.showClosed = closed.checked;
+          self.writeUrl();
+          self.load("incidents");
+        };
+      }
       L.DomEvent.disableClickPropagation(box);
       return box;
     };

@@ -18,7 +18,7 @@ const cfg = app.cfg;
 // column → the API's sort name (null: not sortable)
 const COLUMNS = [
   ["code", "code"], ["title", null], ["status", "status"], ["category", null], ["unit", "unit"],
-  ["place", "place"], ["reported_at", "reported_at"], ["deadline", "deadline"],
+  ["place", "place"], ["reported_at", "reported_at"], ["deadline", "deadline"], ["time_left", "time_left"],
 ];
 // flags of the filter bar: name in the page → [query parameter, value]
 const FLAGS = {
@@ -58,6 +58,13 @@ function placeName(i) {
   }
   return best ? S.areaNames[best] : "";
 }
+// office hours left on the working-day calendar (9 a day): days past one day, else hours
+const OFFICE_DAY_HOURS = 9;
+function timeLeft(hours) {
+  if (hours === null || hours === undefined) return "";
+  const days = hours / OFFICE_DAY_HOURS;
+  return Math.abs(days) >= 1 ? `${days.toFixed(1)} ${t("working_days")}` : `${hours.toFixed(1)} ${t("office_hours")}`;
+}
 const unitName = (code, name) => name || S.unitNames[code] || (code ? t("unit") : "");
 
 // -- layout ---------------------------------------------------------------------------------------
@@ -70,7 +77,7 @@ function build() {
     <div class="wb-bar">
       <h2>${esc(t("queue"))}</h2>
       <input type="search" name="q" placeholder="${esc(t("search"))}" maxlength="100">
-      <input type="search" name="phone_suffix" placeholder="${esc(t("phone_suffix"))}" maxlength="4" inputmode="numeric" size="8">
+      <input type="search" name="phone_suffix" placeholder="${esc(t("phone_suffix"))}" maxlength="4" inputmode="numeric">
       <span class="wb-flags">${Object.keys(FLAGS).map((k) =>
         `<label><input type="checkbox" data-flag="${k}"> ${esc(k === "mine" ? t("my_queue") : word("flag", k))}</label>`).join("")}</span>
       <span class="wb-right">
@@ -202,6 +209,7 @@ function renderTable() {
       <td>${esc(word("category", i.category))}</td><td>${esc(unitName(i.unit_code, i.unit_name))}</td>
       <td>${esc(placeName(i))}</td><td>${esc(when(i.reported_at))}</td>
       <td class="${i.overdue ? "gm-state-overdue" : ""}">${esc(when(i.resolve_due_at))}</td>
+      <td class="wb-left${i.overdue ? " gm-state-overdue" : ""}">${esc(timeLeft(i.time_left_hours))}</td>
     </tr>`).join("") || `<tr><td colspan="${COLUMNS.length + 1}">${esc(t("no_data"))}</td></tr>`;
   for (const tr of body.querySelectorAll("tr[data-code]")) {
     tr.addEventListener("click", (ev) => {
