@@ -483,8 +483,9 @@ MARK = {
 }
 
 
-FULL_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}(19|20)\d{9}[0-9Xx](?![0-9A-Za-z])")
-FULL_PHONE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+# not inside a word or a number's decimals (/metrics writes sums like 0.001073200000973884)
+FULL_ID = re.compile(r"(?<![0-9A-Za-z])(?<!\d\.)\d{6}(19|20)\d{9}[0-9Xx](?![0-9A-Za-z])")
+FULL_PHONE = re.compile(r"(?<![0-9A-Za-z])(?<!\d\.)1[3-9]\d{9}(?![0-9A-Za-z])")
 
 
 def assert_no_personal_data(text, where):
@@ -504,6 +505,9 @@ def test_the_walker_finds_what_it_looks_for():
     with pytest.raises(AssertionError):
         assert_no_personal_data('{"phone": "13805951234"}', "test")
     assert_no_personal_data('{"id_number": "350503********001X", "code": "QZ2026000001"}', "ok")
+    assert_no_personal_data("latency_seconds_sum 0.001073200000973884", "a float's decimals")
+    with pytest.raises(AssertionError):  # a number after a full stop in words is still found
+        assert_no_personal_data("电话.13805951234", "test")
 
 
 def test_every_operation_of_the_openapi_document_has_a_row(app):
