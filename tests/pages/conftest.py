@@ -2,9 +2,10 @@
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -46,6 +47,59 @@ def serve(url: str, data_dir, **overrides) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@dataclass
+class DemoSite:
+    """A served demo database of its own: the seed's data, users' tokens and areas by name."""
+
+    base: str
+    url: str
+    data: Any
+    tokens: dict[str, str]
+    areas: dict[str, str]
+
+
+@contextmanager
+def demo_site(
+    pg_cluster, tmp_path_factory, name: str, seed: int,
+    people: Callable[[Any], dict[str, tuple[Any, str]]],
+) -> Iterator[DemoSite]:  # fmt: skip
+    """A writable demo database (0.5 % of its people, ``seed``) served for real.
+
+    For the pages whose tests change data (workbench, field app, studio): the users
+    ``people(data)`` names — ``{username: (role, area code)}`` — are created with tokens;
+    the database is dropped after.
+    """
+    from gridmap.auth.security import create_token
+    from gridmap.auth.service import create_user
+    from gridmap.db import migrate
+    from gridmap.db.session import make_engine
+    from gridmap.models import make_sessionmaker
+    from seed_data.generate import SeedConfig, generate
+    from seed_data.load import load
+
+    pg_cluster.create_database(name)
+    try:
+        url = pg_cluster.url(name)
+        migrate.upgrade(url)
+        data = generate(SeedConfig(scale="demo", population_fraction=0.005, seed=seed))
+        engine = make_engine(url)
+        load(data, engine)
+        who = people(data)
+        tokens = {}
+        with make_sessionmaker(engine).begin() as session:
+            for username, (role, area) in who.items():
+                user = create_user(session=session, username=username, role=role,
+                                   password=f"{name}-tests-2025", area_code=area)  # fmt: skip
+                tokens[username] = create_token(secret=TEST_SECRET, user_id=user.id,
+                                                username=username, role=role, area_code=area,
+                                                minutes=120)  # fmt: skip
+        engine.dispose()
+        with serve(url, tmp_path_factory.mktemp(name)) as base:
+            yield DemoSite(base, url, data, tokens, {k: v[1] for k, v in who.items()})
+    finally:
+        pg_cluster.drop_database(name)
 
 
 @pytest.fixture(scope="module")

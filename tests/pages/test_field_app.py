@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from gridmap.maps.i18n import LABELS
-from tests.helpers import TEST_SECRET
-from tests.pages.conftest import serve
+from tests.pages.conftest import demo_site
 from tests.registry.conftest import id_number
 
 PHONE = {"width": 390, "height": 844}
@@ -54,48 +53,26 @@ class Field:
 def world(pg_cluster, tmp_path_factory) -> Iterator[Field]:
     """A writable demo database served for real: two grid workers in two cells, a dispatcher."""
     from gridmap.auth.models import Role
-    from gridmap.auth.security import create_token
-    from gridmap.auth.service import create_user
-    from gridmap.db import migrate
-    from gridmap.db.session import make_engine
-    from gridmap.models import make_sessionmaker
-    from seed_data.generate import SeedConfig, generate
-    from seed_data.load import load
 
-    pg_cluster.create_database("field")
-    url = pg_cluster.url("field")
-    migrate.upgrade(url)
-    data = generate(SeedConfig(scale="demo", population_fraction=0.005, seed=27))
-    engine = make_engine(url)
-    load(data, engine)
-    per_cell = data.households.groupby("grid_code").size().sort_values(ascending=False)
-    cell, other = per_cell.index[0], per_cell.index[1]
-    township = cell[:9]
-    people = {
-        "fa-grid": (Role.grid_worker, cell),
-        "fa-other": (Role.grid_worker, other),
-        "fa-township": (Role.township_dispatcher, township),
-    }
-    tokens = {}
-    with make_sessionmaker(engine).begin() as session:
-        for name, (role, area) in people.items():
-            user = create_user(session=session, username=name, password="Field-tests-2025",
-                               role=role, area_code=area)  # fmt: skip
-            tokens[name] = create_token(secret=TEST_SECRET, user_id=user.id, username=name,
-                                        role=role, area_code=area, minutes=120)  # fmt: skip
-    engine.dispose()
-    try:
-        with serve(url, tmp_path_factory.mktemp("field")) as base:
-            w = Field(base, url, tokens, {k: v[1] for k, v in people.items()})
-            task = w.api("fa-township", "POST", "/tasks", json={
-                "title": "出租屋核查", "area_code": cell, "target": "household",
-                "due_at": (datetime.now(UTC) + timedelta(days=14)).isoformat(),
-            })  # fmt: skip
-            assert task.status_code == 201, task.text
-            w.task_id = task.json()["id"]
-            yield w
-    finally:
-        pg_cluster.drop_database("field")
+    def people(data):
+        per_cell = data.households.groupby("grid_code").size().sort_values(ascending=False)
+        cell, other = per_cell.index[0], per_cell.index[1]
+        return {
+            "fa-grid": (Role.grid_worker, cell),
+            "fa-other": (Role.grid_worker, other),
+            "fa-township": (Role.township_dispatcher, cell[:9]),
+        }
+
+    with demo_site(pg_cluster, tmp_path_factory, "field", 27, people) as site:
+        w = Field(site.base, site.url, site.tokens, site.areas)
+        cell = site.areas["fa-grid"]
+        task = w.api("fa-township", "POST", "/tasks", json={
+            "title": "出租屋核查", "area_code": cell, "target": "household",
+            "due_at": (datetime.now(UTC) + timedelta(days=14)).isoformat(),
+        })  # fmt: skip
+        assert task.status_code == 201, task.text
+        w.task_id = task.json()["id"]
+        yield w
 
 
 def guarded(context, allow=("127.0.0.1",)):

@@ -15,10 +15,7 @@ import pytest
 
 from gridmap.maps.i18n import LABELS
 from gridmap.maps.pages import STATIC
-from tests.helpers import TEST_SECRET
-from tests.pages.conftest import clean, guarded, serve
-
-PASSWORD = "Bench-tests-2025"
+from tests.pages.conftest import clean, demo_site, guarded
 
 
 @dataclass
@@ -38,42 +35,21 @@ class Bench:
 def bench(pg_cluster, tmp_path_factory) -> Iterator[Bench]:
     """A writable demo database served for real, with a township dispatcher and a grid worker."""
     from gridmap.auth.models import Role
-    from gridmap.auth.security import create_token
-    from gridmap.auth.service import create_user
-    from gridmap.db import migrate
-    from gridmap.db.session import make_engine
-    from gridmap.models import make_sessionmaker
-    from seed_data.generate import SeedConfig, generate
-    from seed_data.load import load
 
-    pg_cluster.create_database("workbench")
-    url = pg_cluster.url("workbench")
-    migrate.upgrade(url)
-    data = generate(SeedConfig(scale="demo", population_fraction=0.005, seed=26))
-    engine = make_engine(url)
-    load(data, engine)
-    areas = data.areas
-    township = areas[(areas.level == "township") & areas.code.str.startswith("350503")].code.iloc[0]
-    counts = data.incidents.groupby("grid_code").size()
-    cell = next(c for c in counts.sort_values(ascending=False).index if c.startswith(township))
-    people = {
-        "wb-township": (Role.township_dispatcher, township),
-        "wb-grid": (Role.grid_worker, cell),
-        "wb-county": (Role.county_dispatcher, township[:6]),  # supervises (督办) from above
-    }
-    tokens = {}
-    with make_sessionmaker(engine).begin() as session:
-        for name, (role, area) in people.items():
-            user = create_user(session=session, username=name, password=PASSWORD, role=role,
-                               area_code=area)  # fmt: skip
-            tokens[name] = create_token(secret=TEST_SECRET, user_id=user.id, username=name,
-                                        role=role, area_code=area, minutes=120)  # fmt: skip
-    engine.dispose()
-    try:
-        with serve(url, tmp_path_factory.mktemp("bench")) as base:
-            yield Bench(base, url, tokens, {k: v[1] for k, v in people.items()})
-    finally:
-        pg_cluster.drop_database("workbench")
+    def people(data):
+        areas = data.areas
+        township = areas[(areas.level == "township") & areas.code.str.startswith("350503")]
+        township = township.code.iloc[0]
+        counts = data.incidents.groupby("grid_code").size()
+        cell = next(c for c in counts.sort_values(ascending=False).index if c.startswith(township))
+        return {
+            "wb-township": (Role.township_dispatcher, township),
+            "wb-grid": (Role.grid_worker, cell),
+            "wb-county": (Role.county_dispatcher, township[:6]),  # supervises (督办) from above
+        }
+
+    with demo_site(pg_cluster, tmp_path_factory, "workbench", 26, people) as site:
+        yield Bench(site.base, site.url, site.tokens, site.areas)
 
 
 @pytest.fixture
