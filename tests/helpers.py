@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -62,3 +63,32 @@ def override_for_test(application: FastAPI, session: Session) -> FastAPI:
     )
     application.state.jobs_sessionmaker = application.state.audit_sessionmaker
     return application
+
+
+@contextmanager
+def demo_database(pg_cluster: Any, data: Any, name: str) -> Iterator[tuple[str, Any]]:
+    """A database ``name`` with the seed ``data`` and the demo's users, dropped after.
+
+    Yields its URL and the Fengze buildings' points (lon, lat), where the demo users may
+    report: for tests that run traffic against a real server (burst, migration under load).
+    """
+    from rich.console import Console
+
+    from gridmap.db import migrate
+    from gridmap.db.session import make_engine
+    from gridmap.demo import load_demo
+    from gridmap.settings import Settings
+    from seed_data.load import load
+
+    pg_cluster.create_database(name)
+    try:
+        url = pg_cluster.url(name)
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        load(data, engine)
+        engine.dispose()
+        load_demo(url=url, console=Console(quiet=True), settings=Settings(environment="test"))
+        fengze = data.buildings["grid_code"].str.startswith("350503").to_numpy()
+        yield url, data.buildings.loc[fengze, ["lon", "lat"]].to_numpy()
+    finally:
+        pg_cluster.drop_database(name)

@@ -13,33 +13,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from rich.console import Console
 from sqlalchemy import create_engine, text
 
 from benchmarks.burst import burst, sign_in, slow_bodies
 from benchmarks.common import api_server
-from gridmap.db import migrate
-from gridmap.db.session import make_engine
-from gridmap.demo import load_demo
-from gridmap.settings import Settings
-from seed_data.load import load
+from tests.helpers import demo_database
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def burst_db(pg_cluster, seeded):
-    _, data = seeded
-    pg_cluster.create_database("burst")
-    url = pg_cluster.url("burst")
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    load(data, engine)
-    engine.dispose()
-    load_demo(url=url, console=Console(quiet=True), settings=Settings(environment="test"))
-    fengze = data.buildings["grid_code"].str.startswith("350503").to_numpy()
-    yield url, data.buildings.loc[fengze, ["lon", "lat"]].to_numpy()
-    pg_cluster.drop_database("burst")
+    with demo_database(pg_cluster, seeded[1], "burst") as made:
+        yield made
 
 
 def test_a_burst_is_served_or_refused_at_once_never_500_never_hung(burst_db):

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from rich.console import Console
 
 from benchmarks.burst import sign_in
 from benchmarks.common import api_server
 from benchmarks.operations import migration_under_load
 from gridmap.db import migrate
-from gridmap.db.session import make_engine
-from gridmap.demo import load_demo
-from gridmap.settings import Settings
-from seed_data.load import load
+from tests.helpers import demo_database
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_latest_migration_under_intake_fails_no_request(pg_cluster, seeded):
-    _, data = seeded
-    pg_cluster.create_database("ops_migration_load")
-    url = pg_cluster.url("ops_migration_load")
-    try:
-        migrate.upgrade(url)
-        engine = make_engine(url)
-        load(data, engine)
-        engine.dispose()
-        load_demo(url=url, console=Console(quiet=True), settings=Settings(environment="test"))
-        fengze = data.buildings["grid_code"].str.startswith("350503").to_numpy()
-        points = data.buildings.loc[fengze, ["lon", "lat"]].to_numpy()
+    with demo_database(pg_cluster, seeded[1], "ops_migration_load") as (url, points):
         with api_server(url, workers=2) as base:
             token = sign_in(base)
             result, _ = migration_under_load(url, base, token, points, rate=40)
@@ -36,5 +22,3 @@ def test_the_latest_migration_under_intake_fails_no_request(pg_cluster, seeded):
         sent = sum(result.statuses.values())
         assert sent > 40, result.statuses  # traffic ran before, during and after
         assert result.failed == 0, (result.statuses, result.errors[:3])
-    finally:
-        pg_cluster.drop_database("ops_migration_load")
