@@ -197,7 +197,13 @@ async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "internal_error", "an internal error occurred; it has been logged")
+    # answered by Starlette's outermost layer, outside api.middleware.RequestLog: the id
+    # that layer put in the (shared) scope is added here, so the client can quote it
+    request_id = (request.scope.get("state") or {}).get("request_id")
+    return problem(
+        500, "internal_error", "an internal error occurred; it has been logged",
+        headers={"X-Request-ID": request_id} if request_id else None,
+    )  # fmt: skip
 
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]

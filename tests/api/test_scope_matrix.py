@@ -523,7 +523,9 @@ def test_every_operation_of_the_openapi_document_has_a_row(app):
 
 
 @pytest.mark.parametrize("where", ["west", "east"])
-@pytest.mark.parametrize("operation", list(EXPECT), ids=lambda op: f"{op[0]} {op[1][7:]}")
+@pytest.mark.parametrize(
+    "operation", list(EXPECT), ids=lambda op: f"{op[0]} {op[1].removeprefix('/api/v1')}"
+)
 def test_every_role_on_every_endpoint(client, world, session, ctx, operation, where):
     expected = EXPECT[operation][0 if where == "west" else 1]
     got = {}

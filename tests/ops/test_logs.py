@@ -108,8 +108,9 @@ def test_an_error_is_logged_with_its_trace_scrubbed(settings, session):
             answer = client.get("/boom", headers={"X-Request-ID": "boom-1"})
     finally:
         root.removeHandler(handler)
-    # answered by Starlette's outermost layer, outside ours: the log still has the id
+    # answered by Starlette's outermost layer, outside ours: the answer and the log have the id
     assert answer.status_code == 500
+    assert answer.headers["X-Request-ID"] == "boom-1"
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     error = next(line for line in lines if line["level"] == "ERROR")
     assert error["request_id"] == "boom-1"
