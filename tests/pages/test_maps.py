@@ -190,6 +190,8 @@ def test_closed_incidents_are_off_at_point_zoom_until_asked_for(signed_in, map_w
         "() => gridmapApp.lastData.incidents && gridmapApp.lastData.incidents.level === 'points'",
     )
     assert "closed" not in page.evaluate(drawn) and "rejected" not in page.evaluate(drawn)
+    # the summary says closed ones are hidden, not that there are none
+    assert page.locator(".gm-sum-closed").get_attribute("data-n") == "hidden"
     page.locator("#gm-show-closed").check()
     wait_idle(page, "() => location.search.includes('closed=1')")
     wait_idle(
@@ -200,6 +202,7 @@ def test_closed_incidents_are_off_at_point_zoom_until_asked_for(signed_in, map_w
         "() => gridmapApp.lastData.incidents.features.map(f => f.properties.code)"
     )
     assert closed["code"] in codes
+    assert int(page.locator(".gm-sum-closed").get_attribute("data-n")) >= 1
     assert clean(page), (page.outside_requests, page.errors)
 
 

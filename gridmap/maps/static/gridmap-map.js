@@ -342,8 +342,10 @@
   // At point zoom closed incidents outnumber open ones ~10 to 1: they stay off unless a state
   // filter or the legend's "show closed" asks for them (counts further out include them).
   App.prototype.hidesClosed = function (d, zoom) {
-    return d.source === "incidents" && !!d.aggregation && !levelAt(d.aggregation, zoom) &&
-      !this.state.statuses.length && !this.state.showClosed && this.cfg.mode === "dispatch";
+    return d.source === "incidents" && !!d.aggregation && !levelAt(d.aggregation, zoom) && this.closedOff();
+  };
+  App.prototype.closedOff = function () {
+    return !this.state.statuses.length && !this.state.showClosed && this.cfg.mode === "dispatch";
   };
 
   // Screen-space placement: a name or badge is drawn only where it covers none placed before
@@ -569,8 +571,14 @@
         Object.keys(sum).forEach(function (k) { sum[k] += f.properties[k]; });
       });
     }
+    // closed incidents left off at point zoom are not "0": the summary says they are hidden
+    var hidden = fc.level === "points" && this.closedOff();
     box.innerHTML = '<span class="gm-level">' + esc((t.levels || {})[fc.level] || fc.level) + "</span> " +
       ["open", "overdue", "due_soon", "closed"].map(function (k) {
+        if (k === "closed" && hidden) {
+          return '<span class="gm-sum gm-sum-closed" data-n="hidden" title="' + esc(t.show_closed) + '">' +
+            esc(t.closed) + " <b>–</b></span>";
+        }
         return '<span class="gm-sum gm-sum-' + k + '" data-n="' + sum[k] + '">' + esc(t[k]) + " <b>" + sum[k] + "</b></span>";
       }).join(" ");
   };
