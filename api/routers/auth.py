@@ -18,9 +18,11 @@ from api.deps import (
     SignInGuardDep,
 )
 from api.problems import responses
+from gridmap.areas.lookup import get_area
 from gridmap.auth.models import Role
 from gridmap.auth.security import create_token
 from gridmap.auth.service import authenticate
+from gridmap.errors import NotFound
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -40,6 +42,8 @@ class Me(BaseModel):
     username: str
     role: Role
     area_code: str
+    area_name: str | None = Field(None, description="The area's name (zh), for the page header")
+    area_name_en: str | None = None
     department_id: int | None
     plan_work: str = Field(
         description="What the role does with plans: none, compare, prepare, publish (scope table)"
@@ -85,13 +89,19 @@ def issue_token(
 
 
 @router.get("/me", response_model=Me, responses=responses(401))
-def me(principal: PrincipalDep) -> Me:
-    """Who the bearer token belongs to, with role and area."""
+def me(principal: PrincipalDep, session: SessionDep) -> Me:
+    """Who the bearer token belongs to, with role and area (code and name)."""
+    try:
+        area = get_area(session, principal.area_code, principal)
+    except NotFound:  # an area no longer in the plan in force: the code still says which
+        area = None
     return Me(
         id=principal.user_id,
         username=principal.username,
         role=principal.role,
         area_code=principal.area_code,
+        area_name=area.name if area is not None else None,
+        area_name_en=area.name_en if area is not None else None,
         department_id=principal.department_id,
         plan_work=principal.policy.plans.name,
     )

@@ -60,6 +60,8 @@ def test_token_works_and_carries_role_and_area(client, user):
         "username": "lin",
         "role": "township_dispatcher",
         "area_code": "350503001",
+        "area_name": "township 350503001",  # the header shows the name, not the code
+        "area_name_en": None,
         "department_id": None,
         "plan_work": "none",  # the studio shows a township dispatcher no drafting
     }

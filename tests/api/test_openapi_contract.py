@@ -101,32 +101,47 @@ def raised_statuses(func: Callable[..., Any], seen: set[Any] | None = None) -> s
     statuses: set[int] = set()
     caught = _caught_here(tree, scope)
     for node in ast.walk(tree):
-        if id(node) in caught:  # inside a try that answers any GridmapError itself
-            continue
+        found: set[int] = set()
         if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
             error = _resolve(node.exc.func, scope)
             if isinstance(error, type) and issubclass(error, GridmapError):
-                statuses.add(error.status)
+                found.add(error.status)
         elif isinstance(node, ast.Call):
-            statuses |= raised_statuses(_resolve(node.func, scope), seen)
+            found |= raised_statuses(_resolve(node.func, scope), seen)
             # a function handed on to be called (run_in_threadpool(f, ...)), but not work
             # left for after the answer (background tasks)
             if not (isinstance(node.func, ast.Attribute) and node.func.attr == "add_task"):
                 for argument in node.args:
-                    statuses |= raised_statuses(_resolve(argument, scope), seen)
+                    found |= raised_statuses(_resolve(argument, scope), seen)
+        # inside a try that answers these errors itself (None: any GridmapError)
+        kept = caught.get(id(node), set())
+        statuses |= set() if kept is None else found - kept
     return statuses
 
 
-def _caught_here(tree: ast.AST, scope: dict[str, Any]) -> set[int]:
-    """Nodes in the body of a ``try`` with an ``except GridmapError``: nothing they raise leaves."""
-    inside: set[int] = set()
+def _caught_here(tree: ast.AST, scope: dict[str, Any]) -> dict[int, set[int] | None]:
+    """Nodes in the body of a ``try`` that catches GridmapErrors: the statuses that never leave.
+
+    ``None`` for ``except GridmapError`` (any of them); else the statuses of the subclasses
+    named (``except NotFound``: 404).
+    """
+    inside: dict[int, set[int] | None] = {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.Try):
             continue
         for handler in node.handlers:
             names = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-            if any(_resolve(n, scope) is GridmapError for n in names if n is not None):
-                inside |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+            errors = [_resolve(n, scope) for n in names if n is not None]
+            if any(e is GridmapError for e in errors):
+                held: set[int] | None = None
+            else:
+                held = {e.status for e in errors if isinstance(e, type)
+                        and issubclass(e, GridmapError)}  # fmt: skip
+                if not held:
+                    continue
+            for n in (n for stmt in node.body for n in ast.walk(stmt)):
+                before = inside.get(id(n), set())
+                inside[id(n)] = None if held is None or before is None else before | held
     return inside
 
 

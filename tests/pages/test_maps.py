@@ -268,6 +268,10 @@ def test_signing_in_through_the_page(browser, map_world):
     page.click("#gm-signin button")
     wait_idle(page)
     assert "map-county" in page.locator("#gm-user").inner_text()
+    # the header names the user's area (丰泽区), its code only on hover
+    me = api(map_world, "map-county", "/auth/me")
+    assert me["area_name"] and page.locator("#gm-user .gm-area").inner_text() == me["area_name"]
+    assert page.locator("#gm-user .gm-area").get_attribute("title") == "350503"
     context.close()
 
 

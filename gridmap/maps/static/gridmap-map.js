@@ -194,8 +194,9 @@
     if (!this.cfg.api) { box.textContent = this.cfg.user || ""; return; }
     this.get("/auth/me").then(function (me) {
       self.me = me;
-      box.innerHTML = esc(self.t.signed_in_as) + " <b>" + esc(me.username) + "</b> (" + esc(me.area_code) +
-        ') <button type="button" class="gm-link" id="gm-signout">' + esc(self.t.sign_out) + "</button>";
+      var place = (self.cfg.lang === "en" && me.area_name_en) || me.area_name || me.area_code;
+      box.innerHTML = esc(self.t.signed_in_as) + " <b>" + esc(me.username) + '</b> (<span class="gm-area" title="' +
+        esc(me.area_code) + '">' + esc(place) + '</span>) <button type="button" class="gm-link" id="gm-signout">' + esc(self.t.sign_out) + "</button>";
       document.getElementById("gm-signout").onclick = function () { self.signOut(); };
       if (!self.urlHadView && self.cfg.mode === "dispatch") self.zoomToArea(me.area_code);
     }).catch(function () {});
