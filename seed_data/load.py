@@ -229,6 +229,9 @@ def frames(seed: Seed) -> dict[str, pd.DataFrame]:
                 "grid_code": inc["grid_code"],
                 "plan_id": PLAN_ID,
                 "assigned_at": timestamps(inc["reported_at"]),
+                # the row is made when the incident is reported (not when the seed loads:
+                # the live demo's shift then put it a year ahead of now)
+                "created_at": timestamps(inc["reported_at"]),
             }
         ),
         "incident_event": pd.DataFrame(
