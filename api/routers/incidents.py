@@ -287,7 +287,10 @@ def photo_incident(
     "/incidents/{code}/photos",
     status_code=201,
     response_model=PhotoRead,
-    responses=responses(403, 404),
+    responses={
+        **responses(403, 404),
+        200: {"model": PhotoRead, "description": "The same photo again: the one recorded"},
+    },
 )
 def add_photo(
     incident: Annotated[Incident, Depends(photo_incident)],
@@ -295,19 +298,23 @@ def add_photo(
     session: SessionDep,
     settings: SettingsDep,
     principal: OptionalPrincipalDep,
+    response: Response,
 ) -> PhotoRead:
     """Attach a photo (JPEG, PNG or WebP, ≤ 10 MB, decoded and re-encoded; EXIF GPS kept).
 
     Anonymous uploads (the citizen port) need the ``X-Citizen-Token`` the report's answer
-    carried, within an hour of the report.
+    carried, within an hour of the report. The same photo sent again (a retry after a
+    lost answer) is answered 200 with the photo already recorded: never stored twice.
     """
-    stored = photos.attach(
+    stored, new = photos.attach(
         session=session,
         incident=incident,
         data=photo.file.read(photos.MAX_BYTES + 1),
         photo_dir=settings.data_dir / "photos",
         created_by_id=principal.user_id if principal else None,
     )
+    if not new:
+        response.status_code = 200
     return PhotoRead.model_validate(stored, from_attributes=True)
 
 

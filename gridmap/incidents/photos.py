@@ -136,8 +136,18 @@ def attach(
     data: bytes,
     photo_dir: Path,
     created_by_id: int | None = None,
-) -> IncidentPhoto:
-    """Store a photo (content-addressed, outside any web root) and record it."""
+) -> tuple[IncidentPhoto, bool]:
+    """Store a photo (content-addressed, outside any web root) and record it; ``True`` if new.
+
+    The same photo sent again to the same incident (an upload whose answer was lost, then
+    retried from the phone's queue) is the photo already recorded: it is returned with
+    ``False``, not stored twice (:func:`same_photo`).
+    """
+    photo = normalise(data)
+    digest = hashlib.sha256(photo.data).hexdigest()
+    again = same_photo(session, incident, digest)
+    if again is not None:
+        return again, False
     count = session.scalar(
         select(func.count())
         .select_from(IncidentPhoto)
@@ -145,8 +155,6 @@ def attach(
     )
     if (count or 0) >= MAX_PER_INCIDENT:
         raise InvalidInput(f"an incident has at most {MAX_PER_INCIDENT} photos")
-    photo = normalise(data)
-    digest = hashlib.sha256(photo.data).hexdigest()
     relative = Path(incident.code) / f"{digest}{photo.suffix}"
     target = photo_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +171,17 @@ def attach(
     session.add(row)
     session.flush()
     thumbnail(photo_dir, row)
-    return row
+    return row, True
+
+
+def same_photo(session: Session, incident: Incident, digest: str) -> IncidentPhoto | None:
+    """The incident's photo with these bytes (after re-encoding), if it has one."""
+    return session.scalar(
+        select(IncidentPhoto)
+        .where(IncidentPhoto.incident_id == incident.id, IncidentPhoto.sha256 == digest)
+        .order_by(IncidentPhoto.id)
+        .limit(1)
+    )
 
 
 def of_incident(session: Session, incident: Incident) -> list[IncidentPhoto]:

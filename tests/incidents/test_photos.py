@@ -36,6 +36,22 @@ def test_a_photo_is_re_encoded_and_stored_under_the_data_folder(client, world, s
         assert again.getpixel((1, 1)) == (200, 30, 30)
 
 
+def test_the_same_photo_sent_again_is_the_one_recorded(client, world):
+    """A retry after a lost answer (the phone's queue) never stores the photo twice."""
+    inc = report(client, world).json()
+    first = upload(client, inc["code"], png_bytes(), headers=world.auth("grid"))
+    again = upload(client, inc["code"], png_bytes(), headers=world.auth("grid"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    listed = client.get(f"/api/v1/incidents/{inc['code']}/photos", headers=world.auth("grid"))
+    assert [p["id"] for p in listed.json()] == [first.json()["id"]]
+    other = io.BytesIO()
+    Image.new("RGB", (4, 4), (10, 200, 30)).save(other, format="PNG")
+    assert (
+        upload(client, inc["code"], other.getvalue(), headers=world.auth("grid")).status_code == 201
+    )
+
+
 def test_not_an_image_or_too_large_is_422(client, world):
     inc = report(client, world).json()
     assert_problem(
