@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import (
@@ -140,8 +140,12 @@ class Pack(BaseModel):
     moved_out_households: list[int]
     units: list[dict[str, Any]]
     incidents: list[dict[str, Any]]
+    closed_incidents: list[str] = Field(
+        description="With since: codes of the cell's incidents closed, rejected or merged since"
+    )
     visits_due: list[dict[str, Any]]
     task_items: list[dict[str, Any]]
+    done_task_items: list[int] = Field(description="With since: task rows done since (by anyone)")
 
 
 @router.get("/areas/{code}/pack", response_model=Pack)

@@ -93,9 +93,25 @@ def pack(
         Incident.status.in_(sorted(OPEN)),
         incident_filter(actor),
     )
+    # with ``since``, what left the phone's lists elsewhere is named so it can go: incidents
+    # closed (or rejected, merged) and task rows done by someone else since
+    closed: list[str] = []
+    done: list[int] = []
     if since:
         acted_on = select(IncidentEvent.incident_id).where(IncidentEvent.at > after)
         incident_query = incident_query.where(Incident.id.in_(acted_on))
+        closed = list(session.scalars(
+            select(Incident.code).where(
+                within(Incident.grid_code, code), Incident.status.not_in(sorted(OPEN)),
+                incident_filter(actor), Incident.id.in_(acted_on),
+            ).order_by(Incident.code)
+        ))  # fmt: skip
+        done = list(session.scalars(
+            select(TaskItem.id).where(
+                within(TaskItem.grid_code, code), TaskItem.done_at.is_not(None),
+                TaskItem.updated_at > after,
+            ).order_by(TaskItem.id)
+        ))  # fmt: skip
     incident_rows = session.scalars(incident_query.order_by(Incident.reported_at))
     items_query = select(TaskItem).where(
         within(TaskItem.grid_code, code), TaskItem.done_at.is_(None)
@@ -113,6 +129,7 @@ def pack(
         "incidents": [
             _incident(incident_views.read_model(session, i, actor, now=now)) for i in incident_rows
         ],
+        "closed_incidents": closed,
         "visits_due": [
             d.model_dump(mode="json") for d in visits.due(session, actor, code, now=now)
         ],
@@ -120,6 +137,7 @@ def pack(
             tasks._item(i, _title(session, i.task_id))
             for i in session.scalars(items_query.order_by(TaskItem.id))
         ],
+        "done_task_items": done,
     }
 
 

@@ -355,9 +355,13 @@ def test_a_task_sheet_fans_out_and_is_completed(client, world, registry):
     assert (task["total"], task["done"]) == (1, 0)
     [item] = get(client, world, "grid", f"/areas/{CELL}/task-items").json()
     assert item["target_id"] == registry.households["renters"].id
+    since = get(client, world, "grid", f"/areas/{CELL}/pack").json()["generated_at"]
     done = post(client, world, "grid", f"/task-items/{item['id']}/complete",
                 {"version": item["version"], "result": "已登记2名租户"})  # fmt: skip
     assert done.status_code == 200 and done.json()["result"] == "已登记2名租户"
+    # a phone that pulls the changes learns the row is done (done on another phone, say)
+    delta = get(client, world, "grid", f"/areas/{CELL}/pack", since=since).json()
+    assert delta["done_task_items"] == [item["id"]] and delta["task_items"] == []
     progress = get(client, world, "t1", f"/tasks/{task['id']}").json()
     assert progress["done"] == 1
     assert progress["by_cell"] == [{"key": CELL, "total": 1, "done": 1}]
@@ -543,6 +547,19 @@ def test_a_grid_worker_adds_a_follow_up_note_and_photo_but_cannot_close(client, 
     east = report(client, world, who="t2", lon=inside(2, 1)[0], lat=inside(2, 1)[1]).json()
     r = act(client, world, "grid", east["code"], "note", east["version"], note="路过看看")
     assert r.status_code == 404
+
+
+def test_a_pack_since_names_the_incidents_closed_meanwhile(client, world, registry):
+    from tests.world import act, report
+
+    inc = report(client, world, who="t1").json()
+    first = get(client, world, "grid", f"/areas/{CELL}/pack").json()
+    assert inc["code"] in [i["code"] for i in first["incidents"]]
+    assert first["closed_incidents"] == [] and first["done_task_items"] == []
+    rejected = act(client, world, "t1", inc["code"], "reject", inc["version"], note="无效")
+    assert rejected.json()["status"] == "rejected", rejected.text
+    delta = get(client, world, "grid", f"/areas/{CELL}/pack", since=first["generated_at"]).json()
+    assert delta["closed_incidents"] == [inc["code"]] and delta["incidents"] == []
 
 
 def test_visits_due_come_most_urgent_first_by_the_interval_rule(client, world, registry):

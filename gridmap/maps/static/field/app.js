@@ -48,7 +48,8 @@ async function download() {
   await store.put("pack", S.pack);
 }
 
-/** Fold ``?since=`` changes into the copy: rows replaced by id, households moved out removed. */
+/** Fold ``?since=`` changes into the copy: rows replaced by id; households moved out, incidents
+ * closed and task rows done elsewhere removed. */
 function merge(data, delta) {
   const byId = (old, fresh, key = "id") => {
     const m = new Map(old.map((r) => [r[key], r]));
@@ -60,9 +61,10 @@ function merge(data, delta) {
   data.buildings = byId(data.buildings, delta.buildings);
   data.households = byId(data.households, delta.households).filter((h) => !gone.has(h.id));
   data.units = byId(data.units, delta.units);
-  data.incidents = byId(data.incidents, delta.incidents, "code");
+  const closed = new Set(delta.closed_incidents || []), done = new Set(delta.done_task_items || []);
+  data.incidents = byId(data.incidents, delta.incidents, "code").filter((i) => !closed.has(i.code));
   data.visits_due = delta.visits_due; // the whole list, in the server's order of urgency
-  data.task_items = byId(data.task_items, delta.task_items);
+  data.task_items = byId(data.task_items, delta.task_items).filter((i) => !done.has(i.id));
   return data;
 }
 
