@@ -207,10 +207,13 @@ def _registry(
     work_units = work_units.assign(
         grid_code=buildings["grid_code"].to_numpy()[work_units["building_id"].to_numpy() - 1]
     )
+    # an address a grid worker reads: the village's name and a door number within it
+    # (was "350503001001-12345号": the village's code and the building's id)
+    village = area_codes.ancestor_series(buildings["grid_code"], AreaLevel.village)
+    names = areas.loc[areas.level == "village"].set_index("code")["name"]
     buildings["address"] = (
-        area_codes.ancestor_series(buildings["grid_code"], AreaLevel.village)
-        + "-"
-        + buildings["id"].astype(str)
+        village.map(names).fillna("")
+        + (buildings.groupby(village.to_numpy()).cumcount() + 1).astype(str)
         + "号"
     )
     return buildings, houses, households, people, work_units
