@@ -1,6 +1,6 @@
 """A county comparison the first time: a draft against the plan in force, cells of one county.
 
-    python -m benchmarks.compare [--url URL] [--county 350524] [--old-tree /tmp/cmp-old]
+    python -m benchmarks.compare [--url URL] [--county 350582] [--old-tree /tmp/cmp-old]
 
 Without ``--url`` (or with ``--build``) it builds the city's geometry first: the city seed's areas and grid cells
 (about 20,000), its buildings, houses and households (not the 8.9 M people, which no map
@@ -128,6 +128,7 @@ def run(url: str, county: str, trees: list[Path]) -> None:
     for tree in trees:
         print(f"{tree}: {_head(tree)}", flush=True)
         env = {"PYTHONPATH": str(tree)}
+        os.chdir(tree)  # `python -m uvicorn` puts the working folder first on the path
         with ExitStack() as stack:
             base = stack.enter_context(api_server(url, workers=1, env=env, wait_s=120))
             ask(base, active, draft, county, zoom, bbox)
@@ -141,7 +142,9 @@ def _head(tree: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a database already built by this benchmark")
-    parser.add_argument("--county", default="350524", help="the county compared (Anxi)")
+    parser.add_argument(
+        "--county", default="350582", help="the county compared (Jinjiang: the most cells)"
+    )
     parser.add_argument("--old-tree", type=Path, help="also run the code of this tree first")
     parser.add_argument("--build", action="store_true", help="build the city at --url first")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.assign import covering_codes
 from gridmap.locate import build_index, read_cells
-from gridmap.registry.counts import household_points, households_per_cell
+from gridmap.registry.counts import household_xy, households_per_cell
 
 
 def cell_loads(session: Session, plan_id: int, *, active: int, area: str = "") -> dict[str, int]:
@@ -26,8 +26,7 @@ def cell_loads(session: Session, plan_id: int, *, active: int, area: str = "") -
     """
     if plan_id == active:
         return {str(code): int(n) for code, n in session.execute(households_per_cell(area))}
-    rows = session.execute(household_points(area)).all()
-    xy = np.array([(r[2], r[3]) for r in rows], dtype=float).reshape(-1, 2)
+    xy = household_xy(session, area)
     if area:
         cells = read_cells(session, plan_id, area)
         found = covering_codes(cells.geoms, cells.codes, xy[:, 0], xy[:, 1])
