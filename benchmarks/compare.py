@@ -93,10 +93,7 @@ def county_zoom(url: str, county: str, width: int = 1400, height: int = 860) -> 
 
 def ask(base: str, active: int, draft: int, county: str, zoom: int, bbox: str) -> None:
     """The two requests of a comparison, twice: seconds, bytes, cells, changed cells."""
-    token = httpx.post(base + "/api/v1/auth/token",
-                       data={"username": "bench-planner", "password": PASSWORD}).json()[
-        "access_token"]  # fmt: skip
-    headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"}
+    headers = {"Authorization": f"Bearer {_token(base)}", "Accept-Encoding": "gzip"}
     with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
         for round_ in ("first", "second"):
             total, sent, raw = 0.0, 0, 0
@@ -120,6 +117,38 @@ def ask(base: str, active: int, draft: int, county: str, zoom: int, bbox: str) -
                   f"({sent / 1024:.0f} KB sent)", flush=True)  # fmt: skip
 
 
+def page(base: str, token: str, active: int, draft: int, county: str) -> None:
+    """The ``/maps/plans`` page in Chromium, first and second: seconds to both maps drawn,
+    bytes of the features over the wire (a tree before ``?area=`` draws every cell)."""
+    from playwright.sync_api import sync_playwright
+
+    from benchmarks.maps import CHROMIUM
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM)
+        for round_ in ("first", "second"):
+            context = browser.new_context(viewport={"width": 1400, "height": 860})
+            context.add_init_script(f"sessionStorage.setItem('gridmap.token', '{token}')")
+            tab = context.new_page()
+            t0 = time.perf_counter()
+            tab.goto(f"{base}/maps/plans/{draft}?compare={active}&area={county}")
+            tab.wait_for_selector("#gm-deviation table", timeout=600_000)
+            seconds = time.perf_counter() - t0
+            sent, raw = tab.evaluate(
+                """() => performance.getEntriesByType('resource')
+                .filter(e => e.name.includes('/plan_cells/features'))
+                .reduce((s, e) => [s[0] + e.encodedBodySize, s[1] + e.decodedBodySize], [0, 0])"""
+            )
+            cells = tab.eval_on_selector_all(
+                "#gm-deviation tr", "rows => rows.slice(1).map(r => r.children[1].textContent)"
+            )
+            print(f"  page {round_:<6} {seconds:6.2f} s to both maps drawn, features "
+                  f"{raw / 1024:,.0f} KB ({sent / 1024:,.0f} KB sent), cells {cells}",
+                  flush=True)  # fmt: skip
+            context.close()
+        browser.close()
+
+
 def run(url: str, county: str, trees: list[Path]) -> None:
     active, draft = prepare(url)
     zoom, bbox = county_zoom(url, county)
@@ -132,6 +161,15 @@ def run(url: str, county: str, trees: list[Path]) -> None:
         with ExitStack() as stack:
             base = stack.enter_context(api_server(url, workers=1, env=env, wait_s=120))
             ask(base, active, draft, county, zoom, bbox)
+        with ExitStack() as stack:  # a new server again: the page's first time
+            base = stack.enter_context(api_server(url, workers=1, env=env, wait_s=120))
+            page(base, _token(base), active, draft, county)
+
+
+def _token(base: str) -> str:
+    return str(httpx.post(base + "/api/v1/auth/token",
+                          data={"username": "bench-planner", "password": PASSWORD}).json()[
+        "access_token"])  # fmt: skip
 
 
 def _head(tree: Path) -> str:

@@ -829,22 +829,16 @@
     var d = this.layers.plan_cells;
     var table = el("section", { id: "gm-deviation", class: "gm-deviation" });
     document.getElementById("gm-panel").insertBefore(table, document.getElementById("gm-detail"));
-    // one area (?area=, e.g. a county): only its cells, simplified for the zoom it fits at
-    var zoom = 12;
+    // one area (?area=, e.g. a county): only its cells, simplified for the zoom an area of
+    // its level is seen at (by its code's length; no request to learn its bounds first)
+    var zoom = { 6: 10, 9: 12, 12: 14 }[String(cfg.area || "").length] || 12;
+    document.body.setAttribute("data-gm-plan-zoom", String(zoom));
     var ask = function (plan, compare) {
       return self.get("/layers/plan_cells/features", { plan: plan, compare: compare, area: cfg.area, target: cfg.target, zoom: zoom, lang: cfg.lang });
     };
     var left = this.groups.plan_cells || L.layerGroup();
     left.addTo(this.map);
-    var where = cfg.area && cfg.api ? this.get("/areas/" + cfg.area, {}) : Promise.resolve(null);
-    where.then(function (area) {
-      if (area && area.geometry) {
-        var box = L.geoJSON(area.geometry).getBounds();
-        zoom = Math.round(self.map.getBoundsZoom(box));
-        document.body.setAttribute("data-gm-plan-zoom", String(zoom));
-      }
-      return Promise.all([ask(cfg.plan, cfg.compare), cfg.compare ? ask(cfg.compare, cfg.plan) : Promise.resolve(null)]);
-    })
+    Promise.all([ask(cfg.plan, cfg.compare), cfg.compare ? ask(cfg.compare, cfg.plan) : Promise.resolve(null)])
       .then(function (res) {
         self.drawPlan(d, res[0], left);
         if (res[1]) self.drawPlan(d, res[1], group);
