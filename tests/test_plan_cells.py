@@ -77,6 +77,21 @@ def test_shared_edges_stay_shared_when_simplified():
     assert shapely.union_all(drawn).boundary.hausdorff_distance(outline) <= 10 ** -decimals_at(11)
 
 
+def test_the_area_outline_is_kept_so_the_next_area_meets_it():
+    """Two areas drawn by two requests share the boundary between them: neither simplifies
+    it, so they meet exactly (the next area's cells are simplified in another request)."""
+    edge = zigzag()
+    lower = Polygon([(X0, Y0), (X0 + D, Y0), *edge[::-1]]).normalize()
+    upper = Polygon([*edge, (X0 + D, Y0 + 2 * D), (X0, Y0 + 2 * D)]).normalize()
+    # each area alone: the zigzag is its outer boundary
+    drawn_lower = shape(json.loads(simplified(np.array([lower], dtype=object), 11)[0]))
+    drawn_upper = shape(json.loads(simplified(np.array([upper], dtype=object), 11)[0]))
+    assert shapely.get_num_coordinates(drawn_lower) == shapely.get_num_coordinates(lower)
+    assert abs(drawn_lower.intersection(drawn_upper).area) < 1e-12
+    assert drawn_lower.union(drawn_upper).difference(lower.union(upper)).area < 1e-12
+    assert lower.union(upper).difference(drawn_lower.union(drawn_upper)).area < 1e-12
+
+
 def test_each_cell_simplified_alone_would_leave_gaps_and_overlaps():
     """What the test above guards against: ST_SimplifyPreserveTopology one cell at a time."""
     stored = cells()
