@@ -18,6 +18,7 @@ import shapely
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gridmap.areas import codes as area_codes
 from gridmap.areas.active import active_plan
 from gridmap.areas.codes import ANCESTOR_LEVELS, CODE_LENGTH
 from gridmap.areas.models import Area, AreaLevel, Plan
@@ -175,16 +176,43 @@ def plan_digest(session: Session, plan_id: int) -> str:
     return str(digest or hashlib.md5(b"").hexdigest())
 
 
+@dataclass(frozen=True)
+class PlanCells:
+    """A plan's grid cells (of one area, or all), in code order, as they are stored."""
+
+    plan_id: int
+    area: str  # "" for the whole plan
+    codes: list[str]
+    names: list[str]
+    geoms: np.ndarray  # shapely polygons, WGS84, unsimplified
+    digest: str  # changes whenever a cell's code or shape does
+
+
+def read_cells(session: Session, plan_id: int, area: str = "") -> PlanCells:
+    """The cells of ``plan_id`` (those in ``area`` only, when given), read once."""
+    rows = session.execute(
+        text(
+            "SELECT code, name, ST_AsBinary(geom) FROM area WHERE plan_id = :plan "
+            "AND code LIKE :like ORDER BY code"
+        ),
+        {"plan": plan_id, "like": area_codes.like(area) if area else "%"},
+    ).all()
+    blobs = [bytes(r[2]) for r in rows]
+    digest = hashlib.md5(
+        ",".join(f"{r[0]}:{hashlib.md5(b).hexdigest()}" for r, b in zip(rows, blobs, strict=True))
+        .encode()
+    ).hexdigest()  # fmt: skip
+    geoms = shapely.from_wkb(blobs) if blobs else np.array([], dtype=object)
+    return PlanCells(plan_id, area, [str(r[0]) for r in rows], [str(r[1]) for r in rows],
+                     geoms, digest)  # fmt: skip
+
+
 def build_index(session: Session, plan_id: int) -> AssignmentIndex:
     """The assignment index of a plan's grid cells, read from the database."""
-    rows = session.execute(
-        text("SELECT code, ST_AsBinary(geom) FROM area WHERE plan_id = :plan ORDER BY code"),
-        {"plan": plan_id},
-    ).all()
-    if not rows:
+    cells = read_cells(session, plan_id)
+    if not cells.codes:
         raise Conflict(f"plan {plan_id} has no grid cells")
-    cells = shapely.from_wkb([bytes(r[1]) for r in rows])
-    return AssignmentIndex.build(cells, [r[0] for r in rows], plan_id=plan_id)
+    return AssignmentIndex.build(cells.geoms, cells.codes, plan_id=plan_id)
 
 
 def index_path(cache_dir: Path, plan_id: int, digest: str) -> Path:

@@ -23,7 +23,7 @@ from api.deps import (
 )
 from api.filters import FiltersDep
 from api.media import GEOJSON
-from api.params import CellCode
+from api.params import AreaQuery, CellCode
 from api.problems import responses
 from gridmap.db.ids import RowId
 from gridmap.errors import NotFound
@@ -211,8 +211,13 @@ def plan_page(
     compare: Annotated[RowId | None, Query()] = None,
     target: Annotated[int, Query(ge=1, le=100_000)] = 400,
     lang: Lang | None = None,
+    area: AreaQuery = None,
 ) -> HTMLResponse:
-    """Two plans side by side, cells shaded by their deviation from the target load."""
+    """Two plans side by side, cells shaded by their deviation from the target load.
+
+    ``area`` (a county, township or village): only its cells, fitted and simplified for the
+    zoom they are seen at — a county's comparison opens in seconds the first time.
+    """
     return HTMLResponse(
         pages.plan(
             settings=settings,
@@ -221,6 +226,7 @@ def plan_page(
             compare=compare,
             target=target,
             lang=lang or settings.map_lang,
+            area=area,
         )
     )
 

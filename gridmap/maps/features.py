@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from sqlalchemy import String, case, cast, func, literal, select, text
+from sqlalchemy import String, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes as area_codes
@@ -41,7 +41,9 @@ from gridmap.errors import Forbidden, NotFound
 from gridmap.incidents.deadlines import due_within_clause, overdue_clause
 from gridmap.incidents.filters import IncidentFilter
 from gridmap.incidents.models import Incident
+from gridmap.locate import read_cells
 from gridmap.maps.layer import Layer, Source, Style
+from gridmap.maps.plan_cells import DrawnCellCache, changes
 from gridmap.maps.query import (
     area_rows,
     count_properties,
@@ -128,11 +130,13 @@ class MapData:
 
     def __init__(self) -> None:
         self._shapes: dict[tuple[int | None, AreaLevel, str], AreaShapes] = {}
-        # households per cell of (plan, plan in force): stale-while-revalidate
-        self._households: StaleWhileRevalidate[tuple[int, int], dict[str, int]]
+        # households per cell of (plan, plan in force, area, fingerprint of the area's
+        # cells): stale-while-revalidate
+        self._households: StaleWhileRevalidate[LoadKey, dict[str, int]]
         self._households = StaleWhileRevalidate(_loads, ttl=HOUSEHOLDS_TTL)
-        self._other_plans: StaleWhileRevalidate[tuple[int, int], dict[str, int]]
+        self._other_plans: StaleWhileRevalidate[LoadKey, dict[str, int]]
         self._other_plans = StaleWhileRevalidate(_loads, ttl=OTHER_PLANS_TTL)
+        self.drawn_cells = DrawnCellCache()  # a plan's cells of an area, simplified per zoom
         self._counts: dict[tuple[object, ...], IncidentCounts] = {}
         self._lock = threading.Lock()
 
@@ -174,15 +178,19 @@ class MapData:
                 self._shapes[key] = shapes if crs == "wgs84" else _shifted(shapes, crs)
             return self._shapes[key]
 
-    def households(self, session: Session, plan_id: int, *, active: int) -> dict[str, int]:
+    def households(
+        self, session: Session, plan_id: int, *, active: int, area: str = "", digest: str = ""
+    ) -> dict[str, int]:
         """Households per grid cell of ``plan_id`` (:func:`gridmap.plans.load.cell_loads`).
 
+        Of ``area``'s cells only when given, whose cells have the fingerprint ``digest``.
         Counted once (2.9 M households: about half a second for a city), then served as
         counted and recounted in the background when older than a minute (five for a plan
-        not in force): no request waits for the count again (:mod:`gridmap.cache`).
+        not in force): no request waits for the count again (:mod:`gridmap.cache`). A draft
+        edited by hand has another fingerprint: counted again at once.
         """
         cache = self._households if plan_id == active else self._other_plans
-        return cache.get(session, (plan_id, active))[1]
+        return cache.get(session, (plan_id, active, area, "" if plan_id == active else digest))[1]
 
     def active_households(self, session: Session) -> dict[str, int]:
         """Households per grid cell of the plan in force (none without one)."""
@@ -190,8 +198,11 @@ class MapData:
         return {} if plan is None else self.households(session, plan.id, active=plan.id)
 
 
-def _loads(session: Session, key: tuple[int, int]) -> dict[str, int]:
-    return cell_loads(session, key[0], active=key[1])
+LoadKey = tuple[int, int, str, str]  # plan, plan in force, area, fingerprint of its cells
+
+
+def _loads(session: Session, key: LoadKey) -> dict[str, int]:
+    return cell_loads(session, key[0], active=key[1], area=key[2])
 
 
 def _load_shapes(session: Session, level: AreaLevel, plan_id: int | None) -> AreaShapes:
@@ -487,46 +498,36 @@ def _table(session: Session, layer: Layer, view: View, actor: Actor | None) -> l
 def _plan_cells(
     session: Session, layer: Layer, view: View, active: int, cache: MapData
 ) -> tuple[list[str], dict[str, object]]:
-    """A plan's cells: households, deviation from the target, change against another plan."""
+    """A plan's cells of the area asked for (all without one), simplified for the zoom.
+
+    Households, deviation from the target, change against another plan
+    (:mod:`gridmap.maps.plan_cells`).
+    """
     plan_id = view.plan_id or active
     if session.get(Plan, plan_id) is None:
         raise NotFound(f"there is no plan {plan_id}")
-    shapes = cache.shapes(session, AreaLevel.grid, plan_id, view.display_crs)
-    loads = cache.households(session, plan_id, active=active)
     other = view.compare
-    changes: dict[str, str] = {}
-    if other is not None:
-        if session.get(Plan, other) is None:
-            raise NotFound(f"there is no plan {other} to compare with")
-        changes = _changes(session, plan_id, other)
-    chosen = shapes.in_view(view.bbox)[:MAX_FEATURES]
-    scoped = view.filters.area
+    if other is not None and session.get(Plan, other) is None:
+        raise NotFound(f"there is no plan {other} to compare with")
+    area = view.filters.area or ""
+    cells = read_cells(session, plan_id, area)
+    drawn = cache.drawn_cells.get(cells, view.zoom, view.display_crs)
+    loads = cache.households(session, plan_id, active=active, area=area, digest=cells.digest)
+    changed = changes(cells, read_cells(session, other, area)) if other is not None else {}
+    in_view = drawn.in_view(view.bbox)
+    chosen = in_view[:MAX_FEATURES]
     feats = []
     for i in chosen:
-        code = shapes.codes[i]
-        if scoped and not area_codes.contains(scoped, code):
-            continue
+        code = cells.codes[i]
         households = loads.get(code, 0)
         deviation = round(households / view.target - 1, 4)
         props = {
-            "code": code, "name": shapes.names[i], "households": households,
-            "deviation": deviation,
-            "change": changes.get(code, "same" if other is not None else None),
+            "code": code, "name": cells.names[i], "households": households,
+            "deviation": deviation, "change": changed.get(code),
             "_color": layer.style.color_of(deviation),
         }  # fmt: skip
-        feats.append(_feature(shapes.geojson[i], props, code))
-    return feats, {"level": "grid", "plan": plan_id, "compare": other, "target": view.target}
-
-
-def _changes(session: Session, plan_id: int, other: int) -> dict[str, str]:
-    """Per cell of ``plan_id``: added (no cell of that code in ``other``), changed, same."""
-    rows = session.execute(
-        text(
-            "SELECT a.code, CASE WHEN b.code IS NULL THEN 'added' "
-            "WHEN ST_Equals(a.geom, b.geom) THEN 'same' ELSE 'changed' END "
-            "FROM area a LEFT JOIN area b ON b.code = a.code AND b.plan_id = :other "
-            "WHERE a.plan_id = :plan"
-        ),
-        {"plan": plan_id, "other": other},
-    ).all()
-    return {str(code): str(change) for code, change in rows}
+        feats.append(_feature(drawn.geojson[i], props, code))
+    return feats, {
+        "level": "grid", "plan": plan_id, "compare": other, "target": view.target,
+        "truncated": len(in_view) > len(chosen),
+    }  # fmt: skip

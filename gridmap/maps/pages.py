@@ -52,7 +52,7 @@ class PageConfig:
     center: tuple[float, float] = QUANZHOU
     zoom: int = 9
     refresh_seconds: int = 30
-    area: str | None = None  # grid mode: the cell
+    area: str | None = None  # grid mode: the cell; plan mode: the area compared
     plan: int | None = None  # plan mode
     compare: int | None = None
     target: int = 400
@@ -205,11 +205,12 @@ def grid(*, settings: Settings, catalogue: Catalogue, code: str, lang: str) -> s
 
 def plan(
     *, settings: Settings, catalogue: Catalogue, plan_id: int, compare: int | None, target: int,
-    lang: str,
+    lang: str, area: str | None = None,
 ) -> str:  # fmt: skip
-    """Two plans side by side."""
+    """Two plans side by side (the cells of ``area`` only, when given)."""
     config = _base(settings, catalogue, "plan", lang, "plan_title")
     config.plan, config.compare, config.target = plan_id, compare, target
+    config.area = area
     return render(config)
 
 

@@ -10,7 +10,9 @@ same rule, migration 0004).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, func, select
+import numpy as np
+from sqlalchemy import ColumnElement, LargeBinary, Select, func, literal_column, select
+from sqlalchemy.orm import Session
 
 from gridmap.registry.models import Household, HouseholdStatus
 from gridmap.scope import within
@@ -42,3 +44,20 @@ def household_points(area: str = "") -> Select:
         .where(Household.grid_code.is_not(None), counted())
     )  # fmt: skip
     return query.where(within(Household.grid_code, area)) if area else query
+
+
+def household_xy(session: Session, area: str = "") -> np.ndarray:
+    """``(n, 2)`` lon/lat of the households :func:`household_points` selects, read fast.
+
+    One value: every point's two float8 (big-endian) concatenated by the database, read by
+    numpy. A county's 770 k households as rows take seconds to fetch and convert (5.6 s,
+    and 1.2 s as binary ``COPY``, which hands them over one row at a time); this 0.5 s.
+    """
+    x, y = func.ST_X(Household.location), func.ST_Y(Household.location)
+    pair = func.float8send(x).op("||")(func.float8send(y))
+    blob = session.scalar(
+        household_points(area).with_only_columns(
+            func.string_agg(pair, literal_column("''::bytea"), type_=LargeBinary)
+        )
+    )
+    return np.frombuffer(blob or b"", dtype=">f8").astype(float).reshape(-1, 2)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gridmap.assign import AssignmentIndex, assign_points
+from gridmap.assign import AssignmentIndex, assign_points, covering_codes
 from gridmap.crs import from_wgs84
 
 X0, Y0, D = 118.60, 24.90, 0.01  # cells of about 1 km
@@ -143,6 +143,26 @@ def test_agrees_with_covers_on_random_and_boundary_points(index):
     x, y = np.r_[x, verts[:, 0]], np.r_[y, verts[:, 1]]
     got = index.codes_of(index.assign(x, y, nearest=False).cell)
     assert (got == reference(list(CELLS.values()), CODES, x, y)).all()
+
+
+def test_the_tree_without_a_raster_gives_the_index_answers(index):
+    """covering_codes (an area's households against a draft) is the index's rule: ties on
+    shared edges and vertices to the smallest code, holes and gaps outside, whatever order
+    the cells come in."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(X0 - D, X0 + 9 * D, 20_000)
+    y = rng.uniform(Y0 - D, Y0 + 3 * D, 20_000)
+    verts = shapely.get_coordinates(list(CELLS.values()))
+    x, y = np.r_[x, verts[:, 0]], np.r_[y, verts[:, 1]]
+    expected = index.codes_of(index.assign(x, y, nearest=False).cell)
+    shuffled = rng.permutation(len(CODES))
+    got = covering_codes(np.array(list(CELLS.values()))[shuffled], np.array(CODES)[shuffled], x, y)
+    assert (got == expected).all()
+    assert got[-len(verts) :].tolist().count(None) == 0  # every vertex is some cell's
+    assert (
+        covering_codes(list(CELLS.values()), CODES, np.array([X0 + D]), np.array([Y0 + D]))[0]
+        == "350503001001001"
+    )  # the vertex four cells share
 
 
 @settings(max_examples=300, deadline=None)

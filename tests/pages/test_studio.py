@@ -282,3 +282,51 @@ def test_the_city_admin_publishes_a_prepared_draft_and_the_registry_follows(open
     assert moved == report["households_moved"] > 0
     assert page.locator(f"#st-drafts tr[data-plan='{draft}']").count() == 0  # no more a draft
     assert clean(page), (page.outside_requests, page.errors)
+
+
+def test_the_plans_page_compares_one_county_at_county_zoom(browser, studio):
+    """/maps/plans/{draft}?compare={in force}&area={county}: only the county's cells, asked
+    for at a county's zoom (simplified for it), the cells the draft redrew counted
+    as changed on both sides (a draft of its own: two cells of the county merged)."""
+    county = studio.township[:6]
+    engine = create_engine(studio.url)
+    with engine.begin() as conn:
+        active = conn.execute(text("SELECT id FROM plan WHERE status = 'active'")).scalar_one()
+        draft = conn.execute(text("INSERT INTO plan (name, status) VALUES ('one county', "
+                                  "'draft') RETURNING id")).scalar_one()  # fmt: skip
+        conn.execute(text(
+            "INSERT INTO area (code, name, level, parent_id, parent_level, plan_id, geom) "
+            "SELECT code, name, level, parent_id, parent_level, :d, geom FROM area "
+            "WHERE plan_id = :a"), {"d": draft, "a": active})  # fmt: skip
+        first, second = conn.execute(text(
+            "SELECT code FROM area WHERE plan_id = :d AND code LIKE :t ORDER BY code LIMIT 2"),
+            {"d": draft, "t": studio.township + "%"}).scalars().all()  # fmt: skip
+        conn.execute(text(
+            "UPDATE area SET geom = (SELECT ST_Multi(ST_Union(geom)) FROM area WHERE plan_id = :d "
+            "AND code IN (:f, :s)) WHERE plan_id = :d AND code = :f"),
+            {"d": draft, "f": first, "s": second})  # fmt: skip
+        conn.execute(text("DELETE FROM area WHERE plan_id = :d AND code = :s"),
+                     {"d": draft, "s": second})  # fmt: skip
+        cells = {plan: conn.execute(text("SELECT count(*) FROM area WHERE plan_id = :p "
+                                         "AND code LIKE :c"), {"p": plan, "c": county + "%"})
+                 .scalar_one() for plan in (draft, active)}  # fmt: skip
+    engine.dispose()
+    context = browser.new_context(viewport={"width": 1440, "height": 1100})
+    context.add_init_script(
+        f"window.sessionStorage.setItem('gridmap.token', '{studio.tokens['st-planner']}');"
+    )
+    page = guarded(context)
+    page.goto(f"{studio.base}/maps/plans/{draft}?compare={active}&area={county}&lang=en")
+    page.wait_for_selector("#gm-deviation table", timeout=60_000)
+    assert page.get_attribute("body", "data-gm-plan-zoom") == "10"
+    rows = page.eval_on_selector_all(
+        "#gm-deviation tr",
+        "rows => rows.slice(1).map(r => [...r.children].map(c => c.textContent))",
+    )
+    # plan, cells, one column per legend class, share within, changed
+    assert [(int(r[0]), int(r[1]), int(r[-1])) for r in rows] == [
+        (draft, cells[draft], 1),  # the merged cell
+        (active, cells[active], 2),  # the merged cell, and the one the draft no longer has
+    ]
+    assert clean(page), (page.outside_requests, page.errors)
+    context.close()

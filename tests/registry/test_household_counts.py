@@ -1,9 +1,9 @@
 """One count of a cell's households (gridmap/registry/counts.py) behind every door that shows
 it: the area summary (a cell counted live, a village from the per-cell table), the map's
 grid badges, the OGC grid cells, and the plan loads — of the plan in force (the registry's
-links) and of another plan (every household assigned to its cells). They must agree after a
-household moves to another cell and after one moves out (moved-out households are no
-one's workload)."""
+links) and of another plan (every household assigned to its cells: city-wide with the
+index, in one county with a tree of its cells). They must agree after a household moves to
+another cell and after one moves out (moved-out households are no one's workload)."""
 
 from sqlalchemy import select
 
@@ -11,7 +11,7 @@ from gridmap.areas import codes
 from gridmap.areas.models import Area, AreaLevel
 from tests.factories import make_area, make_plan
 from tests.registry.conftest import CELL, EAST_CELL
-from tests.world import T1, T2, V1, V2, X0, Y0, D
+from tests.world import COUNTY, T1, T2, V1, V2, X0, Y0, D
 
 WHOLE = f"{X0 - 0.01},{Y0 - 0.01},{X0 + 2 * D + 0.01},{Y0 + 2 * D + 0.01}"
 CELLS = (V1 + "001", V1 + "002", V2 + "001", V2 + "002")
@@ -53,6 +53,7 @@ def _households(client, world, draft: int) -> dict[str, dict[str, int]]:
         "OGC grid cells": {f["id"]: f["properties"]["households"] for f in ogc},
         "plan in force": layer("plan_cells", planner),
         "another plan": layer("plan_cells", planner, plan=draft),
+        "another plan, one county": layer("plan_cells", planner, plan=draft, area=COUNTY),
     }
 
 

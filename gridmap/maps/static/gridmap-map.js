@@ -838,8 +838,12 @@
     var d = this.layers.plan_cells;
     var table = el("section", { id: "gm-deviation", class: "gm-deviation" });
     document.getElementById("gm-panel").insertBefore(table, document.getElementById("gm-detail"));
+    // one area (?area=, e.g. a county): only its cells, simplified for the zoom an area of
+    // its level is seen at (by its code's length; no request to learn its bounds first)
+    var zoom = { 6: 10, 9: 12, 12: 14 }[String(cfg.area || "").length] || 12;
+    document.body.setAttribute("data-gm-plan-zoom", String(zoom));
     var ask = function (plan, compare) {
-      return self.get("/layers/plan_cells/features", { plan: plan, compare: compare, target: cfg.target, zoom: 12, lang: cfg.lang });
+      return self.get("/layers/plan_cells/features", { plan: plan, compare: compare, area: cfg.area, target: cfg.target, zoom: zoom, lang: cfg.lang });
     };
     var left = this.groups.plan_cells || L.layerGroup();
     left.addTo(this.map);

@@ -139,8 +139,10 @@ function cellStyle(side, f) {
 async function drawCells(side, plan, compare) {
   const target = Number($("#st-target").value) || 400;
   const [x0, y0, x1, y1] = S.bounds;
+  // the area's cells simplified for the zoom the area is seen at (gridmap/maps/plan_cells.py)
+  const zoom = Math.round(S.maps[side].getBoundsZoom(L.latLngBounds([[y0, x0], [y1, x1]])));
   const fc = await api.get("/layers/plan_cells/features", {
-    plan, compare, area: S.area, bbox: [x0, y0, x1, y1].join(","), zoom: 14, target, lang: labels.lang(),
+    plan, compare, area: S.area, bbox: [x0, y0, x1, y1].join(","), zoom, target, lang: labels.lang(),
   });
   if (S.layers[side]) S.layers[side].remove();
   S.cells[side] = {};
@@ -274,8 +276,7 @@ async function showDraft(job) {
   S.changed = null;
   document.body.setAttribute("data-draft", String(job.plan_id));
   $("#st-cap-after").textContent = `${t("draft")} #${job.plan_id}`;
-  await drawCells("before", S.active, S.draft);
-  await drawCells("after", S.draft, S.active);
+  await Promise.all([drawCells("before", S.active, S.draft), drawCells("after", S.draft, S.active)]);
   S.maps.after.fitBounds(S.layers.before.getBounds());
   S.maps.before.fitBounds(S.layers.before.getBounds());
   $("#st-results").hidden = false;
