@@ -30,11 +30,11 @@ from gridmap.areas import codes
 from gridmap.areas.active import active_plan
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
-from gridmap.assign import AssignmentIndex
+from gridmap.assign import covering_codes
 from gridmap.auth.models import Role, User
 from gridmap.errors import InvalidInput, NotFound
 from gridmap.incidents.models import OPEN
-from gridmap.locate import build_index
+from gridmap.locate import build_index, read_cells
 from gridmap.registry import visits
 from gridmap.registry.counts import household_points
 from gridmap.registry.models import Household
@@ -98,16 +98,12 @@ def _assign(session: Session, plan_id: int, xy: np.ndarray, area: str) -> np.nda
         return np.array([], dtype=object)
     if not area:
         index = build_index(session, plan_id)
-    else:
-        rows = session.execute(text(
-            "SELECT code, ST_AsBinary(geom) FROM area WHERE plan_id = :plan AND code LIKE :p "
-            "ORDER BY code"), {"plan": plan_id, "p": codes.like(area)}).all()  # fmt: skip
-        if not rows:
-            raise NotFound(f"plan {plan_id} has no cells in {area}")
-        index = AssignmentIndex.build(
-            shapely.from_wkb([bytes(r[1]) for r in rows]), [r[0] for r in rows], plan_id=plan_id
-        )
-    return index.codes_of(index.assign(xy[:, 0], xy[:, 1], nearest=False).cell)
+        return index.codes_of(index.assign(xy[:, 0], xy[:, 1], nearest=False).cell)
+    # an area's cells: the index's rule with a tree, not a raster built for one report
+    cells = read_cells(session, plan_id, area)
+    if not cells.codes:
+        raise NotFound(f"plan {plan_id} has no cells in {area}")
+    return covering_codes(cells.geoms, cells.codes, xy[:, 0], xy[:, 1])
 
 
 def impact(session: Session, before: int, after: int, area: str = "") -> dict[str, Any]:
