@@ -1,7 +1,7 @@
 """Rebalancing figures: our engine against METIS (pymetis, contiguous) on the same blocks.
 
     python -m benchmarks.rebalance [--sizes 3000 20000] [--target 400] [--years 5]
-                                   [--url URL --area CODE] [--engine OLD/engine.py]
+                                   [--url URL --area CODE] [--engine OLD/engine.py] [--why]
 
 Blocks: a Voronoi diagram of random points in a 20 km square (irregular, 5–6 neighbours
 each), villages a coarser Voronoi diagram over the same square (one village per ~60
@@ -15,7 +15,9 @@ contiguity and nesting violations, mean Polsby-Popper, share of households moved
 current plan (growth), the lower bound on that share (``moves_lower_bound``) and the
 ratio moved / bound; the share within ±10% of the cells that can be (``infeasible_cells``
 leaves out the others, for any plan), and CPU time beside wall time (the machine is shared).
-``--engine`` runs another copy of the engine (an older commit's) through the same figures. Then ``--years`` growth steps in a row, each rebalanced from the last
+``--engine`` runs another copy of the engine (an older commit's) through the same figures;
+``--why`` prints each feasible cell left out of the band after growth with its village's
+figures (how the causes in docs/decisions.md, "Growth repair", were found). Then ``--years`` growth steps in a row, each rebalanced from the last
 plan (ours) or rerun (METIS): within ±10% per step and households moved, cumulated.
 """
 
@@ -37,6 +39,7 @@ from gridmap.rebalance.engine import (
     moved_share,
     moves_lower_bound,
     rebalance,
+    why_not_divides,
 )
 
 
@@ -88,6 +91,8 @@ def main() -> None:
     parser.add_argument("--area", default="350503006", help="the township (with --url)")
     parser.add_argument("--engine", help="run rebalance() from this engine.py instead (e.g. an "
                         "older commit's, from `git show`), judged by the same figures")  # fmt: skip
+    parser.add_argument("--why", action="store_true", help="print every feasible cell left "
+                        "out of the band after growth, with its village's figures")  # fmt: skip
     args = parser.parse_args()
     if args.engine:
         global rebalance
@@ -122,6 +127,8 @@ def main() -> None:
                args.target, moved)  # fmt: skip
         print(f"    CPU {time.process_time() - c0:.2f} s")
         print("    " + explain(after, again, args.target))
+        if args.why:
+            why_out(after, again.labels, args.target)
         print(f"    moved {moved:.1%} / lower bound {bound:.1%} = {moved / bound:.2f}×"
               if bound else f"    moved {moved:.1%} (lower bound 0)")  # fmt: skip
         labels2, seconds = metis(after, args.target)
@@ -181,6 +188,25 @@ def township(url: str, area: str, target: float) -> None:
     labels, seconds = metis(blocks, target)
     report("METIS (contiguous)", blocks, labels, seconds, target,
            _moved_by_overlap(blocks, blocks.current, labels))  # fmt: skip
+
+
+def why_out(blocks: Blocks, labels: np.ndarray, target: float) -> None:
+    """Per feasible cell out of the band: its village's load, cells now and before, the
+    counts it may have, its cells' loads and its largest block (``--why``)."""
+    out = infeasible_cells(blocks, labels, target, 0.1)
+    lo, hi = 0.9 * target, 1.1 * target
+    for cell in cell_table(blocks, labels, target, 0.1):
+        if cell["within"] or cell["cell"] in out:
+            continue
+        here = blocks.village == cell["village"]
+        load = float(blocks.load[here].sum())
+        loads = sorted(float(blocks.load[labels == c].sum()) for c in set(labels[here]))
+        before = len(set(blocks.current[here])) if blocks.current is not None else 0
+        allowed = [k for k in range(1, int(load / lo) + 2)
+                   if why_not_divides(blocks.load[here], k, lo, hi) is None]  # fmt: skip
+        print(f"      out: {cell['cell']} {cell['load']:,.0f} — village {load:,.0f} in "
+              f"{len(loads)} cells (was {before}, feasible {allowed}), cells "
+              f"{[round(x) for x in loads]}, largest block {blocks.load[here].max():,.0f}")  # fmt: skip
 
 
 def explain(blocks: Blocks, result: object, target: float) -> str:
