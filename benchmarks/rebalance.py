@@ -1,7 +1,7 @@
 """Rebalancing figures: our engine against METIS (pymetis, contiguous) on the same blocks.
 
     python -m benchmarks.rebalance [--sizes 3000 20000] [--target 400] [--years 5]
-                                   [--url URL --area CODE]
+                                   [--url URL --area CODE] [--engine OLD/engine.py] [--why]
 
 Blocks: a Voronoi diagram of random points in a 20 km square (irregular, 5–6 neighbours
 each), villages a coarser Voronoi diagram over the same square (one village per ~60
@@ -13,7 +13,11 @@ households and 5% lose 30%; our engine starts from its own earlier plan, METIS r
 Printed per case: wall time, % of cells within ±10% of the target, worst deviations,
 contiguity and nesting violations, mean Polsby-Popper, share of households moved from the
 current plan (growth), the lower bound on that share (``moves_lower_bound``) and the
-ratio moved / bound. Then ``--years`` growth steps in a row, each rebalanced from the last
+ratio moved / bound; the share within ±10% of the cells that can be (``infeasible_cells``
+leaves out the others, for any plan), and CPU time beside wall time (the machine is shared).
+``--engine`` runs another copy of the engine (an older commit's) through the same figures;
+``--why`` prints each feasible cell left out of the band after growth with its village's
+figures (how the causes in docs/decisions.md, "Growth repair", were found). Then ``--years`` growth steps in a row, each rebalanced from the last
 plan (ours) or rerun (METIS): within ±10% per step and households moved, cumulated.
 """
 
@@ -28,7 +32,15 @@ import numpy as np
 from gridmap.areas import codes
 from gridmap.rebalance.blocks import grow
 from gridmap.rebalance.blocks import random_blocks as synthetic
-from gridmap.rebalance.engine import Blocks, cell_table, moved_share, moves_lower_bound, rebalance
+from gridmap.rebalance.engine import (
+    Blocks,
+    cell_table,
+    infeasible_cells,
+    moved_share,
+    moves_lower_bound,
+    rebalance,
+    why_not_divides,
+)
 
 
 def metis(blocks: Blocks, target: float) -> tuple[np.ndarray, float]:
@@ -77,7 +89,14 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=5, help="growth steps in a row")
     parser.add_argument("--url", help="a database holding the city seed, for a real township")
     parser.add_argument("--area", default="350503006", help="the township (with --url)")
+    parser.add_argument("--engine", help="run rebalance() from this engine.py instead (e.g. an "
+                        "older commit's, from `git show`), judged by the same figures")  # fmt: skip
+    parser.add_argument("--why", action="store_true", help="print every feasible cell left "
+                        "out of the band after growth, with its village's figures")  # fmt: skip
     args = parser.parse_args()
+    if args.engine:
+        global rebalance
+        rebalance = _load_engine(args.engine)
     if args.url:
         township(args.url, args.area, args.target)
     for n in args.sizes:
@@ -86,9 +105,10 @@ def main() -> None:
         villages = len(set(blocks.village.tolist()))
         print(f"{n:,} blocks, {villages} villages, {blocks.load.sum():,.0f} households "
               f"(blocks and adjacency built in {time.perf_counter() - t0:.1f} s)")  # fmt: skip
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ours = rebalance(blocks, args.target)
         report("gridmap", blocks, ours.labels, time.perf_counter() - t0, args.target)
+        print(f"    CPU {time.process_time() - c0:.2f} s")
         print("    " + explain(blocks, ours, args.target))
         labels, seconds = metis(blocks, args.target)
         report("METIS (contiguous)", blocks, labels, seconds, args.target)
@@ -100,12 +120,15 @@ def main() -> None:
         bound, changed, total = moves_lower_bound(after, ours.labels, args.target)
         print(f"  growth: {changed} of {total} villages must change their number of cells; "
               f"with every cell within ±10% at least {bound:.1%} of households must move")  # fmt: skip
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         again = rebalance(after, args.target)
         moved = moved_share(after, again.labels)
         report("gridmap from the plan", after, again.labels, time.perf_counter() - t0,
                args.target, moved)  # fmt: skip
+        print(f"    CPU {time.process_time() - c0:.2f} s")
         print("    " + explain(after, again, args.target))
+        if args.why:
+            why_out(after, again.labels, args.target)
         print(f"    moved {moved:.1%} / lower bound {bound:.1%} = {moved / bound:.2f}×"
               if bound else f"    moved {moved:.1%} (lower bound 0)")  # fmt: skip
         labels2, seconds = metis(after, args.target)
@@ -122,18 +145,20 @@ def years(blocks: Blocks, ours: np.ndarray, theirs: np.ndarray, target: float, n
     for year in range(1, n + 1):
         after = grow(blocks, ours, seed=100 + year)
         bound, _, _ = moves_lower_bound(after, ours, target)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = rebalance(after, target)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         moved = moved_share(after, result.labels)
         labels2, _ = metis(after, target)
         moved2 = _moved_by_overlap(after, theirs, labels2)
         total_ours += moved * after.load.sum()
         total_metis += moved2 * after.load.sum()
         within2 = np.mean([c["within"] for c in cell_table(after, labels2, target, 0.1)])
-        print(f"    year {year}: {seconds:5.2f} s  {feasible_within(after, result):.1%} of "
-              f"feasible cells within ±10%  moved {moved:.1%} (bound {bound:.1%})  —  METIS "
-              f"{within2:.1%} within, moved {moved2:.1%}")  # fmt: skip
+        print(f"    year {year}: {seconds:5.2f} s (CPU {cpu:5.2f} s)  "
+              f"{feasible_within(after, result.labels, target):.1%} of feasible cells within "
+              f"±10%  moved {moved:.1%} (bound {bound:.1%}, {moved / max(bound, 1e-9):.2f}×)  —  "
+              f"METIS {within2:.1%} within ({feasible_within(after, labels2, target):.1%} of "
+              f"feasible), moved {moved2:.1%}")  # fmt: skip
         blocks, ours, theirs = after, result.labels, labels2
     print(f"    households moved over {n} years: gridmap {total_ours:,.0f}, "
           f"METIS reruns {total_metis:,.0f} ({total_metis / max(total_ours, 1):.2f}×)")  # fmt: skip
@@ -165,30 +190,58 @@ def township(url: str, area: str, target: float) -> None:
            _moved_by_overlap(blocks, blocks.current, labels))  # fmt: skip
 
 
+def why_out(blocks: Blocks, labels: np.ndarray, target: float) -> None:
+    """Per feasible cell out of the band: its village's load, cells now and before, the
+    counts it may have, its cells' loads and its largest block (``--why``)."""
+    out = infeasible_cells(blocks, labels, target, 0.1)
+    lo, hi = 0.9 * target, 1.1 * target
+    for cell in cell_table(blocks, labels, target, 0.1):
+        if cell["within"] or cell["cell"] in out:
+            continue
+        here = blocks.village == cell["village"]
+        load = float(blocks.load[here].sum())
+        loads = sorted(float(blocks.load[labels == c].sum()) for c in set(labels[here]))
+        before = len(set(blocks.current[here])) if blocks.current is not None else 0
+        allowed = [k for k in range(1, int(load / lo) + 2)
+                   if why_not_divides(blocks.load[here], k, lo, hi) is None]  # fmt: skip
+        print(f"      out: {cell['cell']} {cell['load']:,.0f} — village {load:,.0f} in "
+              f"{len(loads)} cells (was {before}, feasible {allowed}), cells "
+              f"{[round(x) for x in loads]}, largest block {blocks.load[here].max():,.0f}")  # fmt: skip
+
+
 def explain(blocks: Blocks, result: object, target: float) -> str:
-    """How many cells lie in villages (or parts) whose load cannot divide into the band."""
+    """How many cells no plan brings into the band, and how many of the others are in it."""
     problems = result.problems  # type: ignore[attr-defined]
-    cells = result.cells  # type: ignore[attr-defined]
-    undividable = {p.village for p in problems if "does not divide" in p.reason
-                   or "separate parts" in p.reason}  # fmt: skip
-    rest = [c for c in cells if c["village"] not in undividable]
-    within = np.mean([c["within"] for c in rest]) if rest else 1.0
-    return (f"{len(problems)} problems reported; {len(cells) - len(rest)} cells lie in villages "
-            f"whose load does not divide into cells of ±10% (or in several parts); the other "
-            f"{len(rest)}: {within:.1%} within ±10%; feasible cells (also without a block "
-            f"heavier than the band): {feasible_within(blocks, result):.1%}")  # fmt: skip
+    labels = result.labels  # type: ignore[attr-defined]
+    out = infeasible_cells(blocks, labels, target, 0.1)
+    return (f"{len(problems)} problems reported; {len(out)} cells cannot be within ±10% (their "
+            f"part's load does not divide into them, or they hold a block above the band); "
+            f"the other, feasible cells: {feasible_within(blocks, labels, target):.1%} within")  # fmt: skip
 
 
-def feasible_within(blocks: Blocks, result: object) -> float:
-    """Share within ±10% of the cells that can be: not in a village (or part) whose load
-    does not divide, nor holding a block heavier than the band's ceiling."""
-    problems = result.problems  # type: ignore[attr-defined]
-    cells = result.cells  # type: ignore[attr-defined]
-    undividable = {p.village for p in problems if "does not divide" in p.reason
-                   or "separate parts" in p.reason}  # fmt: skip
-    heavy = {p.cell for p in problems if "alone has" in p.reason}
-    rest = [c for c in cells if c["village"] not in undividable and c["cell"] not in heavy]
-    return float(np.mean([c["within"] for c in rest])) if rest else 1.0
+def feasible_within(blocks: Blocks, labels: np.ndarray, target: float) -> float:
+    """Share within ±10% of the cells that can be (``infeasible_cells``): not in a part
+    whose load does not divide into its cells (the mean, and blocks above the floor that
+    fill a cell on their own), nor holding a block heavier than the band's ceiling. The same
+    definition for our plans and METIS's, whichever engine made them."""
+    cells = cell_table(blocks, labels, target, 0.1)
+    out = infeasible_cells(blocks, labels, target, 0.1)
+    rest = [c["within"] for c in cells if c["cell"] not in out]
+    return float(np.mean(rest)) if rest else 1.0
+
+
+def _load_engine(path: str):  # type: ignore[no-untyped-def]
+    """``rebalance`` from another copy of gridmap/rebalance/engine.py."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("baseline_engine", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["baseline_engine"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    print(f"engine: rebalance() from {path}")
+    return module.rebalance
 
 
 def _moved_by_overlap(blocks: Blocks, old: np.ndarray, new: np.ndarray) -> float:

@@ -6,11 +6,11 @@ How
 ---
 Every village is solved on its own (cells never cross a village boundary), and within a
 village every connected part on its own (a cell is one connected polygon, so a village in
-two pieces needs a cell per piece). A part may have any number of cells ``k`` whose mean
-load lies in the band (``cell_counts``); from a current plan the count nearest the cells it
-has now is tried first, then every other allowed count, the best kept (step 5): keeping
-the count moves nobody for the count's sake, but a different count can balance with fewer
-moves. Without a current plan, the rounded ``load / target``.
+two pieces needs a cell per piece). A part may have any number of cells ``k`` that can all
+lie in the band (``why_not_divides``: their mean must, and a block above the floor fills a
+cell on its own); from a current plan the counts are tried in order of the households they
+must move (``count_moves``; keeping the count moves nobody for the count's sake), the best
+kept (step 6). Without a current plan, the count nearest the rounded ``load / target``.
 
 1. **Start.** From the current plan where there is one: blocks keep their cell. Cells that
    are now too many are merged (the lightest into its lightest neighbour). Too few, and a
@@ -33,11 +33,15 @@ moves. Without a current plan, the rounded ``load / target``.
 4. **Settle.** Moves that never cost balance: blocks go back to their current cell where it
    borders them; in a part solved afresh, boundary blocks join the neighbour they share
    more boundary with (shorter cuts, more compact cells).
-5. **Choose.** From a current plan, the part is solved with carving and with splitting, and
+5. **Polish.** A plan that still leaves a cell out of the band that could be in goes
+   through a tabu search (``polish``): single-block moves that may make things worse for a
+   step, so that load travels further than a chain and blocks are exchanged.
+6. **Choose.** From a current plan, the part is solved with carving and with splitting, and
    afresh (cells named after the current cells they overlap most) if both leave a cell out
    of the band while the load divides. The best has the fewest cells out of the band, then
-   the fewest households moved: balance first, then as little change as it allows.
-6. **Report.** What cannot be balanced is reported with its reason, never hidden: a part
+   the fewest households moved: balance first, then as little change as it allows. No
+   further count is tried once a balanced plan moves at most ``NEAR`` × what it must move.
+7. **Report.** What cannot be balanced is reported with its reason, never hidden: a part
    whose mean is outside the band (its load does not divide into ``k`` cells), a block
    heavier than the upper bound, a cell that no contiguous move brings into the band.
 
@@ -53,16 +57,21 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
 from gridmap.areas import codes
+from gridmap.rebalance.polish import polish
 
 STARTS = 4  # growths from different first seeds, for a part without a current plan
 CHAIN, WIDTH, REPAIR_BUDGET = 4, 6, 1000
+# the tabu search (polish): steps without progress before it gives up, at least 60 and more
+# in a small part, where a step is cheap (~6,000 block-steps a part); at most 5× that
+POLISH_PATIENCE, POLISH_WORK = 60, 6000
+NEAR = 1.5  # stop trying counts at a balanced plan that moves ≤ NEAR × the next one's floor
 
 
 @dataclass
@@ -148,24 +157,94 @@ def cell_counts(load: float, target: float, tolerance: float) -> range:
     return range(fewest, most + 1)
 
 
-def _counts_to_try(
-    load: float, target: float, tolerance: float, now: int | None, heavy: Sequence[float] = ()
-) -> list[int]:
-    """The cell counts a part is solved with: every allowed one, nearest to ``now`` first.
+def why_not_divides(
+    loads: NDArray[np.float64], k: int, lo: float, hi: float, *, absorb: bool = True
+) -> str | None:
+    """Why ``k`` cells of blocks with ``loads`` cannot all lie in the band ``lo``–``hi``.
 
-    A block heavier than the band's ceiling (``heavy``) makes a cell of its own that no
-    count brings into the band; the counts that let every *other* cell in are tried too
-    (one cell per heavy block plus ``cell_counts`` of the rest). Without a current plan
-    (``now`` None) only the rounded count (or the nearest allowed). Where no count is
-    allowed, the rounded one: the part is reported as not dividing.
+    None when nothing proves it (the count is *feasible*); else the reason, each a proof:
+
+    - the mean of the ``k`` cells must lie in the band (``cell_counts``);
+    - a block above the ceiling puts its cell above the band whatever is done: that cell
+      is left out, and may keep any surplus (``absorb``; without, it keeps none);
+    - a block above the floor fills a cell on its own beyond the floor, and two such never
+      share a cell (together above the ceiling, while ``2·lo > hi``): the other cells must
+      still reach the floor from what is left. A village of 1,822 households in 5 cells
+      (mean 364) with a block of 390 leaves 1,432 for 4 cells: 358 each, below 360.
+
+    The one rule for the counts the engine tries, its report of a part that does not
+    divide, and so for which cells the benchmark counts as feasible.
     """
+    total = float(loads.sum())
+    heavy = loads[loads > hi]
+    big = loads[(loads > lo) & (loads <= hi)] if 2 * lo > hi else loads[:0]
+    cells = k - len(heavy) - len(big)
+    rest = total - float(heavy.sum()) - float(big.sum())
+    eps = 1e-9
+    if len(heavy) == 0 and not lo - eps <= total / k <= hi + eps:
+        return (f"{total:,.0f} in {k} cell{'s' if k > 1 else ''} is {total / k:,.0f} each, "
+                f"outside {lo:,.0f}–{hi:,.0f}")  # fmt: skip
+    if cells < 0:
+        return (f"{len(heavy) + len(big)} blocks above {lo:,.0f} need a cell each, more than "
+                f"{k} cells")  # fmt: skip
+    if rest < cells * lo - eps:
+        return (f"beside {len(heavy) + len(big)} block{'s' if len(heavy) + len(big) > 1 else ''}"
+                f" of {', '.join(f'{w:,.0f}' for w in sorted(np.r_[heavy, big])[::-1][:3])}"
+                f"{'…' if len(heavy) + len(big) > 3 else ''} (a cell each), {rest:,.0f} in "
+                f"{cells} cell{'s' if cells > 1 else ''} is {rest / cells:,.0f} each, below "
+                f"{lo:,.0f}")  # fmt: skip
+    room = cells * hi + float((hi - big).sum())
+    if len(heavy) and not absorb and rest > room + eps:
+        return f"beside the blocks above {hi:,.0f}, {rest:,.0f} does not fit in {k} cells"
+    return None
+
+
+def infeasible_cells(
+    blocks: Blocks, labels: NDArray[np.object_], target: float, tolerance: float
+) -> set[str]:
+    """The cells of ``labels`` that no plan with as many cells brings into the band.
+
+    Per connected part of a village (cells never cross one): all its cells where its load
+    does not divide into them (``why_not_divides``), else the cells holding a block above
+    the band's ceiling. The honest denominator of "within the band where it can be", for
+    any plan (ours or METIS's).
+    """
+    lo, hi = target * (1 - tolerance), target * (1 + tolerance)
+    out: set[str] = set()
+    for village in sorted(set(blocks.village.tolist())):
+        for part in _components(blocks, np.flatnonzero(blocks.village == village)):
+            cells = {str(labels[b]) for b in part}
+            if why_not_divides(blocks.load[part], len(cells), lo, hi) is not None:
+                out |= cells
+            else:
+                out |= {str(labels[b]) for b in part if blocks.load[b] > hi}
+    return out
+
+
+def _counts_to_try(
+    loads: NDArray[np.float64], target: float, tolerance: float, now: int | None
+) -> list[int]:
+    """The cell counts a part is solved with: every feasible one, nearest to ``now`` first.
+
+    Feasible: ``why_not_divides`` finds no reason against it, blocks above the ceiling
+    keeping no surplus. Where none is and there are such blocks, the count that lets the
+    most other cells reach the floor, the heavy cells keeping the surplus (they are out of
+    the band anyway). Where still none, ``cell_counts`` of the load, or the rounded count:
+    the part is reported as not dividing. Without a current plan (``now`` None) only the
+    one nearest the rounded count.
+    """
+    load = float(loads.sum())
+    lo, hi = target * (1 - tolerance), target * (1 + tolerance)
     rounded = max(1, round(load / target))
-    allowed = set(cell_counts(load, target, tolerance))
-    if heavy:
-        rest = load - sum(heavy)
-        allowed |= {k + len(heavy) for k in cell_counts(rest, target, tolerance) if rest > 0}
+    upto = int(load / lo) + int((loads > hi).sum()) + 2 if lo > 0 else rounded
+    allowed = [
+        k for k in range(1, upto + 1) if why_not_divides(loads, k, lo, hi, absorb=False) is None
+    ]
     if not allowed:
-        return [rounded]
+        absorbing = [k for k in range(1, upto + 1) if why_not_divides(loads, k, lo, hi) is None]
+        allowed = absorbing[-1:] if (loads > hi).any() else []
+    if not allowed:
+        allowed = list(cell_counts(load, target, tolerance)) or [rounded]
     if now is None:
         return [min(allowed, key=lambda k: (abs(k - rounded), k))]
     return sorted(allowed, key=lambda k: (abs(k - now), k))
@@ -220,33 +299,106 @@ def _solve_part(
     cells they overlap most). The best is the one with the fewest cells out of the band,
     then the fewest households moved, then the first of that order — balance first, then
     as close to the current plan as the balance allows.
+
+    Counts are tried in order of the households they must move (``count_moves``), and no
+    further once a plan with every cell in the band moves no more than ``NEAR`` times what
+    the next count must: that count could do little better, if at all (and time grew with
+    the counts tried: 20 s for 20,000 blocks after five years of growth). A plan that
+    leaves a cell out that could be in is polished first (``polish``).
     """
     has_current = blocks.current is not None and any(blocks.current[b] is not None for b in part)
     ways = ["carve", "split", "fresh"] if has_current else ["fresh"]
     now = None
+    olds: list[float] = []
     if has_current:
         assert blocks.current is not None
-        now = len({blocks.current[b] for b in part if blocks.current[b] is not None})
-    load = float(blocks.load[part].sum())
+        by_cell: dict[object, float] = defaultdict(float)
+        for b in part:
+            if blocks.current[b] is not None:
+                by_cell[blocks.current[b]] += float(blocks.load[b])
+        olds = list(by_cell.values())
+        now = len(olds)
     tolerance = hi / target - 1
-    best: tuple[tuple[int, float], _Part] | None = None
-    heavy = [float(blocks.load[b]) for b in part if blocks.load[b] > hi]
-    for k in _counts_to_try(load, target, tolerance, now, heavy):
+    tried: list[tuple[tuple[int, float], int, _Part]] = []
+    counts = _counts_to_try(blocks.load[part], target, tolerance, now)
+    if has_current:
+        counts.sort(key=lambda k: count_moves(k, olds, lo))
+    for k in counts:
         for way in ways:
+            best = min(tried, key=lambda t: t[:2], default=None)
+            if (
+                best is not None
+                and best[2].clean()
+                and best[0][1] <= NEAR * count_moves(k, olds, lo)
+            ):
+                break  # this count cannot move (much) fewer
             if way == "fresh" and best is not None:
-                solver = best[1]
-                mean = solver.total / solver.k
-                if best[0][0] == 0 or not lo <= mean <= hi or locked & set(solver.members):
+                solver = best[2]
+                if solver.clean() or not solver.divides() or locked & set(solver.members):
                     break
             solver = _Part(blocks, part, target, lo, hi, locked, namer.copy(), seed, way, k)
             solver.moves = solver.solve(max_moves)
             if way == "fresh" and has_current:
                 solver.keep_current_names()
-            key = (solver.out_of_band(), solver.moved())
-            if best is None or key < best[0]:
-                best = (key, solver)
-    assert best is not None
-    return best[1]
+            # polish a plan that leaves a cell out, if it could beat the best so far: move
+            # fewer than a balanced one, or have no more cells out than one polished in vain
+            promising = best is None or (
+                solver.moved() < best[0][1] if best[2].clean()
+                else solver.out_of_band() <= best[0][0]
+            )  # fmt: skip
+            made = len(solver.members) == solver.k
+            if max_moves != 0 and promising and made and not solver.clean() and solver.divides():
+                patience = max(POLISH_PATIENCE, POLISH_WORK // len(part))
+                solver.moves += polish(solver, steps=5 * patience, patience=patience, seed=seed)
+            solver.finish()
+            tried.append(((solver.out_of_band(), solver.moved()), len(tried), solver))
+    current = {str(blocks.current[b]) for b in part} if has_current else set()  # type: ignore[index]
+    fresh_k = _counts_to_try(blocks.load[part], target, tolerance, None)[0]
+    if (
+        has_current
+        and not any(t[2].clean() for t in tried)
+        and not locked & current
+        and why_not_divides(blocks.load[part], fresh_k, lo, hi) is None
+    ):
+        solver = _afresh(blocks, part, target, lo, hi, namer, seed, max_moves, fresh_k)
+        tried.append(((solver.out_of_band(), solver.moved()), len(tried), solver))
+    return min(tried, key=lambda t: t[:2])[2]
+
+
+def _afresh(
+    blocks: Blocks, part: list[int], target: float, lo: float, hi: float, namer: _Namer,
+    seed: int, max_moves: int | None, k: int,
+) -> _Part:  # fmt: skip
+    """The part solved as if it had no current plan, then named after the current cells.
+
+    Where nothing from the plan balances, starting from it must never balance worse than
+    starting afresh (a test says so); the fresh way above is not the same (it prefers
+    blocks in their current cell at every tie).
+    """
+    blind = replace(blocks, current=None)
+    solver = _Part(blind, part, target, lo, hi, set(), _Namer(namer.village, set()), seed,
+                   "fresh", k)  # fmt: skip
+    solver.moves = solver.solve(max_moves)
+    if max_moves != 0 and len(solver.members) == k and not solver.clean() and solver.divides():
+        patience = max(POLISH_PATIENCE, POLISH_WORK // len(part))
+        solver.moves += polish(solver, steps=5 * patience, patience=patience, seed=seed)
+    solver.b, solver.namer = blocks, namer.copy()
+    solver.keep_current_names(new_codes=True)
+    solver.finish()
+    return solver
+
+
+def count_moves(k: int, loads: Sequence[float], lo: float) -> float:
+    """Households any plan of ``k`` cells in the band must move from cells of ``loads``.
+
+    Each cell beyond the current ones must be filled to the band's floor ``lo``, all from
+    other cells; where there are fewer, the cells whose codes vanish empty — at best the
+    lightest. Keeping the count moves nobody for the count's sake. The one rule behind the
+    engine's order of counts and ``moves_lower_bound``.
+    """
+    if k >= len(loads):
+        return (k - len(loads)) * lo
+    return float(sum(sorted(loads)[: len(loads) - k]))
 
 
 class _Namer:
@@ -314,6 +466,7 @@ class _Part:
         self.load: dict[str, float] = defaultdict(float)
         self.problems: list[tuple[str | None, str]] = []
         self.journal: list[tuple[int, str]] = []  # (block, cell it left), for undo
+        self.checked: list[tuple[str | None, str]] = []  # problems found before balancing
 
     def _undo(self, mark: int) -> None:
         """Take back every move since the journal was ``mark`` long."""
@@ -376,6 +529,7 @@ class _Part:
         else:
             self._grow_best(STARTS)
         self._check_blocks()
+        self.checked = list(self.problems)
         moves = self._repair() if max_moves != 0 else 0
         moves += self._balance(max_moves)
         moves += self._repair() if max_moves != 0 else 0
@@ -383,9 +537,26 @@ class _Part:
         self._report()
         return moves
 
+    def finish(self) -> None:
+        """Report again what is out of the band (after cells were renamed or polished)."""
+        self.problems = list(self.checked)
+        self._report()
+
+    def clean(self) -> bool:
+        """No free cell out of the band but those a block above the ceiling puts there."""
+        heavy = {self.label[b] for b in self.blocks if self.b.load[b] > self.hi}
+        return not any(
+            self._free(c) and c not in heavy and self._out_of_band(c) > 1e-9 for c in self.members
+        )
+
+    def divides(self) -> bool:
+        """Whether the part's ``k`` cells can all lie in the band (``why_not_divides``)."""
+        return why_not_divides(self.b.load[self.blocks], self.k, self.lo, self.hi) is None
+
     def out_of_band(self) -> int:
-        """Free cells outside the band."""
-        return sum(self._free(c) and self._out_of_band(c) > 1e-9 for c in self.members)
+        """Free cells outside the band, and the cells of the ``k`` that could not be made."""
+        missing = max(0, self.k - len(self.members))
+        return missing + sum(self._free(c) and self._out_of_band(c) > 1e-9 for c in self.members)
 
     def moved(self) -> float:
         """Households whose cell differs from the current plan."""
@@ -395,8 +566,12 @@ class _Part:
         return float(sum(self.b.load[b] for b in self.blocks
                          if current[b] is not None and current[b] != self.label[b]))  # fmt: skip
 
-    def keep_current_names(self) -> None:
-        """Name fresh cells after the current cells they share most households with."""
+    def keep_current_names(self, *, new_codes: bool = False) -> None:
+        """Name fresh cells after the current cells they share most households with.
+
+        With ``new_codes``, the others get new codes from the namer (their codes were
+        made without knowing the current ones).
+        """
         assert self.b.current is not None
         shared: dict[tuple[str, str], float] = defaultdict(float)
         for b in self.blocks:
@@ -408,6 +583,10 @@ class _Part:
             if new not in rename and old not in used:
                 rename[new] = old
                 used.add(old)
+        if new_codes:
+            for new in sorted(self.members):
+                if new not in rename:
+                    rename[new] = self.namer()
         for b in self.blocks:
             cell = self.label[b]
             if cell in rename:
@@ -793,17 +972,11 @@ class _Part:
                 heapq.heappush(frontier, (d, n))
 
     def _check_blocks(self) -> None:
-        for b in self.blocks:
-            if self.b.load[b] > self.hi:
-                self.problems.append((self.label[b], (
-                    f"block {self.b.ids[b]} alone has {self.b.load[b]:,.0f}, above the upper "
-                    f"bound {self.hi:,.0f}: split the block")))  # fmt: skip
-        mean = self.total / self.k
-        if not self.lo <= mean <= self.hi:
-            self.problems.append((None, (
-                f"{self.total:,.0f} in {self.k} cell{'s' if self.k > 1 else ''} is "
-                f"{mean:,.0f} each, outside {self.lo:,.0f}–{self.hi:,.0f}: the load does not "
-                "divide into cells of the target size")))  # fmt: skip
+        why = why_not_divides(self.b.load[self.blocks], self.k, self.lo, self.hi)
+        if why is not None:
+            self.problems.append(
+                (None, f"{why}: the load does not divide into cells of the target size")
+            )
 
     # -- balance -------------------------------------------------------------------------
 
@@ -877,6 +1050,11 @@ class _Part:
         return None
 
     def _report(self) -> None:
+        for b in self.blocks:
+            if self.b.load[b] > self.hi:
+                self.problems.append((self.label[b], (
+                    f"block {self.b.ids[b]} alone has {self.b.load[b]:,.0f}, above the upper "
+                    f"bound {self.hi:,.0f}: split the block")))  # fmt: skip
         for cell in sorted(self.members):
             if self._free(cell) and self._out_of_band(cell) > 1e-9:
                 side = "above" if self.load[cell] > self.hi else "below"
@@ -968,11 +1146,7 @@ def moves_lower_bound(
         if not allowed:
             continue
         k_old = len(loads)
-        count = 0.0
-        if k_old < allowed[0]:
-            count = (allowed[0] - k_old) * lo
-        elif k_old > allowed[-1]:
-            count = sum(sorted(loads.values())[: k_old - allowed[-1]])
+        count = min(count_moves(k, list(loads.values()), lo) for k in allowed)
         overflow = sum(max(0.0, w - hi) for w in loads.values())
         moved += max(count, overflow)
         changed += k_old not in allowed
