@@ -84,7 +84,7 @@ def report(name: str, blocks: Blocks, labels: np.ndarray, seconds: float, target
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 20000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[3000, 20000])
     parser.add_argument("--target", type=float, default=400.0)
     parser.add_argument("--years", type=int, default=5, help="growth steps in a row")
     parser.add_argument("--url", help="a database holding the city seed, for a real township")
