@@ -181,13 +181,18 @@ def township(url: str, area: str, target: float) -> None:
           f"{blocks.load.sum():,.0f} households, derived in {time.perf_counter() - t0:.1f} s")  # fmt: skip
     assert blocks.current is not None
     report("plan in force", blocks, blocks.current, 0.0, target)
+    bound, changed, total = moves_lower_bound(blocks, blocks.current, target)
     t0 = time.perf_counter()
     ours = rebalance(blocks, target)
-    report("gridmap", blocks, ours.labels, time.perf_counter() - t0, target,
-           moved_share(blocks, ours.labels))  # fmt: skip
+    moved = moved_share(blocks, ours.labels)
+    report("gridmap", blocks, ours.labels, time.perf_counter() - t0, target, moved)
+    print(f"    {feasible_within(blocks, ours.labels, target):.1%} of feasible cells within ±10%; "
+          f"moved {moved:.1%} / lower bound {bound:.1%} ({changed} of {total} villages must "
+          f"change their number of cells) = {moved / max(bound, 1e-9):.2f}×")  # fmt: skip
     labels, seconds = metis(blocks, target)
     report("METIS (contiguous)", blocks, labels, seconds, target,
            _moved_by_overlap(blocks, blocks.current, labels))  # fmt: skip
+    print(f"    {feasible_within(blocks, labels, target):.1%} of feasible cells within ±10%")
 
 
 def why_out(blocks: Blocks, labels: np.ndarray, target: float) -> None:
