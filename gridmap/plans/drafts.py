@@ -23,7 +23,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from sqlalchemy import select, text
+from sqlalchemy import Integer, select, text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
@@ -37,6 +37,7 @@ from gridmap.incidents.models import OPEN
 from gridmap.locate import build_index, read_cells
 from gridmap.registry import visits
 from gridmap.registry.counts import household_points
+from gridmap.registry.edits import any_of
 from gridmap.registry.models import Household
 
 
@@ -161,7 +162,8 @@ def impact(session: Session, before: int, after: int, area: str = "") -> dict[st
     index_of = {int(households[i][0]): i for i in np.flatnonzero(moved).tolist()}
     due_moving: dict[tuple[str, str], int] = defaultdict(int)
     if index_of:
-        for visit in visits.due_in(session, area, Household.id.in_(list(index_of))):
+        moving = Household.id == any_of(index_of, Integer)  # one array: a county's moves
+        for visit in visits.due_in(session, area, moving):
             i = index_of[visit.household_id]
             due_moving[(str(old[i]), str(new[i]))] += 1
     return {

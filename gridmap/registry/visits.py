@@ -14,7 +14,7 @@ from typing import Any
 from geoalchemy2.shape import from_shape
 from pyproj import Geod
 from shapely.geometry import Point
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Integer, func, select
 from sqlalchemy.orm import Session
 
 from gridmap import timebounds
@@ -27,7 +27,7 @@ from gridmap.incidents.schemas import IncidentCreate
 from gridmap.locate import Locator
 from gridmap.privacy import mask_text
 from gridmap.registry import offline, schemas
-from gridmap.registry.edits import point_of_household
+from gridmap.registry.edits import any_of, point_of_household
 from gridmap.registry.groups import GROUPS, visit_days
 from gridmap.registry.models import (
     Building,
@@ -173,7 +173,7 @@ def due_in(
     members: dict[int, int] = dict.fromkeys(ids, 0)
     for member_of, person_tags in session.execute(
         select(Person.household_id, Person.tags).where(
-            Person.household_id.in_(ids), Person.status == PersonStatus.resident
+            Person.household_id == any_of(ids, Integer), Person.status == PersonStatus.resident
         )
     ):
         if member_of is not None:
@@ -182,7 +182,7 @@ def due_in(
     last = dict(
         session.execute(
             select(Visit.household_id, func.max(Visit.visited_at))
-            .where(Visit.household_id.in_(ids))
+            .where(Visit.household_id == any_of(ids, Integer))
             .group_by(Visit.household_id)
         ).all()
     )

@@ -109,3 +109,28 @@ def test_the_plans_api_shows_the_impact_and_the_admin_activates(client, session,
     session.expire_all()
     moved = client.get(f"/api/v1/areas/{V1}003/households", headers=world.auth("admin")).json()
     assert moved["total"] == 3
+
+
+def test_the_impact_of_a_draft_moving_more_households_than_a_statement_has_parameters(
+    session, world, registry
+):
+    """A county's re-cut moves 200,000 households: their ids go to the database as one array
+    (an IN list takes a parameter each, and a statement at most 65,535)."""
+    from sqlalchemy import text
+
+    session.execute(
+        text("INSERT INTO household (size, status, location, grid_code, plan_id, assigned_at) "
+             "SELECT size, status, location, grid_code, plan_id, assigned_at "
+             "FROM household, generate_series(1, 70000) WHERE id = :family"),
+        {"family": registry.households["family"].id},
+    )  # fmt: skip
+    cut = X0 + 0.3 * D  # every household of the grid worker's cell moves east
+    cells = gpd.GeoDataFrame(
+        {"code": [V1 + "001", V1 + "003"]},
+        geometry=[shapely.box(X0, Y0, cut, Y0 + 2 * D), shapely.box(cut, Y0, X0 + D, Y0 + 2 * D)],
+        crs=4326,
+    )  # fmt: skip
+    draft = draft_from_cells(session, "strips", T1, cells)
+    report_ = impact(session, world.plan_id, draft.id, T1)
+    assert report_["households_moved"] == 70_003
+    assert report_["visits_due_moving"] == 70_003  # none of them ever visited
