@@ -11,7 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, permitted
+from api.deps import CatalogueDep, PrincipalDep, SessionDep, SettingsDep, permitted
 from api.problems import responses
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.db.ids import RowId
@@ -265,6 +265,14 @@ CellCode = Annotated[str, Path(pattern=r"^\d{15}$", description="A cell of the d
 Editor = Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))]
 
 
+def _coloured(answer: dict[str, Any], catalogue: Any) -> dict[str, Any]:
+    """Each cell's fill as the plan_cells layer draws it (layers/plans.py), for the page."""
+    layer = catalogue.get("plan_cells")
+    for row in answer["cells"]:
+        row["_color"] = layer.style.color_of(row["deviation"]) if layer is not None else None
+    return answer
+
+
 class BlockMove(BaseModel):
     """Move one block of a draft to a neighbouring cell of the same village."""
 
@@ -291,6 +299,7 @@ def draft_blocks(
     plan_id: PlanId,
     session: SessionDep,
     principal: Editor,
+    catalogue: CatalogueDep,
     area: Annotated[str, Query(pattern=r"^\d{9}(\d{3})?$", description="Township or village")],
 ) -> dict[str, Any]:
     """A draft's blocks in ``area`` (GeoJSON: block, cell, households) and its cells' figures.
@@ -298,11 +307,17 @@ def draft_blocks(
     Also the draft's target, tolerance and locked cells, and whether undo and redo are
     possible. A draft without stored blocks (made from a file) gets them now.
     """
-    return edits.draft_state(session, plan_id, area)
+    return _coloured(edits.draft_state(session, plan_id, area), catalogue)
 
 
 @router.post("/plans/{plan_id}/edits", responses=responses(409, 422))
-def move_block(plan_id: PlanId, body: BlockMove, session: SessionDep, principal: Editor) -> Any:
+def move_block(
+    plan_id: PlanId,
+    body: BlockMove,
+    session: SessionDep,
+    principal: Editor,
+    catalogue: CatalogueDep,
+) -> Any:
     """Move a block to a neighbouring cell of its village; the two cells re-checked.
 
     Answers both cells with their households, deviation, contiguity, nesting, outline and
@@ -310,21 +325,26 @@ def move_block(plan_id: PlanId, body: BlockMove, session: SessionDep, principal:
     published until it is fixed). Refused: not a draft, being published, a locked cell, a
     cell of another village or not touching the block, the last block of a cell.
     """
-    return edits.move_block(
+    answer = edits.move_block(
         session, plan_id=plan_id, block=body.block, to_cell=body.to_cell, user=principal
     )
+    return _coloured(answer, catalogue)
 
 
 @router.post("/plans/{plan_id}/edits/undo", responses=responses(409))
-def undo_edit(plan_id: PlanId, session: SessionDep, principal: Editor) -> Any:
+def undo_edit(
+    plan_id: PlanId, session: SessionDep, principal: Editor, catalogue: CatalogueDep
+) -> Any:
     """Take back the last move (409 when none is left); the two cells as they were."""
-    return edits.undo(session, plan_id=plan_id, user=principal)
+    return _coloured(edits.undo(session, plan_id=plan_id, user=principal), catalogue)
 
 
 @router.post("/plans/{plan_id}/edits/redo", responses=responses(409))
-def redo_edit(plan_id: PlanId, session: SessionDep, principal: Editor) -> Any:
+def redo_edit(
+    plan_id: PlanId, session: SessionDep, principal: Editor, catalogue: CatalogueDep
+) -> Any:
     """Make again the last move undone (409 when none is, or a new move dropped it)."""
-    return edits.redo(session, plan_id=plan_id, user=principal)
+    return _coloured(edits.redo(session, plan_id=plan_id, user=principal), catalogue)
 
 
 @router.get("/plans/{plan_id}/edits", response_model=list[EditRead])

@@ -8,11 +8,15 @@ way. (The geometric checks of a plan file — invalid polygons, overlaps, gaps, 
 reaching outside its village — are :func:`gridmap.plans.validate.validate`'s, run when a
 file becomes a draft.)
 
-A cell out of the band is not held against a draft where no plan could bring it in: its
-village's households divide into no allowed number of cells
-(:func:`gridmap.rebalance.engine.cell_counts` is empty), or it is a single block heavier
-than the band. Those are listed with ``blocking`` false; everything else stops
-preparation and activation (:func:`refuse_problems`).
+A cell out of the band stops publishing when a hand edit made it so: a cell moved into or
+out of by a move still done. A cell the rebalancing left out of the band and no edit has
+touched is listed, not held against the draft — the engine keeps ≥ 99 % of feasible cells
+in the band, not all, and its drafts were published so before hand edits existed — nor is
+a cell no plan could bring in: its village's households divide into no allowed number of
+cells (:func:`gridmap.rebalance.engine.cell_counts` is empty), or it is a single block
+heavier than the band. Those are listed with ``blocking`` false; everything else (every
+cell in pieces or crossing its village) stops preparation and activation
+(:func:`refuse_problems`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
@@ -46,10 +51,26 @@ class DraftProblem:
         return asdict(self)
 
 
+def edited_cells(session: Session, plan_id: int) -> set[str]:
+    """Cells a move still done (not undone) took a block out of or into."""
+    rows = session.execute(
+        text(
+            "SELECT from_cell, to_cell FROM plan_edit WHERE plan_id = :p AND kind = 'move' "
+            "AND state = 'done'"
+        ),
+        {"p": plan_id},
+    ).all()
+    return {str(c) for row in rows for c in row if c}
+
+
 def cell_rows(
-    rule: PlanDraft, data: VillageBlocks, cells: Iterable[str] | None = None
-) -> list[dict[str, Any]]:
-    """The engine's figures of the draft's cells (all, or ``cells``) with their problems."""
+    rule: PlanDraft, data: VillageBlocks, cells: Iterable[str] | None = None,
+    *, edited: set[str],
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The engine's figures of the draft's cells (all, or ``cells``) with their problems.
+
+    ``edited``: the cells hand edits changed (:func:`edited_cells`), whose balance counts.
+    """
     if len(data.frame) == 0:
         return []
     labels = data.frame["cell"].to_numpy(dtype=object)
@@ -68,7 +89,7 @@ def cell_rows(
             "within": bool(row["within"]), "contiguous": bool(row["contiguous"]),
             "nested": bool(row["nested"]) and _own_village(row),
             "blocks": int(row["blocks"]),  # type: ignore[call-overload]
-            "problems": [p.read() for p in _problems(rule, row, village_load)],
+            "problems": [p.read() for p in _problems(rule, row, village_load, edited)],
         })  # fmt: skip
     return rows
 
@@ -78,7 +99,7 @@ def _own_village(row: dict[str, object]) -> bool:
 
 
 def _problems(
-    rule: PlanDraft, row: dict[str, object], village_load: dict[str, float]
+    rule: PlanDraft, row: dict[str, object], village_load: dict[str, float], edited: set[str]
 ) -> list[DraftProblem]:
     cell, load = str(row["cell"]), float(row["load"])  # type: ignore[arg-type]
     out = []
@@ -95,7 +116,10 @@ def _problems(
             why += f" — village {village}'s households divide into no number of cells in the band"
         elif single_heavy:
             why += " — a single block heavier than the band"
-        out.append(DraftProblem(cell, "balance", why, blocking=divides and not single_heavy))
+        elif cell not in edited:
+            why += " — as the rebalancing left it (no hand edit changed it)"
+        blocking = divides and not single_heavy and cell in edited
+        out.append(DraftProblem(cell, "balance", why, blocking=blocking))
     if not row["contiguous"]:
         out.append(DraftProblem(cell, "contiguity", "its blocks do not form one piece"))
     if not (row["nested"] and _own_village(row)):
@@ -110,7 +134,9 @@ def draft_problems(session: Session, plan_id: int) -> list[DraftProblem]:
     rule = session.get(PlanDraft, plan_id)
     if rule is None:
         return []
-    rows = cell_rows(rule, village_blocks(session, plan_id, None))
+    rows = cell_rows(
+        rule, village_blocks(session, plan_id, None), edited=edited_cells(session, plan_id)
+    )
     return [DraftProblem(**p) for r in rows for p in r["problems"]]
 
 

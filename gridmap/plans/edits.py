@@ -28,7 +28,7 @@ from gridmap.areas import codes
 from gridmap.areas.levels import AreaLevel
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.errors import Conflict, InvalidInput, NotFound
-from gridmap.plans.checks import cell_rows
+from gridmap.plans.checks import cell_rows, edited_cells
 from gridmap.plans.draft_blocks import ensure_blocks, village_blocks
 from gridmap.plans.models import EditKind, EditState, PlanBlock, PlanDraft, PlanEdit
 from gridmap.scope import Actor
@@ -230,7 +230,7 @@ def draft_state(session: Session, plan_id: int, area: str) -> dict[str, Any]:
     return {
         "plan_id": plan_id, "area": area, "target": rule.target, "tolerance": rule.tolerance,
         "locked": list(rule.locked), "can_undo": edits[0] > 0, "can_redo": edits[1] > 0,
-        "cells": cell_rows(rule, data),
+        "cells": cell_rows(rule, data, edited=edited_cells(session, plan_id)),
         "blocks": {"type": "FeatureCollection", "features": [
             {"type": "Feature", "id": b, "geometry": _raw(g),
              "properties": {"block": b, "cell": c, "households": h}}
@@ -255,7 +255,7 @@ def _redraw(session: Session, plan_id: int, cells: tuple[str, str]) -> None:
     """Each of ``cells`` becomes the union of its blocks."""
     session.execute(text(
         "UPDATE area a SET geom = u.geom FROM (SELECT cell, "
-        "ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS geom FROM plan_block "
+        "ST_Multi(ST_CollectionExtract(ST_Union(geom, 1e-9), 3)) AS geom FROM plan_block "
         "WHERE plan_id = :p AND cell = ANY(:c) GROUP BY cell) u "
         "WHERE a.plan_id = :p AND a.code = u.cell"), {"p": plan_id, "c": list(cells)})  # fmt: skip
 
@@ -266,7 +266,7 @@ def _answer(
     outlines: dict[str, str] = dict(session.execute(text(
         "SELECT code, ST_AsGeoJSON(geom, 6) FROM area WHERE plan_id = :p AND code = ANY(:c)"),
         {"p": plan_id, "c": cells}).all())  # fmt: skip
-    rows = cell_rows(rule, data, cells)
+    rows = cell_rows(rule, data, cells, edited=edited_cells(session, plan_id))
     for r in rows:
         r["geometry"] = _raw(outlines[r["cell"]])
     counts = session.execute(text(
