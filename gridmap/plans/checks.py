@@ -21,7 +21,6 @@ cell in pieces or crossing its village) stops preparation and activation
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -76,9 +75,7 @@ def cell_rows(
     labels = data.frame["cell"].to_numpy(dtype=object)
     table = cell_table(data.blocks, labels, rule.target, rule.tolerance)
     wanted = None if cells is None else set(cells)
-    village_load: dict[str, float] = defaultdict(float)
-    for village, load in zip(data.blocks.village, data.blocks.load, strict=True):
-        village_load[str(village)] += float(load)
+    village_load = data.village_load
     rows = []
     for row in table:
         if wanted is not None and row["cell"] not in wanted:

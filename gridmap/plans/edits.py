@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
@@ -89,7 +89,7 @@ def move_block(
     for cell in (from_cell, to_cell):
         if cell in rule.locked:
             raise Conflict(f"cell {cell} is locked: unlock it to move blocks in or out")
-    data = village_blocks(session, plan_id, [village])
+    data = village_blocks(session, plan_id, [village], [from_cell, to_cell])
     i = data.index(block)
     labels = data.frame["cell"].to_numpy(dtype=object)
     if not any(labels[n] == to_cell for n in data.blocks.neighbours[i]):
@@ -114,7 +114,7 @@ def move_block(
     _keep_outlines(session, edit, "before")
     row.cell = to_cell
     session.flush()
-    _redraw(session, plan_id, (from_cell, to_cell))
+    _redraw(session, plan_id, block, from_cell, to_cell)
     _keep_outlines(session, edit, "after")
     plan.prepared_at = None  # the cells changed: a preparation no longer holds
     labels[i] = to_cell
@@ -167,7 +167,7 @@ def _replay(session: Session, plan_id: int, edit: PlanEdit, *, back: bool) -> di
     plan.prepared_at = None
     session.flush()
     village = codes.ancestor(edit.to_cell, AreaLevel.village)
-    data = village_blocks(session, plan_id, [village])
+    data = village_blocks(session, plan_id, [village], [edit.from_cell, edit.to_cell])
     return _answer(session, rule, plan_id, edit, [edit.from_cell, edit.to_cell], data)
 
 
@@ -251,13 +251,27 @@ def _keep_outlines(session: Session, edit: PlanEdit, side: str) -> None:
         "AND t.plan_id = e.plan_id AND t.code = e.to_cell"), {"e": edit.id})  # fmt: skip
 
 
-def _redraw(session: Session, plan_id: int, cells: tuple[str, str]) -> None:
-    """Each of ``cells`` becomes the union of its blocks."""
-    session.execute(text(
-        "UPDATE area a SET geom = u.geom FROM (SELECT cell, "
-        "ST_Multi(ST_CollectionExtract(ST_Union(geom, 1e-9), 3)) AS geom FROM plan_block "
-        "WHERE plan_id = :p AND cell = ANY(:c) GROUP BY cell) u "
-        "WHERE a.plan_id = :p AND a.code = u.cell"), {"p": plan_id, "c": list(cells)})  # fmt: skip
+def _redraw(session: Session, plan_id: int, block: str, from_cell: str, to_cell: str) -> None:
+    """The two cells after ``block`` left ``from_cell`` for ``to_cell``.
+
+    Each cell is the union of its blocks, kept so by two small overlays: the block taken
+    out of one outline and added to the other. Unioning every block of both cells again
+    cost 1.2 s per edit on the demo seed (profiled: 11.7 of 12.9 s for 10 moves); the
+    overlays take milliseconds. Where GEOS cannot node them exactly (blocks cut from
+    cells that were themselves unions of blocks), again with snap-rounding to 1e-9°.
+    """
+    update = (
+        "UPDATE area a SET geom = ST_Multi(ST_CollectionExtract(CASE a.code "
+        "WHEN :f THEN ST_Difference(a.geom, k.geom{grid}) "
+        "ELSE ST_Union(a.geom, k.geom{grid}) END, 3)) FROM plan_block k "
+        "WHERE k.plan_id = :p AND k.block_id = :b AND a.plan_id = :p AND a.code IN (:f, :t)"
+    )
+    params = {"p": plan_id, "b": block, "f": from_cell, "t": to_cell}
+    try:
+        with session.begin_nested():
+            session.execute(text(update.format(grid="")), params)
+    except DBAPIError:
+        session.execute(text(update.format(grid=", 1e-9")), params)
 
 
 def _answer(
