@@ -400,8 +400,35 @@ def test_the_planner_moves_a_block_undoes_it_and_a_move_out_of_the_band_blocks_p
     assert page.inner_text("#st-prepare-why").startswith("存在问题")
     r = studio.api("st-planner", "POST", f"/plans/{draft}/prepare")
     assert r.status_code == 409 and out[0] in r.json()["detail"], r.text
-    shots = os.environ.get("GRIDMAP_SCREENSHOTS")
+    shots = os.environ.get("GRIDMAP_SCREENSHOTS")  # a folder: docs/img's pictures made
     if shots:
-        page.screenshot(path=f"{shots}/studio-edit-zh.png", full_page=True)
+        screenshot(page, [frm, to], f"{shots}/studio-edit-zh.png")
+        english = open_as("st-planner", lang="en")
+        pick_area(english, studio)
+        english.fill("#st-target", str(half_mean_target(studio)))
+        english.fill("#st-tolerance", "20")
+        other = rebalance(english)
+        english.wait_for_selector(f"body[data-edits-ready='{other}']")
+        loads = draft_loads(studio, other)
+        block, _, frm, to, *_ = next(m for m in moves(studio, other)
+                                     if not lo <= loads[m[3]] + m[1] <= hi)  # fmt: skip
+        english.evaluate("([b, c]) => { const e = window.gridmapStudio.edits; e.pick(b);"
+                         " e.moveTo(c); }", [block, to])  # fmt: skip
+        english.wait_for_selector("body[data-edits-done='1']")
+        screenshot(english, [frm, to], f"{shots}/studio-edit-en.png")
     print(f"hand edit: click to drawn {edit_ms:.0f} ms")
     assert clean(page), (page.outside_requests, page.errors)
+
+
+def screenshot(page, cells, path):
+    """The maps zoomed to ``cells`` and the hand-edit panel, as docs/img shows them."""
+    page.evaluate(
+        "(cells) => { const S = window.gridmapStudio.state; let b = null;"
+        " for (const c of cells) { const l = S.cells.after[c]; if (!l) continue;"
+        " b = b ? b.extend(l.getBounds()) : l.getBounds(); }"
+        " if (b) S.maps.after.fitBounds(b.pad(0.4), {animate: false}); }",
+        cells,
+    )
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    page.screenshot(path=path, clip={"x": 0, "y": 0, "width": 1440, "height": 1100})
