@@ -22,6 +22,8 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from benchmarks.common import api_server, throwaway_database
+from gridmap.areas.codes import ancestor, ancestor_series
+from gridmap.areas.levels import AreaLevel
 from seed_data.generate import SeedConfig, generate
 from seed_data.load import load
 
@@ -58,7 +60,9 @@ def main() -> None:
 
     t0 = time.perf_counter()
     data = generate(SeedConfig(scale="demo", population_fraction=args.fraction))
-    township = str(data.households.grid_code.str[:9].value_counts().index[0])
+    township = str(
+        ancestor_series(data.households.grid_code, AreaLevel.township).value_counts().index[0]
+    )
     with throwaway_database("studio") as url:
         engine = make_engine(url)
         load(data, engine)
@@ -89,7 +93,7 @@ def main() -> None:
                 page = context.new_page()
                 page.goto(base + "/maps/studio")
                 page.wait_for_selector("body[data-ready='1']")
-                page.select_option("#st-county", township[:6])
+                page.select_option("#st-county", ancestor(township, AreaLevel.county))
                 page.wait_for_selector(f"#st-township option[value='{township}']",
                                        state="attached")  # fmt: skip
                 page.select_option("#st-township", township)

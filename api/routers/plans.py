@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import CatalogueDep, PrincipalDep, SessionDep, SettingsDep, permitted
+from api.params import CellCode
 from api.problems import responses
+from gridmap.areas.codes import CELL_PATTERN
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, InvalidInput, NotFound
@@ -261,7 +263,6 @@ def activate_plan(
 
 # -- hand edits of a draft in the studio (gridmap/plans/edits.py) -------------------------------
 
-CellCode = Annotated[str, Path(pattern=r"^\d{15}$", description="A cell of the draft (15 digits)")]
 Editor = Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))]
 
 
@@ -277,7 +278,7 @@ class BlockMove(BaseModel):
     """Move one block of a draft to a neighbouring cell of the same village."""
 
     block: str = Field(pattern=r"^[a-z]\d{1,22}$", description="A block id, e.g. b1234")
-    to_cell: str = Field(pattern=r"^\d{15}$", description="The cell it joins (15 digits)")
+    to_cell: str = Field(pattern=CELL_PATTERN.pattern, description="The cell it joins (15 digits)")
 
 
 class EditRead(BaseModel):
