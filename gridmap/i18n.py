@@ -274,6 +274,35 @@ _STUDIO_UI: dict[str, dict[str, str]] = {
 for _lang, _words in _STUDIO_UI.items():
     CATALOGUE[_lang]["ui"].update(_words)
 
+# The studio's hand edits (static/studio/edits.js).
+_STUDIO_EDITS_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "hand_edits": "手工调整", "hand_edits_hint": "点击地块,再点击相邻网格的地块即可移入",
+        "undo": "撤销", "redo": "重做", "pick_block": "请先点击草案地图上的一个地块",
+        "move_to": "移入网格", "move": "移入", "lock_cell": "锁定网格", "unlock_cell": "解锁网格",
+        "locked_in_draft": "草案中锁定的网格", "edit_log": "调整记录", "block": "地块",
+        "households_word": "户", "rule_balance": "负荷超出范围", "rule_contiguity": "网格不连通",
+        "rule_nesting": "网格跨越村社区边界", "not_blocking": "不阻止发布",
+        "no_problems": "没有问题", "publish_blocked": "存在问题,不能预备或生效",
+        "edit_undone": "已撤销", "edit_dropped": "已放弃",
+    },
+    "en": {
+        "hand_edits": "Hand edits",
+        "hand_edits_hint": "Click a block, then a block of a neighbouring cell to move it there",
+        "undo": "Undo", "redo": "Redo", "pick_block": "Click a block on the draft map first",
+        "move_to": "Move to cell", "move": "Move", "lock_cell": "Lock cell",
+        "unlock_cell": "Unlock cell", "locked_in_draft": "Cells locked in the draft",
+        "edit_log": "Edit log", "block": "Block", "households_word": "households",
+        "rule_balance": "out of the band", "rule_contiguity": "not in one piece",
+        "rule_nesting": "crosses its village", "not_blocking": "not blocking",
+        "no_problems": "No problems",
+        "publish_blocked": "Breaks a rule: cannot be prepared or activated",
+        "edit_undone": "undone", "edit_dropped": "dropped",
+    },
+}  # fmt: skip
+for _lang, _words in _STUDIO_EDITS_UI.items():
+    CATALOGUE[_lang]["ui"].update(_words)
+
 
 # The grid worker's phone app (static/field/app.js): its own words beyond the shared ones.
 _FIELD_UI: dict[str, dict[str, str]] = {

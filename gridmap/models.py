@@ -22,6 +22,7 @@ from gridmap.incidents.models import (
     SavedFilter,
 )
 from gridmap.open311.models import ApiClient
+from gridmap.plans.models import PlanBlock, PlanDraft, PlanEdit
 from gridmap.registry.models import Building, House, Household, Person, WorkUnit
 from gridmap.units.models import (
     CategoryGroup,
@@ -52,6 +53,9 @@ __all__ = [
     "NotificationRead",
     "Person",
     "Plan",
+    "PlanBlock",
+    "PlanDraft",
+    "PlanEdit",
     "RateLimitCounter",
     "RoutingRule",
     "SavedFilter",

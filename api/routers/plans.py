@@ -11,12 +11,14 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, permitted
+from api.deps import CatalogueDep, PrincipalDep, SessionDep, SettingsDep, permitted
+from api.params import CellCode
 from api.problems import responses
+from gridmap.areas.codes import CELL_PATTERN
 from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.db.ids import RowId
 from gridmap.errors import Conflict, GridmapError, InvalidInput, NotFound
-from gridmap.plans import drafts, rebalancing, service
+from gridmap.plans import checks, drafts, edits, rebalancing, service
 from gridmap.plans.impacts import ImpactReports
 from gridmap.plans.jobs import DraftJobs, Job, Stage
 from gridmap.scope import Actor, PlanWork, plan_area, require_plans
@@ -221,6 +223,7 @@ def prepare_plan(
         raise NotFound(f"there is no plan {plan_id}")
     if plan.status != PlanStatus.draft:
         raise Conflict(f"plan {plan_id} is {plan.status.value}: only a draft is prepared")
+    checks.refuse_problems(session, plan_id)  # said now, not lost in the background task
     tasks.add_task(_prepare_in_background, request.app.state, plan_id)
     return service.plan_rows(session, plan_id)[0]
 
@@ -256,3 +259,116 @@ def activate_plan(
     # after the commit (background tasks run once the response is sent): houses and people
     tasks.add_task(service.follow, request.app.state.jobs_sessionmaker, plan_id)
     return service.plan_rows(session, plan_id)[0]
+
+
+# -- hand edits of a draft in the studio (gridmap/plans/edits.py) -------------------------------
+
+Editor = Annotated[Actor, Depends(permitted(_may(PlanWork.prepare)))]
+
+
+def _coloured(answer: dict[str, Any], catalogue: Any) -> dict[str, Any]:
+    """Each cell's fill as the plan_cells layer draws it (layers/plans.py), for the page."""
+    layer = catalogue.get("plan_cells")
+    for row in answer["cells"]:
+        row["_color"] = layer.style.color_of(row["deviation"]) if layer is not None else None
+    return answer
+
+
+class BlockMove(BaseModel):
+    """Move one block of a draft to a neighbouring cell of the same village."""
+
+    block: str = Field(pattern=r"^[a-z]\d{1,22}$", description="A block id, e.g. b1234")
+    to_cell: str = Field(pattern=CELL_PATTERN.pattern, description="The cell it joins (15 digits)")
+
+
+class EditRead(BaseModel):
+    """One edit of a draft: who, when, what; a move undone or dropped says so."""
+
+    id: int
+    kind: str = Field(description="move, lock or unlock")
+    state: str = Field(description="done, undone (redo possible) or dropped")
+    block: str | None
+    from_cell: str | None = Field(description="The cell a block left (or the cell locked)")
+    to_cell: str | None
+    username: str
+    created_at: datetime
+    undone_at: datetime | None
+
+
+@router.get("/plans/{plan_id}/blocks", responses=responses(409, 422))
+def draft_blocks(
+    plan_id: PlanId,
+    session: SessionDep,
+    principal: Editor,
+    catalogue: CatalogueDep,
+    area: Annotated[str, Query(pattern=r"^\d{9}(\d{3})?$", description="Township or village")],
+) -> dict[str, Any]:
+    """A draft's blocks in ``area`` (GeoJSON: block, cell, households) and its cells' figures.
+
+    Also the draft's target, tolerance and locked cells, and whether undo and redo are
+    possible. A draft without stored blocks (made from a file) gets them now.
+    """
+    return _coloured(edits.draft_state(session, plan_id, area), catalogue)
+
+
+@router.post("/plans/{plan_id}/edits", responses=responses(409, 422))
+def move_block(
+    plan_id: PlanId,
+    body: BlockMove,
+    session: SessionDep,
+    principal: Editor,
+    catalogue: CatalogueDep,
+) -> Any:
+    """Move a block to a neighbouring cell of its village; the two cells re-checked.
+
+    Answers both cells with their households, deviation, contiguity, nesting, outline and
+    problems (a move that breaks a rule is made and named: the draft then cannot be
+    published until it is fixed). Refused: not a draft, being published, a locked cell, a
+    cell of another village or not touching the block, the last block of a cell.
+    """
+    answer = edits.move_block(
+        session, plan_id=plan_id, block=body.block, to_cell=body.to_cell, user=principal
+    )
+    return _coloured(answer, catalogue)
+
+
+@router.post("/plans/{plan_id}/edits/undo", responses=responses(409))
+def undo_edit(
+    plan_id: PlanId, session: SessionDep, principal: Editor, catalogue: CatalogueDep
+) -> Any:
+    """Take back the last move (409 when none is left); the two cells as they were."""
+    return _coloured(edits.undo(session, plan_id=plan_id, user=principal), catalogue)
+
+
+@router.post("/plans/{plan_id}/edits/redo", responses=responses(409))
+def redo_edit(
+    plan_id: PlanId, session: SessionDep, principal: Editor, catalogue: CatalogueDep
+) -> Any:
+    """Make again the last move undone (409 when none is, or a new move dropped it)."""
+    return _coloured(edits.redo(session, plan_id=plan_id, user=principal), catalogue)
+
+
+@router.get("/plans/{plan_id}/edits", response_model=list[EditRead])
+def list_edits(plan_id: PlanId, session: SessionDep, principal: Editor) -> Any:
+    """Every edit of a draft, oldest first, with who made it and when."""
+    return edits.edit_log(session, plan_id)
+
+
+@router.get("/plans/{plan_id}/problems", responses=responses(409))
+def draft_problems(plan_id: PlanId, session: SessionDep, principal: Editor) -> Any:
+    """Every cell of the draft that breaks a rule, and why (``blocking``: stops publishing)."""
+    if session.get(Plan, plan_id) is None:
+        raise NotFound(f"there is no plan {plan_id}")
+    return [p.read() for p in checks.draft_problems(session, plan_id)]
+
+
+@router.put("/plans/{plan_id}/locks/{cell}", responses=responses(409))
+def lock_cell(plan_id: PlanId, cell: CellCode, session: SessionDep, principal: Editor) -> Any:
+    """Lock a cell of the draft: no block moves in or out; a rerun keeps it."""
+    return edits.set_lock(session, plan_id=plan_id, cell=cell, locked=True, user=principal)
+
+
+@router.delete("/plans/{plan_id}/locks/{cell}", responses=responses(409))
+def unlock_cell(plan_id: PlanId, cell: CellCode, session: SessionDep, principal: Editor) -> Any:
+    """Unlock a cell of the draft."""
+    return edits.set_lock(session, plan_id=plan_id, cell=cell, locked=False, user=principal)

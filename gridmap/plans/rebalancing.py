@@ -142,6 +142,7 @@ def rebalance_area(
             raise Cancelled(f"the rebalance of {area} was cancelled before {stage.value}")
 
     from gridmap.plans.blocks import derive_blocks
+    from gridmap.plans.draft_blocks import store_blocks
     from gridmap.plans.drafts import draft_from_cells
 
     step(Stage.blocks)
@@ -160,6 +161,9 @@ def rebalance_area(
     step(Stage.saved)
     note = note or f"rebalanced {area}: target {target:g}, tolerance {tolerance:g}"
     plan = draft_from_cells(session, draft, area, run.cells.to_crs(4326), note=note)
+    # the draft remembers its blocks and rule, for hand edits in the studio
+    store_blocks(session, plan_id=plan.id, area=area, blocks=run.blocks, cell_col="new_cell",
+                 target=target, tolerance=tolerance, locked=locked)  # fmt: skip
     run.plan_id = plan.id
     report(Stage.saved)
     return run

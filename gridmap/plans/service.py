@@ -44,6 +44,7 @@ from gridmap.areas.models import Area, Plan, PlanStatus
 from gridmap.assign import AssignmentIndex
 from gridmap.errors import Conflict, NotFound
 from gridmap.locate import cached_index, plan_digest
+from gridmap.plans.checks import refuse_problems
 
 # Located registry tables, re-assigned from their own point; the others follow them.
 LOCATED = ("building", "household", "work_unit")
@@ -95,6 +96,7 @@ def prepare(
         raise NotFound(f"there is no plan {plan_id}")
     if plan.status != PlanStatus.draft:
         raise Conflict(f"plan {plan_id} is {plan.status.value}: only a draft is prepared")
+    refuse_problems(session, plan_id)  # a cell breaking a rule: named, nothing prepared
     current = current_plan(session)
     current_id = current.id if current is not None else None
     return _prepare(session, plan, current_id, cached_index(session, plan, cache_dir), now)
@@ -120,6 +122,8 @@ def activate(
         raise NotFound(f"there is no plan {plan_id}")
     if plan.status == PlanStatus.active:
         raise Conflict(f"plan {plan_id} is already active")
+    if plan.status == PlanStatus.draft:
+        refuse_problems(session, plan_id)  # a cell breaking a rule: named, nothing switched
     now = now or datetime.now(UTC)
     current = current_plan(session, for_update=True)
     index = cached_index(session, plan, cache_dir)  # refuses a plan without cells

@@ -65,8 +65,19 @@ def grow(blocks: Blocks, current: np.ndarray, seed: int = 7) -> Blocks:
 
 
 def metric_crs(frame: gpd.GeoDataFrame) -> str:
-    """A transverse Mercator centred on ``frame`` (metres, little distortion nearby)."""
-    lon = float(frame.to_crs(4326).geometry.union_all().centroid.x) if len(frame) else 118.6
+    """A transverse Mercator centred on ``frame`` (metres, little distortion nearby).
+
+    Centred on the middle of its bounds: a union of every polygon only to find its centre
+    is slow (the studio measures blocks on every hand edit) and failed on the blocks of a
+    plan drawn by rebalancing ("unable to assign free hole to a shell").
+    """
+    if not len(frame):
+        return _tmerc(118.6)
+    x0, _, x1, _ = frame.to_crs(4326).total_bounds
+    return _tmerc((float(x0) + float(x1)) / 2)
+
+
+def _tmerc(lon: float) -> str:
     return f"+proj=tmerc +lon_0={lon:.4f} +lat_0=0 +k=1 +x_0=500000 +ellps=GRS80 +units=m"
 
 
@@ -122,7 +133,19 @@ def cells_of(frame: gpd.GeoDataFrame, result: Result) -> tuple[gpd.GeoDataFrame,
     engine's deviation from the target (4 decimals) and Polsby–Popper compactness (3).
     """
     frame = frame.assign(new_cell=result.labels)
-    cells = frame.dissolve(by="new_cell", aggfunc={"households": "sum", "village_code": "first"})
+    how = {"households": "sum", "village_code": "first"}
+    try:
+        cells = frame.dissolve(by="new_cell", aggfunc=how)
+    except shapely.errors.GEOSException:
+        # blocks cut from cells that were themselves unions of blocks (a plan drawn by
+        # rebalancing) can meet at nearly coincident vertices GEOS cannot node: union them
+        # snapped to 1e-7 (a centimetre in degrees, a tenth of a micron in metres)
+        snapped = shapely.set_precision(shapely.make_valid(frame.geometry.to_numpy()), 1e-7)
+        snapped_frame = frame.set_geometry(gpd.GeoSeries(snapped, index=frame.index, crs=frame.crs))
+        cells = snapped_frame.dissolve(by="new_cell", aggfunc=how)
+        polygons = [shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type == "Polygon"])
+                    for g in cells.geometry]  # fmt: skip
+        cells = cells.set_geometry(gpd.GeoSeries(polygons, index=cells.index, crs=cells.crs))
     table = {c["cell"]: c for c in result.cells}
     cells["deviation"] = [round(float(table[c]["deviation"]), 4) for c in cells.index]  # type: ignore[arg-type]
     cells["polsby_popper"] = [round(float(table[c]["polsby_popper"]), 3) for c in cells.index]  # type: ignore[arg-type]

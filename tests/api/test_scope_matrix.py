@@ -298,6 +298,24 @@ REQUESTS = {
         "delete", f"/plans/jobs/{c['new_job']()}", {}),
     ("post", "/api/v1/plans/{plan_id}/activate"): lambda c, w: (
         "post", f"/plans/{c['draft']}/activate", {}),
+    # the studio's hand edits of a draft (the matrix's draft has no blocks: derived on use)
+    ("get", "/api/v1/plans/{plan_id}/blocks"): lambda c, w: (
+        "get", f"/plans/{c['draft']}/blocks", {"params": {"area": T1 if w == "west" else T2}}),
+    ("post", "/api/v1/plans/{plan_id}/edits"): lambda c, w: (
+        "post", f"/plans/{c['draft']}/edits", {"json": {"block": "b999999999",
+                                                        "to_cell": _cell(w)}}),
+    ("post", "/api/v1/plans/{plan_id}/edits/undo"): lambda c, w: (
+        "post", f"/plans/{c['draft']}/edits/undo", {}),
+    ("post", "/api/v1/plans/{plan_id}/edits/redo"): lambda c, w: (
+        "post", f"/plans/{c['draft']}/edits/redo", {}),
+    ("get", "/api/v1/plans/{plan_id}/edits"): lambda c, w: (
+        "get", f"/plans/{c['draft']}/edits", {}),
+    ("get", "/api/v1/plans/{plan_id}/problems"): lambda c, w: (
+        "get", f"/plans/{c['draft']}/problems", {}),
+    ("put", "/api/v1/plans/{plan_id}/locks/{cell}"): lambda c, w: (
+        "put", f"/plans/{c['draft']}/locks/{_cell(w)}", {}),
+    ("delete", "/api/v1/plans/{plan_id}/locks/{cell}"): lambda c, w: (
+        "delete", f"/plans/{c['draft']}/locks/{_cell(w)}", {}),
     ("get", "/api/v1/users"): lambda c, w: ("get", "/users", {}),
     ("post", "/api/v1/users"): lambda c, w: (
         "post", "/users", {"json": {"username": "newgrid", "password": "a-long-passphrase-9",
@@ -464,6 +482,16 @@ EXPECT = {
     ("post", "/api/v1/plans/drafts"): (admin_only(ACCEPTED)[0] | {"planner": ACCEPTED},) * 2,
     ("get", "/api/v1/plans/jobs/{job_id}"): (admin_only(OK)[0] | {"planner": OK},) * 2,
     ("delete", "/api/v1/plans/jobs/{job_id}"): (admin_only(OK)[0] | {"planner": OK},) * 2,
+    # hand edits of a draft: those who prepare plans (city-wide); a block the draft does
+    # not have is 422, undo and redo with nothing to take back 409
+    ("get", "/api/v1/plans/{plan_id}/blocks"): (admin_only(OK)[0] | {"planner": OK},) * 2,
+    ("post", "/api/v1/plans/{plan_id}/edits"): (admin_only(422)[0] | {"planner": 422},) * 2,
+    ("post", "/api/v1/plans/{plan_id}/edits/undo"): (admin_only(409)[0] | {"planner": 409},) * 2,
+    ("post", "/api/v1/plans/{plan_id}/edits/redo"): (admin_only(409)[0] | {"planner": 409},) * 2,
+    ("get", "/api/v1/plans/{plan_id}/edits"): (admin_only(OK)[0] | {"planner": OK},) * 2,
+    ("get", "/api/v1/plans/{plan_id}/problems"): (admin_only(OK)[0] | {"planner": OK},) * 2,
+    ("put", "/api/v1/plans/{plan_id}/locks/{cell}"): (admin_only(OK)[0] | {"planner": OK},) * 2,
+    ("delete", "/api/v1/plans/{plan_id}/locks/{cell}"): (admin_only(OK)[0] | {"planner": OK},) * 2,
     ("get", "/api/v1/users"): admin_only(OK),
     ("post", "/api/v1/users"): admin_only(CREATED),
     ("get", "/api/v1/users/{username}"): admin_only(OK),

@@ -7,6 +7,7 @@ asserts none was attempted and no script error was logged. The tests run in orde
 planner's drafts are what the city admin publishes.
 """
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ def click_cell(page, studio, code):
         "JOIN plan ON plan.id = a.plan_id WHERE plan.status = 'active' AND a.code = :c) s",
         c=code,
     )
+    page.locator("#st-map-before").scroll_into_view_if_needed()  # the tables lie below it
     x, y = page.evaluate(
         "([lat, lon]) => { const m = window.gridmapStudio.maps.before;"
         " const p = m.latLngToContainerPoint([lat, lon]);"
@@ -330,3 +332,151 @@ def test_the_plans_page_compares_one_county_at_county_zoom(browser, studio):
     ]
     assert clean(page), (page.outside_requests, page.errors)
     context.close()
+
+
+# -- hand edits (gridmap/plans/edits.py, static/studio/edits.js) ---------------------------------
+
+
+def band_of(studio, draft):
+    [(target, tolerance)] = studio.sql(
+        "SELECT target, tolerance FROM plan_draft WHERE plan_id = :d", d=draft
+    )
+    return target * (1 - tolerance), target * (1 + tolerance)
+
+
+def draft_loads(studio, draft):
+    """Households per cell of the draft, from its blocks in the database."""
+    return dict(studio.sql(
+        "SELECT cell, sum(households)::int FROM plan_block WHERE plan_id = :d GROUP BY cell",
+        d=draft))  # fmt: skip
+
+
+def moves(studio, draft):
+    """Every (block, households, its cell, a neighbouring cell of its village, a point of each).
+
+    Blocks whose cell keeps another block; neighbours share a boundary, as the engine's.
+    """
+    return studio.sql(
+        "SELECT a.block_id, a.households, a.cell, b.cell, ST_X(ST_PointOnSurface(a.geom)), "
+        "ST_Y(ST_PointOnSurface(a.geom)), ST_X(ST_PointOnSurface(b.geom)), "
+        "ST_Y(ST_PointOnSurface(b.geom)) FROM plan_block a JOIN plan_block b "
+        "ON b.plan_id = a.plan_id AND b.village_code = a.village_code AND b.cell <> a.cell "
+        "AND ST_Length(ST_Intersection(a.geom, b.geom)) > 0 WHERE a.plan_id = :d "
+        "AND a.households > 0 AND (SELECT count(*) FROM plan_block c WHERE c.plan_id = :d "
+        "AND c.cell = a.cell) > 1 ORDER BY a.households DESC, a.block_id, b.block_id",
+        d=draft,
+    )  # fmt: skip
+
+
+def click_block(page, lon, lat):
+    """Zoom the draft map to a point and click there (the maps are linked)."""
+    page.locator("#st-map-after").scroll_into_view_if_needed()
+    x, y = page.evaluate(
+        "([lat, lon]) => { const m = window.gridmapStudio.maps.after; m.setView([lat, lon], 18,"
+        " {animate: false}); const p = m.latLngToContainerPoint([lat, lon]);"
+        " const r = m.getContainer().getBoundingClientRect(); return [r.left + p.x, r.top + p.y]; }",
+        [lat, lon],
+    )
+    page.mouse.click(x, y)
+
+
+def table_households(page, cell):
+    return int(page.get_attribute(f"#st-table tr[data-cells='{cell}']", "data-households"))
+
+
+def test_the_planner_moves_a_block_undoes_it_and_a_move_out_of_the_band_blocks_prepare(
+    open_as, studio
+):
+    page = open_as("st-planner")
+    pick_area(page, studio)
+    page.fill("#st-target", str(half_mean_target(studio)))
+    page.fill("#st-tolerance", "20")
+    draft = rebalance(page)
+    page.wait_for_selector(f"body[data-edits-ready='{draft}']")
+    [(blocks,)] = studio.sql("SELECT count(*) FROM plan_block WHERE plan_id = :d", d=draft)
+    assert int(page.get_attribute("#st-map-after", "data-blocks")) == blocks > 0
+    lo, hi = band_of(studio, draft)
+    loads = draft_loads(studio, draft)
+    # a move (one keeping both cells in the band if there is one): click the block, then
+    # a block of the neighbouring cell
+    candidates = moves(studio, draft)
+    assert candidates, "no block touches another cell of its village"
+    keep = [m for m in candidates if lo <= loads[m[2]] - m[1] and loads[m[3]] + m[1] <= hi]
+    block, households, frm, to, bx, by, nx, ny = (keep or candidates)[0]
+    assert (table_households(page, frm), table_households(page, to)) == (loads[frm], loads[to])
+    click_block(page, bx, by)
+    page.wait_for_selector(f"#st-picked b:text-is('{block}')")
+    click_block(page, nx, ny)
+    page.wait_for_selector("body[data-edits-done='1']")
+    after = draft_loads(studio, draft)
+    assert (after[frm], after[to]) == (loads[frm] - households, loads[to] + households)
+    assert (table_households(page, frm), table_households(page, to)) == (after[frm], after[to])
+    assert studio.sql("SELECT cell FROM plan_block WHERE plan_id = :d AND block_id = :b",
+                      d=draft, b=block) == [(to,)]  # fmt: skip
+    [(covered,)] = studio.sql(
+        "SELECT ST_Covers(a.geom, ST_PointOnSurface(k.geom)) FROM plan_block k JOIN area a "
+        "ON a.plan_id = k.plan_id AND a.code = :to WHERE k.plan_id = :d AND k.block_id = :b",
+        d=draft, b=block, to=to)  # fmt: skip
+    assert covered  # the cell's outline was redrawn around its new block
+    edit_ms = float(page.get_attribute("body", "data-edit-ms"))
+    log = page.locator("#st-edit-log tbody tr")
+    page.wait_for_selector("body[data-edit-log='1']")
+    assert block in log.first.inner_text() and "st-planner" in log.first.inner_text()
+    # Ctrl+Z: back as it was, in the page and in the database
+    page.keyboard.press("Control+z")
+    page.wait_for_selector("body[data-edits-done='2']")
+    assert draft_loads(studio, draft) == loads
+    assert (table_households(page, frm), table_households(page, to)) == (loads[frm], loads[to])
+    assert page.is_enabled("#st-redo") and page.is_disabled("#st-undo")
+    assert page.get_attribute("body", "data-problems") == "0", page.inner_text("#st-edits")
+    assert page.is_enabled("#st-prepare-draft")
+    # a move that takes a cell out of the band: named, and prepare refused
+    breaking = [m for m in moves(studio, draft)
+                if not (lo <= loads[m[2]] - m[1] and loads[m[3]] + m[1] <= hi)]  # fmt: skip
+    assert breaking, "no single move breaks the band"
+    block, households, frm, to, *_ = breaking[0]
+    page.evaluate("([b, c]) => { const e = window.gridmapStudio.edits; e.pick(b); }", [block, to])
+    page.select_option("#st-move-to", to)
+    page.click("#st-move")
+    page.wait_for_selector("body[data-edits-done='3']")
+    out = [c for c in (frm, to) if not lo <= draft_loads(studio, draft)[c] <= hi]
+    assert out
+    for cell in out:
+        assert page.locator(f"#st-edit-problems li[data-cell='{cell}'][data-rule='balance']"
+                            "[data-blocking='1']").count() == 1  # fmt: skip
+    assert page.is_disabled("#st-prepare-draft")
+    assert page.inner_text("#st-prepare-why").startswith("存在问题")
+    r = studio.api("st-planner", "POST", f"/plans/{draft}/prepare")
+    assert r.status_code == 409 and out[0] in r.json()["detail"], r.text
+    shots = os.environ.get("GRIDMAP_SCREENSHOTS")  # a folder: docs/img's pictures made
+    if shots:
+        screenshot(page, [frm, to], f"{shots}/studio-edit-zh.png")
+        english = open_as("st-planner", lang="en")
+        pick_area(english, studio)
+        english.fill("#st-target", str(half_mean_target(studio)))
+        english.fill("#st-tolerance", "20")
+        other = rebalance(english)
+        english.wait_for_selector(f"body[data-edits-ready='{other}']")
+        loads = draft_loads(studio, other)
+        block, _, frm, to, *_ = next(m for m in moves(studio, other)
+                                     if not lo <= loads[m[3]] + m[1] <= hi)  # fmt: skip
+        english.evaluate("([b, c]) => { const e = window.gridmapStudio.edits; e.pick(b);"
+                         " e.moveTo(c); }", [block, to])  # fmt: skip
+        english.wait_for_selector("body[data-edits-done='1']")
+        screenshot(english, [frm, to], f"{shots}/studio-edit-en.png")
+    print(f"hand edit: click to drawn {edit_ms:.0f} ms")
+    assert clean(page), (page.outside_requests, page.errors)
+
+
+def screenshot(page, cells, path):
+    """The maps zoomed to ``cells`` and the hand-edit panel, as docs/img shows them."""
+    page.evaluate(
+        "(cells) => { const S = window.gridmapStudio.state; let b = null;"
+        " for (const c of cells) { const l = S.cells.after[c]; if (!l) continue;"
+        " b = b ? b.extend(l.getBounds()) : l.getBounds(); }"
+        " if (b) S.maps.after.fitBounds(b.pad(0.4), {animate: false}); }",
+        cells,
+    )
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    page.screenshot(path=path, clip={"x": 0, "y": 0, "width": 1440, "height": 1100})

@@ -10,6 +10,7 @@
  */
 import * as api from "../shell/api.js";
 import * as labels from "../shell/labels.js";
+import { markBlocked, openEdits } from "./edits.js";
 
 const { t } = labels;
 const cfg = JSON.parse(document.getElementById("gm-config").textContent);
@@ -301,7 +302,20 @@ async function showDraft(job) {
     }
     highlight(S.highlighted);
   }
+  try {
+    await openEdits({ S, cellStyle, syncLock }, S.draft, S.area);
+  } catch (e) {
+    $("#st-results").insertAdjacentHTML("beforebegin", `<p class="st-error">${esc(e.message)}</p>`);
+  }
   document.body.setAttribute("data-compared", String(S.draft));
+}
+
+/** A cell locked or unlocked in the draft (edits.js): the next rerun keeps it too, when the
+ * plan in force has a cell of that code. */
+function syncLock(code, on) {
+  if (!S.cells.before[code]) return;
+  if (on === S.locked.has(code)) return;
+  toggleLock(code);
 }
 
 // -- the change-impact report ------------------------------------------------------------------
@@ -350,6 +364,7 @@ async function listDrafts() {
       <button type="button" data-do="prepare">${esc(t("prepare"))}</button>
       <button type="button" data-do="activate">${esc(t("activate"))}</button></td></tr>`);
   $("#st-drafts tbody").innerHTML = rows.join("");
+  markBlocked([...document.querySelectorAll("#st-drafts tr[data-plan]")]).catch(() => {});  // after the list
 }
 
 function publishState(state, words) {
