@@ -268,6 +268,7 @@ class TableProgress(BaseModel):
     todo: int
     done: int
     rows: int
+    seconds: float | None = Field(None, description="Time spent on this table so far")
 
 
 class PublicationRead(BaseModel):

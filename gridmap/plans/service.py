@@ -43,6 +43,7 @@ parent's).
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,6 +303,7 @@ def _follow(
             )
         statement = _catch_up_statement(table, parent, key)
         size = batch or BATCH[table]
+        began = time.perf_counter()
         for start in range(0, len(ids), size):
             chunk = ids[start : start + size]
             with factory.begin() as session:
@@ -312,10 +314,10 @@ def _follow(
                 )
                 done[table] += max(result.rowcount, 0)
                 _progress(conn, plan_id, table, todo=len(ids), done=start + len(chunk),
-                          rows=done[table])  # fmt: skip
+                          rows=done[table], seconds=time.perf_counter() - began)  # fmt: skip
         if len(ids) == 0:
             with factory.begin() as session:
-                _progress(session.connection(), plan_id, table, todo=0, done=0, rows=0)
+                _progress(session.connection(), plan_id, table, todo=0, done=0, rows=0, seconds=0)
     with factory.begin() as session:
         session.connection().execute(
             text(
@@ -349,15 +351,24 @@ def _catch_up_statement(table: str, parent: str, key: str) -> Any:
     )
 
 
-def _progress(conn: Any, plan_id: int, table: str, *, todo: int, done: int, rows: int) -> None:
+def _progress(
+    conn: Any, plan_id: int, table: str, *, todo: int, done: int, rows: int, seconds: float
+) -> None:
     conn.execute(
         text(
             "UPDATE plan SET publication = jsonb_set(publication, ARRAY['tables', :table], "
             "jsonb_build_object('todo', CAST(:todo AS int), 'done', CAST(:done AS int), "
-            "'rows', CAST(:rows AS int))) || jsonb_build_object('progress_at', now()) "
-            "WHERE id = :plan"
+            "'rows', CAST(:rows AS int), 'seconds', round(CAST(:seconds AS numeric), 1))) "
+            "|| jsonb_build_object('progress_at', now()) WHERE id = :plan"
         ),
-        {"plan": plan_id, "table": table, "todo": todo, "done": done, "rows": rows},
+        {
+            "plan": plan_id,
+            "table": table,
+            "todo": todo,
+            "done": done,
+            "rows": rows,
+            "seconds": seconds,
+        },
     )
 
 
