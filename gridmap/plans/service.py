@@ -43,7 +43,9 @@ parent's).
 from __future__ import annotations
 
 import io
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +53,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gridmap.areas.active import current_plan
@@ -71,6 +73,7 @@ EVENT_MARK = "registry_event"
 # ids per catch-up transaction, so that an edit waits at most one batch for a row lock
 BATCH = {"building": 20_000, "household": 20_000, "work_unit": 20_000, "house": 20_000,
          "person": 5_000}  # fmt: skip
+FOLLOW_WORKERS = 2  # connections catching up at once (measured: docs/benchmarks.md)
 STALLED_S = 60.0  # a catch-up without progress this long was interrupted
 
 
@@ -254,7 +257,10 @@ def _refuse_while_following(session: Session, current: Plan | None) -> None:
 
 
 def follow(
-    factory: sessionmaker[Session], plan_id: int, batch: int | None = None
+    factory: sessionmaker[Session],
+    plan_id: int,
+    batch: int | None = None,
+    workers: int | None = None,
 ) -> dict[str, int]:
     """The registry catches up with the switch, in short transactions; restartable.
 
@@ -266,18 +272,27 @@ def follow(
     the new plan's cell) is never overwritten, and running it again changes nothing. Then
     houses follow their building and people their household, copying the parent's row as
     it is now. Progress goes to ``plan.publication`` after each batch. Until its batch
-    commits an item shows under its old cell: at city scale, a city-wide re-cut is caught
-    up in about a minute (docs/benchmarks.md, "Publishing a plan").
+    commits an item shows under its old cell (docs/benchmarks.md, "Publishing a plan",
+    for how long at city scale).
 
+    ``workers`` connections work on disjoint batches of a table at once (default
+    ``FOLLOW_WORKERS``; one when ``factory`` is bound to a single connection, as in tests).
     Returns the rows updated per table.
     """
+    if workers is None:
+        bound = getattr(factory, "kw", {}).get("bind")
+        workers = 1 if isinstance(bound, Connection) else FOLLOW_WORKERS
     done: dict[str, int] = dict.fromkeys(TABLES, 0)
-    _follow(factory, plan_id, done, batch)
+    _follow(factory, plan_id, done, batch, max(1, workers))
     return done
 
 
 def _follow(
-    factory: sessionmaker[Session], plan_id: int, done: dict[str, int], batch: int | None
+    factory: sessionmaker[Session],
+    plan_id: int,
+    done: dict[str, int],
+    batch: int | None,
+    workers: int,
 ) -> None:
     with factory.begin() as session:
         plan = session.get(Plan, plan_id)
@@ -288,6 +303,7 @@ def _follow(
             return
         record["follow_started_at"] = record["progress_at"] = datetime.now(UTC).isoformat()
         plan.publication = record
+    counting = threading.Lock()
     for table in TABLES:
         parent, key = FOLLOWERS.get(table, (table, "id"))
         with factory() as session:
@@ -304,17 +320,30 @@ def _follow(
         statement = _catch_up_statement(table, parent, key)
         size = batch or BATCH[table]
         began = time.perf_counter()
-        for start in range(0, len(ids), size):
-            chunk = ids[start : start + size]
+        finished = [0]
+
+        def one_batch(chunk: np.ndarray, table: str = table, statement: Any = statement,
+                      todo: int = len(ids), began: float = began,
+                      finished: list[int] = finished) -> None:  # fmt: skip
             with factory.begin() as session:
                 conn = session.connection()
                 result = conn.execute(
                     statement,
                     {"plan": plan_id, "table": table, "lo": int(chunk[0]), "hi": int(chunk[-1])},
                 )
-                done[table] += max(result.rowcount, 0)
-                _progress(conn, plan_id, table, todo=len(ids), done=start + len(chunk),
-                          rows=done[table], seconds=time.perf_counter() - began)  # fmt: skip
+                with counting:
+                    done[table] += max(result.rowcount, 0)
+                    finished[0] += len(chunk)
+                    counts = {"todo": todo, "done": finished[0], "rows": done[table]}
+                _progress(conn, plan_id, table, **counts, seconds=time.perf_counter() - began)
+
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        if workers == 1 or len(chunks) < 2:
+            for chunk in chunks:
+                one_batch(chunk)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(one_batch, chunks))  # raises the first failure
         if len(ids) == 0:
             with factory.begin() as session:
                 _progress(session.connection(), plan_id, table, todo=0, done=0, rows=0, seconds=0)
@@ -354,11 +383,14 @@ def _catch_up_statement(table: str, parent: str, key: str) -> Any:
 def _progress(
     conn: Any, plan_id: int, table: str, *, todo: int, done: int, rows: int, seconds: float
 ) -> None:
+    # batches of parallel workers may commit out of order: a count never goes back
     conn.execute(
         text(
             "UPDATE plan SET publication = jsonb_set(publication, ARRAY['tables', :table], "
-            "jsonb_build_object('todo', CAST(:todo AS int), 'done', CAST(:done AS int), "
-            "'rows', CAST(:rows AS int), 'seconds', round(CAST(:seconds AS numeric), 1))) "
+            "jsonb_build_object('todo', CAST(:todo AS int), 'done', greatest(CAST(:done AS int), "
+            "CAST(publication #>> ARRAY['tables', :table, 'done'] AS int)), 'rows', "
+            "greatest(CAST(:rows AS int), CAST(publication #>> ARRAY['tables', :table, 'rows'] "
+            "AS int)), 'seconds', round(CAST(:seconds AS numeric), 1))) "
             "|| jsonb_build_object('progress_at', now()) WHERE id = :plan"
         ),
         {

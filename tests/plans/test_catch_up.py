@@ -149,7 +149,7 @@ def test_an_interrupted_catch_up_is_found_and_finished(session, world):
     prepare(session=session, plan_id=new)
     activate(session=session, plan_id=new)
     with pytest.raises(Interrupted):  # the start, buildings, then 3 of 6 household batches
-        follow(_stopping_after(_savepoints(session), 1 + 1 + 3), new, batch=2)
+        follow(_stopping_after(_savepoints(session), 1 + 1 + 3), new, batch=2, workers=1)
     record = publication(session, new)
     assert record["stage"] == "follow"
     assert _counts(record, "household") == {"todo": 11, "done": 6, "rows": 6}
