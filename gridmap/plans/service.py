@@ -25,8 +25,9 @@ progress (rows to do and done per table, when it started and finished) is record
 ``plan.publication`` for the API and the studio; one interrupted by a restart is
 finished by the worker (``plan_follow`` job) or ``gridmap plan follow``. What a reader
 sees meanwhile: an item the new plan moves shows under its old cell until its batch
-commits — at city scale up to about a minute for a city-wide re-cut (the whole catch-up;
-docs/benchmarks.md). A new activation or preparation waits until the catch-up is done.
+commits — on the city seed (2 busy cores) up to 1.5 minutes for a rebalance moving 6% of
+households and up to 10 minutes for a city-wide re-cut (64.7%), people last
+(docs/benchmarks.md). A new activation or preparation waits until the catch-up is done.
 
 An unprepared draft, or one prepared against another plan in force or cells that
 changed since, is prepared inside the switch: the same result, slower.
