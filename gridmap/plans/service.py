@@ -25,7 +25,7 @@ progress (rows to do and done per table, when it started and finished) is record
 ``plan.publication`` for the API and the studio; one interrupted by a restart is
 finished by the worker (``plan_follow`` job) or ``gridmap plan follow``. What a reader
 sees meanwhile: an item the new plan moves shows under its old cell until its batch
-commits — on the city seed (2 busy cores) up to 1.5 minutes for a rebalance moving 6% of
+commits — on the city seed (2 busy cores) about a minute for a rebalance moving 6% of
 households and up to 10 minutes for a city-wide re-cut (64.7%), people last
 (docs/benchmarks.md). A new activation or preparation waits until the catch-up is done.
 
@@ -74,7 +74,7 @@ EVENT_MARK = "registry_event"
 # ids per catch-up transaction, so that an edit waits at most one batch for a row lock
 BATCH = {"building": 20_000, "household": 20_000, "work_unit": 20_000, "house": 20_000,
          "person": 5_000}  # fmt: skip
-FOLLOW_WORKERS = 2  # connections catching up at once (measured: docs/benchmarks.md)
+FOLLOW_WORKERS = 1  # connections catching up at once: 2 were slower on 2 busy cores (benchmarks)
 STALLED_S = 60.0  # a catch-up without progress this long was interrupted
 
 
