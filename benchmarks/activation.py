@@ -5,10 +5,14 @@
 Two drafts are made from the plan in force, in SQL: the cells of every ``--every``-th
 village redrawn as vertical strips (about 1/every of households change cell: a realistic
 city-wide rebalance moves ≤ 10%), and the strips drawn in every village (nearly everyone
-moves: the worst case). For each: the preparation's time, then the activation's, while a
-second connection edits random households in a loop — the longest any edit waited is
-what the field feels. Then the plan in force before is activated again unprepared (the
-fallback: prepared inside the activation), which also restores the database.
+moves: the worst case). For each: the preparation's time, the switch's, then the
+registry's catch-up (moved rows, then houses and people, in batches: until it ends a
+moved item shows under its old cell), while a second connection edits random households
+in a loop — the longest any edit waited is what the field feels. Then the plan in force
+before is activated again unprepared (the fallback: prepared inside the switch), which
+also restores the database. ``--workers N`` sets the catch-up's connections and
+``--batch N`` its ids per transaction for every table (defaults: ``service.FOLLOW_WORKERS``,
+``service.BATCH``).
 ``--baseline`` also times the previous implementation, which re-linked every row of the
 registry in the activation transaction, on the first draft.
 
@@ -173,11 +177,13 @@ def check(engine: Engine, sample: int = 200_000) -> tuple[int, int]:
     return int(wrong), int(astray)
 
 
-def restore(engine: Engine, plan: int, cache: object) -> None:
-    """The plan in force before, activated again unprepared (the fallback), people following."""
+def restore(
+    engine: Engine, plan: int, cache: object, batch: int | None = None, workers: int | None = None
+) -> None:
+    """The plan in force before, activated again unprepared (the fallback), then caught up."""
     timed(engine, f"activate plan {plan} again, unprepared", lambda s:
           service.activate(session=s, plan_id=plan, cache_dir=cache))  # fmt: skip
-    timed(engine, "houses and people follow (batches)", lambda f: service.follow(f, plan),
+    timed(engine, "catch-up: moved rows, houses, people", lambda f: service.follow(f, plan, batch, workers),
           own=True)  # fmt: skip
 
 
@@ -186,6 +192,8 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="SQLAlchemy URL (default: gridmap's own)")
     parser.add_argument("--every", type=int, default=10, help="strips in every N-th village")
     parser.add_argument("--baseline", action="store_true", help="also time the full re-link")
+    parser.add_argument("--batch", type=int, default=None, help="catch-up ids per transaction")
+    parser.add_argument("--workers", type=int, default=None, help="catch-up connections")
     args = parser.parse_args()
     settings = Settings()
     engine = make_engine(args.url or database_url(settings), pool_size=4)
@@ -205,15 +213,18 @@ def main() -> None:
         _, _, _, counts = timed(engine, "activate (prepared): the switch", lambda s, p=plan:
                                 service.activate(session=s, plan_id=p, cache_dir=cache))  # fmt: skip
         print(f"  rows updated: {counts}")
-        _, _, _, followed = timed(engine, "houses and people follow (batches)", lambda f, p=plan:
-                                  service.follow(f, p), own=True)  # fmt: skip
+        _, _, _, followed = timed(engine, "catch-up: moved rows, houses, people", lambda f, p=plan:
+                                  service.follow(f, p, args.batch, args.workers), own=True)  # fmt: skip
         print(f"  rows updated: {followed}")
+        with make_sessionmaker(engine)() as session:
+            tables = service.publication(session, plan)["tables"]
+        print("  seconds per table: " + ", ".join(f"{t} {c['seconds']}" for t, c in tables.items()))
         wrong, astray = check(engine)
         print(
             f"  check: {wrong} of 200,000 sampled households off their PostGIS cell; "
             f"{astray} people not in their household's cell"
         )
-        restore(engine, start_plan, cache)
+        restore(engine, start_plan, cache, args.batch, args.workers)
         if args.baseline and every != 1:
             timed(engine, "previous implementation: full re-link", lambda s, p=plan:
                   full_relink(s, p))  # fmt: skip

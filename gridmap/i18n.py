@@ -303,6 +303,27 @@ _STUDIO_EDITS_UI: dict[str, dict[str, str]] = {
 for _lang, _words in _STUDIO_EDITS_UI.items():
     CATALOGUE[_lang]["ui"].update(_words)
 
+# The studio's publish panel: the stages of a publication and the registry catching up.
+_PUBLICATION_UI: dict[str, dict[str, str]] = {
+    "zh": {
+        "pub_prepare": "预备", "pub_switch": "切换", "pub_follow": "台账跟进",
+        "pub_done": "完成", "pub_waiting": "等待", "pub_running": "进行中",
+        "pub_building": "建筑", "pub_household": "住户", "pub_work_unit": "单位",
+        "pub_house": "房屋", "pub_person": "人员", "pub_rows": "行已更新",
+        "pub_outside": "不在任何网格内", "pub_rechecked": "预备后变动、已重新分配",
+    },
+    "en": {
+        "pub_prepare": "Prepare", "pub_switch": "Switch", "pub_follow": "Registry follows",
+        "pub_done": "Done", "pub_waiting": "waiting", "pub_running": "running",
+        "pub_building": "Buildings", "pub_household": "Households", "pub_work_unit": "Work units",
+        "pub_house": "Houses", "pub_person": "People", "pub_rows": "rows updated",
+        "pub_outside": "outside every cell",
+        "pub_rechecked": "changed since preparing, re-assigned",
+    },
+}  # fmt: skip
+for _lang, _words in _PUBLICATION_UI.items():
+    CATALOGUE[_lang]["ui"].update(_words)
+
 
 # The grid worker's phone app (static/field/app.js): its own words beyond the shared ones.
 _FIELD_UI: dict[str, dict[str, str]] = {

@@ -247,16 +247,17 @@ def activate_plan(
     settings: SettingsDep,
     principal: Annotated[Actor, Depends(permitted(_may(PlanWork.publish)))],
 ) -> Any:
-    """Put a plan in force (city admin only): seconds for a prepared draft, in one transaction.
+    """Put a plan in force (city admin only): the switch, seconds for a prepared draft.
 
-    Writes to buildings, households and work units wait for the switch; reads go on.
-    Houses and people follow in the background, in short transactions. A draft not
-    prepared (or prepared against another plan in force) is prepared inside the
-    transaction: about a minute at city scale.
+    Writes to buildings, households and work units wait for the switch; reads go on. The
+    registry then catches up in the background in short transactions (moved rows, then
+    houses and people): follow it at ``GET /plans/{id}/publication``. A draft not
+    prepared (or prepared against another plan in force) is prepared inside the switch:
+    about a minute at city scale. 409 while the plan in force is still being caught up.
     """
     service.activate(session=session, plan_id=plan_id, cache_dir=settings.data_dir / "index")
     session.flush()
-    # after the commit (background tasks run once the response is sent): houses and people
+    # after the commit (background tasks run once the response is sent): the catch-up
     tasks.add_task(service.follow, request.app.state.jobs_sessionmaker, plan_id)
     return service.plan_rows(session, plan_id)[0]
 
@@ -372,3 +373,38 @@ def lock_cell(plan_id: PlanId, cell: CellCode, session: SessionDep, principal: E
 def unlock_cell(plan_id: PlanId, cell: CellCode, session: SessionDep, principal: Editor) -> Any:
     """Unlock a cell of the draft."""
     return edits.set_lock(session, plan_id=plan_id, cell=cell, locked=False, user=principal)
+
+
+class TableProgress(BaseModel):
+    """One registry table's catch-up: ids to do and done, and rows updated.
+
+    For houses and people the ids are those of the moved buildings and households.
+    """
+
+    todo: int
+    done: int
+    rows: int
+    seconds: float | None = Field(None, description="Time spent on this table so far")
+
+
+class PublicationRead(BaseModel):
+    """How far a plan's publication is: prepare → switch → follow → done."""
+
+    plan_id: int
+    status: str
+    stage: str = Field(description="draft, prepared, follow (catching up) or done")
+    prepared_at: datetime | None = None
+    prepared: bool | None = Field(None, description="The switch used the preparation")
+    rechecked: int | None = Field(None, description="Items edited since, assigned again")
+    switched_at: datetime | None = None
+    follow_started_at: datetime | None = None
+    progress_at: datetime | None = None
+    finished_at: datetime | None = None
+    outside: int | None = Field(None, description="Items moved outside every cell")
+    tables: dict[str, TableProgress] = Field(default_factory=dict)
+
+
+@router.get("/plans/{plan_id}/publication", response_model=PublicationRead)
+def plan_publication(plan_id: PlanId, session: SessionDep, principal: PrincipalDep) -> Any:
+    """A plan's publication: its stage and, while the registry catches up, counts per table."""
+    return service.publication(session, plan_id)

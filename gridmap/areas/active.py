@@ -7,10 +7,12 @@ plan is refused with one error (409, "load a seed or activate a plan first").
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
-from gridmap.areas.models import Plan, PlanStatus
+from gridmap.areas.models import Plan, PlanAssignment, PlanStatus
 from gridmap.errors import Conflict
 
 NO_ACTIVE_PLAN = "no boundary plan is active: load a seed or activate a plan first"
@@ -41,3 +43,27 @@ def active_plan_id(session: Session) -> int:
 def active_plan_subquery() -> ScalarSelect[int]:
     """The active plan's id, to compare with inside a query: ``Area.plan_id == …``."""
     return select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()
+
+
+def cell_now(session: Session, table: str, row: Any) -> tuple[str | None, int | None]:
+    """A located row's ``(grid_code, plan_id)`` under the plan in force, to copy or keep.
+
+    Right after a switch the registry catches up behind it (gridmap.plans.service.follow):
+    until its batch commits, a building, household or work unit moved by the new plan
+    still holds its old cell. A write that copies a row's cell (a new house in a building,
+    a household moving into a house, a person joining a household) asks here, so what it
+    writes is under the new plan; the catch-up then leaves it alone (it only touches rows
+    not yet under the new plan). A row that is not moved keeps its code: it is a cell of
+    the plan in force too.
+    """
+    plan_id = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
+    if plan_id is None or row.plan_id == plan_id:
+        return row.grid_code, row.plan_id
+    found = session.execute(
+        select(PlanAssignment.grid_code).where(
+            PlanAssignment.plan_id == plan_id,
+            PlanAssignment.item_table == table,
+            PlanAssignment.item_id == row.id,
+        )
+    ).first()
+    return (found[0] if found is not None else row.grid_code), int(plan_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
@@ -69,6 +70,9 @@ class Plan(Base):
     prepared_against: Mapped[int | None] = mapped_column()
     prepared_digest: Mapped[str | None] = mapped_column(String(32))
     prepared_marks: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+    # Set by activate and follow: the stages of the publication (switch, follow, done), their
+    # times, and per registry table the rows to do and done (gridmap.plans.service).
+    publication: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class PlanAssignment(Base):

@@ -183,7 +183,7 @@ def plan_prepare(plan_id: int) -> None:
 @plan_app.command("activate")
 @friendly_errors
 def plan_activate(plan_id: int) -> None:
-    """Activate a plan: retire the one in force, move what changes cell; people follow."""
+    """Activate a plan: the switch (seconds), then the registry catches up behind it."""
     import time
 
     from gridmap.plans.service import activate, follow
@@ -202,10 +202,10 @@ def plan_activate(plan_id: int) -> None:
             else "not prepared: assigned the whole registry now"
         )
         console.print(
-            f"plan {plan_id} is active in {switched:.1f} s ({how}); moved: "
+            f"plan {plan_id} is active in {switched:.1f} s ({how}); to catch up: "
             + ", ".join(f"{k} {v:,}" for k, v in counts.items())
         )
-        with console.status("houses and people following…"):
+        with console.status("the registry catching up…"):
             followed = follow(factory, plan_id)
     console.print(
         f"followed in {time.perf_counter() - start - switched:.1f} s: "
@@ -216,7 +216,7 @@ def plan_activate(plan_id: int) -> None:
 @plan_app.command("follow")
 @friendly_errors
 def plan_follow(plan_id: int) -> None:
-    """Finish an interrupted activation: houses and people follow their moved parents."""
+    """Finish an interrupted catch-up: moved rows, then houses and people (restartable)."""
     from gridmap.plans.service import follow
 
     with database() as engine:

@@ -64,6 +64,18 @@ def sweep_reminders(ctx: Context) -> str:
     return f"{made} reminders made"
 
 
+def finish_publications(ctx: Context) -> str:
+    """Finish a plan's catch-up that a restart or crash interrupted (gridmap.plans.service)."""
+    from gridmap.plans import service
+
+    factory = sessionmaker(ctx.engine)
+    with factory() as session:
+        stalled = service.unfinished(session)
+    for plan_id in stalled:
+        service.follow(factory, plan_id)
+    return f"{len(stalled)} publications finished"
+
+
 def copy_files(ctx: Context) -> str:
     """Copy new photos (and other own files) of the data folder into the backup folder."""
     from gridmap.ops import backup
@@ -92,6 +104,7 @@ def backup_and_prune(ctx: Context) -> str:
 MINUTE, DAY = 60.0, 86_400.0
 JOBS: tuple[Job, ...] = (
     Job("reminder_sweep", MINUTE, sweep_reminders),
+    Job("plan_follow", MINUTE, finish_publications),
     Job("backup_files", MINUTE, copy_files),
     Job("backup", DAY, backup_and_prune),
 )

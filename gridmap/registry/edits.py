@@ -20,6 +20,7 @@ from shapely.geometry import Point
 from sqlalchemy import ARRAY, Integer, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
+from gridmap.areas.active import cell_now
 from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.privacy import mask
 from gridmap.registry import offline, rules, schemas
@@ -164,9 +165,10 @@ def houses_in(
     for building, unit_no, rented in wanted:
         house = houses.get((building.id, unit_no))
         if house is None:
+            code, plan_id = cell_now(session, "building", building)
             house = House(building_id=building.id, unit_no=unit_no,
                           floor=House.floor_of(unit_no), is_rented=rented,
-                          grid_code=building.grid_code, plan_id=building.plan_id,
+                          grid_code=code, plan_id=plan_id,
                           assigned_at=building.assigned_at)  # fmt: skip
             session.add(house)
             houses[building.id, unit_no] = house
@@ -220,9 +222,10 @@ def register_household(
     _check_new_people(session, data.members)
     building = session.get(Building, house.building_id)
     assert building is not None
+    code, plan_id = cell_now(session, "building", building)  # a house follows its building
     [(household, people)] = add_households(session, [NewHousehold(
-        house=house, location=building.location, grid_code=house.grid_code,
-        plan_id=house.plan_id, assigned_at=house.assigned_at, members=data.members,
+        house=house, location=building.location, grid_code=code,
+        plan_id=plan_id, assigned_at=house.assigned_at, members=data.members,
     )])  # fmt: skip
     after = _household_view(household) | {
         "members": [
@@ -309,6 +312,7 @@ def register_person(
         raise Conflict(f"household {household_id} has moved out: register a new household")
     _check_new_people(session, [data])
     house = session.get(House, household.house_id) if household.house_id else None
+    household.grid_code, household.plan_id = cell_now(session, "household", household)
     person = _add_person(session, household, data, house=house, head=data.is_household_head)
     household.size = household.size + 1
     session.flush()
@@ -350,9 +354,9 @@ def move_household(
     assert building is not None
     household.house_id = house.id
     household.location = building.location
-    household.grid_code, household.plan_id = house.grid_code, house.plan_id
+    household.grid_code, household.plan_id = cell_now(session, "building", building)
     for p in session.scalars(select(Person).where(Person.household_id == household.id)):
-        p.grid_code, p.plan_id = house.grid_code, house.plan_id
+        p.grid_code, p.plan_id = household.grid_code, household.plan_id
     session.flush()
     event = _event(session, actor, "move_household", household, before,
                    _household_view(household), edit)  # fmt: skip

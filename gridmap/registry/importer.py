@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from sqlalchemy import Integer, String, func, select, text
 from sqlalchemy.orm import Session
 
+from gridmap.areas.active import cell_now
 from gridmap.assign import AssignmentIndex
 from gridmap.bulk import match_columns
 from gridmap.crs import CRS, to_wgs84
@@ -363,9 +364,9 @@ def _places(
                 )
             else:
                 r.building_id = matches[0].id
-                places[r.number] = _building_place(matches[0])
+                places[r.number] = _building_place(session, matches[0])
         elif r.lon is None:
-            places[r.number] = _building_place(buildings[r.building_id])  # type: ignore[index]
+            places[r.number] = _building_place(session, buildings[r.building_id])  # type: ignore[index]
         else:
             pending.append(r)
     # Points: one call of the assignment engine per CRS, one query for the buildings near.
@@ -395,7 +396,7 @@ def _places(
                         f"building {b.id} is {d:,.0f} m from the row's point: correct one of them"
                     )
                     continue
-                places[r.number] = _building_place(b)
+                places[r.number] = _building_place(session, b)
             else:
                 places[r.number] = _Place(str(cells[i]), index.plan_id or 0,
                                           f"SRID=4326;POINT({x[i]} {y[i]})", None)  # fmt: skip
@@ -408,8 +409,9 @@ def _places(
     return places
 
 
-def _building_place(b: Building) -> _Place:
-    return _Place(b.grid_code or "", b.plan_id or 0, b.location, b)
+def _building_place(session: Session, b: Building) -> _Place:
+    code, plan_id = cell_now(session, "building", b)  # under the new plan during a catch-up
+    return _Place(code or "", plan_id or 0, b.location, b)
 
 
 def _distance(session: Session, b: Building, lon: float, lat: float) -> float:

@@ -316,6 +316,8 @@ REQUESTS = {
         "put", f"/plans/{c['draft']}/locks/{_cell(w)}", {}),
     ("delete", "/api/v1/plans/{plan_id}/locks/{cell}"): lambda c, w: (
         "delete", f"/plans/{c['draft']}/locks/{_cell(w)}", {}),
+    ("get", "/api/v1/plans/{plan_id}/publication"): lambda c, w: (
+        "get", f"/plans/{c['draft']}/publication", {}),
     ("get", "/api/v1/users"): lambda c, w: ("get", "/users", {}),
     ("post", "/api/v1/users"): lambda c, w: (
         "post", "/users", {"json": {"username": "newgrid", "password": "a-long-passphrase-9",
@@ -478,6 +480,7 @@ EXPECT = {
     ("post", "/api/v1/plans/{plan_id}/prepare"): (admin_only(ACCEPTED)[0] | {"planner": ACCEPTED},)
     * 2,
     ("post", "/api/v1/plans/{plan_id}/activate"): admin_only(OK),
+    ("get", "/api/v1/plans/{plan_id}/publication"): everyone(OK),
     # the studio's rebalancing jobs: those who prepare plans (city-wide, any planner's job)
     ("post", "/api/v1/plans/drafts"): (admin_only(ACCEPTED)[0] | {"planner": ACCEPTED},) * 2,
     ("get", "/api/v1/plans/jobs/{job_id}"): (admin_only(OK)[0] | {"planner": OK},) * 2,

@@ -20,7 +20,8 @@ def test_activation_relinks_everything_and_keeps_incident_history(session, world
         "household": 1,
         "work_unit": 1,
     }
-    assert followed(session, world["new"].id) == {"house": 1, "person": 1}
+    assert followed(session, world["new"].id) == {"building": 1, "household": 1, "work_unit": 1,
+                                                  "house": 1, "person": 1}  # fmt: skip
     for item in world["items"]:
         session.refresh(item)
         assert (item.plan_id, item.grid_code) == (world["new"].id, VILLAGE + "001")

@@ -103,6 +103,13 @@ def test_the_plans_api_shows_the_impact_and_the_admin_activates(client, session,
     assert shown["prepared_at"] is not None and shown["status"] == "draft"
     r = client.post(f"/api/v1/plans/{draft.id}/activate", headers=world.auth("admin"))
     assert r.status_code == 200 and r.json()["status"] == "active", r.text
+    # the switch, then the catch-up (run after the response): its stages and counts
+    shown = client.get(f"/api/v1/plans/{draft.id}/publication", headers=world.auth("planner"))
+    publication = shown.json()
+    assert publication["stage"] == "done" and publication["prepared"] is True, shown.text
+    households = publication["tables"]["household"]
+    assert (households["todo"], households["done"], households["rows"]) == (3, 3, 3)
+    assert publication["switched_at"] <= publication["finished_at"]
     r = client.post(f"/api/v1/plans/{draft.id}/prepare", headers=world.auth("planner"))
     assert r.status_code == 409 and "only a draft" in r.text
     # the registry follows: the grid worker's cell now holds none of those households

@@ -390,6 +390,7 @@ async function onPublishClick(ev) {
         await new Promise((ok) => setTimeout(ok, 500));
       }
       publishState("prepared", `#${id} ${esc(t("prepared"))}`);
+      await followPublication(id);
       await listDrafts();
     } else if (what === "activate") {
       publishState("confirm", `${esc(t("confirm_activate"))} (#${id})
@@ -402,11 +403,42 @@ async function onPublishClick(ev) {
           const plan = await api.post(`/plans/${id}/activate`);
           publishState("activated", `#${plan.id} ${esc(plan.name)}: ${esc(t("activated"))} (${esc(t(plan.status === "active" ? "active" : plan.status))})`);
           await listDrafts();
+          await followPublication(id);
         } catch (e) { publishState("failed", `<span class="st-error">${esc(e.message)}</span>`); }
       });
     }
   } catch (e) {
     publishState("failed", `<span class="st-error">${esc(e.message)}</span>`);
+  }
+}
+
+// The stages of a publication — prepare, switch, the registry following — with counts, read
+// from GET /plans/{id}/publication every second until the catch-up is done.
+async function followPublication(id) {
+  let box = document.getElementById("st-publication");
+  if (!box) {
+    box = document.createElement("div");
+    box.id = "st-publication";
+    $("#st-publish-state").after(box);
+  }
+  const at = (iso) => (iso ? new Date(iso).toLocaleTimeString() : "");
+  for (;;) {
+    const p = await api.get(`/plans/${id}/publication`);
+    const switched = Boolean(p.switched_at);
+    const stage = (name, state, words) => `<li data-stage="${name}" data-state="${state}">
+      <b>${esc(t(`pub_${name}`))}</b> ${esc(t(`pub_${state}`))} ${words}</li>`;
+    const tables = Object.entries(p.tables || {}).map(([name, c]) => `<tr data-table="${esc(name)}">
+      <td>${esc(t(`pub_${name}`))}</td><td>${num(c.done)} / ${num(c.todo)}</td>
+      <td>${num(c.rows)} ${esc(t("pub_rows"))}</td></tr>`).join("");
+    box.setAttribute("data-stage", p.stage);
+    box.innerHTML = `<ol class="st-stages">
+      ${stage("prepare", p.prepared_at ? "done" : "waiting", esc(at(p.prepared_at)))}
+      ${stage("switch", switched ? "done" : "waiting", switched ? `${esc(at(p.switched_at))}${p.rechecked ? ` · ${num(p.rechecked)} ${esc(t("pub_rechecked"))}` : ""}` : "")}
+      ${stage("follow", p.stage === "done" ? "done" : (p.stage === "follow" ? "running" : "waiting"), esc(at(p.finished_at)))}
+      </ol>${tables ? `<table class="st-table"><tbody>${tables}</tbody></table>` : ""}
+      ${p.outside ? `<p>${num(p.outside)} ${esc(t("pub_outside"))}</p>` : ""}`;
+    if (p.stage !== "follow") return p;
+    await new Promise((ok) => setTimeout(ok, 1000));
   }
 }
 
