@@ -214,7 +214,7 @@ REQUESTS = {
         {"params": {"thumb": 1}}),
     ("post", "/api/v1/incidents/{code}/photos"): lambda c, w: (
         "post", f"/incidents/{c['incidents'][w]['code']}/photos",
-        {"files": {"photo": ("x.png", PNG, "image/png")}}),
+        {"files": {"photo": ("x.png", ANOTHER_PNG, "image/png")}}),
     ("get", "/api/v1/layers"): lambda c, w: ("get", "/layers", {}),
     ("get", "/api/v1/layers/{layer_id}/features"): lambda c, w: (
         "get", "/layers/incidents/features", {"params": {"bbox": _bbox(w), "zoom": 17}}),
@@ -333,17 +333,18 @@ REQUESTS = {
 }  # fmt: skip
 
 
-def _png():
+def _png(colour: str = "blue") -> bytes:
     import io
 
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.new("RGB", (4, 4), "blue").save(buf, "PNG")
+    Image.new("RGB", (4, 4), colour).save(buf, "PNG")
     return buf.getvalue()
 
 
 PNG = _png()
+ANOTHER_PNG = _png("green")  # not the incident's photo already (the same again answers 200)
 
 
 # Decisions (docs/decisions.md, "Scope"): places (areas, buildings, units, task sheets) are
