@@ -45,7 +45,12 @@ def active_plan_subquery() -> ScalarSelect[int]:
     return select(Plan.id).where(Plan.status == PlanStatus.active).scalar_subquery()
 
 
-def cell_now(session: Session, table: str, row: Any) -> tuple[str | None, int | None]:
+_ASK = object()  # cell_now: look the plan in force up
+
+
+def cell_now(
+    session: Session, table: str, row: Any, in_force: int | object | None = _ASK
+) -> tuple[str | None, int | None]:
     """A located row's ``(grid_code, plan_id)`` under the plan in force, to copy or keep.
 
     Right after a switch the registry catches up behind it (gridmap.plans.service.follow):
@@ -54,9 +59,13 @@ def cell_now(session: Session, table: str, row: Any) -> tuple[str | None, int | 
     a household moving into a house, a person joining a household) asks here, so what it
     writes is under the new plan; the catch-up then leaves it alone (it only touches rows
     not yet under the new plan). A row that is not moved keeps its code: it is a cell of
-    the plan in force too.
+    the plan in force too. A caller asking for many rows passes ``in_force`` (the plan in
+    force's id, or None), read once; the common case then costs no query at all.
     """
-    plan_id = session.scalar(select(Plan.id).where(Plan.status == PlanStatus.active))
+    if in_force is _ASK:
+        current = current_plan(session)
+        in_force = current.id if current is not None else None
+    plan_id = in_force if isinstance(in_force, int) else None
     if plan_id is None or row.plan_id == plan_id:
         return row.grid_code, row.plan_id
     found = session.execute(

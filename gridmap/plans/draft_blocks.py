@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gridmap.areas import codes
 from gridmap.areas.levels import AreaLevel
+from gridmap.assign import covering_codes
 from gridmap.errors import InvalidInput
 from gridmap.plans.models import PlanBlock, PlanDraft
 from gridmap.rebalance import blocks as blk
@@ -108,11 +109,10 @@ def _to_draft_cells(session: Session, plan_id: int, frame: gpd.GeoDataFrame) -> 
     cell_codes = np.array([r[0] for r in rows], dtype=object)
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
     points = shapely.point_on_surface(frame.geometry.to_numpy())
-    tree = shapely.STRtree(geoms)
-    found = tree.query_nearest(points, all_matches=False)[1]
-    labels = cell_codes[found]
+    # the assignment index's rule (covers; smallest code on a shared edge), with a tree
+    labels = covering_codes(geoms, cell_codes, shapely.get_x(points), shapely.get_y(points))
     for i, (point, village) in enumerate(zip(points, frame["village_code"], strict=True)):
-        if not str(labels[i]).startswith(str(village)):
+        if labels[i] is None or not str(labels[i]).startswith(str(village)):
             own = [j for j, c in enumerate(cell_codes) if str(c).startswith(str(village))]
             labels[i] = cell_codes[min(own, key=lambda j: shapely.distance(geoms[j], point))]
     return frame.assign(draft_cell=labels)

@@ -124,26 +124,25 @@ def move_block(
 
 def undo(session: Session, *, plan_id: int, user: Actor) -> dict[str, Any]:
     """Take back the last move still done (409 when there is none)."""
-    editable_draft(session, plan_id)
-    edit = session.scalar(
-        select(PlanEdit).where(PlanEdit.plan_id == plan_id, PlanEdit.kind == EditKind.move.value,
-                               PlanEdit.state == EditState.done.value)
-        .order_by(PlanEdit.id.desc()).limit(1))  # fmt: skip
-    if edit is None:
-        raise Conflict(f"draft {plan_id} has no move to undo")
-    return _replay(session, plan_id, edit, back=True)
+    return _replay(session, plan_id, _last_move(session, plan_id, EditState.done), back=True)
 
 
 def redo(session: Session, *, plan_id: int, user: Actor) -> dict[str, Any]:
     """Make again the last move undone (409 when there is none, or a new move dropped it)."""
+    return _replay(session, plan_id, _last_move(session, plan_id, EditState.undone), back=False)
+
+
+def _last_move(session: Session, plan_id: int, state: EditState) -> PlanEdit:
+    """The move to undo (the newest done) or to redo (the first undone: undone last)."""
     editable_draft(session, plan_id)
+    newest_first = state == EditState.done
     edit = session.scalar(
         select(PlanEdit).where(PlanEdit.plan_id == plan_id, PlanEdit.kind == EditKind.move.value,
-                               PlanEdit.state == EditState.undone.value)
-        .order_by(PlanEdit.id.asc()).limit(1))  # fmt: skip
+                               PlanEdit.state == state.value)
+        .order_by(PlanEdit.id.desc() if newest_first else PlanEdit.id.asc()).limit(1))  # fmt: skip
     if edit is None:
-        raise Conflict(f"draft {plan_id} has no move to redo")
-    return _replay(session, plan_id, edit, back=False)
+        raise Conflict(f"draft {plan_id} has no move to {'undo' if newest_first else 'redo'}")
+    return edit
 
 
 def _replay(session: Session, plan_id: int, edit: PlanEdit, *, back: bool) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from shapely.geometry import Point
 from sqlalchemy import ARRAY, Integer, String, any_, bindparam, select
 from sqlalchemy.orm import Session
 
-from gridmap.areas.active import cell_now
+from gridmap.areas.active import cell_now, current_plan
 from gridmap.errors import Conflict, InvalidInput, NotFound
 from gridmap.privacy import mask
 from gridmap.registry import offline, rules, schemas
@@ -162,10 +162,12 @@ def houses_in(
     ids = any_of({b.id for b, _, _ in wanted}, Integer)
     found = session.scalars(select(House).where(House.building_id == ids))
     houses = {(h.building_id, h.unit_no): h for h in found}
+    current = current_plan(session)  # once for the whole list
+    in_force = current.id if current is not None else None
     for building, unit_no, rented in wanted:
         house = houses.get((building.id, unit_no))
         if house is None:
-            code, plan_id = cell_now(session, "building", building)
+            code, plan_id = cell_now(session, "building", building, in_force)
             house = House(building_id=building.id, unit_no=unit_no,
                           floor=House.floor_of(unit_no), is_rented=rented,
                           grid_code=code, plan_id=plan_id,

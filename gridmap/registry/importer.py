@@ -364,9 +364,9 @@ def _places(
                 )
             else:
                 r.building_id = matches[0].id
-                places[r.number] = _building_place(session, matches[0])
+                places[r.number] = _building_place(session, matches[0], index.plan_id)
         elif r.lon is None:
-            places[r.number] = _building_place(session, buildings[r.building_id])  # type: ignore[index]
+            places[r.number] = _building_place(session, buildings[r.building_id], index.plan_id)  # type: ignore[index]
         else:
             pending.append(r)
     # Points: one call of the assignment engine per CRS, one query for the buildings near.
@@ -396,7 +396,7 @@ def _places(
                         f"building {b.id} is {d:,.0f} m from the row's point: correct one of them"
                     )
                     continue
-                places[r.number] = _building_place(session, b)
+                places[r.number] = _building_place(session, b, index.plan_id)
             else:
                 places[r.number] = _Place(str(cells[i]), index.plan_id or 0,
                                           f"SRID=4326;POINT({x[i]} {y[i]})", None)  # fmt: skip
@@ -409,8 +409,9 @@ def _places(
     return places
 
 
-def _building_place(session: Session, b: Building) -> _Place:
-    code, plan_id = cell_now(session, "building", b)  # under the new plan during a catch-up
+def _building_place(session: Session, b: Building, in_force: int | None) -> _Place:
+    # under the new plan during a catch-up; the import's index is of the plan in force
+    code, plan_id = cell_now(session, "building", b, in_force)
     return _Place(code or "", plan_id or 0, b.location, b)
 
 
